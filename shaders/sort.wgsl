@@ -1,0 +1,139 @@
+// Stable least-significant-digit radix sort of u32 keys with u32 values, 4 bits per pass.
+//
+// One pass = `count` (per-block 16-bin digit histogram, written digit-major so that one exclusive
+// scan of the whole table gives every (digit, block) its output offset) -> scan (`scan.wgsl`) ->
+// `scatter` (each block re-reads its keys in chunks of 256, ranks them stably within the chunk by
+// one workgroup scan of packed 16-bit one-hot digit counters, and writes keys and values to their
+// final place). Only the bits selected by `shift` and `mask` are compared, so sorting the low N
+// bits takes ceil(N / 4) passes. Limits: n < 2^32, blocks of 1024 keys; no subgroups and no
+// inter-workgroup forward-progress assumptions (safe on every WebGPU device and on lavapipe).
+
+#import grid
+
+struct SortParams {
+    n: u32,
+    shift: u32,
+    mask: u32,
+    num_blocks: u32,
+}
+
+const WG: u32 = 256u;
+const CHUNKS: u32 = 4u;
+const BLOCK: u32 = 1024u;
+const BINS: u32 = 16u;
+
+@group(0) @binding(0) var<uniform> params: SortParams;
+@group(0) @binding(1) var<storage, read> keys_in: array<u32>;
+@group(0) @binding(2) var<storage, read> values_in: array<u32>;
+@group(0) @binding(3) var<storage, read_write> keys_out: array<u32>;
+@group(0) @binding(4) var<storage, read_write> values_out: array<u32>;
+// counts[digit * num_blocks + block]; after the scan, the output offset of that (digit, block).
+@group(0) @binding(5) var<storage, read_write> counts: array<u32>;
+
+var<workgroup> histogram: array<atomic<u32>, BINS>;
+
+@compute @workgroup_size(256)
+fn count(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let block = linear_workgroup(wid, nwg);
+    if block >= params.num_blocks {
+        return;
+    }
+    if lid < BINS {
+        atomicStore(&histogram[lid], 0u);
+    }
+    workgroupBarrier();
+    let base = block * BLOCK;
+    for (var k = 0u; k < CHUNKS; k++) {
+        let g = base + k * WG + lid;
+        if g < params.n {
+            let digit = (keys_in[g] >> params.shift) & params.mask;
+            atomicAdd(&histogram[digit], 1u);
+        }
+    }
+    workgroupBarrier();
+    if lid < BINS {
+        counts[lid * params.num_blocks + block] = atomicLoad(&histogram[lid]);
+    }
+}
+
+// Packed one-hot counters: 16 digits x 16 bits = 8 words, held as two vec4s per thread.
+var<workgroup> scan_lo: array<vec4<u32>, WG>;
+var<workgroup> scan_hi: array<vec4<u32>, WG>;
+var<workgroup> digit_base: array<u32, BINS>;
+
+fn packed_field(lo: vec4<u32>, hi: vec4<u32>, digit: u32) -> u32 {
+    let word = digit >> 1u;
+    let w = select(hi[word & 3u], lo[word & 3u], word < 4u);
+    return (w >> ((digit & 1u) * 16u)) & 0xffffu;
+}
+
+@compute @workgroup_size(256)
+fn scatter(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let block = linear_workgroup(wid, nwg);
+    if block >= params.num_blocks {
+        return;
+    }
+    if lid < BINS {
+        digit_base[lid] = counts[lid * params.num_blocks + block];
+    }
+    let base = block * BLOCK;
+    for (var chunk = 0u; chunk < CHUNKS; chunk++) {
+        let g = base + chunk * WG + lid;
+        let valid = g < params.n;
+        var key = 0u;
+        var value = 0u;
+        var digit = 0u;
+        var lo = vec4<u32>(0u);
+        var hi = vec4<u32>(0u);
+        if valid {
+            key = keys_in[g];
+            value = values_in[g];
+            digit = (key >> params.shift) & params.mask;
+            let word = digit >> 1u;
+            let bit = 1u << ((digit & 1u) * 16u);
+            if word < 4u {
+                lo[word] = bit;
+            } else {
+                hi[word - 4u] = bit;
+            }
+        }
+        let mine_lo = lo;
+        let mine_hi = hi;
+        scan_lo[lid] = lo;
+        scan_hi[lid] = hi;
+        workgroupBarrier();
+        for (var offset = 1u; offset < WG; offset <<= 1u) {
+            var add_lo = vec4<u32>(0u);
+            var add_hi = vec4<u32>(0u);
+            if lid >= offset {
+                add_lo = scan_lo[lid - offset];
+                add_hi = scan_hi[lid - offset];
+            }
+            workgroupBarrier();
+            lo += add_lo;
+            hi += add_hi;
+            scan_lo[lid] = lo;
+            scan_hi[lid] = hi;
+            workgroupBarrier();
+        }
+        if valid {
+            let rank = packed_field(lo - mine_lo, hi - mine_hi, digit);
+            let dst = digit_base[digit] + rank;
+            keys_out[dst] = key;
+            values_out[dst] = value;
+        }
+        workgroupBarrier();
+        if lid < BINS {
+            digit_base[lid] += packed_field(scan_lo[WG - 1u], scan_hi[WG - 1u], lid);
+        }
+        workgroupBarrier();
+    }
+}

@@ -1,0 +1,94 @@
+use wgpu::util::DeviceExt;
+
+use super::{GpuContext, GpuError};
+
+/// Usage flags for the storage buffers kernels read and write and tests read back.
+const STORAGE_USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
+    .union(wgpu::BufferUsages::COPY_SRC)
+    .union(wgpu::BufferUsages::COPY_DST);
+
+/// A zeroed storage buffer of `size` bytes (at least 4, so empty inputs still bind).
+pub fn storage_buffer(ctx: &GpuContext, label: &str, size: u64) -> wgpu::Buffer {
+    ctx.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size: size.max(4).next_multiple_of(4),
+        usage: STORAGE_USAGE,
+        mapped_at_creation: false,
+    })
+}
+
+/// A storage buffer holding `data` (padded to at least 4 bytes).
+pub fn storage_buffer_init<T: bytemuck::Pod>(
+    ctx: &GpuContext,
+    label: &str,
+    data: &[T],
+) -> wgpu::Buffer {
+    if data.is_empty() {
+        return storage_buffer(ctx, label, 4);
+    }
+    ctx.device
+        .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(label),
+            contents: bytemuck::cast_slice(data),
+            usage: STORAGE_USAGE,
+        })
+}
+
+/// A uniform buffer holding one kernel parameter struct.
+pub fn uniform_buffer<T: bytemuck::Pod>(ctx: &GpuContext, label: &str, value: &T) -> wgpu::Buffer {
+    ctx.device
+        .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(label),
+            contents: bytemuck::bytes_of(value),
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+        })
+}
+
+/// Copies the first `count` elements of `buffer` to the CPU.
+///
+/// Works natively (blocking poll) and in the browser (awaits the map callback from the event
+/// loop); `buffer` needs `COPY_SRC`.
+pub async fn read_buffer<T: bytemuck::Pod>(
+    ctx: &GpuContext,
+    buffer: &wgpu::Buffer,
+    count: usize,
+) -> Result<Vec<T>, GpuError> {
+    let bytes = (count * std::mem::size_of::<T>()) as u64;
+    if bytes == 0 {
+        return Ok(Vec::new());
+    }
+    if bytes > buffer.size() {
+        return Err(GpuError::Readback(format!(
+            "asked for {bytes} bytes from a buffer of {}",
+            buffer.size()
+        )));
+    }
+    let staging = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("readback"),
+        size: bytes.next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT),
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let mut encoder = ctx
+        .device
+        .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("readback") });
+    encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, staging.size());
+    ctx.queue.submit([encoder.finish()]);
+
+    let (tx, rx) = futures_channel::oneshot::channel();
+    staging.map_async(wgpu::MapMode::Read, .., move |result| {
+        // The receiver only disappears if the caller was dropped; nothing to report then.
+        let _ = tx.send(result);
+    });
+    ctx.wait_idle()?;
+    rx.await
+        .map_err(|_| GpuError::Readback("map callback dropped".into()))?
+        .map_err(|e| GpuError::Readback(e.to_string()))?;
+    let view = staging
+        .get_mapped_range(..)
+        .map_err(|e| GpuError::Readback(e.to_string()))?;
+    let out = bytemuck::cast_slice::<u8, T>(&view[..bytes as usize]).to_vec();
+    drop(view);
+    staging.unmap();
+    Ok(out)
+}

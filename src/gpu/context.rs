@@ -1,0 +1,162 @@
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+
+/// Errors while opening or using the GPU.
+#[derive(Debug, thiserror::Error)]
+pub enum GpuError {
+    #[error("no GPU adapter is available: {0}")]
+    NoAdapter(String),
+    #[error("the GPU device could not be opened: {0}")]
+    Device(String),
+    #[error("reading a GPU buffer back failed: {0}")]
+    Readback(String),
+    #[error("the GPU device was lost while waiting: {0}")]
+    Poll(String),
+    #[error("input too large for the GPU: {0}")]
+    TooLarge(String),
+}
+
+/// The limits that matter to Splatpod's kernels, for status pages and `/readiness`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct LimitsSummary {
+    pub max_buffer_size: u64,
+    pub max_storage_buffer_binding_size: u64,
+    pub max_compute_workgroup_storage_size: u32,
+    pub max_compute_invocations_per_workgroup: u32,
+    pub max_compute_workgroups_per_dimension: u32,
+}
+
+impl From<&wgpu::Limits> for LimitsSummary {
+    fn from(l: &wgpu::Limits) -> Self {
+        Self {
+            max_buffer_size: l.max_buffer_size,
+            max_storage_buffer_binding_size: l.max_storage_buffer_binding_size as u64,
+            max_compute_workgroup_storage_size: l.max_compute_workgroup_storage_size,
+            max_compute_invocations_per_workgroup: l.max_compute_invocations_per_workgroup,
+            max_compute_workgroups_per_dimension: l.max_compute_workgroups_per_dimension,
+        }
+    }
+}
+
+/// What the adapter says about itself, plus the limits the device was opened with.
+#[derive(Debug, Clone, Serialize)]
+pub struct AdapterSummary {
+    pub name: String,
+    pub backend: String,
+    pub device_type: String,
+    pub driver: String,
+    pub driver_info: String,
+    pub limits: LimitsSummary,
+    /// Optional features Splatpod enabled beyond the WebGPU baseline (e.g. timestamp queries).
+    pub optional_features: Vec<String>,
+}
+
+type PipelineMap = HashMap<&'static str, Arc<wgpu::ComputePipeline>>;
+
+/// An open GPU device and queue, with a cache of compiled compute pipelines.
+///
+/// Cheap to clone; all clones share the device and the cache.
+#[derive(Clone)]
+pub struct GpuContext {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    summary: Arc<AdapterSummary>,
+    pipelines: Arc<Mutex<PipelineMap>>,
+}
+
+impl std::fmt::Debug for GpuContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GpuContext").field("adapter", &self.summary).finish()
+    }
+}
+
+impl GpuContext {
+    /// Opens the best available adapter: Vulkan natively (Mesa lavapipe on machines without a GPU;
+    /// `WGPU_BACKEND` overrides), WebGPU in the browser.
+    pub async fn new() -> Result<Self, GpuError> {
+        #[cfg(target_arch = "wasm32")]
+        let backends = wgpu::Backends::BROWSER_WEBGPU;
+        #[cfg(not(target_arch = "wasm32"))]
+        let backends = wgpu::Backends::from_env().unwrap_or(wgpu::Backends::VULKAN);
+
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+            backends,
+            ..wgpu::InstanceDescriptor::new_without_display_handle()
+        });
+        let adapter = instance
+            .request_adapter(&wgpu::RequestAdapterOptions {
+                power_preference: wgpu::PowerPreference::HighPerformance,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| GpuError::NoAdapter(e.to_string()))?;
+
+        // Timestamp queries are optional and used only by benchmarks; everything else stays
+        // inside the WebGPU baseline (`Limits::defaults()`).
+        let optional = adapter.features() & wgpu::Features::TIMESTAMP_QUERY;
+        let limits = wgpu::Limits::defaults();
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("splatpod"),
+                required_features: optional,
+                required_limits: limits.clone(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| GpuError::Device(e.to_string()))?;
+
+        let info = adapter.get_info();
+        let summary = AdapterSummary {
+            name: info.name,
+            backend: format!("{:?}", info.backend),
+            device_type: format!("{:?}", info.device_type),
+            driver: info.driver,
+            driver_info: info.driver_info,
+            limits: LimitsSummary::from(&device.limits()),
+            optional_features: optional.iter_names().map(|(n, _)| n.to_string()).collect(),
+        };
+        Ok(Self {
+            device,
+            queue,
+            summary: Arc::new(summary),
+            pipelines: Arc::default(),
+        })
+    }
+
+    /// Adapter name, backend, driver and limits.
+    pub fn summary(&self) -> &AdapterSummary {
+        &self.summary
+    }
+
+    /// True when GPU timestamp queries are enabled (native benchmarks).
+    pub fn has_timestamps(&self) -> bool {
+        self.device.features().contains(wgpu::Features::TIMESTAMP_QUERY)
+    }
+
+    /// Returns the pipeline cached under `key`, building it with `build` on first use.
+    ///
+    /// Kernel hosts key their pipelines by a static name such as `"scan.scan_blocks"`, so each
+    /// pipeline is compiled once per device however many plans use it.
+    pub fn pipeline(
+        &self,
+        key: &'static str,
+        build: impl FnOnce(&wgpu::Device) -> wgpu::ComputePipeline,
+    ) -> Arc<wgpu::ComputePipeline> {
+        let mut map = self.pipelines.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(key)
+            .or_insert_with(|| Arc::new(build(&self.device)))
+            .clone()
+    }
+
+    /// Waits until all submitted work has finished (natively); a no-op in the browser, where the
+    /// event loop drives the GPU.
+    pub fn wait_idle(&self) -> Result<(), GpuError> {
+        #[cfg(not(target_arch = "wasm32"))]
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| GpuError::Poll(e.to_string()))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,10 @@
+//! Splatpod engine: the GPU kernels and algorithms shared by the browser PWA (WebGPU) and the
+//! server (wgpu on Vulkan). Every kernel lives in `shaders/`, has one host module here, and a CPU
+//! reference that its tests compare against.
+
+pub mod gpu;
+pub mod scan;
+pub mod sort;
+
+#[cfg(test)]
+pub(crate) mod test_support;

@@ -1,0 +1,213 @@
+//! Exclusive prefix sum (u32, wrapping) on the GPU — kernel `shaders/scan.wgsl`.
+//!
+//! Used by the radix sort (digit offsets), and later by the rasterizer (tile ranges) and the
+//! matcher (compaction). [`ScanPlan`] owns the per-level temporaries and bind groups for one
+//! buffer, so it can be recorded into a compute pass many times without allocating.
+
+mod cpu;
+#[cfg(test)]
+mod tests;
+
+pub use cpu::exclusive_scan_cpu;
+
+use crate::gpu::{
+    compose_wgsl, dispatch_size, read_buffer, storage_buffer, storage_buffer_init, uniform_buffer,
+    GpuContext, GpuError,
+};
+
+/// Elements scanned by one workgroup (must match `BLOCK` in `scan.wgsl`).
+pub const SCAN_BLOCK: u32 = 1024;
+
+/// Host mirror of `ScanParams` in `scan.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct ScanParams {
+    pub n: u32,
+    pub num_blocks: u32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+}
+
+/// Owns the scan kernel's bind-group layout and pipelines.
+pub struct ScanKernel {
+    layout: wgpu::BindGroupLayout,
+    scan_blocks: std::sync::Arc<wgpu::ComputePipeline>,
+    add_offsets: std::sync::Arc<wgpu::ComputePipeline>,
+}
+
+impl ScanKernel {
+    pub fn new(ctx: &GpuContext) -> Self {
+        let storage = |binding| wgpu::BindGroupLayoutEntry {
+            binding,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Storage { read_only: false },
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        };
+        let layout = ctx
+            .device
+            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some("scan"),
+                entries: &[
+                    wgpu::BindGroupLayoutEntry {
+                        binding: 0,
+                        visibility: wgpu::ShaderStages::COMPUTE,
+                        ty: wgpu::BindingType::Buffer {
+                            ty: wgpu::BufferBindingType::Uniform,
+                            has_dynamic_offset: false,
+                            min_binding_size: None,
+                        },
+                        count: None,
+                    },
+                    storage(1),
+                    storage(2),
+                ],
+            });
+        let build = |entry: &'static str| {
+            let layout = &layout;
+            move |device: &wgpu::Device| {
+                let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                    label: Some("scan.wgsl"),
+                    source: wgpu::ShaderSource::Wgsl(
+                        compose_wgsl(include_str!("../../shaders/scan.wgsl")).into(),
+                    ),
+                });
+                let pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                    label: Some("scan"),
+                    bind_group_layouts: &[Some(layout)],
+                    immediate_size: 0,
+                });
+                device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(entry),
+                    layout: Some(&pl),
+                    module: &module,
+                    entry_point: Some(entry),
+                    compilation_options: Default::default(),
+                    cache: None,
+                })
+            }
+        };
+        let scan_blocks = ctx.pipeline("scan.scan_blocks", build("scan_blocks"));
+        let add_offsets = ctx.pipeline("scan.add_offsets", build("add_offsets"));
+        Self {
+            layout,
+            scan_blocks,
+            add_offsets,
+        }
+    }
+
+    /// Plans an in-place exclusive scan of the first `n` u32 values of `data`.
+    pub fn plan(&self, ctx: &GpuContext, data: &wgpu::Buffer, n: u32) -> ScanPlan {
+        let max_dim = ctx.device.limits().max_compute_workgroups_per_dimension;
+        let mut levels = Vec::new();
+        let mut sums_buffers: Vec<wgpu::Buffer> = Vec::new();
+        let mut count = n;
+        loop {
+            let num_blocks = count.div_ceil(SCAN_BLOCK);
+            if num_blocks == 0 {
+                break;
+            }
+            let sums = storage_buffer(ctx, "scan block sums", num_blocks as u64 * 4);
+            let target = sums_buffers.last().unwrap_or(data);
+            let params = uniform_buffer(
+                ctx,
+                "scan params",
+                &ScanParams {
+                    n: count,
+                    num_blocks,
+                    _pad0: 0,
+                    _pad1: 0,
+                },
+            );
+            let bind_group = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("scan level"),
+                layout: &self.layout,
+                entries: &[
+                    wgpu::BindGroupEntry {
+                        binding: 0,
+                        resource: params.as_entire_binding(),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 1,
+                        resource: target.as_entire_binding(),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 2,
+                        resource: sums.as_entire_binding(),
+                    },
+                ],
+            });
+            levels.push(ScanLevel {
+                bind_group,
+                grid: dispatch_size(num_blocks, max_dim),
+            });
+            sums_buffers.push(sums);
+            if num_blocks == 1 {
+                break;
+            }
+            count = num_blocks;
+        }
+        ScanPlan {
+            scan_blocks: self.scan_blocks.clone(),
+            add_offsets: self.add_offsets.clone(),
+            levels,
+            _sums: sums_buffers,
+        }
+    }
+}
+
+struct ScanLevel {
+    bind_group: wgpu::BindGroup,
+    grid: crate::gpu::WorkgroupGrid,
+}
+
+/// A recorded-once, run-many exclusive scan of one buffer.
+pub struct ScanPlan {
+    scan_blocks: std::sync::Arc<wgpu::ComputePipeline>,
+    add_offsets: std::sync::Arc<wgpu::ComputePipeline>,
+    levels: Vec<ScanLevel>,
+    _sums: Vec<wgpu::Buffer>,
+}
+
+impl ScanPlan {
+    /// Records the scan into `pass`. Dispatches in one pass are ordered, so later dispatches in
+    /// the same pass see the result.
+    pub fn record(&self, pass: &mut wgpu::ComputePass<'_>) {
+        pass.set_pipeline(&self.scan_blocks);
+        for level in &self.levels {
+            pass.set_bind_group(0, &level.bind_group, &[]);
+            pass.dispatch_workgroups(level.grid.x, level.grid.y, 1);
+        }
+        // The top level holds a single block: its result is final. Push offsets down.
+        pass.set_pipeline(&self.add_offsets);
+        for level in self.levels.iter().rev().skip(1) {
+            pass.set_bind_group(0, &level.bind_group, &[]);
+            pass.dispatch_workgroups(level.grid.x, level.grid.y, 1);
+        }
+    }
+}
+
+/// Exclusive scan of `values` on the GPU, returned to the CPU. A convenience for tests, tools and
+/// one-off use; hot paths keep a [`ScanPlan`].
+pub async fn exclusive_scan(ctx: &GpuContext, values: &[u32]) -> Result<Vec<u32>, GpuError> {
+    let n = u32::try_from(values.len())
+        .map_err(|_| GpuError::TooLarge(format!("{} elements", values.len())))?;
+    let kernel = ScanKernel::new(ctx);
+    let buffer = storage_buffer_init(ctx, "scan data", values);
+    let plan = kernel.plan(ctx, &buffer, n);
+    let mut encoder = ctx
+        .device
+        .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("scan") });
+    {
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("scan"),
+            timestamp_writes: None,
+        });
+        plan.record(&mut pass);
+    }
+    ctx.queue.submit([encoder.finish()]);
+    read_buffer(ctx, &buffer, values.len()).await
+}

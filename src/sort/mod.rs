@@ -1,0 +1,263 @@
+//! Stable key-value radix sort (u32 keys, u32 values) on the GPU — kernel `shaders/sort.wgsl`.
+//!
+//! Sorts on the low `bits` bits of the key (4 bits per pass), as depth and tile-id sorts need.
+//! [`SortPlan`] owns the temporaries for one pair of buffers so it can run every frame without
+//! allocating. The result always ends up back in the caller's buffers.
+
+mod cpu;
+#[cfg(test)]
+mod tests;
+
+pub use cpu::sort_pairs_cpu;
+
+use std::sync::Arc;
+
+use crate::gpu::{
+    compose_wgsl, dispatch_size, read_buffer, storage_buffer, storage_buffer_init, uniform_buffer,
+    GpuContext, GpuError, WorkgroupGrid,
+};
+use crate::scan::{ScanKernel, ScanPlan};
+
+/// Keys handled by one workgroup (must match `BLOCK` in `sort.wgsl`).
+pub const SORT_BLOCK: u32 = 1024;
+/// Key bits consumed per pass (16 bins).
+pub const BITS_PER_PASS: u32 = 4;
+
+/// Host mirror of `SortParams` in `sort.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct SortParams {
+    pub n: u32,
+    pub shift: u32,
+    pub mask: u32,
+    pub num_blocks: u32,
+}
+
+/// Owns the sort kernel's bind-group layout and pipelines (and the scan it builds on).
+pub struct RadixSort {
+    layout: wgpu::BindGroupLayout,
+    count: Arc<wgpu::ComputePipeline>,
+    scatter: Arc<wgpu::ComputePipeline>,
+    scan: ScanKernel,
+}
+
+fn buffer_entry(binding: u32, ty: wgpu::BufferBindingType) -> wgpu::BindGroupLayoutEntry {
+    wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Buffer {
+            ty,
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
+        count: None,
+    }
+}
+
+impl RadixSort {
+    pub fn new(ctx: &GpuContext) -> Self {
+        use wgpu::BufferBindingType::{Storage, Uniform};
+        let layout = ctx
+            .device
+            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some("sort"),
+                entries: &[
+                    buffer_entry(0, Uniform),
+                    buffer_entry(1, Storage { read_only: true }),
+                    buffer_entry(2, Storage { read_only: true }),
+                    buffer_entry(3, Storage { read_only: false }),
+                    buffer_entry(4, Storage { read_only: false }),
+                    buffer_entry(5, Storage { read_only: false }),
+                ],
+            });
+        let build = |entry: &'static str| {
+            let layout = &layout;
+            move |device: &wgpu::Device| {
+                let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                    label: Some("sort.wgsl"),
+                    source: wgpu::ShaderSource::Wgsl(
+                        compose_wgsl(include_str!("../../shaders/sort.wgsl")).into(),
+                    ),
+                });
+                let pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                    label: Some("sort"),
+                    bind_group_layouts: &[Some(layout)],
+                    immediate_size: 0,
+                });
+                device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(entry),
+                    layout: Some(&pl),
+                    module: &module,
+                    entry_point: Some(entry),
+                    compilation_options: Default::default(),
+                    cache: None,
+                })
+            }
+        };
+        let count = ctx.pipeline("sort.count", build("count"));
+        let scatter = ctx.pipeline("sort.scatter", build("scatter"));
+        Self {
+            layout,
+            count,
+            scatter,
+            scan: ScanKernel::new(ctx),
+        }
+    }
+
+    /// Plans a stable sort of the first `n` pairs in (`keys`, `values`) on the low `bits` key
+    /// bits (0..=32; 0 leaves the order unchanged).
+    pub fn plan(
+        &self,
+        ctx: &GpuContext,
+        keys: &wgpu::Buffer,
+        values: &wgpu::Buffer,
+        n: u32,
+        bits: u32,
+    ) -> Result<SortPlan, GpuError> {
+        if bits > 32 {
+            return Err(GpuError::TooLarge(format!("{bits} key bits (at most 32)")));
+        }
+        let limit = ctx.device.limits().max_storage_buffer_binding_size as u64;
+        if n as u64 * 4 > limit {
+            return Err(GpuError::TooLarge(format!(
+                "{n} keys exceed the storage binding limit of {limit} bytes"
+            )));
+        }
+        let num_blocks = n.div_ceil(SORT_BLOCK);
+        let passes = if n <= 1 { 0 } else { bits.div_ceil(BITS_PER_PASS) };
+        let tmp_keys = storage_buffer(ctx, "sort tmp keys", n as u64 * 4);
+        let tmp_values = storage_buffer(ctx, "sort tmp values", n as u64 * 4);
+        let counts = storage_buffer(ctx, "sort digit counts", num_blocks as u64 * 16 * 4);
+        let scan = self.scan.plan(ctx, &counts, num_blocks * 16);
+        let bind_groups = (0..passes)
+            .map(|p| {
+                let shift = p * BITS_PER_PASS;
+                let width = (bits - shift).min(BITS_PER_PASS);
+                let params = uniform_buffer(
+                    ctx,
+                    "sort params",
+                    &SortParams {
+                        n,
+                        shift,
+                        mask: (1u32 << width) - 1,
+                        num_blocks,
+                    },
+                );
+                let (src_k, src_v, dst_k, dst_v) = if p % 2 == 0 {
+                    (keys, values, &tmp_keys, &tmp_values)
+                } else {
+                    (&tmp_keys, &tmp_values, keys, values)
+                };
+                let entries: Vec<wgpu::BindGroupEntry> = [&params, src_k, src_v, dst_k, dst_v, &counts]
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| wgpu::BindGroupEntry {
+                        binding: i as u32,
+                        resource: b.as_entire_binding(),
+                    })
+                    .collect();
+                ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: Some("sort pass"),
+                    layout: &self.layout,
+                    entries: &entries,
+                })
+            })
+            .collect();
+        Ok(SortPlan {
+            count: self.count.clone(),
+            scatter: self.scatter.clone(),
+            grid: dispatch_size(num_blocks, ctx.device.limits().max_compute_workgroups_per_dimension),
+            bind_groups,
+            scan,
+            copy_back: (passes % 2 == 1).then(|| CopyBack {
+                bytes: n as u64 * 4,
+                keys: (tmp_keys.clone(), keys.clone()),
+                values: (tmp_values.clone(), values.clone()),
+            }),
+            _buffers: [tmp_keys, tmp_values, counts],
+        })
+    }
+}
+
+struct CopyBack {
+    bytes: u64,
+    keys: (wgpu::Buffer, wgpu::Buffer),
+    values: (wgpu::Buffer, wgpu::Buffer),
+}
+
+/// A planned sort of one pair of buffers; record it as often as needed.
+pub struct SortPlan {
+    count: Arc<wgpu::ComputePipeline>,
+    scatter: Arc<wgpu::ComputePipeline>,
+    grid: WorkgroupGrid,
+    bind_groups: Vec<wgpu::BindGroup>,
+    scan: ScanPlan,
+    copy_back: Option<CopyBack>,
+    _buffers: [wgpu::Buffer; 3],
+}
+
+impl SortPlan {
+    /// Number of 4-bit passes this plan runs.
+    pub fn passes(&self) -> usize {
+        self.bind_groups.len()
+    }
+
+    /// Records the sort: one compute pass (with optional timestamps at its start and end), then a
+    /// copy back into the caller's buffers when the pass count is odd.
+    pub fn encode(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        timestamp_writes: Option<wgpu::ComputePassTimestampWrites<'_>>,
+    ) {
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("radix sort"),
+                timestamp_writes,
+            });
+            for bind_group in &self.bind_groups {
+                pass.set_pipeline(&self.count);
+                pass.set_bind_group(0, bind_group, &[]);
+                pass.dispatch_workgroups(self.grid.x, self.grid.y, 1);
+                self.scan.record(&mut pass);
+                pass.set_pipeline(&self.scatter);
+                pass.set_bind_group(0, bind_group, &[]);
+                pass.dispatch_workgroups(self.grid.x, self.grid.y, 1);
+            }
+        }
+        if let Some(c) = &self.copy_back {
+            encoder.copy_buffer_to_buffer(&c.keys.0, 0, &c.keys.1, 0, c.bytes);
+            encoder.copy_buffer_to_buffer(&c.values.0, 0, &c.values.1, 0, c.bytes);
+        }
+    }
+}
+
+/// Sorts (`keys`, `values`) on the GPU by the low `bits` key bits, stably, and returns both.
+/// A convenience for tests and tools; hot paths keep a [`SortPlan`].
+pub async fn sort_pairs(
+    ctx: &GpuContext,
+    keys: &[u32],
+    values: &[u32],
+    bits: u32,
+) -> Result<(Vec<u32>, Vec<u32>), GpuError> {
+    if keys.len() != values.len() {
+        return Err(GpuError::TooLarge(format!(
+            "{} keys but {} values",
+            keys.len(),
+            values.len()
+        )));
+    }
+    let n = u32::try_from(keys.len())
+        .map_err(|_| GpuError::TooLarge(format!("{} keys", keys.len())))?;
+    let sorter = RadixSort::new(ctx);
+    let key_buf = storage_buffer_init(ctx, "sort keys", keys);
+    let value_buf = storage_buffer_init(ctx, "sort values", values);
+    let plan = sorter.plan(ctx, &key_buf, &value_buf, n, bits)?;
+    let mut encoder = ctx
+        .device
+        .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("sort") });
+    plan.encode(&mut encoder, None);
+    ctx.queue.submit([encoder.finish()]);
+    let k = read_buffer(ctx, &key_buf, keys.len()).await?;
+    let v = read_buffer(ctx, &value_buf, values.len()).await?;
+    Ok((k, v))
+}

@@ -1,0 +1,60 @@
+//! GPU radix sort vs. CPU reference (stable std sort). Exact equality of keys and values, so
+//! stability is checked too (values are the original indices).
+
+use wasm_bindgen_test::wasm_bindgen_test;
+
+use super::{sort_pairs, sort_pairs_cpu};
+use crate::test_support::{gpu, values, PATTERNS, SIZES};
+
+async fn check(ctx: &crate::gpu::GpuContext, keys: &[u32], bits: u32, what: &str) {
+    let idx: Vec<u32> = (0..keys.len() as u32).collect();
+    let (gk, gv) = sort_pairs(ctx, keys, &idx, bits).await.expect("GPU sort");
+    let (ck, cv) = sort_pairs_cpu(keys, &idx, bits);
+    assert_eq!(gk.len(), keys.len(), "{what}");
+    if let Some(i) = (0..keys.len()).find(|&i| gk[i] != ck[i] || gv[i] != cv[i]) {
+        panic!(
+            "{what}: first mismatch at {i}: gpu ({}, {}) cpu ({}, {})",
+            gk[i], gv[i], ck[i], cv[i]
+        );
+    }
+}
+
+#[wasm_bindgen_test(unsupported = tokio::test)]
+async fn sort_matches_cpu_reference_for_all_sizes_and_patterns() {
+    let ctx = gpu().await;
+    for &n in SIZES {
+        for pattern in PATTERNS {
+            let keys = values(pattern, n, 7 + n as u64, u32::MAX);
+            check(&ctx, &keys, 32, &format!("n={n} {pattern:?} 32 bits")).await;
+        }
+    }
+}
+
+#[wasm_bindgen_test(unsupported = tokio::test)]
+async fn sort_on_low_bits_ignores_high_bits_and_stays_stable() {
+    let ctx = gpu().await;
+    // Odd bit counts exercise the partial last digit; high bits must not affect the order.
+    for bits in [1, 4, 13, 16, 24, 30] {
+        for n in [257usize, 100_003] {
+            let keys = values(crate::test_support::Pattern::Random, n, bits as u64, u32::MAX);
+            check(&ctx, &keys, bits, &format!("n={n} low {bits} bits")).await;
+        }
+    }
+}
+
+#[wasm_bindgen_test(unsupported = tokio::test)]
+async fn sort_of_few_pairs_matches_known_answer() {
+    let ctx = gpu().await;
+    let (k, v) = sort_pairs(&ctx, &[5, 3, 5, 1, 3], &[0, 1, 2, 3, 4], 32)
+        .await
+        .expect("GPU sort");
+    assert_eq!(k, vec![1, 3, 3, 5, 5]);
+    assert_eq!(v, vec![3, 1, 4, 0, 2]);
+}
+
+#[test]
+fn cpu_reference_is_stable_on_low_bits() {
+    let (k, v) = sort_pairs_cpu(&[0x10, 0x01, 0x11, 0x00], &[0, 1, 2, 3], 4);
+    assert_eq!(k, vec![0x10, 0x00, 0x01, 0x11]);
+    assert_eq!(v, vec![0, 3, 1, 2]);
+}

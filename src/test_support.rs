@@ -1,0 +1,43 @@
+//! Helpers shared by kernel tests, which run natively (tokio, lavapipe in CI) and in headless
+//! Chromium (wasm-bindgen-test, WebGPU on SwiftShader) from the same test bodies.
+
+use rand::{rngs::SmallRng, Rng, SeedableRng};
+
+use crate::gpu::GpuContext;
+
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
+/// Opens the GPU for a test; fails the test with the reason when none is available.
+pub async fn gpu() -> GpuContext {
+    match GpuContext::new().await {
+        Ok(ctx) => ctx,
+        Err(e) => panic!("kernel tests need a GPU adapter (lavapipe natively, WebGPU in the browser): {e}"),
+    }
+}
+
+/// The sizes every kernel is checked at: empty, tiny, around a workgroup and a scan block,
+/// odd large, and 4M.
+pub const SIZES: &[usize] = &[0, 1, 2, 255, 256, 257, 1023, 1024, 1025, 1_000_003, 4 << 20];
+
+/// Input patterns: random, all equal, strictly descending.
+#[derive(Debug, Clone, Copy)]
+pub enum Pattern {
+    Random,
+    AllEqual,
+    Descending,
+}
+
+pub const PATTERNS: [Pattern; 3] = [Pattern::Random, Pattern::AllEqual, Pattern::Descending];
+
+/// `n` u32 values of `pattern`, reproducible from `seed`; random values are masked to `mask`.
+pub fn values(pattern: Pattern, n: usize, seed: u64, mask: u32) -> Vec<u32> {
+    match pattern {
+        Pattern::Random => {
+            let mut rng = SmallRng::seed_from_u64(seed);
+            (0..n).map(|_| rng.random::<u32>() & mask).collect()
+        }
+        Pattern::AllEqual => vec![0x9E37_79B9 & mask; n],
+        Pattern::Descending => (0..n).map(|i| (u32::MAX - i as u32) & mask).collect(),
+    }
+}
