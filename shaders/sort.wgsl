@@ -4,8 +4,8 @@
 // scan of the whole table gives every (digit, block) its output offset) -> scan (`scan.wgsl`) ->
 // `scatter` (each block re-reads its keys in chunks of 256, ranks them stably within the chunk by
 // one workgroup scan of packed 16-bit one-hot digit counters, and writes keys and values to their
-// final place). Only the bits selected by `shift` and `mask` are compared, so sorting the low N
-// bits takes ceil(N / 4) passes. Limits: n < 2^32, blocks of 1024 keys; no subgroups and no
+// final place; each thread ranks 4 consecutive keys, so one scan covers 1024 keys). Only the bits selected by `shift` and `mask` are compared, so sorting the low N
+// bits takes ceil(N / 4) passes. Limits: n < 2^32, blocks of 1024..8192 keys; no subgroups and no
 // inter-workgroup forward-progress assumptions (safe on every WebGPU device and on lavapipe).
 
 #import grid
@@ -15,11 +15,16 @@ struct SortParams {
     shift: u32,
     mask: u32,
     num_blocks: u32,
+    // Chunks of 1024 keys per workgroup (1..=8): larger blocks mean a smaller digit table to scan.
+    chunks_per_block: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 const WG: u32 = 256u;
-const CHUNKS: u32 = 4u;
-const BLOCK: u32 = 1024u;
+const KEYS_PER_THREAD: u32 = 4u;
+const CHUNK: u32 = 1024u;
 const BINS: u32 = 16u;
 
 @group(0) @binding(0) var<uniform> params: SortParams;
@@ -46,8 +51,9 @@ fn count(
         atomicStore(&histogram[lid], 0u);
     }
     workgroupBarrier();
-    let base = block * BLOCK;
-    for (var k = 0u; k < CHUNKS; k++) {
+    let base = block * params.chunks_per_block * CHUNK;
+    let count = params.chunks_per_block * KEYS_PER_THREAD;
+    for (var k = 0u; k < count; k++) {
         let g = base + k * WG + lid;
         if g < params.n {
             let digit = (keys_in[g] >> params.shift) & params.mask;
@@ -60,7 +66,8 @@ fn count(
     }
 }
 
-// Packed one-hot counters: 16 digits x 16 bits = 8 words, held as two vec4s per thread.
+// Packed one-hot digit counters: 16 digits x 16 bits = 8 words, held as two vec4s per thread.
+// A chunk has 1024 keys, so no field can overflow.
 var<workgroup> scan_lo: array<vec4<u32>, WG>;
 var<workgroup> scan_hi: array<vec4<u32>, WG>;
 var<workgroup> digit_base: array<u32, BINS>;
@@ -84,25 +91,33 @@ fn scatter(
     if lid < BINS {
         digit_base[lid] = counts[lid * params.num_blocks + block];
     }
-    let base = block * BLOCK;
-    for (var chunk = 0u; chunk < CHUNKS; chunk++) {
-        let g = base + chunk * WG + lid;
-        let valid = g < params.n;
-        var key = 0u;
-        var value = 0u;
-        var digit = 0u;
+    let block_base = block * params.chunks_per_block * CHUNK;
+    for (var chunk = 0u; chunk < params.chunks_per_block; chunk++) {
+        // Thread t owns keys 4t..4t+3 of the chunk, in order, so ranks stay stable.
+        let first = block_base + chunk * CHUNK + lid * KEYS_PER_THREAD;
+        var keys: array<u32, KEYS_PER_THREAD>;
+        var vals: array<u32, KEYS_PER_THREAD>;
+        var digits: array<u32, KEYS_PER_THREAD>;
+        var ranks: array<u32, KEYS_PER_THREAD>;
         var lo = vec4<u32>(0u);
         var hi = vec4<u32>(0u);
-        if valid {
-            key = keys_in[g];
-            value = values_in[g];
-            digit = (key >> params.shift) & params.mask;
-            let word = digit >> 1u;
-            let bit = 1u << ((digit & 1u) * 16u);
-            if word < 4u {
-                lo[word] = bit;
-            } else {
-                hi[word - 4u] = bit;
+        for (var k = 0u; k < KEYS_PER_THREAD; k++) {
+            let g = first + k;
+            digits[k] = BINS;
+            if g < params.n {
+                let key = keys_in[g];
+                let digit = (key >> params.shift) & params.mask;
+                keys[k] = key;
+                vals[k] = values_in[g];
+                digits[k] = digit;
+                ranks[k] = packed_field(lo, hi, digit);
+                let word = digit >> 1u;
+                let bit = 1u << ((digit & 1u) * 16u);
+                if word < 4u {
+                    lo[word] += bit;
+                } else {
+                    hi[word - 4u] += bit;
+                }
             }
         }
         let mine_lo = lo;
@@ -110,6 +125,7 @@ fn scatter(
         scan_lo[lid] = lo;
         scan_hi[lid] = hi;
         workgroupBarrier();
+        // Inclusive Hillis-Steele scan of the packed counters across the workgroup.
         for (var offset = 1u; offset < WG; offset <<= 1u) {
             var add_lo = vec4<u32>(0u);
             var add_hi = vec4<u32>(0u);
@@ -124,11 +140,15 @@ fn scatter(
             scan_hi[lid] = hi;
             workgroupBarrier();
         }
-        if valid {
-            let rank = packed_field(lo - mine_lo, hi - mine_hi, digit);
-            let dst = digit_base[digit] + rank;
-            keys_out[dst] = key;
-            values_out[dst] = value;
+        let before_lo = lo - mine_lo;
+        let before_hi = hi - mine_hi;
+        for (var k = 0u; k < KEYS_PER_THREAD; k++) {
+            let digit = digits[k];
+            if digit < BINS {
+                let dst = digit_base[digit] + packed_field(before_lo, before_hi, digit) + ranks[k];
+                keys_out[dst] = keys[k];
+                values_out[dst] = vals[k];
+            }
         }
         workgroupBarrier();
         if lid < BINS {

@@ -1,1 +1,45 @@
-fn main(){}
+//! `splatpod-server`: the Splatpod HTTP server and command-line tools, thin over the engine.
+
+mod bench;
+mod cli;
+mod error;
+mod routes;
+mod state;
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    init_tracing(cli.log_json);
+    let result = match cli.command {
+        cli::Command::Serve(args) => routes::serve(args).await,
+        cli::Command::Bench(args) => bench::run(args).await,
+        cli::Command::GpuInfo => gpu_info().await,
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,wgpu_core=warn,wgpu_hal=warn,naga=warn".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn gpu_info() -> Result<(), error::ServerError> {
+    let ctx = splatpod::gpu::GpuContext::new().await?;
+    println!("{}", serde_json::to_string_pretty(ctx.summary())?);
+    Ok(())
+}

@@ -18,8 +18,10 @@ use crate::gpu::{
 };
 use crate::scan::{ScanKernel, ScanPlan};
 
-/// Keys handled by one workgroup (must match `BLOCK` in `sort.wgsl`).
-pub const SORT_BLOCK: u32 = 1024;
+/// Keys ranked by one workgroup scan (must match `CHUNK` in `sort.wgsl`).
+pub const SORT_CHUNK: u32 = 1024;
+/// Most chunks one workgroup handles.
+pub const MAX_CHUNKS_PER_BLOCK: u32 = 8;
 /// Key bits consumed per pass (16 bins).
 pub const BITS_PER_PASS: u32 = 4;
 
@@ -31,6 +33,14 @@ pub struct SortParams {
     pub shift: u32,
     pub mask: u32,
     pub num_blocks: u32,
+    pub chunks_per_block: u32,
+    pub _pad: [u32; 3],
+}
+
+/// Chunks per workgroup for `n` keys: big blocks where there are plenty (a smaller digit table to
+/// scan), small ones where the GPU would otherwise sit idle. Aims at ~2048 workgroups.
+pub fn default_chunks_per_block(n: u32) -> u32 {
+    (n / (SORT_CHUNK * 2048)).clamp(1, MAX_CHUNKS_PER_BLOCK)
 }
 
 /// Owns the sort kernel's bind-group layout and pipelines (and the scan it builds on).
@@ -114,6 +124,25 @@ impl RadixSort {
         n: u32,
         bits: u32,
     ) -> Result<SortPlan, GpuError> {
+        self.plan_with_blocks(ctx, keys, values, n, bits, default_chunks_per_block(n))
+    }
+
+    /// As [`RadixSort::plan`], with an explicit block size of `chunks_per_block` × 1024 keys
+    /// (1..=8), for tuning and tests.
+    pub fn plan_with_blocks(
+        &self,
+        ctx: &GpuContext,
+        keys: &wgpu::Buffer,
+        values: &wgpu::Buffer,
+        n: u32,
+        bits: u32,
+        chunks_per_block: u32,
+    ) -> Result<SortPlan, GpuError> {
+        if !(1..=MAX_CHUNKS_PER_BLOCK).contains(&chunks_per_block) {
+            return Err(GpuError::TooLarge(format!(
+                "{chunks_per_block} chunks per block (1..={MAX_CHUNKS_PER_BLOCK})"
+            )));
+        }
         if bits > 32 {
             return Err(GpuError::TooLarge(format!("{bits} key bits (at most 32)")));
         }
@@ -123,7 +152,7 @@ impl RadixSort {
                 "{n} keys exceed the storage binding limit of {limit} bytes"
             )));
         }
-        let num_blocks = n.div_ceil(SORT_BLOCK);
+        let num_blocks = n.div_ceil(SORT_CHUNK * chunks_per_block);
         let passes = if n <= 1 { 0 } else { bits.div_ceil(BITS_PER_PASS) };
         let tmp_keys = storage_buffer(ctx, "sort tmp keys", n as u64 * 4);
         let tmp_values = storage_buffer(ctx, "sort tmp values", n as u64 * 4);
@@ -141,6 +170,8 @@ impl RadixSort {
                         shift,
                         mask: (1u32 << width) - 1,
                         num_blocks,
+                        chunks_per_block,
+                        _pad: [0; 3],
                     },
                 );
                 let (src_k, src_v, dst_k, dst_v) = if p % 2 == 0 {
@@ -239,6 +270,18 @@ pub async fn sort_pairs(
     values: &[u32],
     bits: u32,
 ) -> Result<(Vec<u32>, Vec<u32>), GpuError> {
+    let chunks = u32::try_from(keys.len()).map_or(MAX_CHUNKS_PER_BLOCK, default_chunks_per_block);
+    sort_pairs_with_blocks(ctx, keys, values, bits, chunks).await
+}
+
+/// As [`sort_pairs`], with an explicit block size (see [`RadixSort::plan_with_blocks`]).
+pub async fn sort_pairs_with_blocks(
+    ctx: &GpuContext,
+    keys: &[u32],
+    values: &[u32],
+    bits: u32,
+    chunks_per_block: u32,
+) -> Result<(Vec<u32>, Vec<u32>), GpuError> {
     if keys.len() != values.len() {
         return Err(GpuError::TooLarge(format!(
             "{} keys but {} values",
@@ -251,7 +294,7 @@ pub async fn sort_pairs(
     let sorter = RadixSort::new(ctx);
     let key_buf = storage_buffer_init(ctx, "sort keys", keys);
     let value_buf = storage_buffer_init(ctx, "sort values", values);
-    let plan = sorter.plan(ctx, &key_buf, &value_buf, n, bits)?;
+    let plan = sorter.plan_with_blocks(ctx, &key_buf, &value_buf, n, bits, chunks_per_block)?;
     let mut encoder = ctx
         .device
         .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("sort") });

@@ -3,7 +3,7 @@
 
 use wasm_bindgen_test::wasm_bindgen_test;
 
-use super::{sort_pairs, sort_pairs_cpu};
+use super::{sort_pairs, sort_pairs_cpu, sort_pairs_with_blocks};
 use crate::test_support::{gpu, values, PATTERNS, SIZES};
 
 async fn check(ctx: &crate::gpu::GpuContext, keys: &[u32], bits: u32, what: &str) {
@@ -50,6 +50,23 @@ async fn sort_of_few_pairs_matches_known_answer() {
         .expect("GPU sort");
     assert_eq!(k, vec![1, 3, 3, 5, 5]);
     assert_eq!(v, vec![3, 1, 4, 0, 2]);
+}
+
+#[wasm_bindgen_test(unsupported = tokio::test)]
+async fn every_block_size_sorts_correctly() {
+    let ctx = gpu().await;
+    // Sizes that end mid-chunk and mid-block for each block size.
+    for chunks in 1..=super::MAX_CHUNKS_PER_BLOCK {
+        for n in [1023usize, 5000, 70_001] {
+            let keys = values(crate::test_support::Pattern::Random, n, chunks as u64, 0xffff);
+            let idx: Vec<u32> = (0..n as u32).collect();
+            let (gk, gv) = sort_pairs_with_blocks(&ctx, &keys, &idx, 32, chunks)
+                .await
+                .expect("GPU sort");
+            let (ck, cv) = sort_pairs_cpu(&keys, &idx, 32);
+            assert!(gk == ck && gv == cv, "n={n} chunks={chunks}");
+        }
+    }
 }
 
 #[test]

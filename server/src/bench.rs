@@ -1,0 +1,185 @@
+//! `splatpod-server bench`: GPU benchmarks that write `bench/results/NAME.json`.
+//!
+//! Each result holds the device, the commit, and numeric fields named with their unit; where a
+//! peer exists (torch.sort for the sort), its figure sits beside ours with the ratio.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::{rngs::SmallRng, Rng, SeedableRng};
+use serde_json::{json, Map, Value};
+use splatpod::gpu::{read_buffer, storage_buffer, storage_buffer_init, GpuContext};
+use splatpod::sort::RadixSort;
+
+use crate::cli::{BenchArgs, BenchKind, SortBenchArgs};
+use crate::error::ServerError;
+
+pub async fn run(args: BenchArgs) -> Result<(), ServerError> {
+    match args.which {
+        BenchKind::Sort(a) => sort(a).await,
+    }
+}
+
+/// Median of GPU-timestamped sorts (falls back to wall clock where timestamps are missing).
+async fn time_sort(
+    ctx: &GpuContext,
+    sorter: &RadixSort,
+    n: u32,
+    iterations: u32,
+    chunks: Option<u32>,
+    bar: &ProgressBar,
+) -> Result<f64, ServerError> {
+    let mut rng = SmallRng::seed_from_u64(n as u64);
+    let keys: Vec<u32> = (0..n).map(|_| rng.random()).collect();
+    let values: Vec<u32> = (0..n).collect();
+    let pristine_k = storage_buffer_init(ctx, "bench keys", &keys);
+    let pristine_v = storage_buffer_init(ctx, "bench values", &values);
+    let work_k = storage_buffer(ctx, "bench work keys", n as u64 * 4);
+    let work_v = storage_buffer(ctx, "bench work values", n as u64 * 4);
+    let plan = match chunks {
+        Some(c) => sorter.plan_with_blocks(ctx, &work_k, &work_v, n, 32, c)?,
+        None => sorter.plan(ctx, &work_k, &work_v, n, 32)?,
+    };
+
+    let timestamps = ctx.has_timestamps();
+    let query_set = timestamps.then(|| {
+        ctx.device.create_query_set(&wgpu::QuerySetDescriptor {
+            label: Some("sort timestamps"),
+            ty: wgpu::QueryType::Timestamp,
+            count: 2,
+        })
+    });
+    let resolve = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("timestamp resolve"),
+        size: 16,
+        usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+        mapped_at_creation: false,
+    });
+    let period_ns = ctx.queue.get_timestamp_period() as f64;
+
+    let mut samples = Vec::new();
+    for i in 0..iterations + 3 {
+        let mut enc = ctx.device.create_command_encoder(&Default::default());
+        enc.copy_buffer_to_buffer(&pristine_k, 0, &work_k, 0, n as u64 * 4);
+        enc.copy_buffer_to_buffer(&pristine_v, 0, &work_v, 0, n as u64 * 4);
+        let writes = query_set.as_ref().map(|qs| wgpu::ComputePassTimestampWrites {
+            query_set: qs,
+            beginning_of_pass_write_index: Some(0),
+            end_of_pass_write_index: Some(1),
+        });
+        plan.encode(&mut enc, writes);
+        if let Some(qs) = &query_set {
+            enc.resolve_query_set(qs, 0..2, &resolve, 0);
+        }
+        let start = std::time::Instant::now();
+        ctx.queue.submit([enc.finish()]);
+        ctx.wait_idle()?;
+        let wall_ms = start.elapsed().as_secs_f64() * 1e3;
+        let ms = if timestamps {
+            let t: Vec<u64> = read_buffer(ctx, &resolve, 2).await?;
+            t[1].wrapping_sub(t[0]) as f64 * period_ns / 1e6
+        } else {
+            wall_ms
+        };
+        if i >= 3 {
+            samples.push(ms);
+        }
+        bar.inc(1);
+    }
+
+    // The last run must be a correct sort, or the timing means nothing.
+    let got: Vec<u32> = read_buffer(ctx, &work_k, n as usize).await?;
+    let mut want = keys;
+    want.sort_unstable();
+    if got != want {
+        return Err(ServerError::Bench(format!("GPU sort of {n} keys was wrong")));
+    }
+    samples.sort_by(f64::total_cmp);
+    Ok(samples[samples.len() / 2])
+}
+
+/// Runs the peer script; `None` (with a warning) where python3 or torch is missing.
+fn torch_peer(args: &SortBenchArgs, sizes: &[u32]) -> Option<Value> {
+    if !args.peer_script.is_file() {
+        tracing::warn!("peer script {} not found", args.peer_script.display());
+        return None;
+    }
+    let list = sizes.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+    let out = Command::new("python3")
+        .arg(&args.peer_script)
+        .args(["--sizes", &list, "--iterations", &args.iterations.to_string()])
+        .output();
+    match out {
+        Ok(o) if o.status.success() => serde_json::from_slice(&o.stdout).ok(),
+        Ok(o) => {
+            tracing::warn!("torch peer failed: {}", String::from_utf8_lossy(&o.stderr));
+            None
+        }
+        Err(e) => {
+            tracing::warn!("cannot run python3: {e}");
+            None
+        }
+    }
+}
+
+async fn sort(args: SortBenchArgs) -> Result<(), ServerError> {
+    let ctx = GpuContext::new().await?;
+    let sorter = RadixSort::new(&ctx);
+    let sizes: Vec<u32> = args.sizes_m.iter().map(|m| m << 20).collect();
+    let bar = ProgressBar::new(sizes.len() as u64 * (args.iterations as u64 + 3));
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut ours = BTreeMap::new();
+    for &n in &sizes {
+        bar.set_message(format!("sort {}M", n >> 20));
+        ours.insert(n, time_sort(&ctx, &sorter, n, args.iterations, args.chunks_per_block, &bar).await?);
+    }
+    bar.finish_and_clear();
+    let peer = torch_peer(&args, &sizes);
+
+    let summary = ctx.summary();
+    let mut fields = Map::new();
+    fields.insert("name".into(), json!("sort"));
+    fields.insert(
+        "device".into(),
+        json!(format!("{} ({}, {} {})", summary.name, summary.backend, summary.driver, summary.driver_info)),
+    );
+    fields.insert("commit".into(), json!(args.commit));
+    fields.insert("key_bits".into(), json!(32));
+    fields.insert("timing".into(), json!(if ctx.has_timestamps() { "gpu timestamps, median" } else { "wall clock, median" }));
+    if let Some(p) = &peer {
+        fields.insert("peer".into(), json!(format!("torch.sort stable=True (CUB SortPairs, int32 keys, int64 indices), torch {}", p["torch"].as_str().unwrap_or("?"))));
+        fields.insert("peer_device".into(), p["device"].clone());
+    }
+    for (&n, &ms) in &ours {
+        let tag = format!("{}m", n >> 20);
+        let mkeys = n as f64 / ms / 1e3;
+        fields.insert(format!("ms_{tag}"), json!(round3(ms)));
+        fields.insert(format!("mkeys_per_s_{tag}"), json!(round3(mkeys)));
+        let peer_ms = peer.as_ref().and_then(|p| p["ms"][n.to_string()].as_f64());
+        if let Some(pms) = peer_ms {
+            let pmkeys = n as f64 / pms / 1e3;
+            fields.insert(format!("ms_{tag}_torch"), json!(round3(pms)));
+            fields.insert(format!("mkeys_per_s_{tag}_torch"), json!(round3(pmkeys)));
+            fields.insert(format!("ratio_{tag}_vs_torch"), json!(round3(mkeys / pmkeys)));
+        }
+        println!(
+            "sort {:>3}M pairs: {ms:8.3} ms  {mkeys:9.1} Mkeys/s{}",
+            n >> 20,
+            peer_ms.map(|p| format!("   torch.sort {p:8.3} ms  ratio {:.3}", p / ms)).unwrap_or_default()
+        );
+    }
+    if let Some(dir) = args.out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&args.out, serde_json::to_string_pretty(&Value::Object(fields))? + "\n")?;
+    println!("wrote {}", args.out.display());
+    Ok(())
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
