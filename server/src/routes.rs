@@ -11,7 +11,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 use tower_http::services::{ServeDir, ServeFile};
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::cli::ServeArgs;
 use crate::error::ServerError;
@@ -60,14 +60,15 @@ fn spawn_gpu_init(state: AppState) {
 pub fn router(state: AppState, dist: &Path) -> Router {
     let index = dist.join("index.html");
     // Unknown paths get the app shell so client-side routes survive a reload.
-    let static_files = ServeDir::new(dist).not_found_service(ServeFile::new(index));
+    let static_files = ServeDir::new(dist).fallback(ServeFile::new(index));
     Router::new()
         .route("/health", get(health))
         .route("/readiness", get(readiness))
         .with_state(state)
         .fallback_service(static_files)
         .layer(middleware::from_fn(static_headers))
-        .layer(TraceLayer::new_for_http())
+        // A 503 from /readiness while the GPU starts is expected: log failures as warnings.
+        .layer(TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(tracing::Level::WARN)))
 }
 
 async fn health() -> Json<serde_json::Value> {

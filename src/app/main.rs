@@ -1,1 +1,52 @@
-fn main(){}
+//! The Splatpod PWA (Leptos, client-side rendered), built by Trunk for wasm32 with `--features web`.
+
+mod status;
+
+use leptos::prelude::*;
+use leptos_router::components::{Route, Router, Routes, A};
+use leptos_router::path;
+
+fn main() {
+    console_error_panic_hook::set_once();
+    leptos::mount::mount_to_body(App);
+}
+
+#[component]
+fn App() -> impl IntoView {
+    view! {
+        <Router>
+            <header class="top">
+                <A href="/" attr:class="brand">"Splatpod"</A>
+                <nav>
+                    <A href="/">"Home"</A>
+                    <A href="/status">"Status"</A>
+                </nav>
+            </header>
+            <main>
+                <Routes fallback=|| view! { <p class="card">"Page not found."</p> }>
+                    <Route path=path!("/") view=Home />
+                    <Route path=path!("/status") view=status::StatusPage />
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+#[component]
+fn Home() -> impl IntoView {
+    view! {
+        <section class="card" id="home">
+            <h2>"Photos in, 3D splats out"</h2>
+            <p>
+                "Walk around an object or a room with your phone. Splatpod checks each photo as you "
+                "take it, reconstructs the cameras on your server, trains a 3D Gaussian-splat model "
+                "and lets anyone you choose view it in the browser."
+            </p>
+            <p class="muted">
+                "Capture, upload and the viewer arrive in the next releases. The "
+                <A href="/status">"status page"</A>
+                " shows what your browser's GPU and the server can do today."
+            </p>
+        </section>
+    }
+}

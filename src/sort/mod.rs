@@ -37,10 +37,11 @@ pub struct SortParams {
     pub _pad: [u32; 3],
 }
 
-/// Chunks per workgroup for `n` keys: big blocks where there are plenty (a smaller digit table to
-/// scan), small ones where the GPU would otherwise sit idle. Aims at ~2048 workgroups.
-pub fn default_chunks_per_block(n: u32) -> u32 {
-    (n / (SORT_CHUNK * 2048)).clamp(1, MAX_CHUNKS_PER_BLOCK)
+/// Chunks per workgroup for `n` keys. Measured on an H100 (bench/results/sort.json, sweep in the
+/// issue note): one chunk per workgroup won at 1M, 4M and 16M keys — more workgroups in flight
+/// beat a smaller digit table to scan — so larger blocks stay available for tuning only.
+pub fn default_chunks_per_block(_n: u32) -> u32 {
+    1
 }
 
 /// Owns the sort kernel's bind-group layout and pipelines (and the scan it builds on).

@@ -1,0 +1,207 @@
+//! Helpers for the end-to-end tests: the real `splatpod-server` binary on a loopback port, and
+//! headless Chromium driven through ChromeDriver.
+//!
+//! The tests need `cargo build -p splatpod-server` and `trunk build` first (the README's test
+//! command does both); `SPLATPOD_SERVER_BIN` and `SPLATPOD_DIST_DIR` point elsewhere if needed.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn server_bin() -> PathBuf {
+    let path = std::env::var_os("SPLATPOD_SERVER_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target/debug/splatpod-server"));
+    assert!(
+        path.is_file(),
+        "{} missing: run `cargo build -p splatpod-server` (or set SPLATPOD_SERVER_BIN)",
+        path.display()
+    );
+    path
+}
+
+pub fn dist_dir() -> PathBuf {
+    let path = std::env::var_os("SPLATPOD_DIST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("dist"));
+    assert!(
+        path.join("index.html").is_file(),
+        "{} has no built PWA: run `trunk build` (or set SPLATPOD_DIST_DIR)",
+        path.display()
+    );
+    path
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// A running `splatpod-server serve`, killed when dropped.
+pub struct Server {
+    child: Child,
+    pub port: u16,
+    pub data_dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// Starts the server on a free port with `env` added to its environment.
+    pub fn start(env: &[(&str, &str)]) -> Server {
+        let port = free_port();
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let mut cmd = Command::new(server_bin());
+        cmd.arg("serve")
+            .env("SPLATPOD_PORT", port.to_string())
+            .env("SPLATPOD_DATA_DIR", data_dir.path())
+            .env("SPLATPOD_DIST_DIR", dist_dir())
+            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("spawn splatpod-server");
+        Server { child, port, data_dir }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{}", self.port, path)
+    }
+
+    /// Waits until `/health` answers.
+    pub async fn wait_healthy(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(r) = reqwest::get(self.url("/health")).await {
+                if r.status().is_success() {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("server did not become healthy within 30 s");
+    }
+
+    /// Polls `/readiness` until it answers 200, returning the body.
+    pub async fn wait_ready(&self) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while Instant::now() < deadline {
+            if let Ok(r) = reqwest::get(self.url("/readiness")).await {
+                if r.status() == 200 {
+                    return r.json().await.expect("readiness JSON");
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("server did not become ready within 120 s");
+    }
+
+    /// Sends SIGTERM and waits (up to 20 s) for the process to exit.
+    pub fn terminate(&mut self) -> ExitStatus {
+        // SAFETY: kill(2) on our own child's pid has no memory-safety preconditions.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for server") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "server ignored SIGTERM for 20 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Headless Chromium through ChromeDriver, with the flags in `webdriver.json` (WebGPU on
+/// SwiftShader), or with the WebGPU flags removed.
+pub struct Browser {
+    driver: Child,
+    pub client: fantoccini::Client,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    pub async fn start(webgpu: bool) -> Browser {
+        let port = free_port();
+        let chromedriver = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+        let driver = Command::new(&chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {chromedriver}: {e} (apt-get install chromium-driver)"));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not listen");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+
+        let config: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(workspace_root().join("webdriver.json")).expect("webdriver.json"),
+        )
+        .expect("webdriver.json is JSON");
+        let mut options = config["goog:chromeOptions"].clone();
+        let profile = tempfile::tempdir().expect("profile dir");
+        let mut args: Vec<String> = options["args"]
+            .as_array()
+            .expect("args")
+            .iter()
+            .filter_map(|a| a.as_str().map(str::to_owned))
+            .filter(|a| webgpu || !(a.contains("webgpu") || a.contains("vulkan") || a.contains("Vulkan")))
+            .collect();
+        args.push(format!("--user-data-dir={}", profile.path().display()));
+        args.push("--window-size=1024,768".into());
+        options["args"] = serde_json::json!(args);
+        if let Ok(bin) = std::env::var("CHROME_BIN") {
+            options["binary"] = serde_json::json!(bin);
+        }
+        let mut caps = serde_json::Map::new();
+        caps.insert("goog:chromeOptions".into(), options);
+        let client = fantoccini::ClientBuilder::new(
+            hyper_util::client::legacy::connect::HttpConnector::new(),
+        )
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("WebDriver session");
+        Browser {
+            driver,
+            client,
+            _profile: profile,
+        }
+    }
+
+    /// Text of the first element matching `css`, waiting up to `secs` for it to appear.
+    pub async fn text_of(&self, css: &str, secs: u64) -> String {
+        let el = self
+            .client
+            .wait()
+            .at_most(Duration::from_secs(secs))
+            .for_element(fantoccini::Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no `{css}` within {secs} s: {e}"));
+        el.text().await.expect("element text")
+    }
+
+    pub async fn close(self) {
+        let Browser { mut driver, client, .. } = self;
+        let _ = client.close().await;
+        let _ = driver.kill();
+        let _ = driver.wait();
+    }
+}
