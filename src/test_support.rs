@@ -12,7 +12,9 @@ wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 pub async fn gpu() -> GpuContext {
     match GpuContext::new().await {
         Ok(ctx) => ctx,
-        Err(e) => panic!("kernel tests need a GPU adapter (lavapipe natively, WebGPU in the browser): {e}"),
+        Err(e) => panic!(
+            "kernel tests need a GPU adapter (lavapipe natively, WebGPU in the browser): {e}"
+        ),
     }
 }
 

@@ -14,9 +14,17 @@ async fn status_page_shows_the_browser_adapter_and_server_readiness() {
     let browser = Browser::start(true).await;
     browser.client.goto(&server.url("/status")).await.unwrap();
     let gpu = browser.text_of("#browser-gpu [data-state=ready]", 60).await;
-    assert!(gpu.contains("WebGPU ready") && gpu.contains("BrowserWebGpu"), "{gpu}");
-    let adapter = browser.text_of("#server [data-state=ready] #server-adapter", 60).await;
-    let expected = server.wait_ready().await["gpu"]["name"].as_str().unwrap().to_owned();
+    assert!(
+        gpu.contains("WebGPU ready") && gpu.contains("BrowserWebGpu"),
+        "{gpu}"
+    );
+    let adapter = browser
+        .text_of("#server [data-state=ready] #server-adapter", 60)
+        .await;
+    let expected = server.wait_ready().await["gpu"]["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(adapter, expected);
     browser.close().await;
 }
@@ -40,21 +48,33 @@ async fn app_reloads_offline_once_the_service_worker_is_installed() {
     c.refresh().await.unwrap();
     browser.text_of("#home", 60).await;
     let controlled = c
-        .execute("return navigator.serviceWorker.controller !== null;", vec![])
+        .execute(
+            "return navigator.serviceWorker.controller !== null;",
+            vec![],
+        )
         .await
         .unwrap();
-    assert_eq!(controlled, serde_json::json!(true), "page not controlled by the service worker");
+    assert_eq!(
+        controlled,
+        serde_json::json!(true),
+        "page not controlled by the service worker"
+    );
 
     let status = server.terminate();
     assert!(status.success());
-    assert!(reqwest::get(server.url("/health")).await.is_err(), "server still up");
+    assert!(
+        reqwest::get(server.url("/health")).await.is_err(),
+        "server still up"
+    );
 
     c.refresh().await.unwrap();
     let home = browser.text_of("#home", 60).await;
     assert!(home.contains("Photos in, 3D splats out"), "{home}");
     // A client-side route also opens offline, and says the server is unreachable.
     c.goto(&server.url("/status")).await.unwrap();
-    browser.text_of("#server [data-state=unreachable]", 60).await;
+    browser
+        .text_of("#server [data-state=unreachable]", 60)
+        .await;
     browser.close().await;
 }
 

@@ -9,16 +9,29 @@ use common::{dist_dir, Server};
 async fn health_is_live_and_readiness_reports_the_adapter() {
     let server = Server::start(&[]);
     server.wait_healthy().await;
-    let health: serde_json::Value = reqwest::get(server.url("/health")).await.unwrap().json().await.unwrap();
+    let health: serde_json::Value = reqwest::get(server.url("/health"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(health["status"], "ok");
 
     let ready = server.wait_ready().await;
     assert_eq!(ready["status"], "ready");
     assert_eq!(ready["version"], env!("CARGO_PKG_VERSION"));
     let gpu = &ready["gpu"];
-    assert!(!gpu["name"].as_str().unwrap_or("").is_empty(), "adapter name in {ready}");
+    assert!(
+        !gpu["name"].as_str().unwrap_or("").is_empty(),
+        "adapter name in {ready}"
+    );
     assert_eq!(gpu["backend"], "Vulkan");
-    assert!(gpu["limits"]["max_storage_buffer_binding_size"].as_u64().unwrap_or(0) >= 128 << 20);
+    assert!(
+        gpu["limits"]["max_storage_buffer_binding_size"]
+            .as_u64()
+            .unwrap_or(0)
+            >= 128 << 20
+    );
 }
 
 #[tokio::test]
@@ -37,7 +50,10 @@ async fn readiness_is_503_with_a_reason_when_no_gpu_can_be_opened() {
     let error = body["error"].as_str().unwrap_or("");
     assert!(error.contains("GPU"), "{body}");
     // Liveness is independent of the GPU.
-    assert_eq!(reqwest::get(server.url("/health")).await.unwrap().status(), 200);
+    assert_eq!(
+        reqwest::get(server.url("/health")).await.unwrap().status(),
+        200
+    );
 }
 
 #[tokio::test]
@@ -46,7 +62,11 @@ async fn pwa_files_are_served_with_correct_types_and_headers() {
     server.wait_healthy().await;
     let get = |p: &str| reqwest::get(server.url(p));
     let ctype = |r: &reqwest::Response| {
-        r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned()
+        r.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
     };
 
     let index = get("/").await.unwrap();
@@ -55,7 +75,11 @@ async fn pwa_files_are_served_with_correct_types_and_headers() {
     // Client-side routes reload to the app shell.
     let route = get("/status").await.unwrap();
     assert_eq!(route.status(), 200);
-    assert!(route.text().await.unwrap().contains("<title>Splatpod</title>"));
+    assert!(route
+        .text()
+        .await
+        .unwrap()
+        .contains("<title>Splatpod</title>"));
 
     let manifest = get("/manifest.webmanifest").await.unwrap();
     assert_eq!(ctype(&manifest), "application/manifest+json");
@@ -63,8 +87,12 @@ async fn pwa_files_are_served_with_correct_types_and_headers() {
     assert_eq!(manifest["display"], "standalone");
     let icons = manifest["icons"].as_array().unwrap();
     for size in ["192x192", "512x512"] {
-        assert!(icons.iter().any(|i| i["sizes"] == size && i["purpose"] == "any"));
-        assert!(icons.iter().any(|i| i["sizes"] == size && i["purpose"] == "maskable"));
+        assert!(icons
+            .iter()
+            .any(|i| i["sizes"] == size && i["purpose"] == "any"));
+        assert!(icons
+            .iter()
+            .any(|i| i["sizes"] == size && i["purpose"] == "maskable"));
     }
     for icon in icons {
         let r = get(icon["src"].as_str().unwrap()).await.unwrap();
@@ -96,5 +124,8 @@ async fn sigterm_shuts_the_server_down_cleanly() {
     server.wait_healthy().await;
     let status = server.terminate();
     assert!(status.success(), "exit status {status}");
-    assert!(reqwest::get(server.url("/health")).await.is_err(), "still listening");
+    assert!(
+        reqwest::get(server.url("/health")).await.is_err(),
+        "still listening"
+    );
 }

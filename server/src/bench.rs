@@ -63,11 +63,13 @@ async fn time_sort(
         let mut enc = ctx.device.create_command_encoder(&Default::default());
         enc.copy_buffer_to_buffer(&pristine_k, 0, &work_k, 0, n as u64 * 4);
         enc.copy_buffer_to_buffer(&pristine_v, 0, &work_v, 0, n as u64 * 4);
-        let writes = query_set.as_ref().map(|qs| wgpu::ComputePassTimestampWrites {
-            query_set: qs,
-            beginning_of_pass_write_index: Some(0),
-            end_of_pass_write_index: Some(1),
-        });
+        let writes = query_set
+            .as_ref()
+            .map(|qs| wgpu::ComputePassTimestampWrites {
+                query_set: qs,
+                beginning_of_pass_write_index: Some(0),
+                end_of_pass_write_index: Some(1),
+            });
         plan.encode(&mut enc, writes);
         if let Some(qs) = &query_set {
             enc.resolve_query_set(qs, 0..2, &resolve, 0);
@@ -93,7 +95,9 @@ async fn time_sort(
     let mut want = keys;
     want.sort_unstable();
     if got != want {
-        return Err(ServerError::Bench(format!("GPU sort of {n} keys was wrong")));
+        return Err(ServerError::Bench(format!(
+            "GPU sort of {n} keys was wrong"
+        )));
     }
     samples.sort_by(f64::total_cmp);
     Ok(samples[samples.len() / 2])
@@ -105,10 +109,19 @@ fn torch_peer(args: &SortBenchArgs, sizes: &[u32]) -> Option<Value> {
         tracing::warn!("peer script {} not found", args.peer_script.display());
         return None;
     }
-    let list = sizes.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+    let list = sizes
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
     let out = Command::new("python3")
         .arg(&args.peer_script)
-        .args(["--sizes", &list, "--iterations", &args.iterations.to_string()])
+        .args([
+            "--sizes",
+            &list,
+            "--iterations",
+            &args.iterations.to_string(),
+        ])
         .output();
     match out {
         Ok(o) if o.status.success() => serde_json::from_slice(&o.stdout).ok(),
@@ -135,7 +148,18 @@ async fn sort(args: SortBenchArgs) -> Result<(), ServerError> {
     let mut ours = BTreeMap::new();
     for &n in &sizes {
         bar.set_message(format!("sort {}M", n >> 20));
-        ours.insert(n, time_sort(&ctx, &sorter, n, args.iterations, args.chunks_per_block, &bar).await?);
+        ours.insert(
+            n,
+            time_sort(
+                &ctx,
+                &sorter,
+                n,
+                args.iterations,
+                args.chunks_per_block,
+                &bar,
+            )
+            .await?,
+        );
     }
     bar.finish_and_clear();
     let peer = torch_peer(&args, &sizes);
@@ -145,13 +169,29 @@ async fn sort(args: SortBenchArgs) -> Result<(), ServerError> {
     fields.insert("name".into(), json!("sort"));
     fields.insert(
         "device".into(),
-        json!(format!("{} ({}, {} {})", summary.name, summary.backend, summary.driver, summary.driver_info)),
+        json!(format!(
+            "{} ({}, {} {})",
+            summary.name, summary.backend, summary.driver, summary.driver_info
+        )),
     );
     fields.insert("commit".into(), json!(args.commit));
     fields.insert("key_bits".into(), json!(32));
-    fields.insert("timing".into(), json!(if ctx.has_timestamps() { "gpu timestamps, median" } else { "wall clock, median" }));
+    fields.insert(
+        "timing".into(),
+        json!(if ctx.has_timestamps() {
+            "gpu timestamps, median"
+        } else {
+            "wall clock, median"
+        }),
+    );
     if let Some(p) = &peer {
-        fields.insert("peer".into(), json!(format!("torch.sort stable=True (CUB SortPairs, int32 keys, int64 indices), torch {}", p["torch"].as_str().unwrap_or("?"))));
+        fields.insert(
+            "peer".into(),
+            json!(format!(
+                "torch.sort stable=True (CUB SortPairs, int32 keys, int64 indices), torch {}",
+                p["torch"].as_str().unwrap_or("?")
+            )),
+        );
         fields.insert("peer_device".into(), p["device"].clone());
     }
     for (&n, &ms) in &ours {
@@ -164,18 +204,26 @@ async fn sort(args: SortBenchArgs) -> Result<(), ServerError> {
             let pmkeys = n as f64 / pms / 1e3;
             fields.insert(format!("ms_{tag}_torch"), json!(round3(pms)));
             fields.insert(format!("mkeys_per_s_{tag}_torch"), json!(round3(pmkeys)));
-            fields.insert(format!("ratio_{tag}_vs_torch"), json!(round3(mkeys / pmkeys)));
+            fields.insert(
+                format!("ratio_{tag}_vs_torch"),
+                json!(round3(mkeys / pmkeys)),
+            );
         }
         println!(
             "sort {:>3}M pairs: {ms:8.3} ms  {mkeys:9.1} Mkeys/s{}",
             n >> 20,
-            peer_ms.map(|p| format!("   torch.sort {p:8.3} ms  ratio {:.3}", p / ms)).unwrap_or_default()
+            peer_ms
+                .map(|p| format!("   torch.sort {p:8.3} ms  ratio {:.3}", p / ms))
+                .unwrap_or_default()
         );
     }
     if let Some(dir) = args.out.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::write(&args.out, serde_json::to_string_pretty(&Value::Object(fields))? + "\n")?;
+    std::fs::write(
+        &args.out,
+        serde_json::to_string_pretty(&Value::Object(fields))? + "\n",
+    )?;
     println!("wrote {}", args.out.display());
     Ok(())
 }

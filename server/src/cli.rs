@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "splatpod-server", version, about = "Splatpod: photos to 3D Gaussian splats")]
+#[command(
+    name = "splatpod-server",
+    version,
+    about = "Splatpod: photos to 3D Gaussian splats"
+)]
 pub struct Cli {
     /// Log as JSON lines instead of human-readable text.
     #[arg(long, global = true, env = "SPLATPOD_LOG_JSON")]

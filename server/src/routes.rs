@@ -68,7 +68,10 @@ pub fn router(state: AppState, dist: &Path) -> Router {
         .fallback_service(static_files)
         .layer(middleware::from_fn(static_headers))
         // A 503 from /readiness while the GPU starts is expected: log failures as warnings.
-        .layer(TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(tracing::Level::WARN)))
+        .layer(
+            TraceLayer::new_for_http()
+                .on_failure(DefaultOnFailure::new().level(tracing::Level::WARN)),
+        )
 }
 
 async fn health() -> Json<serde_json::Value> {
@@ -100,7 +103,10 @@ async fn static_headers(req: Request, next: Next) -> Response {
             HeaderValue::from_static("application/manifest+json"),
         );
     } else if path.ends_with(".wasm") && ok {
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/wasm"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/wasm"),
+        );
     }
     res.into_response()
 }

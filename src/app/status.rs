@@ -47,7 +47,10 @@ async fn probe_server() -> ServerState {
     match response.json::<serde_json::Value>().await {
         Ok(body) if ok => ServerState::Ready(body),
         Ok(body) => ServerState::NotReady(
-            body.get("error").and_then(|e| e.as_str()).unwrap_or("not ready").to_owned(),
+            body.get("error")
+                .and_then(|e| e.as_str())
+                .unwrap_or("not ready")
+                .to_owned(),
         ),
         Err(e) => ServerState::Unreachable(e.to_string()),
     }
@@ -57,13 +60,26 @@ fn adapter_facts(a: &AdapterSummary) -> impl IntoView {
     let rows = vec![
         (
             "Adapter",
-            if a.name.is_empty() { "(not disclosed by the browser)".to_owned() } else { a.name.clone() },
+            if a.name.is_empty() {
+                "(not disclosed by the browser)".to_owned()
+            } else {
+                a.name.clone()
+            },
         ),
         ("Backend", a.backend.clone()),
         ("Type", a.device_type.clone()),
-        ("Driver", format!("{} {}", a.driver, a.driver_info).trim().to_owned()),
-        ("Max storage binding", format!("{} MiB", a.limits.max_storage_buffer_binding_size >> 20)),
-        ("Max workgroup memory", format!("{} KiB", a.limits.max_compute_workgroup_storage_size >> 10)),
+        (
+            "Driver",
+            format!("{} {}", a.driver, a.driver_info).trim().to_owned(),
+        ),
+        (
+            "Max storage binding",
+            format!("{} MiB", a.limits.max_storage_buffer_binding_size >> 20),
+        ),
+        (
+            "Max workgroup memory",
+            format!("{} KiB", a.limits.max_compute_workgroup_storage_size >> 10),
+        ),
     ];
     view! {
         <dl class="facts">

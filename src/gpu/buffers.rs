@@ -71,7 +71,9 @@ pub async fn read_buffer<T: bytemuck::Pod>(
     });
     let mut encoder = ctx
         .device
-        .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("readback") });
+        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("readback"),
+        });
     encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, staging.size());
     ctx.queue.submit([encoder.finish()]);
 

@@ -32,7 +32,7 @@ impl From<&wgpu::Limits> for LimitsSummary {
     fn from(l: &wgpu::Limits) -> Self {
         Self {
             max_buffer_size: l.max_buffer_size,
-            max_storage_buffer_binding_size: l.max_storage_buffer_binding_size as u64,
+            max_storage_buffer_binding_size: l.max_storage_buffer_binding_size,
             max_compute_workgroup_storage_size: l.max_compute_workgroup_storage_size,
             max_compute_invocations_per_workgroup: l.max_compute_invocations_per_workgroup,
             max_compute_workgroups_per_dimension: l.max_compute_workgroups_per_dimension,
@@ -68,7 +68,9 @@ pub struct GpuContext {
 
 impl std::fmt::Debug for GpuContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GpuContext").field("adapter", &self.summary).finish()
+        f.debug_struct("GpuContext")
+            .field("adapter", &self.summary)
+            .finish()
     }
 }
 
@@ -132,7 +134,9 @@ impl GpuContext {
 
     /// True when GPU timestamp queries are enabled (native benchmarks).
     pub fn has_timestamps(&self) -> bool {
-        self.device.features().contains(wgpu::Features::TIMESTAMP_QUERY)
+        self.device
+            .features()
+            .contains(wgpu::Features::TIMESTAMP_QUERY)
     }
 
     /// Returns the pipeline cached under `key`, building it with `build` on first use.

@@ -34,7 +34,15 @@ mod tests {
 
     #[test]
     fn grid_covers_every_workgroup_within_the_limit() {
-        for (n, max) in [(0, 65535), (1, 65535), (65535, 65535), (65536, 65535), (300_000, 65535), (9, 3), (7, 3)] {
+        for (n, max) in [
+            (0, 65535),
+            (1, 65535),
+            (65535, 65535),
+            (65536, 65535),
+            (300_000, 65535),
+            (9, 3),
+            (7, 3),
+        ] {
             let g = dispatch_size(n, max);
             if n == 0 {
                 assert!(g.is_empty());
@@ -42,7 +50,10 @@ mod tests {
             }
             assert!(g.x <= max && g.y <= max, "{n}: {g:?}");
             assert!(g.x as u64 * g.y as u64 >= n as u64, "{n}: {g:?}");
-            assert!((g.x as u64) * (g.y as u64 - 1) < n as u64, "{n}: one spare row at most");
+            assert!(
+                (g.x as u64) * (g.y as u64 - 1) < n as u64,
+                "{n}: one spare row at most"
+            );
         }
     }
 }

@@ -200,7 +200,9 @@ pub async fn exclusive_scan(ctx: &GpuContext, values: &[u32]) -> Result<Vec<u32>
     let plan = kernel.plan(ctx, &buffer, n);
     let mut encoder = ctx
         .device
-        .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("scan") });
+        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("scan"),
+        });
     {
         let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
             label: Some("scan"),

@@ -15,7 +15,10 @@ async fn scan_matches_cpu_reference_for_all_sizes_and_patterns() {
             let got = exclusive_scan(&ctx, &input).await.expect("GPU scan");
             let want = exclusive_scan_cpu(&input);
             if let Some(i) = (0..n).find(|&i| got[i] != want[i]) {
-                panic!("n={n} {pattern:?}: first mismatch at {i}: gpu {} cpu {}", got[i], want[i]);
+                panic!(
+                    "n={n} {pattern:?}: first mismatch at {i}: gpu {} cpu {}",
+                    got[i], want[i]
+                );
             }
             assert_eq!(got.len(), n);
         }
@@ -25,7 +28,9 @@ async fn scan_matches_cpu_reference_for_all_sizes_and_patterns() {
 #[wasm_bindgen_test(unsupported = tokio::test)]
 async fn scan_of_small_counts_matches_known_answer() {
     let ctx = gpu().await;
-    let got = exclusive_scan(&ctx, &[3, 1, 4, 1, 5, 9, 2, 6]).await.expect("GPU scan");
+    let got = exclusive_scan(&ctx, &[3, 1, 4, 1, 5, 9, 2, 6])
+        .await
+        .expect("GPU scan");
     assert_eq!(got, vec![0, 3, 4, 8, 9, 14, 23, 25]);
 }
 

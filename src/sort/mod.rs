@@ -147,14 +147,18 @@ impl RadixSort {
         if bits > 32 {
             return Err(GpuError::TooLarge(format!("{bits} key bits (at most 32)")));
         }
-        let limit = ctx.device.limits().max_storage_buffer_binding_size as u64;
+        let limit = ctx.device.limits().max_storage_buffer_binding_size;
         if n as u64 * 4 > limit {
             return Err(GpuError::TooLarge(format!(
                 "{n} keys exceed the storage binding limit of {limit} bytes"
             )));
         }
         let num_blocks = n.div_ceil(SORT_CHUNK * chunks_per_block);
-        let passes = if n <= 1 { 0 } else { bits.div_ceil(BITS_PER_PASS) };
+        let passes = if n <= 1 {
+            0
+        } else {
+            bits.div_ceil(BITS_PER_PASS)
+        };
         let tmp_keys = storage_buffer(ctx, "sort tmp keys", n as u64 * 4);
         let tmp_values = storage_buffer(ctx, "sort tmp values", n as u64 * 4);
         let counts = storage_buffer(ctx, "sort digit counts", num_blocks as u64 * 16 * 4);
@@ -180,14 +184,15 @@ impl RadixSort {
                 } else {
                     (&tmp_keys, &tmp_values, keys, values)
                 };
-                let entries: Vec<wgpu::BindGroupEntry> = [&params, src_k, src_v, dst_k, dst_v, &counts]
-                    .iter()
-                    .enumerate()
-                    .map(|(i, b)| wgpu::BindGroupEntry {
-                        binding: i as u32,
-                        resource: b.as_entire_binding(),
-                    })
-                    .collect();
+                let entries: Vec<wgpu::BindGroupEntry> =
+                    [&params, src_k, src_v, dst_k, dst_v, &counts]
+                        .iter()
+                        .enumerate()
+                        .map(|(i, b)| wgpu::BindGroupEntry {
+                            binding: i as u32,
+                            resource: b.as_entire_binding(),
+                        })
+                        .collect();
                 ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
                     label: Some("sort pass"),
                     layout: &self.layout,
@@ -198,7 +203,10 @@ impl RadixSort {
         Ok(SortPlan {
             count: self.count.clone(),
             scatter: self.scatter.clone(),
-            grid: dispatch_size(num_blocks, ctx.device.limits().max_compute_workgroups_per_dimension),
+            grid: dispatch_size(
+                num_blocks,
+                ctx.device.limits().max_compute_workgroups_per_dimension,
+            ),
             bind_groups,
             scan,
             copy_back: (passes % 2 == 1).then(|| CopyBack {
@@ -298,7 +306,9 @@ pub async fn sort_pairs_with_blocks(
     let plan = sorter.plan_with_blocks(ctx, &key_buf, &value_buf, n, bits, chunks_per_block)?;
     let mut encoder = ctx
         .device
-        .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("sort") });
+        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("sort"),
+        });
     plan.encode(&mut encoder, None);
     ctx.queue.submit([encoder.finish()]);
     let k = read_buffer(ctx, &key_buf, keys.len()).await?;

@@ -36,7 +36,12 @@ async fn sort_on_low_bits_ignores_high_bits_and_stays_stable() {
     // Odd bit counts exercise the partial last digit; high bits must not affect the order.
     for bits in [1, 4, 13, 16, 24, 30] {
         for n in [257usize, 100_003] {
-            let keys = values(crate::test_support::Pattern::Random, n, bits as u64, u32::MAX);
+            let keys = values(
+                crate::test_support::Pattern::Random,
+                n,
+                bits as u64,
+                u32::MAX,
+            );
             check(&ctx, &keys, bits, &format!("n={n} low {bits} bits")).await;
         }
     }
@@ -58,7 +63,12 @@ async fn every_block_size_sorts_correctly() {
     // Sizes that end mid-chunk and mid-block for each block size.
     for chunks in 1..=super::MAX_CHUNKS_PER_BLOCK {
         for n in [1023usize, 5000, 70_001] {
-            let keys = values(crate::test_support::Pattern::Random, n, chunks as u64, 0xffff);
+            let keys = values(
+                crate::test_support::Pattern::Random,
+                n,
+                chunks as u64,
+                0xffff,
+            );
             let idx: Vec<u32> = (0..n as u32).collect();
             let (gk, gv) = sort_pairs_with_blocks(&ctx, &keys, &idx, 32, chunks)
                 .await

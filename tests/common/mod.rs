@@ -61,14 +61,21 @@ impl Server {
             .env("SPLATPOD_PORT", port.to_string())
             .env("SPLATPOD_DATA_DIR", data_dir.path())
             .env("SPLATPOD_DIST_DIR", dist_dir())
-            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         for (k, v) in env {
             cmd.env(k, v);
         }
         let child = cmd.spawn().expect("spawn splatpod-server");
-        Server { child, port, data_dir }
+        Server {
+            child,
+            port,
+            data_dir,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -144,7 +151,9 @@ impl Browser {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {chromedriver}: {e} (apt-get install chromium-driver)"));
+            .unwrap_or_else(|e| {
+                panic!("cannot start {chromedriver}: {e} (apt-get install chromium-driver)")
+            });
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(Instant::now() < deadline, "chromedriver did not listen");
@@ -152,7 +161,8 @@ impl Browser {
         }
 
         let config: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(workspace_root().join("webdriver.json")).expect("webdriver.json"),
+            &std::fs::read_to_string(workspace_root().join("webdriver.json"))
+                .expect("webdriver.json"),
         )
         .expect("webdriver.json is JSON");
         let mut options = config["goog:chromeOptions"].clone();
@@ -162,7 +172,9 @@ impl Browser {
             .expect("args")
             .iter()
             .filter_map(|a| a.as_str().map(str::to_owned))
-            .filter(|a| webgpu || !(a.contains("webgpu") || a.contains("vulkan") || a.contains("Vulkan")))
+            .filter(|a| {
+                webgpu || !(a.contains("webgpu") || a.contains("vulkan") || a.contains("Vulkan"))
+            })
             .collect();
         args.push(format!("--user-data-dir={}", profile.path().display()));
         args.push("--window-size=1024,768".into());
@@ -199,7 +211,9 @@ impl Browser {
     }
 
     pub async fn close(self) {
-        let Browser { mut driver, client, .. } = self;
+        let Browser {
+            mut driver, client, ..
+        } = self;
         let _ = client.close().await;
         let _ = driver.kill();
         let _ = driver.wait();

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what building and testing Splatpod needs on a fresh Debian machine, skipping whatever
+# is already present at the pinned version. Sourced by run.sh and test.sh.
+#   - Debian: Mesa lavapipe (software Vulkan), Chromium + ChromeDriver (browser tests)
+#   - rustup target wasm32-unknown-unknown
+#   - trunk 0.21.x (0.22 needs rustc 1.96), wasm-bindgen-cli at exactly Cargo.lock's version
+# Trunk runs offline (Trunk.toml) and finds wasm-bindgen on PATH, so nothing downloads at build.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+
+need_apt=()
+[ -e /usr/share/vulkan/icd.d/lvp_icd.x86_64.json ] || [ -n "$(ls /usr/share/vulkan/icd.d/lvp_icd* 2>/dev/null)" ] || need_apt+=(mesa-vulkan-drivers)
+command -v chromium >/dev/null || need_apt+=(chromium)
+command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
+if [ ${#need_apt[@]} -gt 0 ]; then
+    echo "setup: apt-get install ${need_apt[*]}"
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+    $SUDO apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${need_apt[@]}" libvulkan1
+fi
+
+rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+
+if ! trunk --version 2>/dev/null | grep -q '^trunk 0\.21\.'; then
+    echo "setup: cargo install trunk 0.21 (about 13 minutes on 2 cores)"
+    cargo install trunk --version '~0.21' --locked
+fi
+
+wbg=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+if ! wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $wbg"; then
+    echo "setup: cargo install wasm-bindgen-cli $wbg (about 7 minutes on 2 cores)"
+    # Not --locked: one of its locked dependencies is no longer on the registry.
+    cargo install wasm-bindgen-cli --version "=$wbg"
+fi
+
+export CHROMEDRIVER="${CHROMEDRIVER:-$(command -v chromedriver)}"

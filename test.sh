@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs every test: formatting and lints, native unit and kernel tests on Vulkan (lavapipe when
+# there is no GPU), end-to-end server and headless-Chromium tests, and the kernel tests again in
+# headless Chromium through WebGPU (SwiftShader).
+set -euo pipefail
+cd "$(dirname "$0")"
+source .ci/setup.sh
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "format and lints"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy --target wasm32-unknown-unknown --features web --bin splatpod-web -- -D warnings
+
+step "build the server and the PWA"
+cargo build -p splatpod-server
+trunk build
+
+step "native tests (kernels on Vulkan, server API, PWA in headless Chromium)"
+cargo test --workspace
+
+step "kernel tests in headless Chromium (WebGPU)"
+cargo test --target wasm32-unknown-unknown --lib
