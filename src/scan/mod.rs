@@ -10,9 +10,13 @@ mod tests;
 
 pub use cpu::exclusive_scan_cpu;
 
+use std::sync::{Arc, Mutex};
+
+use bytemuck::Zeroable;
+
 use crate::gpu::{
     compose_wgsl, dispatch_size, read_buffer, storage_buffer, storage_buffer_init, uniform_buffer,
-    GpuContext, GpuError,
+    GpuContext, GpuError, WorkgroupGrid,
 };
 
 /// Elements scanned by one workgroup (must match `BLOCK` in `scan.wgsl`).
@@ -31,8 +35,8 @@ pub struct ScanParams {
 /// Owns the scan kernel's bind-group layout and pipelines.
 pub struct ScanKernel {
     layout: wgpu::BindGroupLayout,
-    scan_blocks: std::sync::Arc<wgpu::ComputePipeline>,
-    add_offsets: std::sync::Arc<wgpu::ComputePipeline>,
+    scan_blocks: Arc<wgpu::ComputePipeline>,
+    add_offsets: Arc<wgpu::ComputePipeline>,
 }
 
 impl ScanKernel {
@@ -100,10 +104,11 @@ impl ScanKernel {
     }
 
     /// Plans an in-place exclusive scan of the first `n` u32 values of `data`.
+    ///
+    /// `n` is also the plan's capacity: [`ScanPlan::set_len`] may shrink and regrow the scanned
+    /// length up to it without reallocating.
     pub fn plan(&self, ctx: &GpuContext, data: &wgpu::Buffer, n: u32) -> ScanPlan {
-        let max_dim = ctx.device.limits().max_compute_workgroups_per_dimension;
         let mut levels = Vec::new();
-        let mut sums_buffers: Vec<wgpu::Buffer> = Vec::new();
         let mut count = n;
         loop {
             let num_blocks = count.div_ceil(SCAN_BLOCK);
@@ -111,17 +116,8 @@ impl ScanKernel {
                 break;
             }
             let sums = storage_buffer(ctx, "scan block sums", num_blocks as u64 * 4);
-            let target = sums_buffers.last().unwrap_or(data);
-            let params = uniform_buffer(
-                ctx,
-                "scan params",
-                &ScanParams {
-                    n: count,
-                    num_blocks,
-                    _pad0: 0,
-                    _pad1: 0,
-                },
-            );
+            let target = levels.last().map_or(data, |l: &ScanLevel| &l.sums);
+            let params = uniform_buffer(ctx, "scan params", &ScanParams::zeroed());
             let bind_group = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
                 label: Some("scan level"),
                 layout: &self.layout,
@@ -142,50 +138,86 @@ impl ScanKernel {
             });
             levels.push(ScanLevel {
                 bind_group,
-                grid: dispatch_size(num_blocks, max_dim),
+                params,
+                sums,
             });
-            sums_buffers.push(sums);
             if num_blocks == 1 {
                 break;
             }
             count = num_blocks;
         }
-        ScanPlan {
+        let plan = ScanPlan {
             scan_blocks: self.scan_blocks.clone(),
             add_offsets: self.add_offsets.clone(),
+            grids: Mutex::new(vec![WorkgroupGrid { x: 0, y: 0 }; levels.len()]),
             levels,
-            _sums: sums_buffers,
-        }
+            capacity: n,
+            max_dim: ctx.device.limits().max_compute_workgroups_per_dimension,
+        };
+        plan.set_len(&ctx.queue, n);
+        plan
     }
 }
 
 struct ScanLevel {
     bind_group: wgpu::BindGroup,
-    grid: crate::gpu::WorkgroupGrid,
+    params: wgpu::Buffer,
+    sums: wgpu::Buffer,
 }
 
 /// A recorded-once, run-many exclusive scan of one buffer.
 pub struct ScanPlan {
-    scan_blocks: std::sync::Arc<wgpu::ComputePipeline>,
-    add_offsets: std::sync::Arc<wgpu::ComputePipeline>,
+    scan_blocks: Arc<wgpu::ComputePipeline>,
+    add_offsets: Arc<wgpu::ComputePipeline>,
     levels: Vec<ScanLevel>,
-    _sums: Vec<wgpu::Buffer>,
+    grids: Mutex<Vec<WorkgroupGrid>>,
+    capacity: u32,
+    max_dim: u32,
 }
 
 impl ScanPlan {
+    /// Most elements this plan can scan.
+    pub fn capacity(&self) -> u32 {
+        self.capacity
+    }
+
+    /// Sets how many elements the next submission scans (clamped to the capacity). The new
+    /// parameters reach the GPU with the next `queue.submit`, so record one length per submission.
+    pub fn set_len(&self, queue: &wgpu::Queue, n: u32) {
+        let mut count = n.min(self.capacity);
+        let mut grids = self.grids.lock().unwrap_or_else(|p| p.into_inner());
+        for (level, grid) in self.levels.iter().zip(grids.iter_mut()) {
+            let num_blocks = count.div_ceil(SCAN_BLOCK);
+            let params = ScanParams {
+                n: count,
+                num_blocks,
+                _pad0: 0,
+                _pad1: 0,
+            };
+            queue.write_buffer(&level.params, 0, bytemuck::bytes_of(&params));
+            *grid = dispatch_size(num_blocks, self.max_dim);
+            count = num_blocks;
+        }
+    }
+
     /// Records the scan into `pass`. Dispatches in one pass are ordered, so later dispatches in
     /// the same pass see the result.
     pub fn record(&self, pass: &mut wgpu::ComputePass<'_>) {
+        let grids = self.grids.lock().unwrap_or_else(|p| p.into_inner());
         pass.set_pipeline(&self.scan_blocks);
-        for level in &self.levels {
-            pass.set_bind_group(0, &level.bind_group, &[]);
-            pass.dispatch_workgroups(level.grid.x, level.grid.y, 1);
+        for (level, grid) in self.levels.iter().zip(grids.iter()) {
+            if !grid.is_empty() {
+                pass.set_bind_group(0, &level.bind_group, &[]);
+                pass.dispatch_workgroups(grid.x, grid.y, 1);
+            }
         }
         // The top level holds a single block: its result is final. Push offsets down.
         pass.set_pipeline(&self.add_offsets);
-        for level in self.levels.iter().rev().skip(1) {
-            pass.set_bind_group(0, &level.bind_group, &[]);
-            pass.dispatch_workgroups(level.grid.x, level.grid.y, 1);
+        for (level, grid) in self.levels.iter().zip(grids.iter()).rev().skip(1) {
+            if !grid.is_empty() {
+                pass.set_bind_group(0, &level.bind_group, &[]);
+                pass.dispatch_workgroups(grid.x, grid.y, 1);
+            }
         }
     }
 }

@@ -10,7 +10,9 @@ mod tests;
 
 pub use cpu::sort_pairs_cpu;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use bytemuck::Zeroable;
 
 use crate::gpu::{
     compose_wgsl, dispatch_size, read_buffer, storage_buffer, storage_buffer_init, uniform_buffer,
@@ -154,31 +156,15 @@ impl RadixSort {
             )));
         }
         let num_blocks = n.div_ceil(SORT_CHUNK * chunks_per_block);
-        let passes = if n <= 1 {
-            0
-        } else {
-            bits.div_ceil(BITS_PER_PASS)
-        };
+        let passes = bits.div_ceil(BITS_PER_PASS);
         let tmp_keys = storage_buffer(ctx, "sort tmp keys", n as u64 * 4);
         let tmp_values = storage_buffer(ctx, "sort tmp values", n as u64 * 4);
         let counts = storage_buffer(ctx, "sort digit counts", num_blocks as u64 * 16 * 4);
         let scan = self.scan.plan(ctx, &counts, num_blocks * 16);
+        let mut pass_params = Vec::new();
         let bind_groups = (0..passes)
             .map(|p| {
-                let shift = p * BITS_PER_PASS;
-                let width = (bits - shift).min(BITS_PER_PASS);
-                let params = uniform_buffer(
-                    ctx,
-                    "sort params",
-                    &SortParams {
-                        n,
-                        shift,
-                        mask: (1u32 << width) - 1,
-                        num_blocks,
-                        chunks_per_block,
-                        _pad: [0; 3],
-                    },
-                );
+                let params = uniform_buffer(ctx, "sort params", &SortParams::zeroed());
                 let (src_k, src_v, dst_k, dst_v) = if p % 2 == 0 {
                     (keys, values, &tmp_keys, &tmp_values)
                 } else {
@@ -193,44 +179,61 @@ impl RadixSort {
                             resource: b.as_entire_binding(),
                         })
                         .collect();
-                ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                let bg = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
                     label: Some("sort pass"),
                     layout: &self.layout,
                     entries: &entries,
-                })
+                });
+                pass_params.push(params);
+                bg
             })
             .collect();
-        Ok(SortPlan {
+        let plan = SortPlan {
             count: self.count.clone(),
             scatter: self.scatter.clone(),
-            grid: dispatch_size(
-                num_blocks,
-                ctx.device.limits().max_compute_workgroups_per_dimension,
-            ),
+            state: Mutex::new(PlanState {
+                len: 0,
+                grid: WorkgroupGrid { x: 0, y: 0 },
+            }),
+            bits,
+            capacity: n,
+            chunks_per_block,
+            max_dim: ctx.device.limits().max_compute_workgroups_per_dimension,
             bind_groups,
+            pass_params,
             scan,
             copy_back: (passes % 2 == 1).then(|| CopyBack {
-                bytes: n as u64 * 4,
                 keys: (tmp_keys.clone(), keys.clone()),
                 values: (tmp_values.clone(), values.clone()),
             }),
             _buffers: [tmp_keys, tmp_values, counts],
-        })
+        };
+        plan.set_len(&ctx.queue, n);
+        Ok(plan)
     }
 }
 
 struct CopyBack {
-    bytes: u64,
     keys: (wgpu::Buffer, wgpu::Buffer),
     values: (wgpu::Buffer, wgpu::Buffer),
+}
+
+struct PlanState {
+    len: u32,
+    grid: WorkgroupGrid,
 }
 
 /// A planned sort of one pair of buffers; record it as often as needed.
 pub struct SortPlan {
     count: Arc<wgpu::ComputePipeline>,
     scatter: Arc<wgpu::ComputePipeline>,
-    grid: WorkgroupGrid,
+    state: Mutex<PlanState>,
+    bits: u32,
+    capacity: u32,
+    chunks_per_block: u32,
+    max_dim: u32,
     bind_groups: Vec<wgpu::BindGroup>,
+    pass_params: Vec<wgpu::Buffer>,
     scan: ScanPlan,
     copy_back: Option<CopyBack>,
     _buffers: [wgpu::Buffer; 3],
@@ -242,6 +245,35 @@ impl SortPlan {
         self.bind_groups.len()
     }
 
+    /// Most pairs this plan can sort.
+    pub fn capacity(&self) -> u32 {
+        self.capacity
+    }
+
+    /// Sets how many pairs the next submission sorts (clamped to the capacity), e.g. this
+    /// frame's tile intersections. The parameters reach the GPU with the next `queue.submit`.
+    pub fn set_len(&self, queue: &wgpu::Queue, n: u32) {
+        let n = n.min(self.capacity);
+        let num_blocks = n.div_ceil(SORT_CHUNK * self.chunks_per_block);
+        for (p, buffer) in self.pass_params.iter().enumerate() {
+            let shift = p as u32 * BITS_PER_PASS;
+            let width = (self.bits - shift).min(BITS_PER_PASS);
+            let params = SortParams {
+                n,
+                shift,
+                mask: (1u32 << width) - 1,
+                num_blocks,
+                chunks_per_block: self.chunks_per_block,
+                _pad: [0; 3],
+            };
+            queue.write_buffer(buffer, 0, bytemuck::bytes_of(&params));
+        }
+        self.scan.set_len(queue, num_blocks * 16);
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.len = n;
+        state.grid = dispatch_size(num_blocks, self.max_dim);
+    }
+
     /// Records the sort: one compute pass (with optional timestamps at its start and end), then a
     /// copy back into the caller's buffers when the pass count is odd.
     pub fn encode(
@@ -249,24 +281,33 @@ impl SortPlan {
         encoder: &mut wgpu::CommandEncoder,
         timestamp_writes: Option<wgpu::ComputePassTimestampWrites<'_>>,
     ) {
+        let (len, grid) = {
+            let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            (state.len, state.grid)
+        };
+        // One element (or none) is already sorted; still open the pass for its timestamps.
+        let active = len > 1 && !grid.is_empty();
         {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some("radix sort"),
                 timestamp_writes,
             });
-            for bind_group in &self.bind_groups {
-                pass.set_pipeline(&self.count);
-                pass.set_bind_group(0, bind_group, &[]);
-                pass.dispatch_workgroups(self.grid.x, self.grid.y, 1);
-                self.scan.record(&mut pass);
-                pass.set_pipeline(&self.scatter);
-                pass.set_bind_group(0, bind_group, &[]);
-                pass.dispatch_workgroups(self.grid.x, self.grid.y, 1);
+            if active {
+                for bind_group in &self.bind_groups {
+                    pass.set_pipeline(&self.count);
+                    pass.set_bind_group(0, bind_group, &[]);
+                    pass.dispatch_workgroups(grid.x, grid.y, 1);
+                    self.scan.record(&mut pass);
+                    pass.set_pipeline(&self.scatter);
+                    pass.set_bind_group(0, bind_group, &[]);
+                    pass.dispatch_workgroups(grid.x, grid.y, 1);
+                }
             }
         }
-        if let Some(c) = &self.copy_back {
-            encoder.copy_buffer_to_buffer(&c.keys.0, 0, &c.keys.1, 0, c.bytes);
-            encoder.copy_buffer_to_buffer(&c.values.0, 0, &c.values.1, 0, c.bytes);
+        if let (true, Some(c)) = (active, &self.copy_back) {
+            let bytes = len as u64 * 4;
+            encoder.copy_buffer_to_buffer(&c.keys.0, 0, &c.keys.1, 0, bytes);
+            encoder.copy_buffer_to_buffer(&c.values.0, 0, &c.values.1, 0, bytes);
         }
     }
 }

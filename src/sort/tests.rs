@@ -79,6 +79,39 @@ async fn every_block_size_sorts_correctly() {
     }
 }
 
+#[wasm_bindgen_test(unsupported = tokio::test)]
+async fn one_plan_sorts_different_lengths_up_to_its_capacity() {
+    use crate::gpu::{read_buffer, storage_buffer_init};
+    let ctx = gpu().await;
+    let capacity = 50_000usize;
+    let sorter = super::RadixSort::new(&ctx);
+    let keys = values(crate::test_support::Pattern::Random, capacity, 99, 0x3fff);
+    let idx: Vec<u32> = (0..capacity as u32).collect();
+    let kb = storage_buffer_init(&ctx, "k", &keys);
+    let vb = storage_buffer_init(&ctx, "v", &idx);
+    // 14 bits: an odd number of passes, so the copy-back path runs too.
+    let plan = sorter
+        .plan(&ctx, &kb, &vb, capacity as u32, 14)
+        .expect("plan");
+    for len in [capacity, 1, 0, 17_000, 3000] {
+        ctx.queue.write_buffer(&kb, 0, bytemuck::cast_slice(&keys));
+        ctx.queue.write_buffer(&vb, 0, bytemuck::cast_slice(&idx));
+        plan.set_len(&ctx.queue, len as u32);
+        let mut enc = ctx.device.create_command_encoder(&Default::default());
+        plan.encode(&mut enc, None);
+        ctx.queue.submit([enc.finish()]);
+        let gk: Vec<u32> = read_buffer(&ctx, &kb, capacity).await.expect("keys");
+        let gv: Vec<u32> = read_buffer(&ctx, &vb, capacity).await.expect("values");
+        let (ck, cv) = sort_pairs_cpu(&keys[..len], &idx[..len], 14);
+        assert!(gk[..len] == ck[..] && gv[..len] == cv[..], "len={len}");
+        // Past the length nothing moved.
+        assert!(
+            gk[len..] == keys[len..] && gv[len..] == idx[len..],
+            "len={len} tail"
+        );
+    }
+}
+
 #[test]
 fn cpu_reference_is_stable_on_low_bits() {
     let (k, v) = sort_pairs_cpu(&[0x10, 0x01, 0x11, 0x00], &[0, 1, 2, 3], 4);
