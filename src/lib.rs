@@ -4,6 +4,7 @@
 
 pub mod formats;
 pub mod gpu;
+pub mod render;
 pub mod scan;
 pub mod sort;
 

@@ -7,24 +7,34 @@ const STORAGE_USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
     .union(wgpu::BufferUsages::COPY_SRC)
     .union(wgpu::BufferUsages::COPY_DST);
 
-/// A zeroed storage buffer of `size` bytes (at least 4, so empty inputs still bind).
+/// Smallest buffer we create: empty inputs must still bind where a kernel's element type is a
+/// struct (the largest, `Projected`, is 64 bytes).
+const MIN_BUFFER_BYTES: u64 = 256;
+
+/// A zeroed storage buffer of `size` bytes (at least 256, so empty inputs still bind).
 pub fn storage_buffer(ctx: &GpuContext, label: &str, size: u64) -> wgpu::Buffer {
     ctx.device.create_buffer(&wgpu::BufferDescriptor {
         label: Some(label),
-        size: size.max(4).next_multiple_of(4),
+        size: size.max(MIN_BUFFER_BYTES).next_multiple_of(4),
         usage: STORAGE_USAGE,
         mapped_at_creation: false,
     })
 }
 
-/// A storage buffer holding `data` (padded to at least 4 bytes).
+/// A storage buffer holding `data` (padded with zeros to at least 256 bytes).
 pub fn storage_buffer_init<T: bytemuck::Pod>(
     ctx: &GpuContext,
     label: &str,
     data: &[T],
 ) -> wgpu::Buffer {
-    if data.is_empty() {
-        return storage_buffer(ctx, label, 4);
+    let bytes = std::mem::size_of_val(data) as u64;
+    if bytes < MIN_BUFFER_BYTES {
+        let buffer = storage_buffer(ctx, label, MIN_BUFFER_BYTES);
+        if bytes > 0 {
+            ctx.queue
+                .write_buffer(&buffer, 0, bytemuck::cast_slice(data));
+        }
+        return buffer;
     }
     ctx.device
         .create_buffer_init(&wgpu::util::BufferInitDescriptor {

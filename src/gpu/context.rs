@@ -76,8 +76,19 @@ impl std::fmt::Debug for GpuContext {
 
 impl GpuContext {
     /// Opens the best available adapter: Vulkan natively (Mesa lavapipe on machines without a GPU;
-    /// `WGPU_BACKEND` overrides), WebGPU in the browser.
+    /// `WGPU_BACKEND` overrides), WebGPU in the browser. Limits stay at the WebGPU baseline.
     pub async fn new() -> Result<Self, GpuError> {
+        Self::open(false).await
+    }
+
+    /// As [`GpuContext::new`], but raises the buffer-size limits (only those) to what the adapter
+    /// allows, so scenes of millions of splats fit where the GPU can hold them. Kernels stay the
+    /// same; only the largest buffer changes.
+    pub async fn new_for_large_scenes() -> Result<Self, GpuError> {
+        Self::open(true).await
+    }
+
+    async fn open(large_buffers: bool) -> Result<Self, GpuError> {
         #[cfg(target_arch = "wasm32")]
         let backends = wgpu::Backends::BROWSER_WEBGPU;
         #[cfg(not(target_arch = "wasm32"))]
@@ -98,7 +109,14 @@ impl GpuContext {
         // Timestamp queries are optional and used only by benchmarks; everything else stays
         // inside the WebGPU baseline (`Limits::defaults()`).
         let optional = adapter.features() & wgpu::Features::TIMESTAMP_QUERY;
-        let limits = wgpu::Limits::defaults();
+        let mut limits = wgpu::Limits::defaults();
+        if large_buffers {
+            let offered = adapter.limits();
+            limits.max_buffer_size = offered.max_buffer_size.max(limits.max_buffer_size);
+            limits.max_storage_buffer_binding_size = offered
+                .max_storage_buffer_binding_size
+                .max(limits.max_storage_buffer_binding_size);
+        }
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("splatpod"),

@@ -6,7 +6,13 @@
 //! the line numbers in compiler errors easy to map back.
 
 /// Snippets a kernel may `#import`.
-const SNIPPETS: &[(&str, &str)] = &[("grid", include_str!("../../shaders/grid.wgsl"))];
+const SNIPPETS: &[(&str, &str)] = &[
+    ("grid", include_str!("../../shaders/grid.wgsl")),
+    (
+        "splat_types",
+        include_str!("../../shaders/splat_types.wgsl"),
+    ),
+];
 
 /// Expands `#import NAME` lines in `source`.
 ///

@@ -1,0 +1,221 @@
+// Projection of 3D Gaussians to screen-space splats, with the standard 3DGS semantics.
+//
+// `project` (one thread per splat): world -> camera (OpenCV axes: x right, y down, z forward),
+// near-plane cull (z <= near), 3D covariance R S S^T R^T, EWA projection with the perspective
+// Jacobian (x/z, y/z clamped to 1.3x the half field of view as in the reference), +0.3 px low-pass
+// on the 2D covariance, conic = inverse covariance, radius = ceil(3 sqrt(largest eigenvalue)),
+// 16x16-pixel tile rectangle (culled when empty, i.e. off screen), view-dependent colour from
+// spherical harmonics up to degree 3 (+0.5, clamped at 0), opacity = sigmoid(logit).
+// Writes the splat's depth as a sortable key (culled splats sort last), its tile count, and its
+// index. `gather_counts` reorders tile counts into depth order for the scan; `emit` writes one
+// (tile id, splat index) pair per covered tile, in depth order, at the scanned offsets; `total`
+// writes the intersection count. Limits: up to 2^32-1 splats and intersections; SH in f32.
+
+#import grid
+
+#import splat_types
+
+const CULLED_KEY: u32 = 0xffffffffu;
+
+@group(0) @binding(0) var<uniform> params: RenderParams;
+@group(0) @binding(1) var<storage, read> means: array<vec4<f32>>;       // xyz, opacity logit
+@group(0) @binding(2) var<storage, read> log_scales: array<vec4<f32>>;  // xyz, unused
+@group(0) @binding(3) var<storage, read> rotations: array<vec4<f32>>;   // w, x, y, z
+@group(0) @binding(4) var<storage, read> sh: array<f32>;
+@group(0) @binding(5) var<storage, read_write> projected: array<Projected>;
+@group(0) @binding(6) var<storage, read_write> tile_counts: array<u32>;
+@group(0) @binding(7) var<storage, read_write> depth_keys: array<u32>;
+@group(0) @binding(8) var<storage, read_write> order: array<u32>;
+
+const SH_C0: f32 = 0.28209479177387814;
+const SH_C1: f32 = 0.4886025119029199;
+
+fn sh_coeff(base: u32, k: u32) -> vec3<f32> {
+    let o = base + 3u * k;
+    return vec3<f32>(sh[o], sh[o + 1u], sh[o + 2u]);
+}
+
+fn eval_sh(i: u32, dir: vec3<f32>) -> vec3<f32> {
+    let deg = params.sh_degree;
+    let per = 3u * (deg + 1u) * (deg + 1u);
+    let base = i * per;
+    var c = SH_C0 * sh_coeff(base, 0u);
+    if deg > 0u {
+        let x = dir.x;
+        let y = dir.y;
+        let z = dir.z;
+        c += SH_C1 * (-y * sh_coeff(base, 1u) + z * sh_coeff(base, 2u) - x * sh_coeff(base, 3u));
+        if deg > 1u {
+            let xx = x * x;
+            let yy = y * y;
+            let zz = z * z;
+            c += 1.0925484305920792 * x * y * sh_coeff(base, 4u)
+                - 1.0925484305920792 * y * z * sh_coeff(base, 5u)
+                + 0.31539156525252005 * (2.0 * zz - xx - yy) * sh_coeff(base, 6u)
+                - 1.0925484305920792 * x * z * sh_coeff(base, 7u)
+                + 0.5462742152960396 * (xx - yy) * sh_coeff(base, 8u);
+            if deg > 2u {
+                c += -0.5900435899266435 * y * (3.0 * xx - yy) * sh_coeff(base, 9u)
+                    + 2.890611442640554 * x * y * z * sh_coeff(base, 10u)
+                    - 0.4570457994644658 * y * (4.0 * zz - xx - yy) * sh_coeff(base, 11u)
+                    + 0.3731763325901154 * z * (2.0 * zz - 3.0 * xx - 3.0 * yy) * sh_coeff(base, 12u)
+                    - 0.4570457994644658 * x * (4.0 * zz - xx - yy) * sh_coeff(base, 13u)
+                    + 1.445305721320277 * z * (xx - yy) * sh_coeff(base, 14u)
+                    - 0.5900435899266435 * x * (xx - 3.0 * yy) * sh_coeff(base, 15u);
+            }
+        }
+    }
+    return max(c + 0.5, vec3<f32>(0.0));
+}
+
+fn quat_to_mat(q: vec4<f32>) -> mat3x3<f32> {
+    let n = q / max(length(q), 1e-12);
+    let w = n.x;
+    let x = n.y;
+    let y = n.z;
+    let z = n.w;
+    // Columns of the rotation matrix.
+    return mat3x3<f32>(
+        vec3<f32>(1.0 - 2.0 * (y * y + z * z), 2.0 * (x * y + w * z), 2.0 * (x * z - w * y)),
+        vec3<f32>(2.0 * (x * y - w * z), 1.0 - 2.0 * (x * x + z * z), 2.0 * (y * z + w * x)),
+        vec3<f32>(2.0 * (x * z + w * y), 2.0 * (y * z - w * x), 1.0 - 2.0 * (x * x + y * y)),
+    );
+}
+
+fn cull(i: u32) {
+    tile_counts[i] = 0u;
+    depth_keys[i] = CULLED_KEY;
+}
+
+@compute @workgroup_size(256)
+fn project(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let i = gid.x + gid.y * nwg.x * 256u;
+    if i >= params.num_splats {
+        return;
+    }
+    order[i] = i;
+    let m = means[i];
+    let p_cam = (params.view * vec4<f32>(m.xyz, 1.0)).xyz;
+    if p_cam.z <= params.near {
+        cull(i);
+        return;
+    }
+
+    let rot = quat_to_mat(rotations[i]);
+    let s = exp(log_scales[i].xyz);
+    let ms = mat3x3<f32>(rot[0] * s.x, rot[1] * s.y, rot[2] * s.z);
+    let cov3 = ms * transpose(ms);
+
+    let fx = params.focal.x;
+    let fy = params.focal.y;
+    let w = f32(params.image_size.x);
+    let h = f32(params.image_size.y);
+    let lim_x_pos = (w - params.principal.x) / fx + 0.3 * w / fx;
+    let lim_x_neg = params.principal.x / fx + 0.3 * w / fx;
+    let lim_y_pos = (h - params.principal.y) / fy + 0.3 * h / fy;
+    let lim_y_neg = params.principal.y / fy + 0.3 * h / fy;
+    let z = p_cam.z;
+    let tx = z * clamp(p_cam.x / z, -lim_x_neg, lim_x_pos);
+    let ty = z * clamp(p_cam.y / z, -lim_y_neg, lim_y_pos);
+    // Jacobian of the perspective projection (rows), as columns of a 3x3 with a zero third row.
+    let j = mat3x3<f32>(
+        vec3<f32>(fx / z, 0.0, 0.0),
+        vec3<f32>(0.0, fy / z, 0.0),
+        vec3<f32>(-fx * tx / (z * z), -fy * ty / (z * z), 0.0),
+    );
+    let view3 = mat3x3<f32>(params.view[0].xyz, params.view[1].xyz, params.view[2].xyz);
+    let t = j * view3;
+    let cov2 = t * cov3 * transpose(t);
+    let a = cov2[0][0] + 0.3;
+    let b = cov2[0][1];
+    let c = cov2[1][1] + 0.3;
+    let det = a * c - b * b;
+    if det <= 0.0 {
+        cull(i);
+        return;
+    }
+    let conic = vec3<f32>(c / det, -b / det, a / det);
+    let mid = 0.5 * (a + c);
+    let lambda = mid + sqrt(max(0.1, mid * mid - det));
+    let radius = ceil(3.0 * sqrt(lambda));
+    let xy = vec2<f32>(fx * p_cam.x / z + params.principal.x, fy * p_cam.y / z + params.principal.y);
+
+    // Tile rectangle [min, max) as in the reference's getRect (pixel centres at +0.5 are
+    // folded in by evaluating the Gaussian at (px + 0.5, py + 0.5)).
+    let tiles = vec2<i32>(params.tiles);
+    let lo = vec2<i32>(floor((xy - radius) / f32(TILE)));
+    let hi = vec2<i32>(floor((xy + radius + f32(TILE) - 1.0) / f32(TILE)));
+    let rmin = vec2<u32>(clamp(lo, vec2<i32>(0), tiles));
+    let rmax = vec2<u32>(clamp(hi, vec2<i32>(0), tiles));
+    let count = (rmax.x - rmin.x) * (rmax.y - rmin.y);
+    if count == 0u {
+        cull(i);
+        return;
+    }
+
+    let dir = normalize(m.xyz - params.cam_pos.xyz);
+    let color = eval_sh(i, dir);
+    let opacity = 1.0 / (1.0 + exp(-m.w));
+    projected[i] = Projected(xy, z, opacity, conic, radius, vec4<f32>(color, 0.0), vec4<u32>(rmin, rmax));
+    tile_counts[i] = count;
+    depth_keys[i] = bitcast<u32>(z);
+}
+
+// Second bind group for the depth-ordered stages. Each entry point gets its own derived layout,
+// so no pipeline exceeds WebGPU's 8 storage buffers per stage.
+@group(1) @binding(0) var<storage, read_write> counts_sorted: array<u32>;   // scanned in place
+@group(1) @binding(1) var<storage, read_write> tile_keys: array<u32>;
+@group(1) @binding(2) var<storage, read_write> tile_splats: array<u32>;
+@group(1) @binding(3) var<storage, read_write> total: array<u32>;
+
+@compute @workgroup_size(256)
+fn gather_counts(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let j = gid.x + gid.y * nwg.x * 256u;
+    if j >= params.num_splats {
+        return;
+    }
+    counts_sorted[j] = tile_counts[order[j]];
+}
+
+@compute @workgroup_size(1)
+fn write_total() {
+    let n = params.num_splats;
+    if n == 0u {
+        total[0] = 0u;
+        return;
+    }
+    total[0] = counts_sorted[n - 1u] + tile_counts[order[n - 1u]];
+}
+
+@compute @workgroup_size(256)
+fn emit(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let j = gid.x + gid.y * nwg.x * 256u;
+    if j >= params.num_splats {
+        return;
+    }
+    let i = order[j];
+    if tile_counts[i] == 0u {
+        return;
+    }
+    let rect = projected[i].rect;
+    var k = counts_sorted[j];
+    let capacity = arrayLength(&tile_keys);
+    for (var ty = rect.y; ty < rect.w; ty++) {
+        for (var tx = rect.x; tx < rect.z; tx++) {
+            if k < capacity {
+                tile_keys[k] = ty * params.tiles.x + tx;
+                tile_splats[k] = i;
+            }
+            k++;
+        }
+    }
+}

@@ -1,0 +1,27 @@
+// Snippet `splat_types`: the frame parameters and projected-splat record shared by
+// project.wgsl and rasterize.wgsl (host mirrors: render::RenderParams, render::ProjectedSplat).
+struct RenderParams {
+    view: mat4x4<f32>,
+    cam_pos: vec4<f32>,
+    focal: vec2<f32>,
+    principal: vec2<f32>,
+    image_size: vec2<u32>,
+    tiles: vec2<u32>,
+    num_splats: u32,
+    sh_degree: u32,
+    near: f32,
+    num_intersections: u32,
+    background: vec4<f32>,
+}
+
+struct Projected {
+    xy: vec2<f32>,
+    depth: f32,
+    opacity: f32,
+    conic: vec3<f32>,
+    radius: f32,
+    color: vec4<f32>,
+    rect: vec4<u32>,
+}
+
+const TILE: u32 = 16u;

@@ -1,0 +1,97 @@
+//! 3D Gaussian-splat rendering: a GPU tile rasterizer (`shaders/project.wgsl`,
+//! `shaders/rasterize.wgsl`) with the standard 3DGS semantics, and its CPU reference.
+//!
+//! A frame: project every splat → stable radix sort by depth → tile counts in depth order →
+//! scan → emit (tile, splat) pairs → stable radix sort on the tile id's bits (depth order survives
+//! inside each tile) → tile ranges → per-tile blending. The intersection count is read back
+//! between the two halves to size the tile sort.
+
+mod camera;
+mod cpu;
+mod project;
+mod rasterize;
+mod renderer;
+#[cfg(test)]
+mod tests;
+
+pub use camera::{Camera, TILE_SIZE};
+pub use cpu::{eval_sh, project_splat, render_cpu, ProjectedCpu, RenderedImage};
+pub use project::ProjectKernel;
+pub use rasterize::RasterizeKernel;
+pub use renderer::{FrameStats, GpuScene, Renderer};
+
+/// Near plane of the reference implementation: splats closer than this are culled.
+pub const NEAR_PLANE: f32 = 0.2;
+
+/// Host mirror of `RenderParams` in `splat_types.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct RenderParams {
+    pub view: [[f32; 4]; 4],
+    pub cam_pos: [f32; 4],
+    pub focal: [f32; 2],
+    pub principal: [f32; 2],
+    pub image_size: [u32; 2],
+    pub tiles: [u32; 2],
+    pub num_splats: u32,
+    pub sh_degree: u32,
+    pub near: f32,
+    pub num_intersections: u32,
+    pub background: [f32; 4],
+}
+
+/// Host mirror of `Projected` in `splat_types.wgsl` (64 bytes).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct ProjectedSplat {
+    pub xy: [f32; 2],
+    pub depth: f32,
+    pub opacity: f32,
+    pub conic: [f32; 3],
+    pub radius: f32,
+    pub color: [f32; 4],
+    pub rect: [u32; 4],
+}
+
+/// Builds a bind group for `group` of a pipeline with a derived layout from `(binding, buffer)`.
+pub(crate) fn bind(
+    device: &wgpu::Device,
+    pipeline: &wgpu::ComputePipeline,
+    group: u32,
+    entries: &[(u32, &wgpu::Buffer)],
+) -> wgpu::BindGroup {
+    let entries: Vec<wgpu::BindGroupEntry> = entries
+        .iter()
+        .map(|(binding, buffer)| wgpu::BindGroupEntry {
+            binding: *binding,
+            resource: buffer.as_entire_binding(),
+        })
+        .collect();
+    device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: None,
+        layout: &pipeline.get_bind_group_layout(group),
+        entries: &entries,
+    })
+}
+
+/// Compiles `entry` of a WGSL source with a layout derived from what the entry point uses, so
+/// each entry stays within WebGPU's per-stage storage-buffer limit.
+pub(crate) fn derived_pipeline(
+    device: &wgpu::Device,
+    label: &'static str,
+    source: &str,
+    entry: &'static str,
+) -> wgpu::ComputePipeline {
+    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some(label),
+        source: wgpu::ShaderSource::Wgsl(crate::gpu::compose_wgsl(source).into()),
+    });
+    device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: Some(entry),
+        layout: None,
+        module: &module,
+        entry_point: Some(entry),
+        compilation_options: Default::default(),
+        cache: None,
+    })
+}

@@ -1,0 +1,423 @@
+//! The frame loop: owns the scene's GPU buffers and every per-frame temporary.
+
+use bytemuck::Zeroable;
+use glam::Vec3;
+
+use super::{
+    bind, Camera, ProjectKernel, ProjectedSplat, RasterizeKernel, RenderParams, RenderedImage,
+    NEAR_PLANE,
+};
+use crate::formats::GaussianScene;
+use crate::gpu::{
+    dispatch_size, read_buffer, storage_buffer, storage_buffer_init, uniform_buffer, GpuContext,
+    GpuError,
+};
+use crate::scan::{ScanKernel, ScanPlan};
+use crate::sort::{RadixSort, SortPlan};
+
+/// A scene uploaded to the GPU.
+pub struct GpuScene {
+    pub len: u32,
+    pub sh_degree: u32,
+    means: wgpu::Buffer,
+    log_scales: wgpu::Buffer,
+    rotations: wgpu::Buffer,
+    sh: wgpu::Buffer,
+}
+
+impl GpuScene {
+    /// Uploads `scene`, or explains which device limit it exceeds.
+    pub fn upload(ctx: &GpuContext, scene: &GaussianScene) -> Result<Self, GpuError> {
+        scene
+            .validate()
+            .map_err(|e| GpuError::TooLarge(format!("invalid scene: {e}")))?;
+        let len = u32::try_from(scene.len())
+            .map_err(|_| GpuError::TooLarge(format!("{} splats", scene.len())))?;
+        let limit = ctx.device.limits().max_storage_buffer_binding_size;
+        let biggest = (scene.sh.len() as u64 * 4).max(scene.len() as u64 * 64);
+        if biggest > limit {
+            return Err(GpuError::TooLarge(format!(
+                "{} splats of SH degree {} need {} MiB in one GPU buffer; this device allows {} MiB",
+                scene.len(),
+                scene.sh_degree,
+                biggest >> 20,
+                limit >> 20
+            )));
+        }
+        let means: Vec<[f32; 4]> = scene
+            .positions
+            .iter()
+            .zip(&scene.opacity_logits)
+            .map(|(p, o)| [p[0], p[1], p[2], *o])
+            .collect();
+        let scales: Vec<[f32; 4]> = scene
+            .log_scales
+            .iter()
+            .map(|s| [s[0], s[1], s[2], 0.0])
+            .collect();
+        Ok(Self {
+            len,
+            sh_degree: scene.sh_degree,
+            means: storage_buffer_init(ctx, "splat means", &means),
+            log_scales: storage_buffer_init(ctx, "splat log scales", &scales),
+            rotations: storage_buffer_init(ctx, "splat rotations", &scene.rotations),
+            sh: storage_buffer_init(ctx, "splat sh", &scene.sh),
+        })
+    }
+}
+
+/// What a frame did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameStats {
+    /// (tile, splat) pairs sorted and blended.
+    pub intersections: u32,
+}
+
+struct Intersections {
+    capacity: u32,
+    key_bits: u32,
+    keys: wgpu::Buffer,
+    splats: wgpu::Buffer,
+    sort: SortPlan,
+    emit: [wgpu::BindGroup; 2],
+}
+
+struct Image {
+    width: u32,
+    height: u32,
+    ranges: wgpu::Buffer,
+    rgba: wgpu::Buffer,
+    depth: wgpu::Buffer,
+}
+
+/// Renders one uploaded scene from any camera.
+pub struct Renderer {
+    ctx: GpuContext,
+    project: ProjectKernel,
+    raster: RasterizeKernel,
+    sorter: RadixSort,
+    scene: GpuScene,
+    params: wgpu::Buffer,
+    projected: wgpu::Buffer,
+    total: wgpu::Buffer,
+    depth_sort: SortPlan,
+    count_scan: ScanPlan,
+    project_bg: wgpu::BindGroup,
+    gather_bg: [wgpu::BindGroup; 2],
+    total_bg: [wgpu::BindGroup; 2],
+    tile_counts: wgpu::Buffer,
+    order: wgpu::Buffer,
+    counts_sorted: wgpu::Buffer,
+    isect: Option<Intersections>,
+    image: Option<Image>,
+    raster_bg: Option<[wgpu::BindGroup; 2]>,
+}
+
+impl Renderer {
+    pub fn new(ctx: &GpuContext, scene: GpuScene) -> Result<Self, GpuError> {
+        let n = scene.len;
+        let d = &ctx.device;
+        let project = ProjectKernel::new(ctx);
+        let raster = RasterizeKernel::new(ctx);
+        let sorter = RadixSort::new(ctx);
+        let params = uniform_buffer(ctx, "render params", &RenderParams::zeroed());
+        let projected = storage_buffer(
+            ctx,
+            "projected",
+            n as u64 * std::mem::size_of::<ProjectedSplat>() as u64,
+        );
+        let tile_counts = storage_buffer(ctx, "tile counts", n as u64 * 4);
+        let depth_keys = storage_buffer(ctx, "depth keys", n as u64 * 4);
+        let order = storage_buffer(ctx, "depth order", n as u64 * 4);
+        let counts_sorted = storage_buffer(ctx, "tile offsets", n as u64 * 4);
+        let total = storage_buffer(ctx, "intersection total", 4);
+        let depth_sort = sorter.plan(ctx, &depth_keys, &order, n, 32)?;
+        let count_scan = ScanKernel::new(ctx).plan(ctx, &counts_sorted, n);
+        let project_bg = bind(
+            d,
+            &project.project,
+            0,
+            &[
+                (0, &params),
+                (1, &scene.means),
+                (2, &scene.log_scales),
+                (3, &scene.rotations),
+                (4, &scene.sh),
+                (5, &projected),
+                (6, &tile_counts),
+                (7, &depth_keys),
+                (8, &order),
+            ],
+        );
+        let gather_bg = [
+            bind(
+                d,
+                &project.gather_counts,
+                0,
+                &[(0, &params), (6, &tile_counts), (8, &order)],
+            ),
+            bind(d, &project.gather_counts, 1, &[(0, &counts_sorted)]),
+        ];
+        let total_bg = [
+            bind(
+                d,
+                &project.write_total,
+                0,
+                &[(0, &params), (6, &tile_counts), (8, &order)],
+            ),
+            bind(
+                d,
+                &project.write_total,
+                1,
+                &[(0, &counts_sorted), (3, &total)],
+            ),
+        ];
+        Ok(Self {
+            ctx: ctx.clone(),
+            project,
+            raster,
+            sorter,
+            scene,
+            params,
+            projected,
+            total,
+            depth_sort,
+            count_scan,
+            project_bg,
+            gather_bg,
+            total_bg,
+            tile_counts,
+            order,
+            counts_sorted,
+            isect: None,
+            image: None,
+            raster_bg: None,
+        })
+    }
+
+    /// Splats in the scene.
+    pub fn len(&self) -> u32 {
+        self.scene.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.scene.len == 0
+    }
+
+    fn ensure_image(&mut self, width: u32, height: u32) {
+        if self
+            .image
+            .as_ref()
+            .is_some_and(|i| i.width == width && i.height == height)
+        {
+            return;
+        }
+        let (tx, ty) = (width.div_ceil(16), height.div_ceil(16));
+        let pixels = width as u64 * height as u64;
+        self.image = Some(Image {
+            width,
+            height,
+            ranges: storage_buffer(&self.ctx, "tile ranges", tx as u64 * ty as u64 * 8),
+            rgba: storage_buffer(&self.ctx, "image rgba", pixels * 16),
+            depth: storage_buffer(&self.ctx, "image depth", pixels * 4),
+        });
+        self.raster_bg = None;
+    }
+
+    fn ensure_intersections(&mut self, total: u32, key_bits: u32) -> Result<(), GpuError> {
+        if self
+            .isect
+            .as_ref()
+            .is_some_and(|i| i.capacity >= total && i.key_bits == key_bits)
+        {
+            return Ok(());
+        }
+        let limit = self.ctx.device.limits().max_storage_buffer_binding_size / 4;
+        if total as u64 > limit {
+            return Err(GpuError::TooLarge(format!(
+                "{total} tile intersections exceed this device's buffer limit ({limit}); \
+                 use a smaller window or a smaller scene"
+            )));
+        }
+        let capacity = ((total as u64 * 5 / 4).max(4096)).min(limit) as u32;
+        let keys = storage_buffer(&self.ctx, "tile keys", capacity as u64 * 4);
+        let splats = storage_buffer(&self.ctx, "tile splats", capacity as u64 * 4);
+        let sort = self
+            .sorter
+            .plan(&self.ctx, &keys, &splats, capacity, key_bits)?;
+        let d = &self.ctx.device;
+        let emit = [
+            bind(
+                d,
+                &self.project.emit,
+                0,
+                &[
+                    (0, &self.params),
+                    (5, &self.projected),
+                    (6, &self.tile_counts),
+                    (8, &self.order),
+                ],
+            ),
+            bind(
+                d,
+                &self.project.emit,
+                1,
+                &[(0, &self.counts_sorted), (1, &keys), (2, &splats)],
+            ),
+        ];
+        self.isect = Some(Intersections {
+            capacity,
+            key_bits,
+            keys,
+            splats,
+            sort,
+            emit,
+        });
+        self.raster_bg = None;
+        Ok(())
+    }
+
+    /// Renders a frame into the renderer's image buffers.
+    pub async fn render(&mut self, cam: &Camera, background: Vec3) -> Result<FrameStats, GpuError> {
+        if cam.width == 0 || cam.height == 0 {
+            return Err(GpuError::TooLarge("image of zero size".into()));
+        }
+        self.ensure_image(cam.width, cam.height);
+        let (tiles_x, tiles_y) = cam.tiles();
+        let mut params = RenderParams {
+            view: cam.world_to_camera.to_cols_array_2d(),
+            cam_pos: cam.position().extend(1.0).to_array(),
+            focal: [cam.fx, cam.fy],
+            principal: [cam.cx, cam.cy],
+            image_size: [cam.width, cam.height],
+            tiles: [tiles_x, tiles_y],
+            num_splats: self.scene.len,
+            sh_degree: self.scene.sh_degree,
+            near: NEAR_PLANE,
+            num_intersections: 0,
+            background: background.extend(1.0).to_array(),
+        };
+        let queue = self.ctx.queue.clone();
+        queue.write_buffer(&self.params, 0, bytemuck::bytes_of(&params));
+        let max_dim = self
+            .ctx
+            .device
+            .limits()
+            .max_compute_workgroups_per_dimension;
+        let splat_grid = dispatch_size(self.scene.len.div_ceil(256), max_dim);
+
+        let total = if self.scene.len > 0 {
+            let mut enc = self.ctx.device.create_command_encoder(&Default::default());
+            {
+                let mut pass = enc.begin_compute_pass(&Default::default());
+                pass.set_pipeline(&self.project.project);
+                pass.set_bind_group(0, &self.project_bg, &[]);
+                pass.dispatch_workgroups(splat_grid.x, splat_grid.y, 1);
+            }
+            self.depth_sort.encode(&mut enc, None);
+            {
+                let mut pass = enc.begin_compute_pass(&Default::default());
+                pass.set_pipeline(&self.project.gather_counts);
+                pass.set_bind_group(0, &self.gather_bg[0], &[]);
+                pass.set_bind_group(1, &self.gather_bg[1], &[]);
+                pass.dispatch_workgroups(splat_grid.x, splat_grid.y, 1);
+                self.count_scan.record(&mut pass);
+                pass.set_pipeline(&self.project.write_total);
+                pass.set_bind_group(0, &self.total_bg[0], &[]);
+                pass.set_bind_group(1, &self.total_bg[1], &[]);
+                pass.dispatch_workgroups(1, 1, 1);
+            }
+            queue.submit([enc.finish()]);
+            read_buffer::<u32>(&self.ctx, &self.total, 1).await?[0]
+        } else {
+            0
+        };
+
+        let num_tiles = tiles_x * tiles_y;
+        let key_bits = (32 - num_tiles.saturating_sub(1).leading_zeros()).max(1);
+        self.ensure_intersections(total, key_bits)?;
+        params.num_intersections = total;
+        queue.write_buffer(&self.params, 0, bytemuck::bytes_of(&params));
+        let (Some(isect), Some(image)) = (&self.isect, &self.image) else {
+            return Err(GpuError::Device("frame buffers missing".into()));
+        };
+        isect.sort.set_len(&queue, total);
+        if self.raster_bg.is_none() {
+            let d = &self.ctx.device;
+            self.raster_bg = Some([
+                bind(
+                    d,
+                    &self.raster.tile_ranges,
+                    0,
+                    &[(0, &self.params), (1, &isect.keys), (2, &image.ranges)],
+                ),
+                bind(
+                    d,
+                    &self.raster.rasterize,
+                    0,
+                    &[
+                        (0, &self.params),
+                        (2, &image.ranges),
+                        (3, &isect.splats),
+                        (4, &self.projected),
+                        (5, &image.rgba),
+                        (6, &image.depth),
+                    ],
+                ),
+            ]);
+        }
+        let Some(raster_bg) = &self.raster_bg else {
+            return Err(GpuError::Device("raster bind groups missing".into()));
+        };
+
+        let mut enc = self.ctx.device.create_command_encoder(&Default::default());
+        if total > 0 {
+            {
+                let mut pass = enc.begin_compute_pass(&Default::default());
+                pass.set_pipeline(&self.project.emit);
+                pass.set_bind_group(0, &isect.emit[0], &[]);
+                pass.set_bind_group(1, &isect.emit[1], &[]);
+                pass.dispatch_workgroups(splat_grid.x, splat_grid.y, 1);
+            }
+            isect.sort.encode(&mut enc, None);
+        }
+        enc.clear_buffer(&image.ranges, 0, None);
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            if total > 0 {
+                let grid = dispatch_size(total.div_ceil(256), max_dim);
+                pass.set_pipeline(&self.raster.tile_ranges);
+                pass.set_bind_group(0, &raster_bg[0], &[]);
+                pass.dispatch_workgroups(grid.x, grid.y, 1);
+            }
+            pass.set_pipeline(&self.raster.rasterize);
+            pass.set_bind_group(0, &raster_bg[1], &[]);
+            pass.dispatch_workgroups(tiles_x, tiles_y, 1);
+        }
+        queue.submit([enc.finish()]);
+        Ok(FrameStats {
+            intersections: total,
+        })
+    }
+
+    /// The last frame's colour buffer (`vec4<f32>` per pixel, row-major) and its size.
+    pub fn color_buffer(&self) -> Option<(&wgpu::Buffer, u32, u32)> {
+        self.image.as_ref().map(|i| (&i.rgba, i.width, i.height))
+    }
+
+    /// Copies the last frame to the CPU.
+    pub async fn read_image(&self) -> Result<RenderedImage, GpuError> {
+        let Some(image) = &self.image else {
+            return Err(GpuError::Readback("nothing rendered yet".into()));
+        };
+        let pixels = (image.width * image.height) as usize;
+        let rgba: Vec<[f32; 4]> = read_buffer(&self.ctx, &image.rgba, pixels).await?;
+        let depth: Vec<f32> = read_buffer(&self.ctx, &image.depth, pixels).await?;
+        Ok(RenderedImage {
+            width: image.width,
+            height: image.height,
+            rgba,
+            depth,
+        })
+    }
+}
