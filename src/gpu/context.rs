@@ -60,6 +60,10 @@ type PipelineMap = HashMap<&'static str, Arc<wgpu::ComputePipeline>>;
 /// Cheap to clone; all clones share the device and the cache.
 #[derive(Clone)]
 pub struct GpuContext {
+    /// The instance the adapter came from; surfaces (e.g. the viewer's canvas) must be created
+    /// from it.
+    pub instance: wgpu::Instance,
+    pub adapter: wgpu::Adapter,
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,
     summary: Arc<AdapterSummary>,
@@ -138,6 +142,8 @@ impl GpuContext {
             optional_features: optional.iter_names().map(|(n, _)| n.to_string()).collect(),
         };
         Ok(Self {
+            instance,
+            adapter,
             device,
             queue,
             summary: Arc::new(summary),
