@@ -12,12 +12,13 @@ use serde_json::{json, Map, Value};
 use splatpod::gpu::{read_buffer, storage_buffer, storage_buffer_init, GpuContext};
 use splatpod::sort::RadixSort;
 
-use crate::cli::{BenchArgs, BenchKind, SortBenchArgs};
+use crate::cli::{BenchArgs, BenchKind, RenderBenchArgs, SortBenchArgs};
 use crate::error::ServerError;
 
 pub async fn run(args: BenchArgs) -> Result<(), ServerError> {
     match args.which {
         BenchKind::Sort(a) => sort(a).await,
+        BenchKind::Render(a) => render(a).await,
     }
 }
 
@@ -230,4 +231,156 @@ async fn sort(args: SortBenchArgs) -> Result<(), ServerError> {
 
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
+}
+
+/// A procedural SH-degree-3 scene: `n` splats in a unit ball, σ log-uniform in [0.001, 0.01],
+/// random rotations, opacities and colours — roughly the footprint mix of a trained scene.
+pub fn procedural_scene(n: usize, seed: u64) -> splatpod::formats::GaussianScene {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let mut s = splatpod::formats::GaussianScene::empty(3);
+    s.positions.reserve(n);
+    s.sh.reserve(n * 48);
+    for _ in 0..n {
+        let p = loop {
+            let p: [f32; 3] = [
+                rng.random_range(-1.0..1.0),
+                rng.random_range(-1.0..1.0),
+                rng.random_range(-1.0..1.0),
+            ];
+            if p[0] * p[0] + p[1] * p[1] + p[2] * p[2] <= 1.0 {
+                break p;
+            }
+        };
+        s.positions.push(p);
+        let base: f32 = rng.random_range(0.001f32.ln()..0.01f32.ln());
+        s.log_scales.push([
+            base,
+            base + rng.random_range(-0.5..0.5),
+            base + rng.random_range(-0.5..0.5),
+        ]);
+        s.rotations.push([
+            rng.random_range(-1.0..1.0),
+            rng.random_range(-1.0..1.0),
+            rng.random_range(-1.0..1.0),
+            rng.random_range(-1.0..1.0),
+        ]);
+        s.opacity_logits.push(rng.random_range(-2.0..4.0));
+        for k in 0..48 {
+            s.sh.push(if k < 3 {
+                rng.random_range(-1.5..1.5)
+            } else {
+                rng.random_range(-0.2..0.2)
+            });
+        }
+    }
+    s
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+async fn render(args: RenderBenchArgs) -> Result<(), ServerError> {
+    use glam::Vec3;
+    use splatpod::render::{Camera, GpuScene, Renderer};
+
+    let ctx = GpuContext::new_for_large_scenes().await?;
+    let summary = ctx.summary().clone();
+    let mut fields = Map::new();
+    fields.insert("name".into(), json!("render"));
+    fields.insert(
+        "device".into(),
+        json!(format!(
+            "{} ({}, {} {})",
+            summary.name, summary.backend, summary.driver, summary.driver_info
+        )),
+    );
+    fields.insert("commit".into(), json!(args.commit));
+    fields.insert("scene".into(), json!("procedural unit ball, SH degree 3, sigma log-uniform 0.001..0.01, fov 50 deg framing the ball"));
+    fields.insert("timing".into(), json!("median over frames; wall = CPU submit to finish incl. the intersection-count readback; stages = GPU timestamps"));
+    let res = format!("{}p", args.height);
+    for &m in &args.splats_m {
+        let n = (m * 1_000_000.0) as usize;
+        let tag = format!(
+            "{res}_{}m",
+            if m.fract() == 0.0 {
+                format!("{}", m as u32)
+            } else {
+                format!("{m}")
+            }
+            .replace('.', "p")
+        );
+        let bar = ProgressBar::new(args.frames as u64 + 3);
+        bar.set_message(format!("render {m}M"));
+        let scene = procedural_scene(n, n as u64);
+        let mut renderer = Renderer::new(&ctx, GpuScene::upload(&ctx, &scene)?)?;
+        let timed = renderer.enable_timestamps();
+        drop(scene);
+        let (mut wall, mut stages, mut isects) = (Vec::new(), Vec::new(), Vec::new());
+        for f in 0..args.frames + 3 {
+            let angle = f as f32 * 0.02;
+            let eye = Vec3::new(2.6 * angle.sin(), -0.3, -2.6 * angle.cos());
+            let cam = Camera::look_at(
+                eye,
+                Vec3::ZERO,
+                Vec3::NEG_Y,
+                50f32.to_radians(),
+                args.width,
+                args.height,
+            );
+            let start = std::time::Instant::now();
+            let stats = renderer.render(&cam, Vec3::ZERO).await?;
+            ctx.wait_idle()?;
+            let ms = start.elapsed().as_secs_f64() * 1e3;
+            if f >= 3 {
+                wall.push(ms);
+                isects.push(stats.intersections as f64);
+                if timed {
+                    if let Some(t) = renderer.stage_times().await? {
+                        stages.push(t);
+                    }
+                }
+            }
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
+        let wall_ms = median(wall);
+        fields.insert(format!("ms_per_frame_{tag}"), json!(round3(wall_ms)));
+        fields.insert(format!("fps_{tag}"), json!(round3(1000.0 / wall_ms)));
+        fields.insert(format!("intersections_{tag}"), json!(median(isects)));
+        let mut line = format!(
+            "render {m}M splats {}x{}: {wall_ms:.3} ms/frame ({:.0} fps)",
+            args.width,
+            args.height,
+            1000.0 / wall_ms
+        );
+        if !stages.is_empty() {
+            let pick = |f: fn(&splatpod::render::StageTimes) -> f64| {
+                median(stages.iter().map(f).collect())
+            };
+            let project = pick(|t| t.project_ms);
+            let sort = pick(|t| t.depth_sort_ms + t.tile_sort_ms);
+            let count = pick(|t| t.tile_count_scan_ms + t.emit_ms);
+            let raster = pick(|t| t.rasterize_ms);
+            let gpu = pick(|t| t.total_ms());
+            fields.insert(format!("ms_project_{tag}"), json!(round3(project)));
+            fields.insert(format!("ms_sort_{tag}"), json!(round3(sort)));
+            fields.insert(format!("ms_tile_lists_{tag}"), json!(round3(count)));
+            fields.insert(format!("ms_rasterize_{tag}"), json!(round3(raster)));
+            fields.insert(format!("ms_gpu_{tag}"), json!(round3(gpu)));
+            fields.insert(format!("fps_gpu_{tag}"), json!(round3(1000.0 / gpu)));
+            line += &format!("  gpu {gpu:.3} ms = project {project:.3} + sorts {sort:.3} + tile lists {count:.3} + rasterize {raster:.3}");
+        }
+        println!("{line}");
+    }
+    if let Some(dir) = args.out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(
+        &args.out,
+        serde_json::to_string_pretty(&Value::Object(fields))? + "\n",
+    )?;
+    println!("wrote {}", args.out.display());
+    Ok(())
 }

@@ -26,6 +26,48 @@ pub enum Command {
     Bench(BenchArgs),
     /// Print the GPU adapter the server would use.
     GpuInfo,
+    /// Render a splat scene (PLY, SPZ or .splat) to a PNG, e.g. a project thumbnail.
+    Render(RenderArgs),
+}
+
+/// Three comma-separated numbers.
+fn parse_vec3(s: &str) -> Result<[f32; 3], String> {
+    let v: Vec<f32> = s
+        .split(',')
+        .map(|p| p.trim().parse::<f32>().map_err(|e| format!("`{p}`: {e}")))
+        .collect::<Result<_, _>>()?;
+    <[f32; 3]>::try_from(v).map_err(|v| format!("expected 3 numbers, got {}", v.len()))
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// Scene file: 3DGS PLY, SPZ or antimatter15 .splat.
+    pub scene: PathBuf,
+    /// Output PNG.
+    #[arg(long, default_value = "view.png")]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = 1280)]
+    pub width: u32,
+    #[arg(long, default_value_t = 720)]
+    pub height: u32,
+    /// Camera position x,y,z; default: framing the scene from `--view-dir`.
+    #[arg(long, value_parser = parse_vec3, allow_hyphen_values = true)]
+    pub eye: Option<[f32; 3]>,
+    /// Point looked at; default: the centre of the scene's bulk.
+    #[arg(long, value_parser = parse_vec3, allow_hyphen_values = true)]
+    pub target: Option<[f32; 3]>,
+    /// Up direction in the image (3DGS/COLMAP scenes are y-down, so 0,-1,0).
+    #[arg(long, value_parser = parse_vec3, allow_hyphen_values = true, default_value = "0,-1,0")]
+    pub up: [f32; 3],
+    /// Viewing direction used when framing automatically.
+    #[arg(long, value_parser = parse_vec3, allow_hyphen_values = true, default_value = "0,0,1")]
+    pub view_dir: [f32; 3],
+    /// Vertical field of view in degrees.
+    #[arg(long, default_value_t = 50.0)]
+    pub fov_deg: f32,
+    /// Background colour r,g,b in 0..1.
+    #[arg(long, value_parser = parse_vec3, default_value = "0,0,0")]
+    pub background: [f32; 3],
 }
 
 #[derive(Debug, Args)]
@@ -54,6 +96,27 @@ pub struct BenchArgs {
 pub enum BenchKind {
     /// Key-value radix sort throughput, beside torch.sort (CUB) when python3 has torch.
     Sort(SortBenchArgs),
+    /// Frame time of the splat rasterizer on procedural scenes, split by stage.
+    Render(RenderBenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RenderBenchArgs {
+    /// Scene sizes in millions of splats (procedural, SH degree 3).
+    #[arg(long, value_delimiter = ',', default_values_t = vec![1.0f32, 3.0])]
+    pub splats_m: Vec<f32>,
+    #[arg(long, default_value_t = 1920)]
+    pub width: u32,
+    #[arg(long, default_value_t = 1080)]
+    pub height: u32,
+    /// Timed frames per size (after warm-up), each from a slightly different orbit position.
+    #[arg(long, default_value_t = 30)]
+    pub frames: u32,
+    #[arg(long, default_value = "bench/results/render.json")]
+    pub out: PathBuf,
+    /// Commit being measured.
+    #[arg(long, env = "SPLATPOD_COMMIT", default_value = "unknown")]
+    pub commit: String,
 }
 
 #[derive(Debug, Args)]

@@ -12,6 +12,12 @@ pub enum ServerError {
     Io(#[from] std::io::Error),
     #[error("JSON error: {0}")]
     Json(#[from] serde_json::Error),
+    #[error(transparent)]
+    Format(#[from] splatpod::formats::FormatError),
+    #[error("image encoding failed: {0}")]
+    Image(#[from] image::ImageError),
+    #[error("{0}")]
+    BadInput(String),
     #[error("benchmark failed: {0}")]
     Bench(String),
     #[error("{0}")]
@@ -22,6 +28,7 @@ impl ServerError {
     fn status(&self) -> StatusCode {
         match self {
             ServerError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ServerError::Format(_) | ServerError::BadInput(_) => StatusCode::BAD_REQUEST,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

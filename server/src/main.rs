@@ -3,6 +3,7 @@
 mod bench;
 mod cli;
 mod error;
+mod render;
 mod routes;
 mod state;
 
@@ -16,6 +17,7 @@ async fn main() -> std::process::ExitCode {
         cli::Command::Serve(args) => routes::serve(args).await,
         cli::Command::Bench(args) => bench::run(args).await,
         cli::Command::GpuInfo => gpu_info().await,
+        cli::Command::Render(args) => render::run(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

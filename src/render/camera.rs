@@ -43,6 +43,25 @@ impl Camera {
         }
     }
 
+    /// A camera looking along `forward` at the bulk of `positions` (the 5th–95th percentile box,
+    /// so stray far-away splats do not shrink the view), far enough back to fit it.
+    pub fn frame_points(
+        positions: &[[f32; 3]],
+        forward: Vec3,
+        up: Vec3,
+        fov_y: f32,
+        width: u32,
+        height: u32,
+    ) -> Self {
+        let (lo, hi) = percentile_box(positions, 0.05);
+        let centre = 0.5 * (lo + hi);
+        let radius = (0.5 * (hi - lo).length()).max(1e-3);
+        let fov = fov_y.min(fov_y * width as f32 / height.max(1) as f32);
+        let distance = radius / (0.5 * fov).tan() * 1.1;
+        let eye = centre - forward.normalize() * distance;
+        Self::look_at(eye, centre, up, fov_y, width, height)
+    }
+
     /// The camera centre in world space.
     pub fn position(&self) -> Vec3 {
         self.world_to_camera.inverse().w_axis.truncate()
@@ -55,6 +74,30 @@ impl Camera {
             self.height.div_ceil(TILE_SIZE),
         )
     }
+}
+
+/// Per-axis `q` and `1 - q` quantiles of `positions` (the unit box around the origin if empty).
+pub fn percentile_box(positions: &[[f32; 3]], q: f32) -> (Vec3, Vec3) {
+    if positions.is_empty() {
+        return (Vec3::splat(-1.0), Vec3::splat(1.0));
+    }
+    let mut lo = Vec3::ZERO;
+    let mut hi = Vec3::ZERO;
+    let mut axis: Vec<f32> = Vec::with_capacity(positions.len());
+    for a in 0..3 {
+        axis.clear();
+        axis.extend(positions.iter().map(|p| p[a]).filter(|v| v.is_finite()));
+        if axis.is_empty() {
+            lo[a] = -1.0;
+            hi[a] = 1.0;
+            continue;
+        }
+        axis.sort_by(f32::total_cmp);
+        let at = |f: f32| axis[((axis.len() - 1) as f32 * f).round() as usize];
+        lo[a] = at(q);
+        hi[a] = at(1.0 - q);
+    }
+    (lo, hi)
 }
 
 #[cfg(test)]
@@ -70,5 +113,26 @@ mod tests {
         let above = cam.world_to_camera.transform_point3(Vec3::Y);
         assert!(above.y < 0.0, "{above}");
         assert!((cam.position() - Vec3::new(1.0, 2.0, -5.0)).length() < 1e-5);
+    }
+
+    #[test]
+    fn framing_ignores_outliers_and_fits_the_bulk() {
+        let mut pts: Vec<[f32; 3]> = (0..1000)
+            .map(|i| {
+                let t = i as f32 / 1000.0;
+                [t * 2.0 - 1.0, (t * 37.0).sin(), (t * 91.0).cos()]
+            })
+            .collect();
+        pts.push([1e6, 1e6, 1e6]);
+        let cam = Camera::frame_points(&pts, Vec3::Z, Vec3::NEG_Y, 0.8, 100, 100);
+        // Every bulk point projects inside the image.
+        for p in &pts[..1000] {
+            let c = cam.world_to_camera.transform_point3(Vec3::from(*p));
+            let (u, v) = (cam.fx * c.x / c.z + cam.cx, cam.fy * c.y / c.z + cam.cy);
+            assert!(
+                c.z > 0.0 && (0.0..100.0).contains(&u) && (0.0..100.0).contains(&v),
+                "{p:?}"
+            );
+        }
     }
 }

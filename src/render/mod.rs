@@ -14,11 +14,11 @@ mod renderer;
 #[cfg(test)]
 mod tests;
 
-pub use camera::{Camera, TILE_SIZE};
+pub use camera::{percentile_box, Camera, TILE_SIZE};
 pub use cpu::{eval_sh, project_splat, render_cpu, ProjectedCpu, RenderedImage};
 pub use project::ProjectKernel;
 pub use rasterize::RasterizeKernel;
-pub use renderer::{FrameStats, GpuScene, Renderer};
+pub use renderer::{FrameStats, GpuScene, Renderer, StageTimes};
 
 /// Near plane of the reference implementation: splats closer than this are culled.
 pub const NEAR_PLANE: f32 = 0.2;

@@ -66,6 +66,48 @@ impl GpuScene {
     }
 }
 
+/// GPU time of each stage of the last frame, from timestamp queries (milliseconds).
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]
+pub struct StageTimes {
+    pub project_ms: f64,
+    pub depth_sort_ms: f64,
+    pub tile_count_scan_ms: f64,
+    pub emit_ms: f64,
+    pub tile_sort_ms: f64,
+    pub rasterize_ms: f64,
+}
+
+impl StageTimes {
+    /// Sum of the stages: GPU busy time, without the CPU round trip between the halves.
+    pub fn total_ms(&self) -> f64 {
+        self.project_ms
+            + self.depth_sort_ms
+            + self.tile_count_scan_ms
+            + self.emit_ms
+            + self.tile_sort_ms
+            + self.rasterize_ms
+    }
+}
+
+/// Stages timed, each one compute pass with a begin and an end timestamp.
+const TIMED_PASSES: u32 = 6;
+
+struct Timestamps {
+    set: wgpu::QuerySet,
+    resolve: wgpu::Buffer,
+    period_ns: f64,
+}
+
+impl Timestamps {
+    fn writes(&self, pass: u32) -> wgpu::ComputePassTimestampWrites<'_> {
+        wgpu::ComputePassTimestampWrites {
+            query_set: &self.set,
+            beginning_of_pass_write_index: Some(2 * pass),
+            end_of_pass_write_index: Some(2 * pass + 1),
+        }
+    }
+}
+
 /// What a frame did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameStats {
@@ -111,9 +153,52 @@ pub struct Renderer {
     isect: Option<Intersections>,
     image: Option<Image>,
     raster_bg: Option<[wgpu::BindGroup; 2]>,
+    timestamps: Option<Timestamps>,
 }
 
 impl Renderer {
+    /// Times every stage with GPU timestamps from now on (benchmarks); false where the device
+    /// has no timestamp queries (the browser).
+    pub fn enable_timestamps(&mut self) -> bool {
+        if !self.ctx.has_timestamps() {
+            return false;
+        }
+        let set = self.ctx.device.create_query_set(&wgpu::QuerySetDescriptor {
+            label: Some("render stages"),
+            ty: wgpu::QueryType::Timestamp,
+            count: 2 * TIMED_PASSES,
+        });
+        let resolve = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("render timestamps"),
+            size: 16 * TIMED_PASSES as u64,
+            usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        self.timestamps = Some(Timestamps {
+            set,
+            resolve,
+            period_ns: self.ctx.queue.get_timestamp_period() as f64,
+        });
+        true
+    }
+
+    /// Stage times of the last frame, when timestamps are enabled.
+    pub async fn stage_times(&self) -> Result<Option<StageTimes>, GpuError> {
+        let Some(ts) = &self.timestamps else {
+            return Ok(None);
+        };
+        let t: Vec<u64> = read_buffer(&self.ctx, &ts.resolve, 2 * TIMED_PASSES as usize).await?;
+        let ms = |p: usize| t[2 * p + 1].saturating_sub(t[2 * p]) as f64 * ts.period_ns / 1e6;
+        Ok(Some(StageTimes {
+            project_ms: ms(0),
+            depth_sort_ms: ms(1),
+            tile_count_scan_ms: ms(2),
+            emit_ms: ms(3),
+            tile_sort_ms: ms(4),
+            rasterize_ms: ms(5),
+        }))
+    }
+
     pub fn new(ctx: &GpuContext, scene: GpuScene) -> Result<Self, GpuError> {
         let n = scene.len;
         let d = &ctx.device;
@@ -192,6 +277,7 @@ impl Renderer {
             isect: None,
             image: None,
             raster_bg: None,
+            timestamps: None,
         })
     }
 
@@ -307,16 +393,23 @@ impl Renderer {
         let splat_grid = dispatch_size(self.scene.len.div_ceil(256), max_dim);
 
         let total = if self.scene.len > 0 {
+            let ts = self.timestamps.as_ref();
             let mut enc = self.ctx.device.create_command_encoder(&Default::default());
             {
-                let mut pass = enc.begin_compute_pass(&Default::default());
+                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("project"),
+                    timestamp_writes: ts.map(|t| t.writes(0)),
+                });
                 pass.set_pipeline(&self.project.project);
                 pass.set_bind_group(0, &self.project_bg, &[]);
                 pass.dispatch_workgroups(splat_grid.x, splat_grid.y, 1);
             }
-            self.depth_sort.encode(&mut enc, None);
+            self.depth_sort.encode(&mut enc, ts.map(|t| t.writes(1)));
             {
-                let mut pass = enc.begin_compute_pass(&Default::default());
+                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("tile counts"),
+                    timestamp_writes: ts.map(|t| t.writes(2)),
+                });
                 pass.set_pipeline(&self.project.gather_counts);
                 pass.set_bind_group(0, &self.gather_bg[0], &[]);
                 pass.set_bind_group(1, &self.gather_bg[1], &[]);
@@ -370,20 +463,28 @@ impl Renderer {
             return Err(GpuError::Device("raster bind groups missing".into()));
         };
 
+        let ts = self.timestamps.as_ref();
         let mut enc = self.ctx.device.create_command_encoder(&Default::default());
-        if total > 0 {
-            {
-                let mut pass = enc.begin_compute_pass(&Default::default());
+        {
+            // Opened even when empty so every timestamp of the frame is written.
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("emit"),
+                timestamp_writes: ts.map(|t| t.writes(3)),
+            });
+            if total > 0 {
                 pass.set_pipeline(&self.project.emit);
                 pass.set_bind_group(0, &isect.emit[0], &[]);
                 pass.set_bind_group(1, &isect.emit[1], &[]);
                 pass.dispatch_workgroups(splat_grid.x, splat_grid.y, 1);
             }
-            isect.sort.encode(&mut enc, None);
         }
+        isect.sort.encode(&mut enc, ts.map(|t| t.writes(4)));
         enc.clear_buffer(&image.ranges, 0, None);
         {
-            let mut pass = enc.begin_compute_pass(&Default::default());
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("rasterize"),
+                timestamp_writes: ts.map(|t| t.writes(5)),
+            });
             if total > 0 {
                 let grid = dispatch_size(total.div_ceil(256), max_dim);
                 pass.set_pipeline(&self.raster.tile_ranges);
@@ -393,6 +494,9 @@ impl Renderer {
             pass.set_pipeline(&self.raster.rasterize);
             pass.set_bind_group(0, &raster_bg[1], &[]);
             pass.dispatch_workgroups(tiles_x, tiles_y, 1);
+        }
+        if let Some(ts) = ts {
+            enc.resolve_query_set(&ts.set, 0..2 * TIMED_PASSES, &ts.resolve, 0);
         }
         queue.submit([enc.finish()]);
         Ok(FrameStats {
