@@ -140,7 +140,11 @@ mod tests {
         s.sh.pop();
         assert_eq!(
             s.validate(),
-            Err(SceneError::Length { name: "sh", got: 11, want: 12 })
+            Err(SceneError::Length {
+                name: "sh",
+                got: 11,
+                want: 12
+            })
         );
         s.sh_degree = 4;
         assert_eq!(s.validate(), Err(SceneError::ShDegree(4)));
