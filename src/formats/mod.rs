@@ -3,6 +3,7 @@
 mod error;
 mod load;
 mod ply;
+mod progressive;
 mod scene;
 mod splat;
 mod spz;
@@ -12,6 +13,7 @@ mod tests;
 pub use error::FormatError;
 pub use load::{detect_format, load_scene, SceneFormat};
 pub use ply::{read_ply, save_ply, write_ply};
+pub use progressive::ProgressiveLoader;
 pub use scene::{
     logit, sh_coeffs_per_channel, sigmoid, GaussianScene, SceneError, MAX_SH_DEGREE, SH_C0,
 };

@@ -677,3 +677,67 @@ pub fn save_ply(scene: &GaussianScene) -> Result<Vec<u8>, FormatError> {
     write_ply(scene, &mut out)?;
     Ok(out)
 }
+
+/// What [`read_ply_prefix`] found in a partly received binary PLY.
+pub(crate) enum PlyPrefix {
+    /// Not enough bytes yet to know (header or leading elements incomplete).
+    Waiting,
+    /// ASCII body: only the whole file can be parsed.
+    NotStreamable,
+    /// Vertices `from..from + scene.len()`, of `declared` in total.
+    Vertices { scene: GaussianScene, declared: u64 },
+}
+
+/// Parses the complete vertex records from index `from` on in the first bytes of a binary PLY,
+/// so a viewer can show a scene while it downloads. Errors only on what can never become valid.
+pub(crate) fn read_ply_prefix(bytes: &[u8], from: u64) -> Result<PlyPrefix, FormatError> {
+    const MAX_HEADER: usize = 1 << 20;
+    let header_done = bytes.windows(11).any(|w| w == b"end_header\n")
+        || bytes.windows(12).any(|w| w == b"end_header\r\n");
+    if !header_done {
+        if bytes.len() > MAX_HEADER {
+            return Err(header_err(0, "no `end_header` line in the first 1 MiB"));
+        }
+        // Still reject what is clearly not a PLY.
+        if bytes.len() >= 4 && !has_ply_magic(bytes) {
+            return Err(FormatError::NotPly);
+        }
+        return Ok(PlyPrefix::Waiting);
+    }
+    let header = parse_header(bytes)?;
+    let vi = header
+        .elements
+        .iter()
+        .position(|e| e.name == "vertex")
+        .ok_or(FormatError::PlyNoVertexElement)?;
+    let vertex = &header.elements[vi];
+    let layout = VertexLayout::new(vertex)?;
+    let Encoding::Binary { big_endian } = header.encoding else {
+        return Ok(PlyPrefix::NotStreamable);
+    };
+    let data = &bytes[header.data_start..];
+    let mut offset = 0usize;
+    for e in &header.elements[..vi] {
+        match skip_binary_element(data, offset, e, big_endian) {
+            Ok(end) => offset = end,
+            Err(_) => return Ok(PlyPrefix::Waiting),
+        }
+    }
+    let stride = layout.stride.max(1);
+    let available = ((data.len() - offset) / stride) as u64;
+    let upto = available.min(vertex.count);
+    if upto <= from {
+        return Ok(PlyPrefix::Vertices {
+            scene: GaussianScene::empty(layout.sh_degree),
+            declared: vertex.count,
+        });
+    }
+    // from < upto <= data.len() / stride, so these offsets fit in usize.
+    let start = offset + from as usize * stride;
+    let end = offset + upto as usize * stride;
+    let scene = read_binary_vertices(&data[start..end], upto - from, &layout, big_endian)?;
+    Ok(PlyPrefix::Vertices {
+        scene,
+        declared: vertex.count,
+    })
+}
