@@ -75,10 +75,16 @@ fn count(
 }
 
 // Packed one-hot digit counters: 16 digits x 16 bits = 8 words, held as two vec4s per thread.
-// A chunk has 1024 keys, so no field can overflow.
+// A chunk has 1024 keys, so no field can overflow. After the scan the same memory holds the
+// chunk's keys (scan_lo) and values (scan_hi) in digit order, 4 per vec4, so that the global
+// writes are coalesced.
 var<workgroup> scan_lo: array<vec4<u32>, WG>;
 var<workgroup> scan_hi: array<vec4<u32>, WG>;
+// Output offset of the next key of each digit from this block.
 var<workgroup> digit_base: array<u32, BINS>;
+// Each digit's count and first position within the current chunk.
+var<workgroup> chunk_count: array<u32, BINS>;
+var<workgroup> chunk_start: array<u32, BINS>;
 
 fn packed_field(lo: vec4<u32>, hi: vec4<u32>, digit: u32) -> u32 {
     let word = digit >> 1u;
@@ -101,8 +107,9 @@ fn scatter(
     }
     let block_base = block * params.chunks_per_block * CHUNK;
     for (var chunk = 0u; chunk < params.chunks_per_block; chunk++) {
+        let chunk_base = block_base + chunk * CHUNK;
         // Thread t owns keys 4t..4t+3 of the chunk, in order, so ranks stay stable.
-        let first = block_base + chunk * CHUNK + lid * KEYS_PER_THREAD;
+        let first = chunk_base + lid * KEYS_PER_THREAD;
         var keys: array<u32, KEYS_PER_THREAD>;
         var vals: array<u32, KEYS_PER_THREAD>;
         var digits: array<u32, KEYS_PER_THREAD>;
@@ -148,19 +155,45 @@ fn scatter(
             scan_hi[lid] = hi;
             workgroupBarrier();
         }
+        if lid < BINS {
+            chunk_count[lid] = packed_field(scan_lo[WG - 1u], scan_hi[WG - 1u], lid);
+        }
+        workgroupBarrier();
+        if lid == 0u {
+            var running = 0u;
+            for (var d = 0u; d < BINS; d++) {
+                chunk_start[d] = running;
+                running += chunk_count[d];
+            }
+        }
+        workgroupBarrier();
+        // Local counting sort of the chunk by digit, into the scan memory.
         let before_lo = lo - mine_lo;
         let before_hi = hi - mine_hi;
         for (var k = 0u; k < KEYS_PER_THREAD; k++) {
             let digit = digits[k];
             if digit < BINS {
-                let dst = digit_base[digit] + packed_field(before_lo, before_hi, digit) + ranks[k];
-                keys_out[dst] = keys[k];
-                values_out[dst] = vals[k];
+                let pos = chunk_start[digit] + packed_field(before_lo, before_hi, digit) + ranks[k];
+                scan_lo[pos >> 2u][pos & 3u] = keys[k];
+                scan_hi[pos >> 2u][pos & 3u] = vals[k];
+            }
+        }
+        workgroupBarrier();
+        // Coalesced write-out: consecutive threads write consecutive keys of a digit's run.
+        let valid = min(CHUNK, params.n - min(params.n, chunk_base));
+        for (var k = 0u; k < KEYS_PER_THREAD; k++) {
+            let pos = k * WG + lid;
+            if pos < valid {
+                let key = scan_lo[pos >> 2u][pos & 3u];
+                let digit = (key >> params.shift) & params.mask;
+                let dst = digit_base[digit] + pos - chunk_start[digit];
+                keys_out[dst] = key;
+                values_out[dst] = scan_hi[pos >> 2u][pos & 3u];
             }
         }
         workgroupBarrier();
         if lid < BINS {
-            digit_base[lid] += packed_field(scan_lo[WG - 1u], scan_hi[WG - 1u], lid);
+            digit_base[lid] += chunk_count[lid];
         }
         workgroupBarrier();
     }
