@@ -44,6 +44,10 @@ var<workgroup> batch_conic: array<vec4<f32>, BATCH>;
 var<workgroup> batch_color: array<vec4<f32>, BATCH>;
 var<workgroup> done_count: atomic<u32>;
 var<workgroup> all_done: u32;
+// The tile's [start, end), read by one thread and shared through `workgroupUniformLoad`: the
+// batch loop holds barriers, so its bound must be workgroup-uniform (WGSL's uniformity rules
+// treat a read_write storage load as non-uniform; Tint rejects the shader otherwise).
+var<workgroup> tile_range: vec2<u32>;
 
 @compute @workgroup_size(16, 16)
 fn rasterize(
@@ -56,12 +60,12 @@ fn rasterize(
     let py = wid.y * TILE + lid.y;
     let inside = px < params.image_size.x && py < params.image_size.y;
     let pixel = vec2<f32>(f32(px) + 0.5, f32(py) + 0.5);
-    let range = ranges[tile];
 
     if flat == 0u {
         atomicStore(&done_count, 0u);
+        tile_range = ranges[tile];
     }
-    workgroupBarrier();
+    let range = workgroupUniformLoad(&tile_range);
     var done = !inside;
     if done {
         atomicAdd(&done_count, 1u);

@@ -22,6 +22,23 @@ pub async fn run(args: BenchArgs) -> Result<(), ServerError> {
     }
 }
 
+/// The fields every result file starts with: its name, the device (adapter, backend, driver)
+/// and the commit measured.
+fn result_header(name: &str, ctx: &GpuContext, commit: &str) -> Map<String, Value> {
+    let s = ctx.summary();
+    let mut fields = Map::new();
+    fields.insert("name".into(), json!(name));
+    fields.insert(
+        "device".into(),
+        json!(format!(
+            "{} ({}, {} {})",
+            s.name, s.backend, s.driver, s.driver_info
+        )),
+    );
+    fields.insert("commit".into(), json!(commit));
+    fields
+}
+
 /// Median of GPU-timestamped sorts (falls back to wall clock where timestamps are missing).
 async fn time_sort(
     ctx: &GpuContext,
@@ -100,8 +117,7 @@ async fn time_sort(
             "GPU sort of {n} keys was wrong"
         )));
     }
-    samples.sort_by(f64::total_cmp);
-    Ok(samples[samples.len() / 2])
+    Ok(median(samples))
 }
 
 /// Runs the peer script; `None` (with a warning) where python3 or torch is missing.
@@ -165,17 +181,7 @@ async fn sort(args: SortBenchArgs) -> Result<(), ServerError> {
     bar.finish_and_clear();
     let peer = torch_peer(&args, &sizes);
 
-    let summary = ctx.summary();
-    let mut fields = Map::new();
-    fields.insert("name".into(), json!("sort"));
-    fields.insert(
-        "device".into(),
-        json!(format!(
-            "{} ({}, {} {})",
-            summary.name, summary.backend, summary.driver, summary.driver_info
-        )),
-    );
-    fields.insert("commit".into(), json!(args.commit));
+    let mut fields = result_header("sort", &ctx, &args.commit);
     fields.insert("key_bits".into(), json!(32));
     fields.insert(
         "timing".into(),
@@ -233,49 +239,6 @@ fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
-/// A procedural SH-degree-3 scene: `n` splats in a unit ball, σ log-uniform in [0.001, 0.01],
-/// random rotations, opacities and colours — roughly the footprint mix of a trained scene.
-pub fn procedural_scene(n: usize, seed: u64) -> splatpod::formats::GaussianScene {
-    let mut rng = SmallRng::seed_from_u64(seed);
-    let mut s = splatpod::formats::GaussianScene::empty(3);
-    s.positions.reserve(n);
-    s.sh.reserve(n * 48);
-    for _ in 0..n {
-        let p = loop {
-            let p: [f32; 3] = [
-                rng.random_range(-1.0..1.0),
-                rng.random_range(-1.0..1.0),
-                rng.random_range(-1.0..1.0),
-            ];
-            if p[0] * p[0] + p[1] * p[1] + p[2] * p[2] <= 1.0 {
-                break p;
-            }
-        };
-        s.positions.push(p);
-        let base: f32 = rng.random_range(0.001f32.ln()..0.01f32.ln());
-        s.log_scales.push([
-            base,
-            base + rng.random_range(-0.5..0.5),
-            base + rng.random_range(-0.5..0.5),
-        ]);
-        s.rotations.push([
-            rng.random_range(-1.0..1.0),
-            rng.random_range(-1.0..1.0),
-            rng.random_range(-1.0..1.0),
-            rng.random_range(-1.0..1.0),
-        ]);
-        s.opacity_logits.push(rng.random_range(-2.0..4.0));
-        for k in 0..48 {
-            s.sh.push(if k < 3 {
-                rng.random_range(-1.5..1.5)
-            } else {
-                rng.random_range(-0.2..0.2)
-            });
-        }
-    }
-    s
-}
-
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
@@ -286,17 +249,7 @@ async fn render(args: RenderBenchArgs) -> Result<(), ServerError> {
     use splatpod::render::{Camera, GpuScene, Renderer};
 
     let ctx = GpuContext::new_for_large_scenes().await?;
-    let summary = ctx.summary().clone();
-    let mut fields = Map::new();
-    fields.insert("name".into(), json!("render"));
-    fields.insert(
-        "device".into(),
-        json!(format!(
-            "{} ({}, {} {})",
-            summary.name, summary.backend, summary.driver, summary.driver_info
-        )),
-    );
-    fields.insert("commit".into(), json!(args.commit));
+    let mut fields = result_header("render", &ctx, &args.commit);
     fields.insert("scene".into(), json!("procedural unit ball, SH degree 3, sigma log-uniform 0.001..0.01, fov 50 deg framing the ball"));
     fields.insert("timing".into(), json!("median over frames; wall = CPU submit to finish incl. the intersection-count readback; stages = GPU timestamps"));
     let res = format!("{}p", args.height);
@@ -313,7 +266,7 @@ async fn render(args: RenderBenchArgs) -> Result<(), ServerError> {
         );
         let bar = ProgressBar::new(args.frames as u64 + 3);
         bar.set_message(format!("render {m}M"));
-        let scene = procedural_scene(n, n as u64);
+        let scene = splatpod::render::procedural_scene(n, n as u64);
         let mut renderer = Renderer::new(&ctx, GpuScene::upload(&ctx, &scene)?)?;
         let timed = renderer.enable_timestamps();
         drop(scene);

@@ -1,6 +1,7 @@
 //! The Splatpod PWA (Leptos, client-side rendered), built by Trunk for wasm32 with `--features web`.
 
 mod status;
+mod viewer;
 
 use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes, A};
@@ -19,12 +20,14 @@ fn App() -> impl IntoView {
                 <A href="/" attr:class="brand">"Splatpod"</A>
                 <nav>
                     <A href="/">"Home"</A>
+                    <A href="/view">"Viewer"</A>
                     <A href="/status">"Status"</A>
                 </nav>
             </header>
             <main>
                 <Routes fallback=|| view! { <p class="card">"Page not found."</p> }>
                     <Route path=path!("/") view=Home />
+                    <Route path=path!("/view") view=viewer::ViewerPage />
                     <Route path=path!("/status") view=status::StatusPage />
                 </Routes>
             </main>
@@ -43,9 +46,11 @@ fn Home() -> impl IntoView {
                 "and lets anyone you choose view it in the browser."
             </p>
             <p class="muted">
-                "Capture, upload and the viewer arrive in the next releases. The "
+                "Capture and upload arrive in the next releases. The "
+                <A href="/view">"viewer"</A>
+                " opens .ply, .spz and .splat scenes today, and the "
                 <A href="/status">"status page"</A>
-                " shows what your browser's GPU and the server can do today."
+                " shows what your browser's GPU and the server can do."
             </p>
         </section>
     }

@@ -102,5 +102,8 @@ pub async fn read_buffer<T: bytemuck::Pod>(
     let out = bytemuck::cast_slice::<u8, T>(&view[..bytes as usize]).to_vec();
     drop(view);
     staging.unmap();
+    if let Some(e) = ctx.take_error() {
+        return Err(GpuError::Validation(e));
+    }
     Ok(out)
 }

@@ -14,6 +14,8 @@ pub enum GpuError {
     Readback(String),
     #[error("the GPU device was lost while waiting: {0}")]
     Poll(String),
+    #[error("GPU validation error: {0}")]
+    Validation(String),
     #[error("input too large for the GPU: {0}")]
     TooLarge(String),
 }
@@ -55,6 +57,19 @@ pub struct AdapterSummary {
 
 type PipelineMap = HashMap<&'static str, Arc<wgpu::ComputePipeline>>;
 
+/// The first GPU error nobody caught (a shader the browser's compiler rejected, a bad binding),
+/// kept so the next readback reports it instead of returning zeros.
+#[derive(Default)]
+struct ErrorSlot(Mutex<Option<String>>);
+
+impl ErrorSlot {
+    fn record(&self, error: wgpu::Error) {
+        tracing::error!("GPU error: {error}");
+        let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        slot.get_or_insert_with(|| error.to_string());
+    }
+}
+
 /// An open GPU device and queue, with a cache of compiled compute pipelines.
 ///
 /// Cheap to clone; all clones share the device and the cache.
@@ -68,6 +83,7 @@ pub struct GpuContext {
     pub queue: wgpu::Queue,
     summary: Arc<AdapterSummary>,
     pipelines: Arc<Mutex<PipelineMap>>,
+    errors: Arc<ErrorSlot>,
 }
 
 impl std::fmt::Debug for GpuContext {
@@ -141,7 +157,11 @@ impl GpuContext {
             limits: LimitsSummary::from(&device.limits()),
             optional_features: optional.iter_names().map(|(n, _)| n.to_string()).collect(),
         };
+        let errors = Arc::new(ErrorSlot::default());
+        let slot = errors.clone();
+        device.on_uncaptured_error(Arc::new(move |e| slot.record(e)));
         Ok(Self {
+            errors,
             instance,
             adapter,
             device,
@@ -149,6 +169,15 @@ impl GpuContext {
             summary: Arc::new(summary),
             pipelines: Arc::default(),
         })
+    }
+
+    /// Returns (and clears) the first uncaught GPU error since the last call.
+    pub fn take_error(&self) -> Option<String> {
+        self.errors
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
     }
 
     /// Adapter name, backend, driver and limits.
@@ -176,6 +205,19 @@ impl GpuContext {
         map.entry(key)
             .or_insert_with(|| Arc::new(build(&self.device)))
             .clone()
+    }
+
+    /// Resolves once all work submitted so far has finished, natively and in the browser (frame
+    /// timing, benchmarks).
+    pub async fn finish(&self) -> Result<(), GpuError> {
+        let (tx, rx) = futures_channel::oneshot::channel();
+        self.queue.on_submitted_work_done(move || {
+            // The receiver only disappears if the caller was dropped.
+            let _ = tx.send(());
+        });
+        self.wait_idle()?;
+        rx.await
+            .map_err(|_| GpuError::Poll("work-done callback dropped".into()))
     }
 
     /// Waits until all submitted work has finished (natively); a no-op in the browser, where the

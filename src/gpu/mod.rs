@@ -7,9 +7,11 @@
 mod buffers;
 mod context;
 mod dispatch;
+mod pipeline;
 mod shader;
 
 pub use buffers::{read_buffer, storage_buffer, storage_buffer_init, uniform_buffer};
 pub use context::{AdapterSummary, GpuContext, GpuError, LimitsSummary};
 pub use dispatch::{dispatch_size, WorkgroupGrid};
+pub use pipeline::{buffer_layout_entry, compute_pipeline};
 pub use shader::compose_wgsl;

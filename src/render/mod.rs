@@ -6,16 +6,22 @@
 //! inside each tile) → tile ranges → per-tile blending. The intersection count is read back
 //! between the two halves to size the tile sort.
 
+mod blit;
 mod camera;
 mod cpu;
+mod orbit;
+mod procedural;
 mod project;
 mod rasterize;
 mod renderer;
 #[cfg(test)]
 mod tests;
 
+pub use blit::{blit_cpu, blit_pixel_cpu, BlitKernel, BlitParams};
 pub use camera::{percentile_box, Camera, TILE_SIZE};
 pub use cpu::{eval_sh, project_splat, render_cpu, ProjectedCpu, RenderedImage};
+pub use orbit::{OrbitCamera, VIEWER_FOV_Y};
+pub use procedural::procedural_scene;
 pub use project::ProjectKernel;
 pub use rasterize::RasterizeKernel;
 pub use renderer::{FrameStats, GpuScene, Renderer, StageTimes};
@@ -71,27 +77,5 @@ pub(crate) fn bind(
         label: None,
         layout: &pipeline.get_bind_group_layout(group),
         entries: &entries,
-    })
-}
-
-/// Compiles `entry` of a WGSL source with a layout derived from what the entry point uses, so
-/// each entry stays within WebGPU's per-stage storage-buffer limit.
-pub(crate) fn derived_pipeline(
-    device: &wgpu::Device,
-    label: &'static str,
-    source: &str,
-    entry: &'static str,
-) -> wgpu::ComputePipeline {
-    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-        label: Some(label),
-        source: wgpu::ShaderSource::Wgsl(crate::gpu::compose_wgsl(source).into()),
-    });
-    device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-        label: Some(entry),
-        layout: None,
-        module: &module,
-        entry_point: Some(entry),
-        compilation_options: Default::default(),
-        cache: None,
     })
 }

@@ -2,8 +2,7 @@
 
 use std::sync::Arc;
 
-use super::derived_pipeline;
-use crate::gpu::GpuContext;
+use crate::gpu::{compute_pipeline, GpuContext};
 
 const SOURCE: &str = include_str!("../../shaders/project.wgsl");
 
@@ -17,8 +16,11 @@ pub struct ProjectKernel {
 
 impl ProjectKernel {
     pub fn new(ctx: &GpuContext) -> Self {
-        let p =
-            |key, entry| ctx.pipeline(key, |d| derived_pipeline(d, "project.wgsl", SOURCE, entry));
+        let p = |key, entry| {
+            ctx.pipeline(key, |d| {
+                compute_pipeline(d, "project.wgsl", SOURCE, None, entry)
+            })
+        };
         Self {
             project: p("project.project", "project"),
             gather_counts: p("project.gather_counts", "gather_counts"),

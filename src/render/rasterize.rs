@@ -2,8 +2,7 @@
 
 use std::sync::Arc;
 
-use super::derived_pipeline;
-use crate::gpu::GpuContext;
+use crate::gpu::{compute_pipeline, GpuContext};
 
 const SOURCE: &str = include_str!("../../shaders/rasterize.wgsl");
 
@@ -17,7 +16,7 @@ impl RasterizeKernel {
     pub fn new(ctx: &GpuContext) -> Self {
         let p = |key, entry| {
             ctx.pipeline(key, |d| {
-                derived_pipeline(d, "rasterize.wgsl", SOURCE, entry)
+                compute_pipeline(d, "rasterize.wgsl", SOURCE, None, entry)
             })
         };
         Self {

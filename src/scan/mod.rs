@@ -15,9 +15,11 @@ use std::sync::{Arc, Mutex};
 use bytemuck::Zeroable;
 
 use crate::gpu::{
-    compose_wgsl, dispatch_size, read_buffer, storage_buffer, storage_buffer_init, uniform_buffer,
-    GpuContext, GpuError, WorkgroupGrid,
+    buffer_layout_entry, compute_pipeline, dispatch_size, read_buffer, storage_buffer,
+    storage_buffer_init, uniform_buffer, GpuContext, GpuError, WorkgroupGrid,
 };
+
+const SOURCE: &str = include_str!("../../shaders/scan.wgsl");
 
 /// Elements scanned by one workgroup (must match `BLOCK` in `scan.wgsl`).
 pub const SCAN_BLOCK: u32 = 1024;
@@ -41,57 +43,21 @@ pub struct ScanKernel {
 
 impl ScanKernel {
     pub fn new(ctx: &GpuContext) -> Self {
-        let storage = |binding| wgpu::BindGroupLayoutEntry {
-            binding,
-            visibility: wgpu::ShaderStages::COMPUTE,
-            ty: wgpu::BindingType::Buffer {
-                ty: wgpu::BufferBindingType::Storage { read_only: false },
-                has_dynamic_offset: false,
-                min_binding_size: None,
-            },
-            count: None,
-        };
+        use wgpu::BufferBindingType::{Storage, Uniform};
         let layout = ctx
             .device
             .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
                 label: Some("scan"),
                 entries: &[
-                    wgpu::BindGroupLayoutEntry {
-                        binding: 0,
-                        visibility: wgpu::ShaderStages::COMPUTE,
-                        ty: wgpu::BindingType::Buffer {
-                            ty: wgpu::BufferBindingType::Uniform,
-                            has_dynamic_offset: false,
-                            min_binding_size: None,
-                        },
-                        count: None,
-                    },
-                    storage(1),
-                    storage(2),
+                    buffer_layout_entry(0, Uniform),
+                    buffer_layout_entry(1, Storage { read_only: false }),
+                    buffer_layout_entry(2, Storage { read_only: false }),
                 ],
             });
         let build = |entry: &'static str| {
             let layout = &layout;
             move |device: &wgpu::Device| {
-                let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-                    label: Some("scan.wgsl"),
-                    source: wgpu::ShaderSource::Wgsl(
-                        compose_wgsl(include_str!("../../shaders/scan.wgsl")).into(),
-                    ),
-                });
-                let pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-                    label: Some("scan"),
-                    bind_group_layouts: &[Some(layout)],
-                    immediate_size: 0,
-                });
-                device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                    label: Some(entry),
-                    layout: Some(&pl),
-                    module: &module,
-                    entry_point: Some(entry),
-                    compilation_options: Default::default(),
-                    cache: None,
-                })
+                compute_pipeline(device, "scan.wgsl", SOURCE, Some(layout), entry)
             }
         };
         let scan_blocks = ctx.pipeline("scan.scan_blocks", build("scan_blocks"));

@@ -15,10 +15,12 @@ use std::sync::{Arc, Mutex};
 use bytemuck::Zeroable;
 
 use crate::gpu::{
-    compose_wgsl, dispatch_size, read_buffer, storage_buffer, storage_buffer_init, uniform_buffer,
-    GpuContext, GpuError, WorkgroupGrid,
+    buffer_layout_entry, compute_pipeline, dispatch_size, read_buffer, storage_buffer,
+    storage_buffer_init, uniform_buffer, GpuContext, GpuError, WorkgroupGrid,
 };
 use crate::scan::{ScanKernel, ScanPlan};
+
+const SOURCE: &str = include_str!("../../shaders/sort.wgsl");
 
 /// Keys ranked by one workgroup scan (must match `CHUNK` in `sort.wgsl`).
 pub const SORT_CHUNK: u32 = 1024;
@@ -54,19 +56,6 @@ pub struct RadixSort {
     scan: ScanKernel,
 }
 
-fn buffer_entry(binding: u32, ty: wgpu::BufferBindingType) -> wgpu::BindGroupLayoutEntry {
-    wgpu::BindGroupLayoutEntry {
-        binding,
-        visibility: wgpu::ShaderStages::COMPUTE,
-        ty: wgpu::BindingType::Buffer {
-            ty,
-            has_dynamic_offset: false,
-            min_binding_size: None,
-        },
-        count: None,
-    }
-}
-
 impl RadixSort {
     pub fn new(ctx: &GpuContext) -> Self {
         use wgpu::BufferBindingType::{Storage, Uniform};
@@ -75,36 +64,18 @@ impl RadixSort {
             .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
                 label: Some("sort"),
                 entries: &[
-                    buffer_entry(0, Uniform),
-                    buffer_entry(1, Storage { read_only: true }),
-                    buffer_entry(2, Storage { read_only: true }),
-                    buffer_entry(3, Storage { read_only: false }),
-                    buffer_entry(4, Storage { read_only: false }),
-                    buffer_entry(5, Storage { read_only: false }),
+                    buffer_layout_entry(0, Uniform),
+                    buffer_layout_entry(1, Storage { read_only: true }),
+                    buffer_layout_entry(2, Storage { read_only: true }),
+                    buffer_layout_entry(3, Storage { read_only: false }),
+                    buffer_layout_entry(4, Storage { read_only: false }),
+                    buffer_layout_entry(5, Storage { read_only: false }),
                 ],
             });
         let build = |entry: &'static str| {
             let layout = &layout;
             move |device: &wgpu::Device| {
-                let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-                    label: Some("sort.wgsl"),
-                    source: wgpu::ShaderSource::Wgsl(
-                        compose_wgsl(include_str!("../../shaders/sort.wgsl")).into(),
-                    ),
-                });
-                let pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-                    label: Some("sort"),
-                    bind_group_layouts: &[Some(layout)],
-                    immediate_size: 0,
-                });
-                device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                    label: Some(entry),
-                    layout: Some(&pl),
-                    module: &module,
-                    entry_point: Some(entry),
-                    compilation_options: Default::default(),
-                    cache: None,
-                })
+                compute_pipeline(device, "sort.wgsl", SOURCE, Some(layout), entry)
             }
         };
         let count = ctx.pipeline("sort.count", build("count"));

@@ -1,0 +1,250 @@
+//! The viewer's camera controller: orbit around a target, pan, zoom and fly, in the 3DGS/COLMAP
+//! world convention (y down, so "up" is −y).
+//!
+//! Pure math, no GPU, so the page's controls are unit-tested natively; the PWA's viewer maps
+//! pointer, wheel and key events onto these methods.
+
+use glam::Vec3;
+
+use super::Camera;
+
+/// Vertical field of view of the viewer, radians (50°).
+pub const VIEWER_FOV_Y: f32 = 50.0 * std::f32::consts::PI / 180.0;
+
+/// Pitch stays this far from straight up or down, so the view's up vector never degenerates.
+const PITCH_LIMIT: f32 = 89.0 * std::f32::consts::PI / 180.0;
+
+/// World-space "up" in the 3DGS/COLMAP convention.
+const WORLD_UP: Vec3 = Vec3::NEG_Y;
+
+/// An orbit camera: the eye sits on a sphere of radius `distance` around `target`, at `yaw`
+/// around the up axis and `pitch` above the horizon.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OrbitCamera {
+    /// The point orbited around and looked at.
+    pub target: Vec3,
+    /// Eye-to-target distance.
+    pub distance: f32,
+    /// Rotation around the up axis, radians; 0 puts the eye on the −z side looking along +z.
+    pub yaw: f32,
+    /// Elevation above the target's horizon, radians (positive: looking down on the scene).
+    pub pitch: f32,
+    /// Vertical field of view, radians.
+    pub fov_y: f32,
+    /// Size of the framed scene (the bounds' half-diagonal); scales zoom limits and fly speed.
+    pub scene_radius: f32,
+}
+
+impl Default for OrbitCamera {
+    fn default() -> Self {
+        Self {
+            target: Vec3::ZERO,
+            distance: 4.0,
+            yaw: 0.0,
+            pitch: 0.2,
+            fov_y: VIEWER_FOV_Y,
+            scene_radius: 1.0,
+        }
+    }
+}
+
+impl OrbitCamera {
+    /// A camera that frames the box `lo..hi` in a view of `aspect` (width / height): looking at
+    /// the box centre from the −z side, slightly above, far enough that the box's bounding sphere
+    /// fits both the vertical and the horizontal field of view.
+    pub fn framing(lo: Vec3, hi: Vec3, aspect: f32) -> Self {
+        let mut cam = Self::default();
+        cam.frame(lo, hi, aspect);
+        cam
+    }
+
+    /// Re-aims this camera at the box `lo..hi` (see [`OrbitCamera::framing`]); keeps the fov.
+    pub fn frame(&mut self, lo: Vec3, hi: Vec3, aspect: f32) {
+        let (lo, hi) = (lo.min(hi), lo.max(hi));
+        let centre = 0.5 * (lo + hi);
+        let radius = (0.5 * (hi - lo).length()).max(1e-3);
+        let radius = if radius.is_finite() { radius } else { 1.0 };
+        self.target = if centre.is_finite() {
+            centre
+        } else {
+            Vec3::ZERO
+        };
+        self.scene_radius = radius;
+        self.yaw = 0.0;
+        self.pitch = 0.2;
+        let aspect = if aspect.is_finite() && aspect > 0.0 {
+            aspect
+        } else {
+            1.0
+        };
+        let half_fov_x = ((0.5 * self.fov_y).tan() * aspect).atan();
+        let half_fov = half_fov_x.min(0.5 * self.fov_y);
+        self.distance = 1.05 * radius / half_fov.sin();
+    }
+
+    /// Unit vector from the target to the eye.
+    fn offset_dir(&self) -> Vec3 {
+        let (sy, cy) = self.yaw.sin_cos();
+        let (sp, cp) = self.pitch.sin_cos();
+        // yaw 0, pitch 0: eye on −z. Positive pitch raises the eye (towards −y).
+        Vec3::new(-sy * cp, 0.0, -cy * cp) + WORLD_UP * sp
+    }
+
+    /// The eye position.
+    pub fn eye(&self) -> Vec3 {
+        self.target + self.offset_dir() * self.distance
+    }
+
+    /// Unit viewing direction (eye to target).
+    pub fn forward(&self) -> Vec3 {
+        -self.offset_dir()
+    }
+
+    /// Unit vector to the right of the view (image +x).
+    pub fn right(&self) -> Vec3 {
+        self.forward().cross(WORLD_UP).normalize()
+    }
+
+    /// Unit vector up in the image (image −y).
+    pub fn up(&self) -> Vec3 {
+        self.right().cross(self.forward())
+    }
+
+    /// The pinhole camera for an image of `width` × `height` pixels.
+    pub fn camera(&self, width: u32, height: u32) -> Camera {
+        Camera::look_at(self.eye(), self.target, WORLD_UP, self.fov_y, width, height)
+    }
+
+    /// Orbits by a pointer drag of (`dx`, `dy`) pixels in a view `height` pixels tall: dragging
+    /// right turns the scene to the right (the eye moves left), dragging down tilts it towards
+    /// the viewer (the eye rises); a drag across the full height turns half a circle.
+    pub fn orbit(&mut self, dx: f32, dy: f32, height: f32) {
+        let per_pixel = std::f32::consts::PI / height.max(1.0);
+        self.yaw += dx * per_pixel;
+        self.pitch = (self.pitch + dy * per_pixel).clamp(-PITCH_LIMIT, PITCH_LIMIT);
+        self.yaw = self.yaw.rem_euclid(std::f32::consts::TAU);
+    }
+
+    /// Pans by a pointer drag of (`dx`, `dy`) pixels in a view `height` pixels tall: the point
+    /// under the pointer at the target's depth follows the pointer.
+    pub fn pan(&mut self, dx: f32, dy: f32, height: f32) {
+        let per_pixel = 2.0 * self.distance * (0.5 * self.fov_y).tan() / height.max(1.0);
+        self.target += (-dx * self.right() + dy * self.up()) * per_pixel;
+    }
+
+    /// Zooms by `factor`: the distance to the target is multiplied by it (below 1 moves closer),
+    /// within 1/1000 and 100 times the scene radius.
+    pub fn zoom(&mut self, factor: f32) {
+        if !(factor.is_finite() && factor > 0.0) {
+            return;
+        }
+        let (near, far) = (self.scene_radius * 1e-3, self.scene_radius * 100.0);
+        self.distance = (self.distance * factor).clamp(near, far.max(near));
+    }
+
+    /// Flies: moves eye and target together by `forward`, `right` and `up` (each in units of
+    /// the scene radius), along the view's directions.
+    pub fn fly(&mut self, forward: f32, right: f32, up: f32) {
+        let step = self.forward() * forward + self.right() * right + self.up() * up;
+        self.target += step * self.scene_radius;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn project(cam: &Camera, p: Vec3) -> (f32, f32, f32) {
+        let c = cam.world_to_camera.transform_point3(p);
+        (
+            cam.fx * c.x / c.z + cam.cx,
+            cam.fy * c.y / c.z + cam.cy,
+            c.z,
+        )
+    }
+
+    #[test]
+    fn framing_puts_the_box_centre_in_the_middle_and_the_box_in_view() {
+        let (lo, hi) = (Vec3::new(-1.0, -2.0, 0.0), Vec3::new(3.0, 1.0, 5.0));
+        for aspect in [0.5, 1.0, 2.0] {
+            let orbit = OrbitCamera::framing(lo, hi, aspect);
+            let (w, h) = ((200.0 * aspect) as u32, 200);
+            let cam = orbit.camera(w, h);
+            let (x, y, z) = project(&cam, 0.5 * (lo + hi));
+            assert!((x - cam.cx).abs() < 1e-2 && (y - cam.cy).abs() < 1e-2 && z > 0.0);
+            for i in 0..8 {
+                let corner = Vec3::new(
+                    if i & 1 == 0 { lo.x } else { hi.x },
+                    if i & 2 == 0 { lo.y } else { hi.y },
+                    if i & 4 == 0 { lo.z } else { hi.z },
+                );
+                let (x, y, z) = project(&cam, corner);
+                assert!(z > 0.0, "corner {corner} behind the camera");
+                assert!(
+                    (0.0..=w as f32).contains(&x) && (0.0..=h as f32).contains(&y),
+                    "corner {corner} at ({x}, {y}) outside {w}x{h}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn default_view_has_minus_y_up_in_the_image() {
+        let orbit = OrbitCamera::framing(Vec3::splat(-1.0), Vec3::splat(1.0), 1.0);
+        let cam = orbit.camera(100, 100);
+        let (_, y_up, _) = project(&cam, Vec3::new(0.0, -0.5, 0.0));
+        let (_, y_down, _) = project(&cam, Vec3::new(0.0, 0.5, 0.0));
+        assert!(y_up < y_down, "−y should appear higher in the image");
+        // The eye is on the −z side, slightly above.
+        let eye = orbit.eye();
+        assert!(eye.z < 0.0 && eye.y < 0.0, "{eye}");
+    }
+
+    #[test]
+    fn orbit_keeps_the_distance_and_the_target_centred() {
+        let mut orbit = OrbitCamera::framing(Vec3::splat(-1.0), Vec3::splat(1.0), 1.0);
+        let d = orbit.distance;
+        let before = orbit.eye();
+        orbit.orbit(120.0, -40.0, 400.0);
+        assert!((orbit.eye() - orbit.target).length() - d < 1e-4);
+        assert!((orbit.eye() - before).length() > 0.1);
+        // Dragging right moves the eye to the left (−right of the old view).
+        let mut o = OrbitCamera::framing(Vec3::splat(-1.0), Vec3::splat(1.0), 1.0);
+        let right = o.right();
+        let eye = o.eye();
+        o.orbit(10.0, 0.0, 400.0);
+        assert!((o.eye() - eye).dot(right) < 0.0);
+        // Pitch is clamped short of the pole.
+        o.orbit(0.0, 1e6, 400.0);
+        assert!(o.pitch.abs() < std::f32::consts::FRAC_PI_2);
+        assert!(o.camera(10, 10).world_to_camera.is_finite());
+    }
+
+    #[test]
+    fn pan_moves_the_point_under_the_pointer_with_it() {
+        let mut orbit = OrbitCamera::framing(Vec3::splat(-1.0), Vec3::splat(1.0), 1.0);
+        let h = 300;
+        let p = orbit.target;
+        let (x0, y0, _) = project(&orbit.camera(h, h), p);
+        orbit.pan(30.0, -20.0, h as f32);
+        let (x1, y1, _) = project(&orbit.camera(h, h), p);
+        assert!((x1 - x0 - 30.0).abs() < 0.1, "{x0} -> {x1}");
+        assert!((y1 - y0 + 20.0).abs() < 0.1, "{y0} -> {y1}");
+    }
+
+    #[test]
+    fn zoom_and_fly() {
+        let mut orbit = OrbitCamera::framing(Vec3::splat(-1.0), Vec3::splat(1.0), 1.0);
+        let d = orbit.distance;
+        orbit.zoom(0.5);
+        assert!((orbit.distance - 0.5 * d).abs() < 1e-5);
+        orbit.zoom(f32::NAN);
+        orbit.zoom(0.0);
+        assert!((orbit.distance - 0.5 * d).abs() < 1e-5);
+        orbit.zoom(1e-9);
+        assert!(orbit.distance > 0.0);
+        let (t, f) = (orbit.target, orbit.forward());
+        orbit.fly(0.5, 0.0, 0.0);
+        assert!((orbit.target - t - f * 0.5 * orbit.scene_radius).length() < 1e-5);
+    }
+}
