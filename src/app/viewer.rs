@@ -21,9 +21,10 @@ use glam::Vec3;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_query_map;
-use splatpod::formats::{load_scene, GaussianScene};
+use splatpod::formats::{load_scene, GaussianScene, ProgressiveLoader};
 use splatpod::gpu::{GpuContext, GpuError};
 use splatpod::render::{percentile_box, BlitKernel, GpuScene, OrbitCamera, Renderer};
+use wasm_bindgen::JsCast;
 
 /// Background behind the splats: the page's own background colour (#101830).
 const BACKGROUND: Vec3 = Vec3::new(16.0 / 255.0, 24.0 / 255.0, 48.0 / 255.0);
@@ -317,8 +318,9 @@ impl Viewer {
         }
     }
 
-    /// Uploads `scene` and makes it the one shown, or explains why it cannot be.
-    fn install(&self, scene: GaussianScene) {
+    /// Uploads `scene` and makes it the one shown, or explains why it cannot be. `reframe`
+    /// frames the new scene; a download in progress keeps the view the person has chosen.
+    fn install(&self, scene: GaussianScene, reframe: bool) {
         let ctx = match self.gpu.borrow().as_ref() {
             Some(gpu) => gpu.ctx.clone(),
             None => {
@@ -334,8 +336,10 @@ impl Viewer {
             Ok(renderer) => {
                 *self.renderer.borrow_mut() = Some(renderer);
                 self.generation.set(self.generation.get() + 1);
-                self.home.set(Some((lo, hi)));
-                self.orbit.set(OrbitCamera::framing(lo, hi, self.aspect()));
+                if reframe || self.home.get().is_none() {
+                    self.home.set(Some((lo, hi)));
+                    self.orbit.set(OrbitCamera::framing(lo, hi, self.aspect()));
+                }
                 self.ui.splats.set(Some(count));
                 self.ui.frame_ms.set(None);
                 self.ui.status.set(String::new());
@@ -372,6 +376,14 @@ impl Viewer {
                 return;
             }
         };
+        self.show_parsed(seq, scene, name).await;
+    }
+
+    /// Shows a parsed scene once the GPU is ready (or explains why it cannot be shown).
+    async fn show_parsed(self: &Rc<Self>, seq: u64, scene: GaussianScene, name: String) {
+        if self.load_seq.get() != seq {
+            return;
+        }
         // The page may have been left while parsing.
         let Some(gpu_state) = self.ui.gpu.try_get_untracked() else {
             return;
@@ -391,7 +403,7 @@ impl Viewer {
                 self.ui.status.set(format!("Uploading {name} to the GPU…"));
                 next_frame().await;
                 if self.load_seq.get() == seq {
-                    self.install(scene);
+                    self.install(scene, true);
                 }
             }
         }
@@ -449,11 +461,79 @@ impl Viewer {
                 response.status_text()
             ));
         }
-        let bytes = match response.binary().await {
-            Ok(b) => b,
-            Err(e) => return fail(e.to_string()),
+        let name = name_from_url(&url);
+        let Some(body) = response.body() else {
+            let bytes = match response.binary().await {
+                Ok(b) => b,
+                Err(e) => return fail(e.to_string()),
+            };
+            return self.load_bytes(seq, bytes, name).await;
         };
-        self.load_bytes(seq, bytes, name_from_url(&url)).await;
+        let reader: web_sys::ReadableStreamDefaultReader = match body.get_reader().dyn_into() {
+            Ok(r) => r,
+            Err(e) => return fail(format!("{e:?}")),
+        };
+        // Show what has arrived: binary PLY and .splat grow as the bytes come in; the finished
+        // file is then checked whole, exactly like a picked file.
+        let mut loader = ProgressiveLoader::new(Some(&name));
+        let mut shown = 0usize;
+        loop {
+            let chunk = match wasm_bindgen_futures::JsFuture::from(reader.read()).await {
+                Ok(c) => c,
+                Err(e) => return fail(format!("{e:?}")),
+            };
+            let done = js_sys::Reflect::get(&chunk, &"done".into())
+                .ok()
+                .and_then(|d| d.as_bool())
+                .unwrap_or(true);
+            if done {
+                break;
+            }
+            if self.load_seq.get() != seq {
+                return;
+            }
+            let Ok(value) = js_sys::Reflect::get(&chunk, &"value".into()) else {
+                continue;
+            };
+            let bytes = js_sys::Uint8Array::new(&value).to_vec();
+            if let Err(e) = loader.push(&bytes) {
+                self.ui.status.set(String::new());
+                return self.set_error(ViewerError::new(
+                    "format",
+                    format!("{name} could not be read as a splat scene: {e}"),
+                ));
+            }
+            let have = loader.scene().len();
+            let total = loader
+                .declared()
+                .map_or(String::new(), |d| format!(" of {d}"));
+            self.ui.status.set(format!(
+                "Downloading {shown_url}: {} MB, {have}{total} splats…",
+                loader.received() >> 20,
+                shown_url = short_url(&url)
+            ));
+            // Re-upload when the scene has doubled, so the total upload work stays linear.
+            let ready = matches!(self.ui.gpu.try_get_untracked(), Some(GpuState::Ready));
+            if ready && have >= 1024 && have >= 2 * shown {
+                self.install(loader.scene().clone(), shown == 0);
+                shown = have;
+                next_frame().await;
+            }
+        }
+        match loader.finish() {
+            Ok(scene) if shown > 0 => {
+                self.ui.status.set(String::new());
+                self.install(scene, false);
+            }
+            Ok(scene) => self.show_parsed(seq, scene, name).await,
+            Err(e) => {
+                self.ui.status.set(String::new());
+                self.set_error(ViewerError::new(
+                    "format",
+                    format!("{name} could not be read as a splat scene: {e}"),
+                ));
+            }
+        }
     }
 
     /// Opens the GPU and the canvas surface; installs a scene that was parsed meanwhile.
@@ -549,7 +629,7 @@ impl Viewer {
         if let Some(scene) = pending {
             self.ui.status.set("Uploading the scene to the GPU…".into());
             next_frame().await;
-            self.install(scene);
+            self.install(scene, true);
         }
     }
 
