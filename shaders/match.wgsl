@@ -1,0 +1,99 @@
+// Brute-force nearest two neighbours of 128-byte descriptors (SIFT-style, quantized to u8 and
+// packed 4 per u32), by exact integer squared L2 distance.
+//
+// One thread per query descriptor (its 32 words in registers); the workgroup walks the train
+// set in tiles of 64 descriptors staged in workgroup memory (8 KiB). Ties keep the lower train
+// index, so the result is deterministic and equals the CPU reference exactly. Output per query:
+// best train index (0xffffffff if the train set is empty), best and second-best squared
+// distances (0xffffffff when missing). Limits: up to 2^32-1 descriptors per side; distances fit
+// u32 (128 * 255^2 < 2^24). The ratio and mutual checks run on the host over these arrays.
+
+#import grid
+
+struct MatchParams {
+    num_query: u32,
+    num_train: u32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+const WORDS: u32 = 32u;
+const TILE: u32 = 64u;
+const NONE: u32 = 0xffffffffu;
+
+@group(0) @binding(0) var<uniform> params: MatchParams;
+@group(0) @binding(1) var<storage, read> query: array<u32>;
+@group(0) @binding(2) var<storage, read> train: array<u32>;
+@group(0) @binding(3) var<storage, read_write> best: array<vec4<u32>>;
+
+var<workgroup> tile: array<vec4<u32>, 512>; // TILE descriptors x 8 vec4
+
+// Squared distance of the four bytes packed in `a` and `b`.
+fn byte_dist(a: u32, b: u32) -> u32 {
+    let d = vec4<i32>(unpack4xU8(a)) - vec4<i32>(unpack4xU8(b));
+    return u32(dot(d, d));
+}
+
+fn dist4(a: vec4<u32>, b: vec4<u32>) -> u32 {
+    return byte_dist(a.x, b.x) + byte_dist(a.y, b.y) + byte_dist(a.z, b.z) + byte_dist(a.w, b.w);
+}
+
+fn load4(i: u32) -> vec4<u32> {
+    return vec4<u32>(query[i], query[i + 1u], query[i + 2u], query[i + 3u]);
+}
+
+@compute @workgroup_size(256)
+fn nearest_two(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let q = linear_workgroup(wid, nwg) * 256u + lid;
+    let in_range = q < params.num_query;
+    // The query stays in eight named registers: no dynamically indexed private array (Mesa 22.3's lavapipe
+    // returned wrong neighbours with one in this loop nest) and nothing for a driver to spill.
+    let b = min(q, params.num_query - 1u) * WORDS;
+    let m0 = load4(b);
+    let m1 = load4(b + 4u);
+    let m2 = load4(b + 8u);
+    let m3 = load4(b + 12u);
+    let m4 = load4(b + 16u);
+    let m5 = load4(b + 20u);
+    let m6 = load4(b + 24u);
+    let m7 = load4(b + 28u);
+    var d1 = NONE;
+    var d2 = NONE;
+    var i1 = NONE;
+    let tiles = (params.num_train + TILE - 1u) / TILE;
+    for (var t = 0u; t < tiles; t++) {
+        let base = t * TILE;
+        // 256 threads stage 64 descriptors x 8 vec4.
+        for (var k = lid; k < TILE * 8u; k += 256u) {
+            let d = base + k / 8u;
+            let w = d * WORDS + (k % 8u) * 4u;
+            let ok = d < params.num_train;
+            tile[k] = select(vec4<u32>(0u), vec4<u32>(train[w], train[w + 1u], train[w + 2u], train[w + 3u]), ok);
+        }
+        workgroupBarrier();
+        if in_range {
+            let count = min(TILE, params.num_train - base);
+            for (var j = 0u; j < count; j++) {
+                let o = j * 8u;
+                let dist = dist4(m0, tile[o]) + dist4(m1, tile[o + 1u]) + dist4(m2, tile[o + 2u])
+                    + dist4(m3, tile[o + 3u]) + dist4(m4, tile[o + 4u]) + dist4(m5, tile[o + 5u])
+                    + dist4(m6, tile[o + 6u]) + dist4(m7, tile[o + 7u]);
+                if dist < d1 {
+                    d2 = d1;
+                    d1 = dist;
+                    i1 = base + j;
+                } else if dist < d2 {
+                    d2 = dist;
+                }
+            }
+        }
+        workgroupBarrier();
+    }
+    if in_range {
+        best[q] = vec4<u32>(i1, d1, d2, 0u);
+    }
+}

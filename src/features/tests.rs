@@ -1,0 +1,169 @@
+//! GPU matcher vs. CPU reference (exact: integer distances, deterministic ties), known answers,
+//! and pair selection.
+
+use rand::{rngs::SmallRng, Rng, SeedableRng};
+use wasm_bindgen_test::wasm_bindgen_test;
+
+use super::*;
+use crate::test_support::gpu;
+
+fn random_descriptors(n: usize, seed: u64) -> Descriptors {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let raw: Vec<[u8; DESCRIPTOR_BYTES]> = (0..n)
+        .map(|_| {
+            std::array::from_fn(|_| {
+                if rng.random_bool(0.3) {
+                    rng.random_range(0..=255)
+                } else {
+                    0
+                }
+            })
+        })
+        .collect();
+    Descriptors::from_bytes(&raw)
+}
+
+/// `b` = a shuffled, slightly perturbed copy of `a` plus distractors: true matches are known.
+fn perturbed_copy(a: &Descriptors, distractors: usize, seed: u64) -> (Descriptors, Vec<u32>) {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let mut order: Vec<u32> = (0..a.len() as u32).collect();
+    for i in (1..order.len()).rev() {
+        order.swap(i, rng.random_range(0..=i));
+    }
+    let mut raw: Vec<[u8; DESCRIPTOR_BYTES]> = order
+        .iter()
+        .map(|&i| {
+            a.bytes(i as usize)
+                .map(|v| v.saturating_add(rng.random_range(0..4)))
+        })
+        .collect();
+    raw.extend((0..distractors).map(|k| random_descriptors(1, seed + 1000 + k as u64).bytes(0)));
+    // truth[i] = position in b of a's descriptor i
+    let mut truth = vec![0u32; a.len()];
+    for (pos, &i) in order.iter().enumerate() {
+        truth[i as usize] = pos as u32;
+    }
+    (Descriptors::from_bytes(&raw), truth)
+}
+
+#[wasm_bindgen_test(unsupported = tokio::test)]
+async fn gpu_nearest_two_equals_the_cpu_reference() {
+    let ctx = gpu().await;
+    let matcher = Matcher::new(&ctx);
+    for (nq, nt, seed) in [
+        (1, 1, 1),
+        (300, 257, 2),
+        (1000, 63, 3),
+        (513, 2000, 4),
+        (5, 0, 5),
+    ] {
+        let q = random_descriptors(nq, seed);
+        let t = random_descriptors(nt, seed + 100);
+        let gpu = matcher.nearest_two(&ctx, &q, &t).await.expect("GPU match");
+        let cpu = nearest_two_cpu(&q, &t);
+        let bad: Vec<_> = (0..nq)
+            .filter(|&i| gpu[i] != cpu[i])
+            .take(3)
+            .map(|i| (i, gpu[i], cpu[i]))
+            .collect();
+        assert!(bad.is_empty(), "nq={nq} nt={nt}: {bad:?}");
+    }
+    // Duplicated train descriptors tie: the lower index wins on both sides.
+    let q = random_descriptors(40, 9);
+    let mut raw: Vec<[u8; DESCRIPTOR_BYTES]> = (0..40).map(|i| q.bytes(i)).collect();
+    raw.extend((0..40).map(|i| q.bytes(i)));
+    let t = Descriptors::from_bytes(&raw);
+    let gpu = matcher.nearest_two(&ctx, &q, &t).await.expect("GPU match");
+    assert_eq!(gpu, nearest_two_cpu(&q, &t));
+    assert!(gpu
+        .iter()
+        .enumerate()
+        .all(|(i, n)| n.index == i as u32 && n.best == 0 && n.second == 0));
+}
+
+#[wasm_bindgen_test(unsupported = tokio::test)]
+async fn perturbed_copies_are_recovered_with_ratio_and_mutual_checks() {
+    let ctx = gpu().await;
+    let a = random_descriptors(700, 21);
+    let (b, truth) = perturbed_copy(&a, 300, 22);
+    let options = MatchOptions::default();
+    let gpu = match_descriptors(&ctx, &a, &b, &options)
+        .await
+        .expect("GPU match");
+    assert_eq!(gpu, match_descriptors_cpu(&a, &b, &options));
+    let correct = gpu
+        .iter()
+        .filter(|m| truth[m.query as usize] == m.train)
+        .count();
+    assert!(gpu.len() >= 650, "only {} matches", gpu.len());
+    assert_eq!(correct, gpu.len(), "every surviving match is a true one");
+}
+
+#[test]
+fn ratio_and_mutual_checks_follow_their_definitions() {
+    let n = |index, best, second| Nearest {
+        index,
+        best,
+        second,
+    };
+    let ab = [
+        n(0, 10, 100),
+        n(1, 90, 100),
+        n(0, 5, 200),
+        n(u32::MAX, u32::MAX, u32::MAX),
+        n(2, 7, u32::MAX),
+    ];
+    let ba = [n(2, 5, 10), n(1, 90, 95), n(4, 7, 9)];
+    let loose = MatchOptions {
+        ratio: 0.8,
+        mutual: false,
+    };
+    let got: Vec<(u32, u32)> = filter_matches(&ab, &ba, &loose)
+        .iter()
+        .map(|m| (m.query, m.train))
+        .collect();
+    // 10 < 0.64*100 keeps 0; 90 >= 64 drops 1; 5 < 128 keeps 2; no neighbour drops 3; no second drops 4.
+    assert_eq!(got, vec![(0, 0), (2, 0)]);
+    let mutual = MatchOptions::default();
+    let got: Vec<(u32, u32)> = filter_matches(&ab, &ba, &mutual)
+        .iter()
+        .map(|m| (m.query, m.train))
+        .collect();
+    // b0's nearest is a2, so only (2, 0) survives the cross check.
+    assert_eq!(got, vec![(2, 0)]);
+}
+
+#[test]
+fn pair_selection_counts_and_guards() {
+    assert_eq!(
+        select_pairs(4, PairMode::Exhaustive, 100).unwrap(),
+        vec![(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
+    );
+    assert_eq!(
+        select_pairs(5, PairMode::Sequential { window: 2 }, 100).unwrap(),
+        vec![(0, 1), (0, 2), (1, 2), (1, 3), (2, 3), (2, 4), (3, 4)]
+    );
+    assert_eq!(select_pairs(0, PairMode::Exhaustive, 10).unwrap(), vec![]);
+    assert_eq!(
+        select_pairs(1, PairMode::Sequential { window: 3 }, 10).unwrap(),
+        vec![]
+    );
+    assert_eq!(
+        select_pairs(2000, PairMode::Exhaustive, 100_000),
+        Err(PairError::TooMany {
+            images: 2000,
+            pairs: 1_999_000,
+            limit: 100_000
+        })
+    );
+    assert_eq!(
+        select_pairs(2000, PairMode::Sequential { window: 10 }, 100_000)
+            .unwrap()
+            .len(),
+        19_945
+    );
+    assert_eq!(
+        select_pairs(3, PairMode::Sequential { window: 0 }, 10),
+        Err(PairError::EmptyWindow)
+    );
+}
