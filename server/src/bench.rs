@@ -12,13 +12,14 @@ use serde_json::{json, Map, Value};
 use splatpod::gpu::{read_buffer, storage_buffer, storage_buffer_init, GpuContext};
 use splatpod::sort::RadixSort;
 
-use crate::cli::{BenchArgs, BenchKind, RenderBenchArgs, SortBenchArgs};
+use crate::cli::{BenchArgs, BenchKind, MatchBenchArgs, RenderBenchArgs, SortBenchArgs};
 use crate::error::ServerError;
 
 pub async fn run(args: BenchArgs) -> Result<(), ServerError> {
     match args.which {
         BenchKind::Sort(a) => sort(a).await,
         BenchKind::Render(a) => render(a).await,
+        BenchKind::Match(a) => match_pairs(a).await,
     }
 }
 
@@ -333,6 +334,65 @@ async fn render(args: RenderBenchArgs) -> Result<(), ServerError> {
     std::fs::write(
         &args.out,
         serde_json::to_string_pretty(&Value::Object(fields))? + "\n",
+    )?;
+    println!("wrote {}", args.out.display());
+    Ok(())
+}
+
+/// Random sparse descriptors (SIFT-like: most bins empty), `n` of them.
+fn random_descriptors(n: u32, seed: u64) -> splatpod::features::Descriptors {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let raw: Vec<[u8; 128]> = (0..n)
+        .map(|_| {
+            std::array::from_fn(|_| {
+                if rng.random_bool(0.3) {
+                    rng.random_range(0..=255)
+                } else {
+                    0
+                }
+            })
+        })
+        .collect();
+    splatpod::features::Descriptors::from_bytes(&raw)
+}
+
+async fn match_pairs(args: MatchBenchArgs) -> Result<(), ServerError> {
+    use splatpod::features::{match_descriptors, MatchOptions};
+    let ctx = GpuContext::new().await?;
+    let a = random_descriptors(args.features, 1);
+    let b = random_descriptors(args.features, 2);
+    let options = MatchOptions::default();
+    let mut times = Vec::new();
+    for i in 0..=args.pairs {
+        let start = std::time::Instant::now();
+        let matches = match_descriptors(&ctx, &a, &b, &options).await?;
+        let ms = start.elapsed().as_secs_f64() * 1e3;
+        if i > 0 {
+            times.push(ms);
+        }
+        std::hint::black_box(matches);
+    }
+    let ms = median(times);
+    let k = args.features / 1024;
+    let mut fields = result_header("features", &ctx, &args.commit);
+    fields.insert(
+        "timing".into(),
+        json!("median wall time per pair: upload, nearest two both ways, readback, ratio 0.8 + mutual check"),
+    );
+    fields.insert(format!("ms_per_pair_{k}k"), json!(round3(ms)));
+    println!("match {k}k x {k}k descriptors: {ms:.3} ms per pair");
+    if let Some(dir) = args.out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    // Keep other figures already in the file (extraction, browser runs).
+    let mut merged: Map<String, Value> = std::fs::read_to_string(&args.out)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    merged.extend(fields);
+    std::fs::write(
+        &args.out,
+        serde_json::to_string_pretty(&Value::Object(merged))? + "\n",
     )?;
     println!("wrote {}", args.out.display());
     Ok(())

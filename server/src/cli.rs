@@ -98,6 +98,23 @@ pub enum BenchKind {
     Sort(SortBenchArgs),
     /// Frame time of the splat rasterizer on procedural scenes, split by stage.
     Render(RenderBenchArgs),
+    /// Descriptor matching (nearest two, ratio and mutual checks) per image pair.
+    Match(MatchBenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MatchBenchArgs {
+    /// Descriptors per image.
+    #[arg(long, default_value_t = 8192)]
+    pub features: u32,
+    /// Timed pairs (after one warm-up).
+    #[arg(long, default_value_t = 10)]
+    pub pairs: u32,
+    #[arg(long, default_value = "bench/results/features.json")]
+    pub out: PathBuf,
+    /// Commit being measured.
+    #[arg(long, env = "SPLATPOD_COMMIT", default_value = "unknown")]
+    pub commit: String,
 }
 
 #[derive(Debug, Args)]
