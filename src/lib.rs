@@ -5,6 +5,7 @@
 pub mod features;
 pub mod formats;
 pub mod gpu;
+pub mod images;
 pub mod render;
 pub mod scan;
 pub mod sort;

@@ -1,9 +1,11 @@
 //! Image features and matching. So far: descriptor matching on the GPU (`shaders/match.wgsl`)
-//! with its CPU reference, and image-pair selection; the SIFT-class detector comes next.
+//! with its CPU reference, image-pair selection, and the sharpness signal
+//! (`shaders/sharpness.wgsl`); the SIFT-class detector comes next.
 
 mod descriptors;
 mod matcher;
 mod pairs;
+mod sharpness;
 #[cfg(test)]
 mod tests;
 
@@ -13,3 +15,4 @@ pub use matcher::{
     MatchParams, Matcher, Nearest,
 };
 pub use pairs::{select_pairs, PairError, PairMode};
+pub use sharpness::{SharpnessKernel, SharpnessParams};

@@ -167,3 +167,79 @@ fn pair_selection_counts_and_guards() {
         Err(PairError::EmptyWindow)
     );
 }
+
+/// A `w × h` test image: a checkerboard of `cell`-pixel squares, optionally box-blurred.
+fn checker(w: u32, h: u32, cell: u32, blur: bool) -> Vec<f32> {
+    let sharp: Vec<f32> = (0..h)
+        .flat_map(|y| {
+            (0..w).map(move |x| {
+                if (x / cell + y / cell) % 2 == 0 {
+                    0.9
+                } else {
+                    0.1
+                }
+            })
+        })
+        .collect();
+    if !blur {
+        return sharp;
+    }
+    let at = |x: i64, y: i64| {
+        sharp[(y.clamp(0, h as i64 - 1) * w as i64 + x.clamp(0, w as i64 - 1)) as usize]
+    };
+    (0..h as i64)
+        .flat_map(|y| {
+            (0..w as i64).map(move |x| {
+                (-2..=2)
+                    .flat_map(|dy| (-2..=2).map(move |dx| at(x + dx, y + dy)))
+                    .sum::<f32>()
+                    / 25.0
+            })
+        })
+        .collect()
+}
+
+#[wasm_bindgen_test(unsupported = tokio::test)]
+async fn gpu_sharpness_matches_the_cpu_reference() {
+    let ctx = gpu().await;
+    let kernel = SharpnessKernel::new(&ctx);
+    let mut rng = SmallRng::seed_from_u64(3);
+    let noise: Vec<f32> = (0..301 * 207).map(|_| rng.random_range(0.0..1.0)).collect();
+    for (img, w, h) in [
+        (checker(64, 48, 4, false), 64, 48),
+        (checker(64, 48, 4, true), 64, 48),
+        (noise, 301, 207),
+        (checker(1000, 700, 7, true), 1000, 700),
+        (vec![0.5; 3 * 3], 3, 3),
+    ] {
+        let gpu = kernel
+            .variance_of_laplacian(&ctx, &img, w, h)
+            .await
+            .expect("GPU sharpness");
+        let cpu = crate::images::sharpness_cpu(&img, w, h);
+        assert!(
+            (gpu - cpu).abs() <= 1e-3 * cpu.abs().max(1e-6),
+            "{w}x{h}: gpu {gpu} cpu {cpu}"
+        );
+    }
+    let sharp = kernel
+        .variance_of_laplacian(&ctx, &checker(128, 128, 4, false), 128, 128)
+        .await
+        .expect("sharp");
+    let blurred = kernel
+        .variance_of_laplacian(&ctx, &checker(128, 128, 4, true), 128, 128)
+        .await
+        .expect("blurred");
+    assert!(sharp > 4.0 * blurred, "sharp {sharp} vs blurred {blurred}");
+    assert_eq!(
+        kernel
+            .variance_of_laplacian(&ctx, &[0.1, 0.2], 2, 1)
+            .await
+            .expect("tiny"),
+        0.0
+    );
+    assert!(kernel
+        .variance_of_laplacian(&ctx, &[0.1, 0.2], 3, 3)
+        .await
+        .is_err());
+}

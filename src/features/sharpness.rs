@@ -1,0 +1,123 @@
+//! Host of `shaders/sharpness.wgsl`: variance of the Laplacian, the capture screen's blur check.
+
+use std::sync::Arc;
+
+use crate::gpu::{
+    buffer_layout_entry, compute_pipeline, dispatch_size, read_buffer, storage_buffer,
+    storage_buffer_init, uniform_buffer, GpuContext, GpuError,
+};
+
+const SOURCE: &str = include_str!("../../shaders/sharpness.wgsl");
+
+/// Host mirror of `SharpnessParams` in `sharpness.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct SharpnessParams {
+    pub width: u32,
+    pub height: u32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+}
+
+/// Owns the sharpness pipeline and its bind-group layout.
+pub struct SharpnessKernel {
+    layout: wgpu::BindGroupLayout,
+    pipeline: Arc<wgpu::ComputePipeline>,
+}
+
+impl SharpnessKernel {
+    pub fn new(ctx: &GpuContext) -> Self {
+        use wgpu::BufferBindingType::{Storage, Uniform};
+        let layout = ctx
+            .device
+            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some("sharpness"),
+                entries: &[
+                    buffer_layout_entry(0, Uniform),
+                    buffer_layout_entry(1, Storage { read_only: true }),
+                    buffer_layout_entry(2, Storage { read_only: false }),
+                ],
+            });
+        let pipeline = ctx.pipeline("sharpness.laplacian_moments", |d| {
+            compute_pipeline(
+                d,
+                "sharpness.wgsl",
+                SOURCE,
+                Some(&layout),
+                "laplacian_moments",
+            )
+        });
+        Self { layout, pipeline }
+    }
+
+    /// Variance of the Laplacian of a `width × height` grayscale image (values in 0..1);
+    /// 0 for images smaller than 3×3.
+    pub async fn variance_of_laplacian(
+        &self,
+        ctx: &GpuContext,
+        gray: &[f32],
+        width: u32,
+        height: u32,
+    ) -> Result<f32, GpuError> {
+        if gray.len() as u64 != width as u64 * height as u64 {
+            return Err(GpuError::TooLarge(format!(
+                "{} pixels for a {width}x{height} image",
+                gray.len()
+            )));
+        }
+        if width < 3 || height < 3 {
+            return Ok(0.0);
+        }
+        let interior = (width - 2) * (height - 2);
+        let groups = interior.div_ceil(256);
+        let params = uniform_buffer(
+            ctx,
+            "sharpness params",
+            &SharpnessParams {
+                width,
+                height,
+                _pad0: 0,
+                _pad1: 0,
+            },
+        );
+        let input = storage_buffer_init(ctx, "gray", gray);
+        let partials = storage_buffer(ctx, "laplacian partials", groups as u64 * 8);
+        let bind_group = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("sharpness"),
+            layout: &self.layout,
+            entries: &[
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: params.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: input.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 2,
+                    resource: partials.as_entire_binding(),
+                },
+            ],
+        });
+        let grid = dispatch_size(
+            groups,
+            ctx.device.limits().max_compute_workgroups_per_dimension,
+        );
+        let mut enc = ctx.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            pass.set_pipeline(&self.pipeline);
+            pass.set_bind_group(0, &bind_group, &[]);
+            pass.dispatch_workgroups(grid.x, grid.y, 1);
+        }
+        ctx.queue.submit([enc.finish()]);
+        let sums: Vec<[f32; 2]> = read_buffer(ctx, &partials, groups as usize).await?;
+        let (s, s2) = sums
+            .iter()
+            .fold((0f64, 0f64), |(a, b), p| (a + p[0] as f64, b + p[1] as f64));
+        let n = interior as f64;
+        let mean = s / n;
+        Ok((s2 / n - mean * mean).max(0.0) as f32)
+    }
+}
