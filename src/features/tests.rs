@@ -173,7 +173,7 @@ fn checker(w: u32, h: u32, cell: u32, blur: bool) -> Vec<f32> {
     let sharp: Vec<f32> = (0..h)
         .flat_map(|y| {
             (0..w).map(move |x| {
-                if (x / cell + y / cell) % 2 == 0 {
+                if (x / cell + y / cell).is_multiple_of(2) {
                     0.9
                 } else {
                     0.1
