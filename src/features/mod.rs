@@ -1,18 +1,25 @@
-//! Image features and matching. So far: descriptor matching on the GPU (`shaders/match.wgsl`)
-//! with its CPU reference, image-pair selection, and the sharpness signal
-//! (`shaders/sharpness.wgsl`); the SIFT-class detector comes next.
+//! Image features and matching: the SIFT-class detector and descriptor (`sift`, the CPU
+//! reference), its GPU scale space (`shaders/pyramid.wgsl`) and DoG extrema
+//! (`shaders/extrema.wgsl`), descriptor matching on the GPU (`shaders/match.wgsl`), image-pair
+//! selection, and the sharpness signal (`shaders/sharpness.wgsl`). Still CPU-only: refinement,
+//! orientation and descriptor stages.
 
 mod descriptors;
+mod extrema;
 mod matcher;
 mod pairs;
+mod pyramid;
 mod sharpness;
+pub mod sift;
 #[cfg(test)]
 mod tests;
 
 pub use descriptors::{Descriptors, DESCRIPTOR_BYTES, DESCRIPTOR_WORDS};
+pub use extrema::{ExtremaKernel, ExtremaParams};
 pub use matcher::{
     filter_matches, match_descriptors, match_descriptors_cpu, nearest_two_cpu, Match, MatchOptions,
     MatchParams, Matcher, Nearest,
 };
 pub use pairs::{select_pairs, PairError, PairMode};
+pub use pyramid::{GpuOctave, GpuScaleSpace, PyramidKernel, PyramidParams};
 pub use sharpness::{SharpnessKernel, SharpnessParams};

@@ -243,3 +243,88 @@ async fn gpu_sharpness_matches_the_cpu_reference() {
         .await
         .is_err());
 }
+
+#[wasm_bindgen_test(unsupported = tokio::test)]
+async fn gpu_scale_space_matches_the_cpu_reference() {
+    use super::sift::{build_scale_space_cpu, SiftParams};
+    let ctx = gpu().await;
+    let kernel = PyramidKernel::new(&ctx);
+    let mut rng = SmallRng::seed_from_u64(8);
+    // Odd sizes exercise the (w+1)/2 decimation; the noise plus checker has every frequency.
+    for (w, h, upsample) in [(97u32, 75u32, false), (64, 64, true), (200, 131, false)] {
+        let img: Vec<f32> = checker(w, h, 5, false)
+            .into_iter()
+            .map(|v| 0.7 * v + 0.3 * rng.random_range(0.0..1.0))
+            .collect();
+        let params = SiftParams {
+            upsample,
+            ..SiftParams::default()
+        };
+        let gpu = kernel
+            .build(&ctx, &img, w, h, &params)
+            .expect("build")
+            .read(&ctx)
+            .await
+            .expect("read");
+        let cpu = build_scale_space_cpu(&img, w, h, &params);
+        assert_eq!(gpu.octaves.len(), cpu.octaves.len(), "{w}x{h}");
+        for (o, (g, c)) in gpu.octaves.iter().zip(&cpu.octaves).enumerate() {
+            assert_eq!((g.width, g.height), (c.width, c.height), "octave {o}");
+            for (kind, gs, cs) in [
+                ("gaussian", &g.gaussians, &c.gaussians),
+                ("dog", &g.dogs, &c.dogs),
+            ] {
+                assert_eq!(gs.len(), cs.len());
+                for (s, (a, b)) in gs.iter().zip(cs).enumerate() {
+                    let max = a
+                        .iter()
+                        .zip(b)
+                        .map(|(x, y)| (x - y).abs())
+                        .fold(0.0f32, f32::max);
+                    // Same taps in the same order; only FMA contraction may differ.
+                    assert!(max <= 2e-5, "{w}x{h} octave {o} {kind} {s}: max |Δ| {max}");
+                }
+            }
+        }
+    }
+}
+
+#[wasm_bindgen_test(unsupported = tokio::test)]
+async fn gpu_extrema_equal_the_cpu_reference_on_the_same_scale_space() {
+    use super::sift::{find_extrema_cpu, SiftParams};
+    let ctx = gpu().await;
+    let pyramid = PyramidKernel::new(&ctx);
+    let extrema = ExtremaKernel::new(&ctx);
+    let mut rng = SmallRng::seed_from_u64(12);
+    let (w, h) = (160u32, 120u32);
+    // Blobs of several sizes and signs on a weak gradient.
+    let mut img: Vec<f32> = (0..w * h)
+        .map(|i| 0.3 + 0.2 * (i % w) as f32 / w as f32)
+        .collect();
+    for _ in 0..25 {
+        let (cx, cy) = (
+            rng.random_range(10.0..150.0f32),
+            rng.random_range(10.0..110.0f32),
+        );
+        let (sigma, amp) = (
+            rng.random_range(1.5..6.0f32),
+            rng.random_range(-0.4..0.4f32),
+        );
+        for y in 0..h {
+            for x in 0..w {
+                let d2 = (x as f32 - cx).powi(2) + (y as f32 - cy).powi(2);
+                img[(y * w + x) as usize] += amp * (-d2 / (2.0 * sigma * sigma)).exp();
+            }
+        }
+    }
+    let params = SiftParams::default();
+    let space = pyramid.build(&ctx, &img, w, h, &params).expect("pyramid");
+    let gpu = extrema.find(&ctx, &space, &params).await.expect("extrema");
+    let cpu = find_extrema_cpu(&space.read(&ctx).await.expect("read"), &params);
+    assert!(
+        cpu.len() >= 10,
+        "the blobs should give extrema, got {}",
+        cpu.len()
+    );
+    assert_eq!(gpu, cpu);
+}

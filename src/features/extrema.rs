@@ -1,0 +1,153 @@
+//! Host of `shaders/extrema.wgsl`: DoG extrema on the GPU, equal to
+//! [`super::sift::find_extrema_cpu`] on the same scale space.
+
+use std::sync::Arc;
+
+use super::pyramid::GpuScaleSpace;
+use super::sift::{Extremum, SiftParams, IMG_BORDER};
+use crate::gpu::{
+    buffer_layout_entry, compute_pipeline, read_buffer, storage_buffer, uniform_buffer, GpuContext,
+    GpuError,
+};
+
+const SOURCE: &str = include_str!("../../shaders/extrema.wgsl");
+
+/// Host mirror of `ExtremaParams` in `extrema.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct ExtremaParams {
+    pub width: u32,
+    pub height: u32,
+    pub border: u32,
+    pub threshold: f32,
+    pub octave: u32,
+    pub scale: u32,
+    pub capacity: u32,
+    pub _pad: u32,
+}
+
+/// Owns the extrema pipeline and its bind-group layout.
+pub struct ExtremaKernel {
+    layout: wgpu::BindGroupLayout,
+    pipeline: Arc<wgpu::ComputePipeline>,
+}
+
+impl ExtremaKernel {
+    pub fn new(ctx: &GpuContext) -> Self {
+        use wgpu::BufferBindingType::{Storage, Uniform};
+        let layout = ctx
+            .device
+            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some("extrema"),
+                entries: &[
+                    buffer_layout_entry(0, Uniform),
+                    buffer_layout_entry(1, Storage { read_only: true }),
+                    buffer_layout_entry(2, Storage { read_only: true }),
+                    buffer_layout_entry(3, Storage { read_only: true }),
+                    buffer_layout_entry(4, Storage { read_only: false }),
+                    buffer_layout_entry(5, Storage { read_only: false }),
+                ],
+            });
+        let pipeline = ctx.pipeline("extrema.find_extrema", |d| {
+            compute_pipeline(d, "extrema.wgsl", SOURCE, Some(&layout), "find_extrema")
+        });
+        Self { layout, pipeline }
+    }
+
+    /// All DoG extrema of `space`, ordered by octave, scale, row, column (as the CPU reference).
+    pub async fn find(
+        &self,
+        ctx: &GpuContext,
+        space: &GpuScaleSpace,
+        params: &SiftParams,
+    ) -> Result<Vec<Extremum>, GpuError> {
+        let mut capacity = 1u32 << 16;
+        loop {
+            let (hits, count) = self.run(ctx, space, params, capacity).await?;
+            if count <= capacity {
+                let mut out: Vec<Extremum> = hits[..count as usize]
+                    .iter()
+                    .map(|h| Extremum {
+                        octave: h[2] >> 16,
+                        scale: h[2] & 0xffff,
+                        x: h[0],
+                        y: h[1],
+                        value: f32::from_bits(h[3]),
+                    })
+                    .collect();
+                out.sort_by_key(|e| (e.octave, e.scale, e.y, e.x));
+                return Ok(out);
+            }
+            capacity = count;
+        }
+    }
+
+    async fn run(
+        &self,
+        ctx: &GpuContext,
+        space: &GpuScaleSpace,
+        params: &SiftParams,
+        capacity: u32,
+    ) -> Result<(Vec<[u32; 4]>, u32), GpuError> {
+        let hits = storage_buffer(ctx, "extrema", capacity as u64 * 16);
+        let count = storage_buffer(ctx, "extrema count", 4);
+        let threshold = 0.5 * params.contrast_threshold / params.scales_per_octave as f32;
+        let mut steps = Vec::new();
+        for (o, oct) in space.octaves.iter().enumerate() {
+            if oct.width <= 2 * IMG_BORDER || oct.height <= 2 * IMG_BORDER {
+                continue;
+            }
+            for s in 1..=params.scales_per_octave as usize {
+                let uniform = uniform_buffer(
+                    ctx,
+                    "extrema params",
+                    &ExtremaParams {
+                        width: oct.width,
+                        height: oct.height,
+                        border: IMG_BORDER,
+                        threshold,
+                        octave: o as u32,
+                        scale: s as u32,
+                        capacity,
+                        _pad: 0,
+                    },
+                );
+                let buffers = [
+                    &uniform,
+                    &oct.dogs[s - 1],
+                    &oct.dogs[s],
+                    &oct.dogs[s + 1],
+                    &hits,
+                    &count,
+                ];
+                let entries: Vec<wgpu::BindGroupEntry> = buffers
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| wgpu::BindGroupEntry {
+                        binding: i as u32,
+                        resource: b.as_entire_binding(),
+                    })
+                    .collect();
+                let bind_group = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: Some("extrema"),
+                    layout: &self.layout,
+                    entries: &entries,
+                });
+                steps.push((bind_group, oct.width, oct.height));
+            }
+        }
+        let mut enc = ctx.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            pass.set_pipeline(&self.pipeline);
+            for (bg, w, h) in &steps {
+                pass.set_bind_group(0, bg, &[]);
+                pass.dispatch_workgroups(w.div_ceil(16), h.div_ceil(16), 1);
+            }
+        }
+        ctx.queue.submit([enc.finish()]);
+        let n = read_buffer::<u32>(ctx, &count, 1).await?[0];
+        let hits = read_buffer(ctx, &hits, n.min(capacity) as usize).await?;
+        Ok((hits, n))
+    }
+}

@@ -1,0 +1,290 @@
+//! Host of `shaders/pyramid.wgsl`: the Gaussian and DoG scale space on the GPU, with exactly the
+//! conventions (and the same blur taps) of [`super::sift::build_scale_space_cpu`].
+
+use std::sync::Arc;
+
+use super::sift::{
+    gaussian_kernel, incremental_sigma, initial_blur_sigma, octave_count, upsample_cpu, Octave,
+    ScaleSpace, SiftParams,
+};
+use crate::gpu::{
+    buffer_layout_entry, compute_pipeline, read_buffer, storage_buffer, storage_buffer_init,
+    uniform_buffer, GpuContext, GpuError,
+};
+
+const SOURCE: &str = include_str!("../../shaders/pyramid.wgsl");
+
+/// Host mirror of `PyramidParams` in `pyramid.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct PyramidParams {
+    pub width: u32,
+    pub height: u32,
+    pub src_width: u32,
+    pub src_height: u32,
+    pub radius: u32,
+    pub weight_offset: u32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+}
+
+/// One octave on the GPU: `S+3` Gaussian and `S+2` DoG images.
+pub struct GpuOctave {
+    pub width: u32,
+    pub height: u32,
+    pub gaussians: Vec<wgpu::Buffer>,
+    pub dogs: Vec<wgpu::Buffer>,
+}
+
+/// The scale space on the GPU.
+pub struct GpuScaleSpace {
+    pub octaves: Vec<GpuOctave>,
+}
+
+impl GpuScaleSpace {
+    /// Copies every image back (tests, debugging).
+    pub async fn read(&self, ctx: &GpuContext) -> Result<ScaleSpace, GpuError> {
+        let mut octaves = Vec::with_capacity(self.octaves.len());
+        for o in &self.octaves {
+            let n = (o.width * o.height) as usize;
+            let mut gaussians = Vec::with_capacity(o.gaussians.len());
+            for b in &o.gaussians {
+                gaussians.push(read_buffer(ctx, b, n).await?);
+            }
+            let mut dogs = Vec::with_capacity(o.dogs.len());
+            for b in &o.dogs {
+                dogs.push(read_buffer(ctx, b, n).await?);
+            }
+            octaves.push(Octave {
+                width: o.width,
+                height: o.height,
+                gaussians,
+                dogs,
+            });
+        }
+        Ok(ScaleSpace { octaves })
+    }
+}
+
+/// Owns the pyramid pipelines and their shared bind-group layout.
+pub struct PyramidKernel {
+    layout: wgpu::BindGroupLayout,
+    blur_h: Arc<wgpu::ComputePipeline>,
+    blur_v: Arc<wgpu::ComputePipeline>,
+    downsample: Arc<wgpu::ComputePipeline>,
+    dog: Arc<wgpu::ComputePipeline>,
+}
+
+/// One recorded dispatch: pipeline, bind group, size.
+struct Step {
+    pipeline: Arc<wgpu::ComputePipeline>,
+    bind_group: wgpu::BindGroup,
+    width: u32,
+    height: u32,
+}
+
+impl PyramidKernel {
+    pub fn new(ctx: &GpuContext) -> Self {
+        use wgpu::BufferBindingType::{Storage, Uniform};
+        let layout = ctx
+            .device
+            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some("pyramid"),
+                entries: &[
+                    buffer_layout_entry(0, Uniform),
+                    buffer_layout_entry(1, Storage { read_only: true }),
+                    buffer_layout_entry(2, Storage { read_only: false }),
+                    buffer_layout_entry(3, Storage { read_only: true }),
+                    buffer_layout_entry(4, Storage { read_only: true }),
+                ],
+            });
+        let p = |key, entry| {
+            let layout = &layout;
+            ctx.pipeline(key, move |d| {
+                compute_pipeline(d, "pyramid.wgsl", SOURCE, Some(layout), entry)
+            })
+        };
+        Self {
+            blur_h: p("pyramid.blur_h", "blur_h"),
+            blur_v: p("pyramid.blur_v", "blur_v"),
+            downsample: p("pyramid.downsample", "downsample"),
+            dog: p("pyramid.dog", "dog"),
+            layout,
+        }
+    }
+
+    /// Builds the scale space of a `w × h` gray image on the GPU (one submission). With
+    /// `params.upsample` the doubling runs on the host ([`upsample_cpu`]) before upload.
+    pub fn build(
+        &self,
+        ctx: &GpuContext,
+        gray: &[f32],
+        w: u32,
+        h: u32,
+        params: &SiftParams,
+    ) -> Result<GpuScaleSpace, GpuError> {
+        if gray.len() as u64 != w as u64 * h as u64 || w == 0 || h == 0 {
+            return Err(GpuError::TooLarge(format!(
+                "{} pixels for a {w}x{h} image",
+                gray.len()
+            )));
+        }
+        let (base, mut w, mut h) = if params.upsample {
+            upsample_cpu(gray, w, h)
+        } else {
+            (gray.to_vec(), w, h)
+        };
+        let levels = params.scales_per_octave + 3;
+        // All blur taps in one buffer: the initial blur, then each incremental one.
+        let sigmas: Vec<f32> = std::iter::once(initial_blur_sigma(params))
+            .chain((1..levels).map(|s| incremental_sigma(params, s)))
+            .collect();
+        let mut taps = Vec::new();
+        let kernels: Vec<(u32, u32)> = sigmas
+            .iter()
+            .map(|&s| {
+                let k = gaussian_kernel(s);
+                let entry = (taps.len() as u32, (k.len() / 2) as u32);
+                taps.extend(k);
+                entry
+            })
+            .collect();
+        let weights = storage_buffer_init(ctx, "blur taps", &taps);
+        let input = storage_buffer_init(ctx, "pyramid input", &base);
+        let dummy = storage_buffer(ctx, "unused", 4);
+
+        let mut steps = Vec::new();
+        let mut step = |pipeline: &Arc<wgpu::ComputePipeline>,
+                        params: PyramidParams,
+                        src: &wgpu::Buffer,
+                        dst: &wgpu::Buffer,
+                        src2: &wgpu::Buffer| {
+            let uniform = uniform_buffer(ctx, "pyramid params", &params);
+            let bind_group = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("pyramid step"),
+                layout: &self.layout,
+                entries: &[
+                    wgpu::BindGroupEntry {
+                        binding: 0,
+                        resource: uniform.as_entire_binding(),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 1,
+                        resource: src.as_entire_binding(),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 2,
+                        resource: dst.as_entire_binding(),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 3,
+                        resource: weights.as_entire_binding(),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 4,
+                        resource: src2.as_entire_binding(),
+                    },
+                ],
+            });
+            steps.push(Step {
+                pipeline: pipeline.clone(),
+                bind_group,
+                width: params.width,
+                height: params.height,
+            });
+        };
+
+        let octave_total = octave_count(w, h, params);
+        let mut octaves: Vec<GpuOctave> = Vec::with_capacity(octave_total as usize);
+        for o in 0..octave_total {
+            let mut gaussians = Vec::with_capacity(levels as usize);
+            let first = if o == 0 {
+                None
+            } else {
+                let prev: &GpuOctave = &octaves[o as usize - 1];
+                let (pw, ph) = (prev.width, prev.height);
+                (w, h) = (pw.div_ceil(2), ph.div_ceil(2));
+                let down = storage_buffer(ctx, "gaussian", w as u64 * h as u64 * 4);
+                let src = &prev.gaussians[params.scales_per_octave as usize];
+                step(
+                    &self.downsample,
+                    PyramidParams {
+                        width: w,
+                        height: h,
+                        src_width: pw,
+                        src_height: ph,
+                        ..Default::default()
+                    },
+                    src,
+                    &down,
+                    &dummy,
+                );
+                Some(down)
+            };
+            let bytes = w as u64 * h as u64 * 4;
+            let tmp = storage_buffer(ctx, "blur tmp", bytes);
+            let mut blur = |src: &wgpu::Buffer, kernel: (u32, u32)| {
+                let out = storage_buffer(ctx, "gaussian", bytes);
+                let p = PyramidParams {
+                    width: w,
+                    height: h,
+                    src_width: w,
+                    src_height: h,
+                    weight_offset: kernel.0,
+                    radius: kernel.1,
+                    ..Default::default()
+                };
+                step(&self.blur_h, p, src, &tmp, &dummy);
+                step(&self.blur_v, p, &tmp, &out, &dummy);
+                out
+            };
+            let g0 = match first {
+                Some(b) => b,
+                None => blur(&input, kernels[0]),
+            };
+            gaussians.push(g0);
+            for s in 1..levels as usize {
+                let next = blur(&gaussians[s - 1], kernels[s]);
+                gaussians.push(next);
+            }
+            let dogs: Vec<wgpu::Buffer> = gaussians
+                .windows(2)
+                .map(|pair| {
+                    let out = storage_buffer(ctx, "dog", bytes);
+                    step(
+                        &self.dog,
+                        PyramidParams {
+                            width: w,
+                            height: h,
+                            src_width: w,
+                            src_height: h,
+                            ..Default::default()
+                        },
+                        &pair[0],
+                        &out,
+                        &pair[1],
+                    );
+                    out
+                })
+                .collect();
+            octaves.push(GpuOctave {
+                width: w,
+                height: h,
+                gaussians,
+                dogs,
+            });
+        }
+
+        let mut enc = ctx.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            for s in &steps {
+                pass.set_pipeline(&s.pipeline);
+                pass.set_bind_group(0, &s.bind_group, &[]);
+                pass.dispatch_workgroups(s.width.div_ceil(16), s.height.div_ceil(16), 1);
+            }
+        }
+        ctx.queue.submit([enc.finish()]);
+        Ok(GpuScaleSpace { octaves })
+    }
+}

@@ -1,0 +1,77 @@
+//! SIFT-class detector and descriptor, CPU reference (the GPU kernels are checked against it).
+//!
+//! Lowe 2004 as OpenCV implements it, on gray images with values in 0..1:
+//! [`build_scale_space_cpu`] (Gaussian / DoG pyramids, exact conventions in [`scale_space`]),
+//! [`find_extrema_cpu`] (strict 3×3×3 extrema), [`refine_extremum_cpu`] (Newton refinement,
+//! contrast and edge tests), [`assign_orientations_cpu`] (36-bin histogram, peaks ≥ 0.8 · max),
+//! [`describe_keypoints_cpu`] (4×4×8 descriptor, optional RootSIFT), and the whole pipeline in
+//! [`detect_and_describe_cpu`].
+//!
+//! Coordinates: x right, y down, pixel centres at integers; octave `o` pixel `p` is input pixel
+//! `p · 2^o` (`· 2^(o-1)` with `upsample`).
+
+mod descriptor;
+mod extrema;
+mod orientation;
+pub mod scale_space;
+#[cfg(test)]
+mod tests;
+
+pub use descriptor::{
+    describe_cpu, describe_keypoints_cpu, PatchFrame, DESCR_HIST_BINS, DESCR_MAG_THR,
+    DESCR_SCL_FCTR, DESCR_WIDTH,
+};
+pub use extrema::{
+    find_extrema_cpu, localize_keypoints_cpu, refine_extremum_cpu, Extremum, Keypoint, IMG_BORDER,
+    MAX_INTERP_STEPS,
+};
+pub use orientation::{
+    assign_orientations_cpu, dominant_orientations, orientation_histogram_cpu, ORI_BINS,
+    ORI_PEAK_RATIO, ORI_RADIUS_FCTR, ORI_SIG_FCTR,
+};
+pub use scale_space::{
+    blur_cpu, build_scale_space_cpu, downsample_cpu, gaussian_kernel, incremental_sigma,
+    initial_blur_sigma, octave_count, upsample_cpu, Octave, ScaleSpace, SiftParams,
+};
+
+use super::Descriptors;
+
+/// Keeps the `max` keypoints of highest response (stable: ties keep their order), in
+/// descending response order. Keypoints of one location with several orientations share a
+/// response and may be split by the cut.
+pub fn retain_strongest(keypoints: &mut Vec<Keypoint>, max: usize) {
+    keypoints.sort_by(|a, b| b.response.total_cmp(&a.response));
+    keypoints.truncate(max);
+}
+
+/// The whole pipeline on a `w × h` gray image (row-major, values in 0..1): scale space,
+/// extrema, refinement, orientations, the `max_features` cap (applied to oriented keypoints,
+/// as OpenCV), descriptors quantised with [`Descriptors::quantize`]. Keypoint `i` has
+/// descriptor `i`. Without a cap the order is octave, scale, row, column, orientation bin; with
+/// one it is descending response.
+pub fn detect_and_describe_cpu(
+    gray: &[f32],
+    w: u32,
+    h: u32,
+    params: &SiftParams,
+) -> (Vec<Keypoint>, Descriptors) {
+    let (keypoints, descriptors) = detect_and_describe_float_cpu(gray, w, h, params);
+    (keypoints, Descriptors::quantize(&descriptors))
+}
+
+/// [`detect_and_describe_cpu`] with the float (unit-norm) descriptors.
+pub fn detect_and_describe_float_cpu(
+    gray: &[f32],
+    w: u32,
+    h: u32,
+    params: &SiftParams,
+) -> (Vec<Keypoint>, Vec<[f32; super::DESCRIPTOR_BYTES]>) {
+    let space = build_scale_space_cpu(gray, w, h, params);
+    let located = localize_keypoints_cpu(&space, params);
+    let mut keypoints = assign_orientations_cpu(&space, &located, params);
+    if let Some(max) = params.max_features {
+        retain_strongest(&mut keypoints, max as usize);
+    }
+    let descriptors = describe_keypoints_cpu(&space, &keypoints, params);
+    (keypoints, descriptors)
+}

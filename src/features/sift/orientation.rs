@@ -1,0 +1,129 @@
+//! Keypoint orientation: the 36-bin gradient-orientation histogram (OpenCV's
+//! `calcOrientationHist`, smoothed with OpenCV's circular `[1, 4, 6, 4, 1] / 16` kernel, one pass).
+
+use std::f32::consts::TAU;
+
+use super::extrema::Keypoint;
+use super::scale_space::{ScaleSpace, SiftParams};
+
+/// Bins of the orientation histogram (10° each).
+pub const ORI_BINS: usize = 36;
+/// Gaussian weighting sigma of the orientation window, in units of the keypoint sigma.
+pub const ORI_SIG_FCTR: f32 = 1.5;
+/// Window radius in units of the keypoint sigma: `3 · ORI_SIG_FCTR`.
+pub const ORI_RADIUS_FCTR: f32 = 3.0 * ORI_SIG_FCTR;
+/// Every histogram peak at least this fraction of the maximum gives a keypoint.
+pub const ORI_PEAK_RATIO: f32 = 0.8;
+
+/// Gradient of a Gaussian image at an interior pixel by central differences, image coordinates
+/// (y down): `(I(x+1,y) - I(x-1,y), I(x,y+1) - I(x,y-1))`.
+pub(super) fn gradient(img: &[f32], w: usize, x: usize, y: usize) -> (f32, f32) {
+    let i = y * w + x;
+    (img[i + 1] - img[i - 1], img[i + w] - img[i - w])
+}
+
+/// `atan2(dy, dx)` mapped to `[0, 2π)`.
+pub(super) fn angle_0_tau(dy: f32, dx: f32) -> f32 {
+    let a = dy.atan2(dx);
+    if a < 0.0 {
+        a + TAU
+    } else {
+        a
+    }
+}
+
+/// Smoothed orientation histogram around `(x, y)` (octave pixels) of a `w × h` Gaussian image,
+/// for a keypoint of scale `sigma` (octave pixels).
+///
+/// The square window `[-R, R]²` with `R = round(4.5 σ)` is centred at the rounded position; a
+/// pixel counts when it is not on the image border (its central differences exist). It adds
+/// `|∇I| · exp(-|p - (x, y)|² / (2 (1.5 σ)²))` (offset from the sub-pixel position) to the
+/// nearest bin, `round(36 · θ / 2π) mod 36`, `θ = atan2(dy, dx)` (y down). The histogram is then
+/// smoothed once, circularly, with `[1, 4, 6, 4, 1] / 16` (OpenCV).
+pub fn orientation_histogram_cpu(
+    img: &[f32],
+    w: u32,
+    h: u32,
+    x: f32,
+    y: f32,
+    sigma: f32,
+) -> [f32; ORI_BINS] {
+    let (cx, cy) = (x.round() as i64, y.round() as i64);
+    let radius = (ORI_RADIUS_FCTR * sigma).round() as i64;
+    let ws = ORI_SIG_FCTR * sigma;
+    let exp_scale = -1.0 / (2.0 * ws * ws);
+    let mut raw = [0.0f32; ORI_BINS];
+    for py in cy - radius..=cy + radius {
+        if py <= 0 || py >= h as i64 - 1 {
+            continue;
+        }
+        for px in cx - radius..=cx + radius {
+            if px <= 0 || px >= w as i64 - 1 {
+                continue;
+            }
+            let (dx, dy) = gradient(img, w as usize, px as usize, py as usize);
+            let (ox, oy) = (px as f32 - x, py as f32 - y);
+            let weight = ((ox * ox + oy * oy) * exp_scale).exp();
+            let mag = (dx * dx + dy * dy).sqrt();
+            let bin = (angle_0_tau(dy, dx) * (ORI_BINS as f32 / TAU)).round() as usize % ORI_BINS;
+            raw[bin] += weight * mag;
+        }
+    }
+    let n = ORI_BINS;
+    std::array::from_fn(|i| {
+        let at = |d: usize| raw[(i + n + d - 2) % n];
+        (at(0) + at(4)) * (1.0 / 16.0) + (at(1) + at(3)) * (4.0 / 16.0) + at(2) * (6.0 / 16.0)
+    })
+}
+
+/// Orientations (radians, `[0, 2π)`) of every local peak of `hist` (strictly above both circular
+/// neighbours) that reaches `ORI_PEAK_RATIO` of the maximum, refined by a parabola through the
+/// peak and its neighbours. In bin order.
+pub fn dominant_orientations(hist: &[f32; ORI_BINS]) -> Vec<f32> {
+    let n = ORI_BINS;
+    let max = hist.iter().copied().fold(0.0f32, f32::max);
+    let threshold = max * ORI_PEAK_RATIO;
+    let mut out = Vec::new();
+    for j in 0..n {
+        let (l, c, r) = (hist[(j + n - 1) % n], hist[j], hist[(j + 1) % n]);
+        if c > l && c > r && c >= threshold {
+            let mut bin = j as f32 + 0.5 * (l - r) / (l - 2.0 * c + r);
+            if bin < 0.0 {
+                bin += n as f32;
+            } else if bin >= n as f32 {
+                bin -= n as f32;
+            }
+            let angle = bin * (TAU / n as f32);
+            out.push(if angle >= TAU { 0.0 } else { angle });
+        }
+    }
+    out
+}
+
+/// One keypoint per dominant orientation of each input keypoint (histogram on Gaussian image
+/// `scale` of its octave), in input order then bin order.
+pub fn assign_orientations_cpu(
+    space: &ScaleSpace,
+    keypoints: &[Keypoint],
+    params: &SiftParams,
+) -> Vec<Keypoint> {
+    let mut out = Vec::with_capacity(keypoints.len());
+    for kp in keypoints {
+        let oct = &space.octaves[kp.octave as usize];
+        let (x, y, sigma) = kp.in_octave(params);
+        let hist = orientation_histogram_cpu(
+            &oct.gaussians[kp.scale as usize],
+            oct.width,
+            oct.height,
+            x,
+            y,
+            sigma,
+        );
+        out.extend(
+            dominant_orientations(&hist)
+                .into_iter()
+                .map(|orientation| Keypoint { orientation, ..*kp }),
+        );
+    }
+    out
+}
