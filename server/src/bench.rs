@@ -12,7 +12,9 @@ use serde_json::{json, Map, Value};
 use splatpod::gpu::{read_buffer, storage_buffer, storage_buffer_init, GpuContext};
 use splatpod::sort::RadixSort;
 
-use crate::cli::{BenchArgs, BenchKind, MatchBenchArgs, RenderBenchArgs, SortBenchArgs};
+use crate::cli::{
+    BenchArgs, BenchKind, MatchBenchArgs, RenderBenchArgs, SortBenchArgs, StrechaBenchArgs,
+};
 use crate::error::ServerError;
 
 pub async fn run(args: BenchArgs) -> Result<(), ServerError> {
@@ -20,6 +22,7 @@ pub async fn run(args: BenchArgs) -> Result<(), ServerError> {
         BenchKind::Sort(a) => sort(a).await,
         BenchKind::Render(a) => render(a).await,
         BenchKind::Match(a) => match_pairs(a).await,
+        BenchKind::Strecha(a) => strecha(a).await,
     }
 }
 
@@ -381,19 +384,151 @@ async fn match_pairs(args: MatchBenchArgs) -> Result<(), ServerError> {
     );
     fields.insert(format!("ms_per_pair_{k}k"), json!(round3(ms)));
     println!("match {k}k x {k}k descriptors: {ms:.3} ms per pair");
-    if let Some(dir) = args.out.parent() {
+    merge_into(&args.out, fields)
+}
+
+/// Adds `fields` to the JSON object in `out` (keeping figures other benchmarks wrote there).
+fn merge_into(out: &std::path::Path, fields: Map<String, Value>) -> Result<(), ServerError> {
+    if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    // Keep other figures already in the file (extraction, browser runs).
-    let mut merged: Map<String, Value> = std::fs::read_to_string(&args.out)
+    let mut merged: Map<String, Value> = std::fs::read_to_string(out)
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or_default();
     merged.extend(fields);
     std::fs::write(
-        &args.out,
+        out,
         serde_json::to_string_pretty(&Value::Object(merged))? + "\n",
     )?;
-    println!("wrote {}", args.out.display());
+    println!("wrote {}", out.display());
     Ok(())
+}
+
+/// Our matches and inlier fraction for one `scene:i:j` pair.
+async fn strecha_pair(
+    ctx: &GpuContext,
+    args: &StrechaBenchArgs,
+    spec: &str,
+) -> Result<(usize, f64), ServerError> {
+    use splatpod::features::sift::SiftParams;
+    use splatpod::features::{
+        extract_features_cpu, fraction_within, fundamental, match_descriptors, CalibratedCamera,
+        MatchOptions,
+    };
+    let parts: Vec<&str> = spec.split(':').collect();
+    let [scene, i, j] = parts[..] else {
+        return Err(ServerError::BadInput(format!(
+            "pair `{spec}` is not scene:i:j"
+        )));
+    };
+    let index = |k: &str| {
+        k.parse::<u32>()
+            .map_err(|_| ServerError::BadInput(format!("`{k}` in `{spec}` is not an image index")))
+    };
+    let (i, j) = (index(i)?, index(j)?);
+    let root = args.datasets.join(scene);
+    // The settings of tests/strecha_matching.rs.
+    let params = SiftParams {
+        max_features: Some(4000),
+        upsample: true,
+        contrast_threshold: 0.02,
+        ..SiftParams::default()
+    };
+    let image = |k: u32| -> Result<_, ServerError> {
+        let path = root.join("images").join(format!("{k:04}.jpg"));
+        let bytes = std::fs::read(&path)?;
+        extract_features_cpu(&bytes, None, Some(args.max_side), &params)
+            .map_err(|e| ServerError::BadInput(format!("{}: {e}", path.display())))
+    };
+    let camera = |k: u32| -> Result<_, ServerError> {
+        let path = root.join("gt_cameras").join(format!("{k:04}.jpg.camera"));
+        CalibratedCamera::from_strecha(&std::fs::read_to_string(&path)?)
+            .map_err(|e| ServerError::BadInput(format!("{}: {e}", path.display())))
+    };
+    let (a, b) = (image(i)?, image(j)?);
+    let f = fundamental(&camera(i)?, &camera(j)?, a.scale);
+    let matches = match_descriptors(
+        ctx,
+        &a.descriptors,
+        &b.descriptors,
+        &MatchOptions::default(),
+    )
+    .await?;
+    Ok((
+        matches.len(),
+        fraction_within(&f, &a.keypoints, &b.keypoints, &matches, 2.0),
+    ))
+}
+
+async fn strecha(args: StrechaBenchArgs) -> Result<(), ServerError> {
+    let ctx = GpuContext::new().await?;
+    // Matching is exact integer arithmetic: these figures do not depend on the GPU, so they get
+    // their own provenance fields and leave the file's `device` (speed figures) alone.
+    let header = result_header("features", &ctx, &args.commit);
+    let mut fields = Map::new();
+    fields.insert("matching_quality_device".into(), header["device"].clone());
+    fields.insert("matching_quality_commit".into(), header["commit"].clone());
+    fields.insert(
+        "matching_quality".into(),
+        json!(format!(
+            "Strecha pairs at {} px: SIFT (CPU reference, doubled first octave, contrast 0.02, \
+             max 4000) + GPU matching (ratio 0.8, mutual); percent of matches within 2 px of the \
+             ground-truth epipolar line",
+            args.max_side
+        )),
+    );
+    let peer = args
+        .peer_script
+        .is_file()
+        .then(|| {
+            Command::new("python3")
+                .arg(&args.peer_script)
+                .arg("--datasets")
+                .arg(&args.datasets)
+                .args([
+                    "--pairs",
+                    &args.pairs.join(","),
+                    "--max-side",
+                    &args.max_side.to_string(),
+                ])
+                .output()
+                .ok()
+        })
+        .flatten()
+        .filter(|o| o.status.success())
+        .and_then(|o| serde_json::from_slice::<Value>(&o.stdout).ok());
+    match &peer {
+        Some(p) => {
+            fields.insert("matching_peer".into(), p["peer"].clone());
+        }
+        None => tracing::warn!("COLMAP peer unavailable (python3 with pycolmap, pillow, numpy)"),
+    }
+    for spec in &args.pairs {
+        let (n, inliers) = strecha_pair(&ctx, &args, spec).await?;
+        let tag = spec.replace(['-', ':'], "_").to_lowercase();
+        fields.insert(format!("matches_{tag}"), json!(n));
+        fields.insert(
+            format!("within_2px_pct_{tag}"),
+            json!(round3(100.0 * inliers)),
+        );
+        let mut line = format!("{spec}: {n} matches, {:.1} % within 2 px", 100.0 * inliers);
+        let theirs = peer.as_ref().map(|p| &p["pairs"][spec.as_str()]);
+        if let Some((pn, pf)) =
+            theirs.and_then(|t| Some((t["matches"].as_u64()?, t["within_2px"].as_f64()?)))
+        {
+            fields.insert(format!("matches_{tag}_colmap"), json!(pn));
+            fields.insert(
+                format!("within_2px_pct_{tag}_colmap"),
+                json!(round3(100.0 * pf)),
+            );
+            fields.insert(
+                format!("ratio_matches_{tag}_vs_colmap"),
+                json!(round3(n as f64 / pn.max(1) as f64)),
+            );
+            line += &format!("   COLMAP: {pn} matches, {:.1} %", 100.0 * pf);
+        }
+        println!("{line}");
+    }
+    merge_into(&args.out, fields)
 }

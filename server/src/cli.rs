@@ -100,6 +100,34 @@ pub enum BenchKind {
     Render(RenderBenchArgs),
     /// Descriptor matching (nearest two, ratio and mutual checks) per image pair.
     Match(MatchBenchArgs),
+    /// Matching quality on the Strecha scenes (ground-truth epipolar geometry), beside COLMAP's
+    /// SIFT when python3 has pycolmap.
+    Strecha(StrechaBenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StrechaBenchArgs {
+    /// Folder holding the strecha-* scenes.
+    #[arg(long, default_value = "../shared/datasets")]
+    pub datasets: PathBuf,
+    /// Pairs as scene:i:j.
+    #[arg(long, value_delimiter = ',', default_values_t = vec![
+        "strecha-fountain-P11:4:5".to_string(),
+        "strecha-Herz-Jesus-P8:2:3".to_string(),
+        "strecha-entry-P10:3:4".to_string(),
+    ])]
+    pub pairs: Vec<String>,
+    /// Longer image side after downscaling.
+    #[arg(long, default_value_t = 768)]
+    pub max_side: u32,
+    /// Peer script (COLMAP SIFT through pycolmap); skipped when absent or failing.
+    #[arg(long, default_value = "bench/colmap_match.py")]
+    pub peer_script: PathBuf,
+    #[arg(long, default_value = "bench/results/features.json")]
+    pub out: PathBuf,
+    /// Commit being measured.
+    #[arg(long, env = "SPLATPOD_COMMIT", default_value = "unknown")]
+    pub commit: String,
 }
 
 #[derive(Debug, Args)]

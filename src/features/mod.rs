@@ -5,6 +5,8 @@
 //! orientation and descriptor stages.
 
 mod descriptors;
+mod epipolar;
+mod extract;
 mod extrema;
 mod matcher;
 mod pairs;
@@ -15,6 +17,10 @@ pub mod sift;
 mod tests;
 
 pub use descriptors::{Descriptors, DESCRIPTOR_BYTES, DESCRIPTOR_WORDS};
+pub use epipolar::{
+    epipolar_distance, fraction_within, fundamental, CalibratedCamera, CameraFileError,
+};
+pub use extract::{extract_features_cpu, ImageFeatures};
 pub use extrema::{ExtremaKernel, ExtremaParams};
 pub use matcher::{
     filter_matches, match_descriptors, match_descriptors_cpu, nearest_two_cpu, Match, MatchOptions,
