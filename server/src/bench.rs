@@ -13,7 +13,8 @@ use splatpod::gpu::{read_buffer, storage_buffer, storage_buffer_init, GpuContext
 use splatpod::sort::RadixSort;
 
 use crate::cli::{
-    BenchArgs, BenchKind, MatchBenchArgs, RenderBenchArgs, SortBenchArgs, StrechaBenchArgs,
+    BenchArgs, BenchKind, ExtractBenchArgs, MatchBenchArgs, RenderBenchArgs, SortBenchArgs,
+    StrechaBenchArgs,
 };
 use crate::error::ServerError;
 
@@ -23,6 +24,7 @@ pub async fn run(args: BenchArgs) -> Result<(), ServerError> {
         BenchKind::Render(a) => render(a).await,
         BenchKind::Match(a) => match_pairs(a).await,
         BenchKind::Strecha(a) => strecha(a).await,
+        BenchKind::Extract(a) => extract(a).await,
     }
 }
 
@@ -530,5 +532,71 @@ async fn strecha(args: StrechaBenchArgs) -> Result<(), ServerError> {
         }
         println!("{line}");
     }
+    merge_into(&args.out, fields)
+}
+
+async fn extract(args: ExtractBenchArgs) -> Result<(), ServerError> {
+    use splatpod::features::sift::SiftParams;
+    use splatpod::features::SiftGpu;
+    use splatpod::images::{decode_image, DecodeOptions};
+
+    let ctx = GpuContext::new_for_large_scenes().await?;
+    let sift = SiftGpu::new(&ctx);
+    let params = SiftParams {
+        max_features: Some(args.max_features),
+        upsample: true,
+        contrast_threshold: 0.02,
+        ..SiftParams::default()
+    };
+    let mut paths: Vec<_> = std::fs::read_dir(&args.images)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "jpg" || e == "png"))
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        return Err(ServerError::BadInput(format!(
+            "no images in {}",
+            args.images.display()
+        )));
+    }
+    let options = DecodeOptions {
+        max_side: Some(args.max_side),
+        ..DecodeOptions::default()
+    };
+    let (mut times, mut counts) = (Vec::new(), Vec::new());
+    let mut size = (0, 0);
+    // The first image warms the pipeline caches up and is not timed.
+    for (n, path) in std::iter::once(&paths[0]).chain(paths.iter()).enumerate() {
+        let img = decode_image(&std::fs::read(path)?, None, &options)
+            .map_err(|e| ServerError::BadInput(format!("{}: {e}", path.display())))?;
+        size = (img.width, img.height);
+        let start = std::time::Instant::now();
+        let (keypoints, _) = sift
+            .detect_and_describe(&ctx, &img.gray, img.width, img.height, &params)
+            .await?;
+        let ms = start.elapsed().as_secs_f64() * 1e3;
+        if n > 0 {
+            times.push(ms);
+            counts.push(keypoints.len() as f64);
+        }
+    }
+    let ms = median(times);
+    let mut fields = result_header("features", &ctx, &args.commit);
+    fields.insert(
+        "extraction".into(),
+        json!(format!(
+            "GPU SIFT (doubled first octave, contrast 0.02, max {} features) on {} photos at {}x{}; median wall time per image after decode, incl. uploads and readbacks",
+            args.max_features,
+            paths.len(),
+            size.0,
+            size.1
+        )),
+    );
+    fields.insert(format!("ms_per_image_{}", args.max_side), json!(round3(ms)));
+    fields.insert(
+        format!("features_per_image_{}", args.max_side),
+        json!(median(counts)),
+    );
+    println!("extract at {}x{}: {ms:.1} ms per image", size.0, size.1);
     merge_into(&args.out, fields)
 }

@@ -100,9 +100,29 @@ pub enum BenchKind {
     Render(RenderBenchArgs),
     /// Descriptor matching (nearest two, ratio and mutual checks) per image pair.
     Match(MatchBenchArgs),
+    /// SIFT extraction time per image on the GPU (photos downscaled to --max-side).
+    Extract(ExtractBenchArgs),
     /// Matching quality on the Strecha scenes (ground-truth epipolar geometry), beside COLMAP's
     /// SIFT when python3 has pycolmap.
     Strecha(StrechaBenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExtractBenchArgs {
+    /// Folder of JPEG/PNG photos.
+    #[arg(long, default_value = "../shared/datasets/strecha-fountain-P11/images")]
+    pub images: PathBuf,
+    /// Longer image side after downscaling.
+    #[arg(long, default_value_t = 1600)]
+    pub max_side: u32,
+    /// Most features kept per image.
+    #[arg(long, default_value_t = 8192)]
+    pub max_features: u32,
+    #[arg(long, default_value = "bench/results/features.json")]
+    pub out: PathBuf,
+    /// Commit being measured.
+    #[arg(long, env = "SPLATPOD_COMMIT", default_value = "unknown")]
+    pub commit: String,
 }
 
 #[derive(Debug, Args)]

@@ -1,8 +1,9 @@
 //! Image features and matching: the SIFT-class detector and descriptor (`sift`, the CPU
 //! reference), its GPU scale space (`shaders/pyramid.wgsl`) and DoG extrema
 //! (`shaders/extrema.wgsl`), descriptor matching on the GPU (`shaders/match.wgsl`), image-pair
-//! selection, and the sharpness signal (`shaders/sharpness.wgsl`). Still CPU-only: refinement,
-//! orientation and descriptor stages.
+//! selection, and the sharpness signal (`shaders/sharpness.wgsl`). The refinement, orientation and
+//! descriptor stages run on the GPU too (`sift_gpu`: `shaders/sift_refine.wgsl`,
+//! `shaders/sift_orient.wgsl`, `shaders/sift_describe.wgsl`), the whole pipeline in [`SiftGpu`].
 
 mod descriptors;
 mod epipolar;
@@ -13,6 +14,7 @@ mod pairs;
 mod pyramid;
 mod sharpness;
 pub mod sift;
+mod sift_gpu;
 #[cfg(test)]
 mod tests;
 
@@ -29,3 +31,7 @@ pub use matcher::{
 pub use pairs::{select_pairs, PairError, PairMode};
 pub use pyramid::{GpuOctave, GpuScaleSpace, PyramidKernel, PyramidParams};
 pub use sharpness::{SharpnessKernel, SharpnessParams};
+pub use sift_gpu::{
+    DescribeKernel, DescribeParams, GpuFrame, OrientKernel, OrientParams, RefineKernel,
+    RefineParams, SiftGpu, StackedOctave, StackedScaleSpace, MAX_ORIENTATIONS,
+};

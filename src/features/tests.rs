@@ -328,3 +328,275 @@ async fn gpu_extrema_equal_the_cpu_reference_on_the_same_scale_space() {
     );
     assert_eq!(gpu, cpu);
 }
+
+/// A `w × h` image of random Gaussian blobs of both signs on a gradient, plus a little noise
+/// (keypoints in several octaves and scales).
+fn sift_test_image(w: u32, h: u32, blobs: usize, seed: u64) -> Vec<f32> {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let mut img: Vec<f32> = (0..w * h)
+        .map(|i| 0.3 + 0.2 * (i % w) as f32 / w as f32 + 0.02 * rng.random_range(0.0..1.0f32))
+        .collect();
+    for _ in 0..blobs {
+        let (cx, cy) = (
+            rng.random_range(0.0..w as f32),
+            rng.random_range(0.0..h as f32),
+        );
+        let (sx, sy, amp) = (
+            rng.random_range(1.5..10.0f32),
+            rng.random_range(1.5..10.0f32),
+            rng.random_range(-0.4..0.4f32),
+        );
+        for y in 0..h {
+            for x in 0..w {
+                let d2 = ((x as f32 - cx) / sx).powi(2) + ((y as f32 - cy) / sy).powi(2);
+                img[(y * w + x) as usize] += amp * (-0.5 * d2).exp();
+            }
+        }
+    }
+    img
+}
+
+/// [`sift_test_image`] over a blurred checkerboard plus noise: hundreds of keypoints in every
+/// octave.
+fn sift_textured_image(w: u32, h: u32, seed: u64) -> Vec<f32> {
+    let mut rng = SmallRng::seed_from_u64(seed + 1);
+    sift_test_image(w, h, (w * h / 540) as usize, seed)
+        .into_iter()
+        .zip(checker(w, h, 9, true))
+        .map(|(a, b)| 0.7 * a + 0.2 * b + 0.05 * rng.random_range(0.0..1.0f32))
+        .collect()
+}
+
+fn close(a: f32, b: f32, rel: f32) -> bool {
+    (a - b).abs() <= rel * a.abs().max(b.abs()).max(1.0)
+}
+
+fn keypoints_close(a: &sift::Keypoint, b: &sift::Keypoint) -> bool {
+    a.octave == b.octave
+        && a.scale == b.scale
+        && close(a.x, b.x, 1e-4)
+        && close(a.y, b.y, 1e-4)
+        && close(a.sigma, b.sigma, 1e-4)
+        && (a.response - b.response).abs() <= 1e-4 * a.response.abs().max(b.response.abs())
+}
+
+#[wasm_bindgen_test(unsupported = tokio::test)]
+async fn gpu_refinement_equals_the_cpu_reference_on_the_same_scale_space() {
+    use super::sift::{localize_keypoints_cpu, refine_extremum_cpu, SiftParams};
+    let ctx = gpu().await;
+    let pyramid = PyramidKernel::new(&ctx);
+    let extrema = ExtremaKernel::new(&ctx);
+    let refine = RefineKernel::new(&ctx);
+    for (w, h, upsample, seed) in [(240u32, 180u32, false, 31u64), (97, 83, true, 32)] {
+        let img = sift_textured_image(w, h, seed);
+        let params = SiftParams {
+            upsample,
+            ..SiftParams::default()
+        };
+        let space = pyramid.build(&ctx, &img, w, h, &params).expect("pyramid");
+        let found = extrema.find(&ctx, &space, &params).await.expect("extrema");
+        let cpu_space = space.read(&ctx).await.expect("read");
+        let stacked = StackedScaleSpace::new(&ctx, &space);
+        let gpu = refine
+            .refine(&ctx, &stacked, &found, &params)
+            .await
+            .expect("refine");
+        assert_eq!(gpu.len(), found.len());
+        let mut kept = 0;
+        for (e, g) in found.iter().zip(&gpu) {
+            let c = refine_extremum_cpu(&cpu_space, e, &params);
+            match (g, c) {
+                (None, None) => {}
+                (Some((g, _)), Some(c)) => {
+                    kept += 1;
+                    assert!(keypoints_close(g, &c), "{e:?}: gpu {g:?} cpu {c:?}");
+                }
+                _ => panic!("{e:?}: gpu {g:?} cpu {c:?}"),
+            }
+        }
+        assert!(
+            kept >= 50,
+            "{w}x{h}: only {kept} keypoints of {}",
+            found.len()
+        );
+        let mut g = refine
+            .localize(&ctx, &stacked, &found, &params)
+            .await
+            .expect("localize");
+        let mut c = localize_keypoints_cpu(&cpu_space, &params);
+        let key = |k: &sift::Keypoint| (k.octave, k.scale, k.y.to_bits(), k.x.to_bits());
+        g.sort_by_key(key);
+        c.sort_by_key(key);
+        assert_eq!(g.len(), c.len(), "{w}x{h}");
+        for (a, b) in g.iter().zip(&c) {
+            assert!(keypoints_close(a, b), "gpu {a:?} cpu {b:?}");
+        }
+    }
+}
+
+/// Angles equal modulo 2π within `tol`.
+fn angle_close(a: f32, b: f32, tol: f32) -> bool {
+    let d = (a - b).rem_euclid(std::f32::consts::TAU);
+    d <= tol || std::f32::consts::TAU - d <= tol
+}
+
+#[wasm_bindgen_test(unsupported = tokio::test)]
+async fn gpu_orientations_equal_the_cpu_reference_on_the_same_scale_space() {
+    use super::sift::{assign_orientations_cpu, localize_keypoints_cpu, SiftParams};
+    let ctx = gpu().await;
+    let pyramid = PyramidKernel::new(&ctx);
+    let orient = OrientKernel::new(&ctx);
+    for (w, h, upsample, seed) in [(240u32, 180u32, false, 41u64), (97, 83, true, 42)] {
+        let img = sift_textured_image(w, h, seed);
+        let params = SiftParams {
+            upsample,
+            ..SiftParams::default()
+        };
+        let space = pyramid.build(&ctx, &img, w, h, &params).expect("pyramid");
+        let cpu_space = space.read(&ctx).await.expect("read");
+        let located = localize_keypoints_cpu(&cpu_space, &params);
+        assert!(located.len() >= 50, "{w}x{h}: {} keypoints", located.len());
+        let stacked = StackedScaleSpace::new(&ctx, &space);
+        let gpu = orient
+            .orientations(&ctx, &stacked, &located, &params)
+            .await
+            .expect("orient");
+        let cpu = assign_orientations_cpu(&cpu_space, &located, &params);
+        let mut next = 0;
+        for (kp, angles) in located.iter().zip(&gpu) {
+            let mine: Vec<f32> = cpu[next..]
+                .iter()
+                .take_while(|c| c.x == kp.x && c.y == kp.y && c.sigma == kp.sigma)
+                .map(|c| c.orientation)
+                .collect();
+            next += mine.len();
+            assert_eq!(
+                angles.len(),
+                mine.len(),
+                "{kp:?}: gpu {angles:?} cpu {mine:?}"
+            );
+            for (a, b) in angles.iter().zip(&mine) {
+                assert!(
+                    angle_close(*a, *b, 1e-3),
+                    "{kp:?}: gpu {angles:?} cpu {mine:?}"
+                );
+            }
+        }
+        assert_eq!(next, cpu.len());
+        let assigned = orient
+            .assign(&ctx, &stacked, &located, &params)
+            .await
+            .expect("assign");
+        assert_eq!(assigned.len(), cpu.len());
+    }
+}
+
+#[wasm_bindgen_test(unsupported = tokio::test)]
+async fn gpu_descriptors_equal_the_cpu_reference_on_the_same_scale_space() {
+    use super::sift::{
+        assign_orientations_cpu, describe_keypoints_cpu, localize_keypoints_cpu, SiftParams,
+    };
+    let ctx = gpu().await;
+    let pyramid = PyramidKernel::new(&ctx);
+    let describe = DescribeKernel::new(&ctx);
+    for (w, h, upsample, root_sift, seed) in [
+        (240u32, 180u32, false, false, 51u64),
+        (97, 83, true, true, 52),
+    ] {
+        let img = sift_textured_image(w, h, seed);
+        let params = SiftParams {
+            upsample,
+            root_sift,
+            ..SiftParams::default()
+        };
+        let space = pyramid.build(&ctx, &img, w, h, &params).expect("pyramid");
+        let cpu_space = space.read(&ctx).await.expect("read");
+        let located = localize_keypoints_cpu(&cpu_space, &params);
+        let keypoints = assign_orientations_cpu(&cpu_space, &located, &params);
+        assert!(keypoints.len() >= 50, "{w}x{h}: {}", keypoints.len());
+        let stacked = StackedScaleSpace::new(&ctx, &space);
+        let (floats, bytes) = describe
+            .describe(&ctx, &stacked, &keypoints, &params)
+            .await
+            .expect("describe");
+        let cpu = describe_keypoints_cpu(&cpu_space, &keypoints, &params);
+        let cpu_bytes = Descriptors::quantize(&cpu);
+        assert_eq!(floats.len(), cpu.len());
+        assert_eq!(bytes.len(), cpu.len());
+        let mut off_by_one = 0;
+        for (i, (g, c)) in floats.iter().zip(&cpu).enumerate() {
+            let d = g
+                .iter()
+                .zip(c)
+                .map(|(a, b)| (a - b).powi(2))
+                .sum::<f32>()
+                .sqrt();
+            assert!(d < 1e-3, "{w}x{h} descriptor {i}: L2 distance {d}");
+            for (a, b) in bytes.bytes(i).iter().zip(cpu_bytes.bytes(i)) {
+                let diff = (*a as i32 - b as i32).abs();
+                assert!(diff <= 1, "{w}x{h} descriptor {i}: bytes {a} vs {b}");
+                off_by_one += diff as usize;
+            }
+        }
+        // A byte flips where 512 v sits within the float difference of a .5: 1 in 10^5 on
+        // lavapipe, about 1 in 200 on SwiftShader (less precise atan2 / exp / sin / cos).
+        assert!(
+            off_by_one * 100 <= cpu.len() * 128,
+            "{w}x{h}: {off_by_one} bytes off by one of {}",
+            cpu.len() * 128
+        );
+    }
+}
+
+#[wasm_bindgen_test(unsupported = tokio::test)]
+async fn gpu_sift_pipeline_matches_detect_and_describe_cpu() {
+    use super::sift::{detect_and_describe_float_cpu, SiftParams};
+    let ctx = gpu().await;
+    let sift = SiftGpu::new(&ctx);
+    let (w, h) = (320u32, 240u32);
+    let img = sift_textured_image(w, h, 60);
+    for max_features in [None, Some(150)] {
+        let params = SiftParams {
+            max_features,
+            ..SiftParams::default()
+        };
+        let (gk, gf, gd) = sift
+            .detect_and_describe_float(&ctx, &img, w, h, &params)
+            .await
+            .expect("GPU SIFT");
+        let (ck, cf) = detect_and_describe_float_cpu(&img, w, h, &params);
+        assert_eq!(gd.len(), gk.len());
+        assert!(ck.len() >= 100, "{} CPU keypoints", ck.len());
+        let diff = gk.len().abs_diff(ck.len());
+        assert!(
+            diff * 100 <= ck.len(),
+            "GPU {} vs CPU {} keypoints",
+            gk.len(),
+            ck.len()
+        );
+        // Every CPU keypoint has a GPU twin (same place, scale, orientation) with a close
+        // descriptor, allowing for the 1 % that a last-bit difference may move across a threshold.
+        let mut matched = 0;
+        for (c, cd) in ck.iter().zip(&cf) {
+            let twin = gk.iter().zip(&gf).find(|(g, _)| {
+                keypoints_close(g, c) && angle_close(g.orientation, c.orientation, 1e-3)
+            });
+            if let Some((_, gd)) = twin {
+                let d = gd
+                    .iter()
+                    .zip(cd)
+                    .map(|(a, b)| (a - b).powi(2))
+                    .sum::<f32>()
+                    .sqrt();
+                if d < 1e-3 {
+                    matched += 1;
+                }
+            }
+        }
+        assert!(
+            matched * 100 >= ck.len() * 99,
+            "{matched} of {} CPU keypoints matched",
+            ck.len()
+        );
+    }
+}

@@ -1,0 +1,150 @@
+// SIFT keypoint refinement (OpenCV's `adjustLocalExtrema`), one thread per DoG extremum of one
+// octave, equal to `features::sift::refine_extremum_cpu` (the same f32 operations in the same
+// order; only FMA contraction and `exp2` may differ).
+//
+// Up to `max_steps` Newton steps on the quadratic model of the DoG around the integer sample
+// (central differences; Cramer's rule on the 3x3 Hessian); the sample moves by the offset
+// rounded half away from zero while any component is >= 0.5; rejected when it leaves
+// s in 1..=S or the border margin, when the Hessian is singular, when it does not converge, when
+// |D(x^)| * S < contrast_threshold, or on the 2x2 edge test. `dogs` holds the octave's S+2 DoG
+// images one after the other. Output per extremum `first + i`: (x, y, sigma, response) in input
+// pixels and (kept, x, y, s) of the final integer sample (kept = 0: rejected).
+// Limits: one octave per dispatch; extrema indices fit u32.
+
+#import grid
+
+struct RefineParams {
+    width: u32,
+    height: u32,
+    border: u32,
+    scales: u32,
+    first: u32,
+    count: u32,
+    max_steps: u32,
+    _pad0: u32,
+    contrast_threshold: f32,
+    edge_threshold: f32,
+    sigma0: f32,
+    octave_factor: f32,
+}
+
+struct Refined {
+    kp: vec4<f32>,
+    sample: vec4<u32>,
+}
+
+@group(0) @binding(0) var<uniform> params: RefineParams;
+@group(0) @binding(1) var<storage, read> extrema: array<vec4<u32>>;
+@group(0) @binding(2) var<storage, read> dogs: array<f32>;
+@group(0) @binding(3) var<storage, read_write> refined: array<Refined>;
+
+// DoG image `s` at (x + dx, y + dy).
+fn dog_at(s: i32, x: i32, y: i32) -> f32 {
+    let w = i32(params.width);
+    return dogs[u32((s * i32(params.height) + y) * w + x)];
+}
+
+// Determinant of the matrix with rows a, b, c, expanded along the first row.
+fn det3(a: vec3<f32>, b: vec3<f32>, c: vec3<f32>) -> f32 {
+    return a.x * (b.y * c.z - b.z * c.y) - a.y * (b.x * c.z - b.z * c.x) + a.z * (b.x * c.y - b.y * c.x);
+}
+
+// Rust's `f32::round`: half away from zero, exact for every f32.
+fn round_away(v: f32) -> f32 {
+    let a = abs(v);
+    let t = floor(a);
+    return sign(v) * select(t, t + 1.0, a - t >= 0.5);
+}
+
+@compute @workgroup_size(64)
+fn refine(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let i = linear_workgroup(wid, nwg) * 64u + lid;
+    if i >= params.count {
+        return;
+    }
+    let slot = params.first + i;
+    let e = extrema[slot];
+    var x = i32(e.x);
+    var y = i32(e.y);
+    var s = i32(e.z);
+    let n = i32(params.scales);
+    let b = i32(params.border);
+    let w = i32(params.width);
+    let h = i32(params.height);
+    var converged = false;
+    var failed = false;
+    var off = vec3<f32>(0.0);
+    var g = vec3<f32>(0.0);
+    var dxx = 0.0;
+    var dyy = 0.0;
+    var dxy = 0.0;
+    for (var it = 0u; it < params.max_steps; it++) {
+        let c = dog_at(s, x, y);
+        let v2 = c * 2.0;
+        let cr = dog_at(s, x + 1, y);
+        let cl = dog_at(s, x - 1, y);
+        let cd = dog_at(s, x, y + 1);
+        let cu = dog_at(s, x, y - 1);
+        let nc = dog_at(s + 1, x, y);
+        let pc = dog_at(s - 1, x, y);
+        g = vec3<f32>((cr - cl) * 0.5, (cd - cu) * 0.5, (nc - pc) * 0.5);
+        dxx = cr + cl - v2;
+        dyy = cd + cu - v2;
+        let dss = nc + pc - v2;
+        dxy = (dog_at(s, x + 1, y + 1) - dog_at(s, x - 1, y + 1) - dog_at(s, x + 1, y - 1) + dog_at(s, x - 1, y - 1)) * 0.25;
+        let dxs = (dog_at(s + 1, x + 1, y) - dog_at(s + 1, x - 1, y) - dog_at(s - 1, x + 1, y) + dog_at(s - 1, x - 1, y)) * 0.25;
+        let dys = (dog_at(s + 1, x, y + 1) - dog_at(s + 1, x, y - 1) - dog_at(s - 1, x, y + 1) + dog_at(s - 1, x, y - 1)) * 0.25;
+        let r0 = vec3<f32>(dxx, dxy, dxs);
+        let r1 = vec3<f32>(dxy, dyy, dys);
+        let r2 = vec3<f32>(dxs, dys, dss);
+        let d = det3(r0, r1, r2);
+        // `!(|d| <= f32::MAX)` also catches NaN and infinities.
+        if d == 0.0 || !(abs(d) <= bitcast<f32>(0x7f7fffffu)) {
+            failed = true;
+            break;
+        }
+        let x0 = det3(vec3<f32>(g.x, r0.y, r0.z), vec3<f32>(g.y, r1.y, r1.z), vec3<f32>(g.z, r2.y, r2.z)) / d;
+        let x1 = det3(vec3<f32>(r0.x, g.x, r0.z), vec3<f32>(r1.x, g.y, r1.z), vec3<f32>(r2.x, g.z, r2.z)) / d;
+        let x2 = det3(vec3<f32>(r0.x, r0.y, g.x), vec3<f32>(r1.x, r1.y, g.y), vec3<f32>(r2.x, r2.y, g.z)) / d;
+        off = -vec3<f32>(x0, x1, x2);
+        if abs(off.x) < 0.5 && abs(off.y) < 0.5 && abs(off.z) < 0.5 {
+            converged = true;
+            break;
+        }
+        let big = f32(715827882); // i32::MAX / 3
+        if !(abs(off.x) <= big) || !(abs(off.y) <= big) || !(abs(off.z) <= big) {
+            failed = true;
+            break;
+        }
+        x += i32(round_away(off.x));
+        y += i32(round_away(off.y));
+        s += i32(round_away(off.z));
+        if s < 1 || s > n || x < b || x >= w - b || y < b || y >= h - b {
+            failed = true;
+            break;
+        }
+    }
+    var out: Refined;
+    out.kp = vec4<f32>(0.0);
+    out.sample = vec4<u32>(0u);
+    if converged && !failed {
+        let v = dog_at(s, x, y);
+        let contrast = v + 0.5 * (g.x * off.x + g.y * off.y + g.z * off.z);
+        let tr = dxx + dyy;
+        let det = dxx * dyy - dxy * dxy;
+        let r = params.edge_threshold;
+        let strong = abs(contrast) * f32(n) >= params.contrast_threshold;
+        let corner = det > 0.0 && tr * tr * r < (r + 1.0) * (r + 1.0) * det;
+        if strong && corner {
+            let f = params.octave_factor;
+            let sigma = params.sigma0 * exp2((f32(s) + off.z) / f32(n)) * f;
+            out.kp = vec4<f32>((f32(x) + off.x) * f, (f32(y) + off.y) * f, sigma, abs(contrast));
+            out.sample = vec4<u32>(1u, u32(x), u32(y), u32(s));
+        }
+    }
+    refined[slot] = out;
+}

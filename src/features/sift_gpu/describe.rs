@@ -1,0 +1,151 @@
+//! Host of `shaders/sift_describe.wgsl`: SIFT descriptors on the GPU, equal to
+//! [`describe_keypoints_cpu`](crate::features::sift::describe_keypoints_cpu) and
+//! [`Descriptors::quantize`].
+
+use std::f32::consts::TAU;
+use std::sync::Arc;
+
+use super::{group_by_octave, StackedScaleSpace};
+use crate::features::sift::{Keypoint, SiftParams, DESCR_HIST_BINS, DESCR_MAG_THR};
+use crate::features::{Descriptors, DESCRIPTOR_BYTES, DESCRIPTOR_WORDS};
+use crate::gpu::{
+    buffer_layout_entry, compute_pipeline, dispatch_size, read_buffer, storage_buffer,
+    storage_buffer_init, uniform_buffer, GpuContext, GpuError,
+};
+
+const SOURCE: &str = include_str!("../../../shaders/sift_describe.wgsl");
+
+/// Host mirror of `DescribeParams` in `sift_describe.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct DescribeParams {
+    pub width: u32,
+    pub height: u32,
+    pub first: u32,
+    pub count: u32,
+    pub tau: f32,
+    pub bins_per_rad: f32,
+    pub sqrt2: f32,
+    pub mag_thr: f32,
+    pub epsilon: f32,
+    pub root_sift: u32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+}
+
+/// Owns the descriptor pipeline and its bind-group layout.
+pub struct DescribeKernel {
+    layout: wgpu::BindGroupLayout,
+    pipeline: Arc<wgpu::ComputePipeline>,
+}
+
+impl DescribeKernel {
+    pub fn new(ctx: &GpuContext) -> Self {
+        use wgpu::BufferBindingType::{Storage, Uniform};
+        let layout = ctx
+            .device
+            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some("sift_describe"),
+                entries: &[
+                    buffer_layout_entry(0, Uniform),
+                    buffer_layout_entry(1, Storage { read_only: true }),
+                    buffer_layout_entry(2, Storage { read_only: true }),
+                    buffer_layout_entry(3, Storage { read_only: false }),
+                    buffer_layout_entry(4, Storage { read_only: false }),
+                ],
+            });
+        let pipeline = ctx.pipeline("sift_describe.describe", |d| {
+            compute_pipeline(d, "sift_describe.wgsl", SOURCE, Some(&layout), "describe")
+        });
+        Self { layout, pipeline }
+    }
+
+    /// Descriptor `i` of keypoint `i` (with orientation): the unit-norm floats and the same
+    /// quantised as [`Descriptors::quantize`] does.
+    pub async fn describe(
+        &self,
+        ctx: &GpuContext,
+        space: &StackedScaleSpace,
+        keypoints: &[Keypoint],
+        params: &SiftParams,
+    ) -> Result<(Vec<[f32; DESCRIPTOR_BYTES]>, Descriptors), GpuError> {
+        if keypoints.is_empty() {
+            return Ok((Vec::new(), Descriptors::default()));
+        }
+        let n = keypoints.len();
+        let grouped = group_by_octave(keypoints, space.octaves.len(), params);
+        let frames = storage_buffer_init(ctx, "sift_describe frames", &grouped.frames);
+        let floats = storage_buffer(
+            ctx,
+            "sift_describe floats",
+            (n * DESCRIPTOR_BYTES * 4) as u64,
+        );
+        let words = storage_buffer(
+            ctx,
+            "sift_describe words",
+            (n * DESCRIPTOR_WORDS * 4) as u64,
+        );
+        let max_dim = ctx.device.limits().max_compute_workgroups_per_dimension;
+        let mut enc = ctx.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            pass.set_pipeline(&self.pipeline);
+            for (o, &(first, count)) in grouped.ranges.iter().enumerate() {
+                if count == 0 {
+                    continue;
+                }
+                let oct = &space.octaves[o];
+                let uniform = uniform_buffer(
+                    ctx,
+                    "sift_describe params",
+                    &DescribeParams {
+                        width: oct.width,
+                        height: oct.height,
+                        first,
+                        count,
+                        tau: TAU,
+                        bins_per_rad: DESCR_HIST_BINS as f32 / TAU,
+                        sqrt2: std::f32::consts::SQRT_2,
+                        mag_thr: DESCR_MAG_THR,
+                        epsilon: f32::EPSILON,
+                        root_sift: params.root_sift as u32,
+                        _pad0: 0,
+                        _pad1: 0,
+                    },
+                );
+                let buffers = [&uniform, &frames, &oct.gaussians, &floats, &words];
+                let entries: Vec<wgpu::BindGroupEntry> = buffers
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| wgpu::BindGroupEntry {
+                        binding: i as u32,
+                        resource: b.as_entire_binding(),
+                    })
+                    .collect();
+                let bind_group = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: Some("sift_describe"),
+                    layout: &self.layout,
+                    entries: &entries,
+                });
+                let grid = dispatch_size(count, max_dim);
+                pass.set_bind_group(0, &bind_group, &[]);
+                pass.dispatch_workgroups(grid.x, grid.y, 1);
+            }
+        }
+        ctx.queue.submit([enc.finish()]);
+        let f: Vec<f32> = read_buffer(ctx, &floats, n * DESCRIPTOR_BYTES).await?;
+        let w: Vec<u32> = read_buffer(ctx, &words, n * DESCRIPTOR_WORDS).await?;
+        let mut out_f = vec![[0.0f32; DESCRIPTOR_BYTES]; n];
+        let mut out_b = vec![[0u8; DESCRIPTOR_BYTES]; n];
+        for (j, &i) in grouped.order.iter().enumerate() {
+            out_f[i].copy_from_slice(&f[j * DESCRIPTOR_BYTES..(j + 1) * DESCRIPTOR_BYTES]);
+            for (chunk, word) in out_b[i]
+                .chunks_exact_mut(4)
+                .zip(&w[j * DESCRIPTOR_WORDS..(j + 1) * DESCRIPTOR_WORDS])
+            {
+                chunk.copy_from_slice(&word.to_le_bytes());
+            }
+        }
+        Ok((out_f, Descriptors::from_bytes(&out_b)))
+    }
+}

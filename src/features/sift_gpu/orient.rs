@@ -1,0 +1,159 @@
+//! Host of `shaders/sift_orient.wgsl`: keypoint orientations on the GPU, equal to
+//! [`assign_orientations_cpu`](crate::features::sift::assign_orientations_cpu).
+
+use std::f32::consts::TAU;
+use std::sync::Arc;
+
+use super::{group_by_octave, StackedScaleSpace};
+use crate::features::sift::{Keypoint, SiftParams, ORI_BINS};
+use crate::gpu::{
+    buffer_layout_entry, compute_pipeline, dispatch_size, read_buffer, storage_buffer,
+    storage_buffer_init, uniform_buffer, GpuContext, GpuError,
+};
+
+const SOURCE: &str = include_str!("../../../shaders/sift_orient.wgsl");
+
+/// Most orientations one keypoint can get (strict local maxima of 36 circular bins).
+pub const MAX_ORIENTATIONS: usize = ORI_BINS / 2;
+
+/// Host mirror of `OrientParams` in `sift_orient.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct OrientParams {
+    pub width: u32,
+    pub height: u32,
+    pub first: u32,
+    pub count: u32,
+    pub tau: f32,
+    pub bins_per_rad: f32,
+    pub rad_per_bin: f32,
+    pub _pad0: u32,
+}
+
+/// Owns the orientation pipeline and its bind-group layout.
+pub struct OrientKernel {
+    layout: wgpu::BindGroupLayout,
+    pipeline: Arc<wgpu::ComputePipeline>,
+}
+
+impl OrientKernel {
+    pub fn new(ctx: &GpuContext) -> Self {
+        use wgpu::BufferBindingType::{Storage, Uniform};
+        let layout = ctx
+            .device
+            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some("sift_orient"),
+                entries: &[
+                    buffer_layout_entry(0, Uniform),
+                    buffer_layout_entry(1, Storage { read_only: true }),
+                    buffer_layout_entry(2, Storage { read_only: true }),
+                    buffer_layout_entry(3, Storage { read_only: false }),
+                ],
+            });
+        let pipeline = ctx.pipeline("sift_orient.orient", |d| {
+            compute_pipeline(d, "sift_orient.wgsl", SOURCE, Some(&layout), "orient")
+        });
+        Self { layout, pipeline }
+    }
+
+    /// The dominant orientations of each keypoint, in radians `[0, 2π)`, in bin order.
+    pub async fn orientations(
+        &self,
+        ctx: &GpuContext,
+        space: &StackedScaleSpace,
+        keypoints: &[Keypoint],
+        params: &SiftParams,
+    ) -> Result<Vec<Vec<f32>>, GpuError> {
+        if keypoints.is_empty() {
+            return Ok(Vec::new());
+        }
+        let grouped = group_by_octave(keypoints, space.octaves.len(), params);
+        let frames = storage_buffer_init(ctx, "sift_orient frames", &grouped.frames);
+        let stride = MAX_ORIENTATIONS + 1;
+        let output = storage_buffer(
+            ctx,
+            "sift_orient out",
+            (keypoints.len() * stride * 4) as u64,
+        );
+        let max_dim = ctx.device.limits().max_compute_workgroups_per_dimension;
+        let mut enc = ctx.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            pass.set_pipeline(&self.pipeline);
+            for (o, &(first, count)) in grouped.ranges.iter().enumerate() {
+                if count == 0 {
+                    continue;
+                }
+                let oct = &space.octaves[o];
+                let uniform = uniform_buffer(
+                    ctx,
+                    "sift_orient params",
+                    &OrientParams {
+                        width: oct.width,
+                        height: oct.height,
+                        first,
+                        count,
+                        tau: TAU,
+                        bins_per_rad: ORI_BINS as f32 / TAU,
+                        rad_per_bin: TAU / ORI_BINS as f32,
+                        _pad0: 0,
+                    },
+                );
+                let bind_group = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: Some("sift_orient"),
+                    layout: &self.layout,
+                    entries: &[
+                        wgpu::BindGroupEntry {
+                            binding: 0,
+                            resource: uniform.as_entire_binding(),
+                        },
+                        wgpu::BindGroupEntry {
+                            binding: 1,
+                            resource: frames.as_entire_binding(),
+                        },
+                        wgpu::BindGroupEntry {
+                            binding: 2,
+                            resource: oct.gaussians.as_entire_binding(),
+                        },
+                        wgpu::BindGroupEntry {
+                            binding: 3,
+                            resource: output.as_entire_binding(),
+                        },
+                    ],
+                });
+                let grid = dispatch_size(count, max_dim);
+                pass.set_bind_group(0, &bind_group, &[]);
+                pass.dispatch_workgroups(grid.x, grid.y, 1);
+            }
+        }
+        ctx.queue.submit([enc.finish()]);
+        let out: Vec<u32> = read_buffer(ctx, &output, keypoints.len() * stride).await?;
+        let mut result = vec![Vec::new(); keypoints.len()];
+        for (j, &i) in grouped.order.iter().enumerate() {
+            let words = &out[j * stride..(j + 1) * stride];
+            let n = (words[0] as usize).min(MAX_ORIENTATIONS);
+            result[i] = words[1..=n].iter().map(|&b| f32::from_bits(b)).collect();
+        }
+        Ok(result)
+    }
+
+    /// One keypoint per dominant orientation of each input keypoint, in input order then bin
+    /// order (as `assign_orientations_cpu`).
+    pub async fn assign(
+        &self,
+        ctx: &GpuContext,
+        space: &StackedScaleSpace,
+        keypoints: &[Keypoint],
+        params: &SiftParams,
+    ) -> Result<Vec<Keypoint>, GpuError> {
+        let angles = self.orientations(ctx, space, keypoints, params).await?;
+        Ok(keypoints
+            .iter()
+            .zip(angles)
+            .flat_map(|(kp, a)| {
+                a.into_iter()
+                    .map(move |orientation| Keypoint { orientation, ..*kp })
+            })
+            .collect())
+    }
+}

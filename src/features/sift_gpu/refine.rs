@@ -1,0 +1,181 @@
+//! Host of `shaders/sift_refine.wgsl`: Newton refinement, contrast and edge tests of DoG extrema
+//! on the GPU, equal to [`refine_extremum_cpu`](crate::features::sift::refine_extremum_cpu) and
+//! [`localize_keypoints_cpu`](crate::features::sift::localize_keypoints_cpu).
+
+use std::sync::Arc;
+
+use super::StackedScaleSpace;
+use crate::features::sift::{Extremum, Keypoint, SiftParams, IMG_BORDER, MAX_INTERP_STEPS};
+use crate::gpu::{
+    buffer_layout_entry, compute_pipeline, dispatch_size, read_buffer, storage_buffer,
+    storage_buffer_init, uniform_buffer, GpuContext, GpuError,
+};
+
+const SOURCE: &str = include_str!("../../../shaders/sift_refine.wgsl");
+
+/// Host mirror of `RefineParams` in `sift_refine.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct RefineParams {
+    pub width: u32,
+    pub height: u32,
+    pub border: u32,
+    pub scales: u32,
+    pub first: u32,
+    pub count: u32,
+    pub max_steps: u32,
+    pub _pad0: u32,
+    pub contrast_threshold: f32,
+    pub edge_threshold: f32,
+    pub sigma0: f32,
+    pub octave_factor: f32,
+}
+
+/// Owns the refinement pipeline and its bind-group layout.
+pub struct RefineKernel {
+    layout: wgpu::BindGroupLayout,
+    pipeline: Arc<wgpu::ComputePipeline>,
+}
+
+impl RefineKernel {
+    pub fn new(ctx: &GpuContext) -> Self {
+        use wgpu::BufferBindingType::{Storage, Uniform};
+        let layout = ctx
+            .device
+            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some("sift_refine"),
+                entries: &[
+                    buffer_layout_entry(0, Uniform),
+                    buffer_layout_entry(1, Storage { read_only: true }),
+                    buffer_layout_entry(2, Storage { read_only: true }),
+                    buffer_layout_entry(3, Storage { read_only: false }),
+                ],
+            });
+        let pipeline = ctx.pipeline("sift_refine.refine", |d| {
+            compute_pipeline(d, "sift_refine.wgsl", SOURCE, Some(&layout), "refine")
+        });
+        Self { layout, pipeline }
+    }
+
+    /// Refines every extremum (e.g. from [`crate::features::ExtremaKernel::find`]), result `i`
+    /// for extremum `i`: `None` where the CPU reference rejects, else the keypoint (orientation
+    /// 0) and its final integer sample `(x, y, s)`.
+    pub async fn refine(
+        &self,
+        ctx: &GpuContext,
+        space: &StackedScaleSpace,
+        extrema: &[Extremum],
+        params: &SiftParams,
+    ) -> Result<Vec<Option<(Keypoint, (u32, u32, u32))>>, GpuError> {
+        if extrema.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Grouped by octave for one dispatch per octave (stable: `find` already orders them).
+        let mut order: Vec<usize> = (0..extrema.len()).collect();
+        order.sort_by_key(|&i| extrema[i].octave);
+        let sorted: Vec<Extremum> = order.iter().map(|&i| extrema[i]).collect();
+        let extrema = &sorted[..];
+        let raw: Vec<[u32; 4]> = extrema.iter().map(|e| [e.x, e.y, e.scale, 0]).collect();
+        let input = storage_buffer_init(ctx, "sift_refine extrema", &raw);
+        let output = storage_buffer(ctx, "sift_refine out", extrema.len() as u64 * 32);
+        let max_dim = ctx.device.limits().max_compute_workgroups_per_dimension;
+        let mut enc = ctx.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            pass.set_pipeline(&self.pipeline);
+            let mut first = 0usize;
+            while first < extrema.len() {
+                let o = extrema[first].octave;
+                let count = extrema[first..]
+                    .iter()
+                    .take_while(|e| e.octave == o)
+                    .count();
+                let oct = &space.octaves[o as usize];
+                let uniform = uniform_buffer(
+                    ctx,
+                    "sift_refine params",
+                    &RefineParams {
+                        width: oct.width,
+                        height: oct.height,
+                        border: IMG_BORDER,
+                        scales: params.scales_per_octave,
+                        first: first as u32,
+                        count: count as u32,
+                        max_steps: MAX_INTERP_STEPS,
+                        _pad0: 0,
+                        contrast_threshold: params.contrast_threshold,
+                        edge_threshold: params.edge_threshold,
+                        sigma0: params.sigma0,
+                        octave_factor: params.octave_factor(o),
+                    },
+                );
+                let bind_group = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: Some("sift_refine"),
+                    layout: &self.layout,
+                    entries: &[
+                        wgpu::BindGroupEntry {
+                            binding: 0,
+                            resource: uniform.as_entire_binding(),
+                        },
+                        wgpu::BindGroupEntry {
+                            binding: 1,
+                            resource: input.as_entire_binding(),
+                        },
+                        wgpu::BindGroupEntry {
+                            binding: 2,
+                            resource: oct.dogs.as_entire_binding(),
+                        },
+                        wgpu::BindGroupEntry {
+                            binding: 3,
+                            resource: output.as_entire_binding(),
+                        },
+                    ],
+                });
+                let grid = dispatch_size((count as u32).div_ceil(64), max_dim);
+                pass.set_bind_group(0, &bind_group, &[]);
+                pass.dispatch_workgroups(grid.x, grid.y, 1);
+                first += count;
+            }
+        }
+        ctx.queue.submit([enc.finish()]);
+        let out: Vec<[u32; 8]> = read_buffer(ctx, &output, extrema.len()).await?;
+        let mut result = vec![None; extrema.len()];
+        for ((r, e), &i) in out.iter().zip(extrema).zip(&order) {
+            result[i] = (r[4] != 0).then(|| {
+                (
+                    Keypoint {
+                        x: f32::from_bits(r[0]),
+                        y: f32::from_bits(r[1]),
+                        sigma: f32::from_bits(r[2]),
+                        orientation: 0.0,
+                        response: f32::from_bits(r[3]),
+                        octave: e.octave,
+                        scale: r[7],
+                    },
+                    (r[5], r[6], r[7]),
+                )
+            });
+        }
+        Ok(result)
+    }
+
+    /// [`Self::refine`] then, as `localize_keypoints_cpu`, the kept keypoints in extremum order,
+    /// each final sample (octave, scale, row, column) once.
+    pub async fn localize(
+        &self,
+        ctx: &GpuContext,
+        space: &StackedScaleSpace,
+        extrema: &[Extremum],
+        params: &SiftParams,
+    ) -> Result<Vec<Keypoint>, GpuError> {
+        let mut seen = std::collections::HashSet::new();
+        Ok(self
+            .refine(ctx, space, extrema, params)
+            .await?
+            .into_iter()
+            .flatten()
+            .filter(|(k, sample)| seen.insert((k.octave, *sample)))
+            .map(|(k, _)| k)
+            .collect())
+    }
+}
