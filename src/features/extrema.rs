@@ -6,8 +6,8 @@ use std::sync::Arc;
 use super::pyramid::GpuScaleSpace;
 use super::sift::{Extremum, SiftParams, IMG_BORDER};
 use crate::gpu::{
-    buffer_layout_entry, compute_pipeline, read_buffer, storage_buffer, uniform_buffer, GpuContext,
-    GpuError,
+    bind_buffers, buffer_bind_group_layout, compute_pipeline, read_buffer, storage_buffer,
+    uniform_buffer, GpuContext, GpuError,
 };
 
 const SOURCE: &str = include_str!("../../shaders/extrema.wgsl");
@@ -35,19 +35,18 @@ pub struct ExtremaKernel {
 impl ExtremaKernel {
     pub fn new(ctx: &GpuContext) -> Self {
         use wgpu::BufferBindingType::{Storage, Uniform};
-        let layout = ctx
-            .device
-            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-                label: Some("extrema"),
-                entries: &[
-                    buffer_layout_entry(0, Uniform),
-                    buffer_layout_entry(1, Storage { read_only: true }),
-                    buffer_layout_entry(2, Storage { read_only: true }),
-                    buffer_layout_entry(3, Storage { read_only: true }),
-                    buffer_layout_entry(4, Storage { read_only: false }),
-                    buffer_layout_entry(5, Storage { read_only: false }),
-                ],
-            });
+        let layout = buffer_bind_group_layout(
+            &ctx.device,
+            "extrema",
+            &[
+                Uniform,
+                Storage { read_only: true },
+                Storage { read_only: true },
+                Storage { read_only: true },
+                Storage { read_only: false },
+                Storage { read_only: false },
+            ],
+        );
         let pipeline = ctx.pipeline("extrema.find_extrema", |d| {
             compute_pipeline(d, "extrema.wgsl", SOURCE, Some(&layout), "find_extrema")
         });
@@ -120,19 +119,7 @@ impl ExtremaKernel {
                     &hits,
                     &count,
                 ];
-                let entries: Vec<wgpu::BindGroupEntry> = buffers
-                    .iter()
-                    .enumerate()
-                    .map(|(i, b)| wgpu::BindGroupEntry {
-                        binding: i as u32,
-                        resource: b.as_entire_binding(),
-                    })
-                    .collect();
-                let bind_group = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
-                    label: Some("extrema"),
-                    layout: &self.layout,
-                    entries: &entries,
-                });
+                let bind_group = bind_buffers(&ctx.device, "extrema", &self.layout, &buffers);
                 steps.push((bind_group, oct.width, oct.height));
             }
         }

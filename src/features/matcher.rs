@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use super::descriptors::{Descriptors, DESCRIPTOR_WORDS};
 use crate::gpu::{
-    buffer_layout_entry, compute_pipeline, dispatch_size, read_buffer, storage_buffer,
-    storage_buffer_init, uniform_buffer, GpuContext, GpuError,
+    bind_buffers, buffer_bind_group_layout, compute_pipeline, dispatch_size, read_buffer,
+    storage_buffer, storage_buffer_init, uniform_buffer, GpuContext, GpuError,
 };
 
 const SOURCE: &str = include_str!("../../shaders/match.wgsl");
@@ -67,17 +67,16 @@ pub struct Matcher {
 impl Matcher {
     pub fn new(ctx: &GpuContext) -> Self {
         use wgpu::BufferBindingType::{Storage, Uniform};
-        let layout = ctx
-            .device
-            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-                label: Some("match"),
-                entries: &[
-                    buffer_layout_entry(0, Uniform),
-                    buffer_layout_entry(1, Storage { read_only: true }),
-                    buffer_layout_entry(2, Storage { read_only: true }),
-                    buffer_layout_entry(3, Storage { read_only: false }),
-                ],
-            });
+        let layout = buffer_bind_group_layout(
+            &ctx.device,
+            "match",
+            &[
+                Uniform,
+                Storage { read_only: true },
+                Storage { read_only: true },
+                Storage { read_only: false },
+            ],
+        );
         let pipeline = ctx.pipeline("match.nearest_two", |d| {
             compute_pipeline(d, "match.wgsl", SOURCE, Some(&layout), "nearest_two")
         });
@@ -109,28 +108,7 @@ impl Matcher {
         let q = storage_buffer_init(ctx, "query descriptors", query.words());
         let t = storage_buffer_init(ctx, "train descriptors", train.words());
         let out = storage_buffer(ctx, "nearest two", nq as u64 * 16);
-        let bind_group = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("match"),
-            layout: &self.layout,
-            entries: &[
-                wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: params.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: q.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 2,
-                    resource: t.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 3,
-                    resource: out.as_entire_binding(),
-                },
-            ],
-        });
+        let bind_group = bind_buffers(&ctx.device, "match", &self.layout, &[&params, &q, &t, &out]);
         let grid = dispatch_size(
             nq.div_ceil(256),
             ctx.device.limits().max_compute_workgroups_per_dimension,

@@ -8,8 +8,8 @@ use super::sift::{
     ScaleSpace, SiftParams,
 };
 use crate::gpu::{
-    buffer_layout_entry, compute_pipeline, read_buffer, storage_buffer, storage_buffer_init,
-    uniform_buffer, GpuContext, GpuError,
+    bind_buffers, buffer_bind_group_layout, compute_pipeline, read_buffer, storage_buffer,
+    storage_buffer_init, uniform_buffer, GpuContext, GpuError,
 };
 
 const SOURCE: &str = include_str!("../../shaders/pyramid.wgsl");
@@ -86,18 +86,17 @@ struct Step {
 impl PyramidKernel {
     pub fn new(ctx: &GpuContext) -> Self {
         use wgpu::BufferBindingType::{Storage, Uniform};
-        let layout = ctx
-            .device
-            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-                label: Some("pyramid"),
-                entries: &[
-                    buffer_layout_entry(0, Uniform),
-                    buffer_layout_entry(1, Storage { read_only: true }),
-                    buffer_layout_entry(2, Storage { read_only: false }),
-                    buffer_layout_entry(3, Storage { read_only: true }),
-                    buffer_layout_entry(4, Storage { read_only: true }),
-                ],
-            });
+        let layout = buffer_bind_group_layout(
+            &ctx.device,
+            "pyramid",
+            &[
+                Uniform,
+                Storage { read_only: true },
+                Storage { read_only: false },
+                Storage { read_only: true },
+                Storage { read_only: true },
+            ],
+        );
         let p = |key, entry| {
             let layout = &layout;
             ctx.pipeline(key, move |d| {
@@ -160,32 +159,12 @@ impl PyramidKernel {
                         dst: &wgpu::Buffer,
                         src2: &wgpu::Buffer| {
             let uniform = uniform_buffer(ctx, "pyramid params", &params);
-            let bind_group = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
-                label: Some("pyramid step"),
-                layout: &self.layout,
-                entries: &[
-                    wgpu::BindGroupEntry {
-                        binding: 0,
-                        resource: uniform.as_entire_binding(),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 1,
-                        resource: src.as_entire_binding(),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 2,
-                        resource: dst.as_entire_binding(),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 3,
-                        resource: weights.as_entire_binding(),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 4,
-                        resource: src2.as_entire_binding(),
-                    },
-                ],
-            });
+            let bind_group = bind_buffers(
+                &ctx.device,
+                "pyramid step",
+                &self.layout,
+                &[&uniform, &src, &dst, &weights, &src2],
+            );
             steps.push(Step {
                 pipeline: pipeline.clone(),
                 bind_group,

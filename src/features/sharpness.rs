@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use crate::gpu::{
-    buffer_layout_entry, compute_pipeline, dispatch_size, read_buffer, storage_buffer,
-    storage_buffer_init, uniform_buffer, GpuContext, GpuError,
+    bind_buffers, buffer_bind_group_layout, compute_pipeline, dispatch_size, read_buffer,
+    storage_buffer, storage_buffer_init, uniform_buffer, GpuContext, GpuError,
 };
 
 const SOURCE: &str = include_str!("../../shaders/sharpness.wgsl");
@@ -28,16 +28,15 @@ pub struct SharpnessKernel {
 impl SharpnessKernel {
     pub fn new(ctx: &GpuContext) -> Self {
         use wgpu::BufferBindingType::{Storage, Uniform};
-        let layout = ctx
-            .device
-            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-                label: Some("sharpness"),
-                entries: &[
-                    buffer_layout_entry(0, Uniform),
-                    buffer_layout_entry(1, Storage { read_only: true }),
-                    buffer_layout_entry(2, Storage { read_only: false }),
-                ],
-            });
+        let layout = buffer_bind_group_layout(
+            &ctx.device,
+            "sharpness",
+            &[
+                Uniform,
+                Storage { read_only: true },
+                Storage { read_only: false },
+            ],
+        );
         let pipeline = ctx.pipeline("sharpness.laplacian_moments", |d| {
             compute_pipeline(
                 d,
@@ -82,24 +81,12 @@ impl SharpnessKernel {
         );
         let input = storage_buffer_init(ctx, "gray", gray);
         let partials = storage_buffer(ctx, "laplacian partials", groups as u64 * 8);
-        let bind_group = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("sharpness"),
-            layout: &self.layout,
-            entries: &[
-                wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: params.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: input.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 2,
-                    resource: partials.as_entire_binding(),
-                },
-            ],
-        });
+        let bind_group = bind_buffers(
+            &ctx.device,
+            "sharpness",
+            &self.layout,
+            &[&params, &input, &partials],
+        );
         let grid = dispatch_size(
             groups,
             ctx.device.limits().max_compute_workgroups_per_dimension,

@@ -13,5 +13,5 @@ mod shader;
 pub use buffers::{read_buffer, storage_buffer, storage_buffer_init, uniform_buffer};
 pub use context::{AdapterSummary, GpuContext, GpuError, LimitsSummary};
 pub use dispatch::{dispatch_size, WorkgroupGrid};
-pub use pipeline::{buffer_layout_entry, compute_pipeline};
+pub use pipeline::{bind_buffers, buffer_bind_group_layout, buffer_layout_entry, compute_pipeline};
 pub use shader::compose_wgsl;

@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex};
 use bytemuck::Zeroable;
 
 use crate::gpu::{
-    buffer_layout_entry, compute_pipeline, dispatch_size, read_buffer, storage_buffer,
-    storage_buffer_init, uniform_buffer, GpuContext, GpuError, WorkgroupGrid,
+    bind_buffers, buffer_bind_group_layout, compute_pipeline, dispatch_size, read_buffer,
+    storage_buffer, storage_buffer_init, uniform_buffer, GpuContext, GpuError, WorkgroupGrid,
 };
 
 const SOURCE: &str = include_str!("../../shaders/scan.wgsl");
@@ -44,16 +44,15 @@ pub struct ScanKernel {
 impl ScanKernel {
     pub fn new(ctx: &GpuContext) -> Self {
         use wgpu::BufferBindingType::{Storage, Uniform};
-        let layout = ctx
-            .device
-            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-                label: Some("scan"),
-                entries: &[
-                    buffer_layout_entry(0, Uniform),
-                    buffer_layout_entry(1, Storage { read_only: false }),
-                    buffer_layout_entry(2, Storage { read_only: false }),
-                ],
-            });
+        let layout = buffer_bind_group_layout(
+            &ctx.device,
+            "scan",
+            &[
+                Uniform,
+                Storage { read_only: false },
+                Storage { read_only: false },
+            ],
+        );
         let build = |entry: &'static str| {
             let layout = &layout;
             move |device: &wgpu::Device| {
@@ -84,24 +83,12 @@ impl ScanKernel {
             let sums = storage_buffer(ctx, "scan block sums", num_blocks as u64 * 4);
             let target = levels.last().map_or(data, |l: &ScanLevel| &l.sums);
             let params = uniform_buffer(ctx, "scan params", &ScanParams::zeroed());
-            let bind_group = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
-                label: Some("scan level"),
-                layout: &self.layout,
-                entries: &[
-                    wgpu::BindGroupEntry {
-                        binding: 0,
-                        resource: params.as_entire_binding(),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 1,
-                        resource: target.as_entire_binding(),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 2,
-                        resource: sums.as_entire_binding(),
-                    },
-                ],
-            });
+            let bind_group = bind_buffers(
+                &ctx.device,
+                "scan level",
+                &self.layout,
+                &[&params, &target, &sums],
+            );
             levels.push(ScanLevel {
                 bind_group,
                 params,

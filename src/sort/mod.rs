@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex};
 use bytemuck::Zeroable;
 
 use crate::gpu::{
-    buffer_layout_entry, compute_pipeline, dispatch_size, read_buffer, storage_buffer,
-    storage_buffer_init, uniform_buffer, GpuContext, GpuError, WorkgroupGrid,
+    bind_buffers, buffer_bind_group_layout, compute_pipeline, dispatch_size, read_buffer,
+    storage_buffer, storage_buffer_init, uniform_buffer, GpuContext, GpuError, WorkgroupGrid,
 };
 use crate::scan::{ScanKernel, ScanPlan};
 
@@ -59,19 +59,18 @@ pub struct RadixSort {
 impl RadixSort {
     pub fn new(ctx: &GpuContext) -> Self {
         use wgpu::BufferBindingType::{Storage, Uniform};
-        let layout = ctx
-            .device
-            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-                label: Some("sort"),
-                entries: &[
-                    buffer_layout_entry(0, Uniform),
-                    buffer_layout_entry(1, Storage { read_only: true }),
-                    buffer_layout_entry(2, Storage { read_only: true }),
-                    buffer_layout_entry(3, Storage { read_only: false }),
-                    buffer_layout_entry(4, Storage { read_only: false }),
-                    buffer_layout_entry(5, Storage { read_only: false }),
-                ],
-            });
+        let layout = buffer_bind_group_layout(
+            &ctx.device,
+            "sort",
+            &[
+                Uniform,
+                Storage { read_only: true },
+                Storage { read_only: true },
+                Storage { read_only: false },
+                Storage { read_only: false },
+                Storage { read_only: false },
+            ],
+        );
         let build = |entry: &'static str| {
             let layout = &layout;
             move |device: &wgpu::Device| {
@@ -141,20 +140,12 @@ impl RadixSort {
                 } else {
                     (&tmp_keys, &tmp_values, keys, values)
                 };
-                let entries: Vec<wgpu::BindGroupEntry> =
-                    [&params, src_k, src_v, dst_k, dst_v, &counts]
-                        .iter()
-                        .enumerate()
-                        .map(|(i, b)| wgpu::BindGroupEntry {
-                            binding: i as u32,
-                            resource: b.as_entire_binding(),
-                        })
-                        .collect();
-                let bg = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
-                    label: Some("sort pass"),
-                    layout: &self.layout,
-                    entries: &entries,
-                });
+                let bg = bind_buffers(
+                    &ctx.device,
+                    "sort pass",
+                    &self.layout,
+                    &[&params, src_k, src_v, dst_k, dst_v, &counts],
+                );
                 pass_params.push(params);
                 bg
             })

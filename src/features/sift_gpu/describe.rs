@@ -9,8 +9,8 @@ use super::{group_by_octave, StackedScaleSpace};
 use crate::features::sift::{Keypoint, SiftParams, DESCR_HIST_BINS, DESCR_MAG_THR};
 use crate::features::{Descriptors, DESCRIPTOR_BYTES, DESCRIPTOR_WORDS};
 use crate::gpu::{
-    buffer_layout_entry, compute_pipeline, dispatch_size, read_buffer, storage_buffer,
-    storage_buffer_init, uniform_buffer, GpuContext, GpuError,
+    bind_buffers, buffer_bind_group_layout, compute_pipeline, dispatch_size, read_buffer,
+    storage_buffer, storage_buffer_init, uniform_buffer, GpuContext, GpuError,
 };
 
 const SOURCE: &str = include_str!("../../../shaders/sift_describe.wgsl");
@@ -42,18 +42,17 @@ pub struct DescribeKernel {
 impl DescribeKernel {
     pub fn new(ctx: &GpuContext) -> Self {
         use wgpu::BufferBindingType::{Storage, Uniform};
-        let layout = ctx
-            .device
-            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-                label: Some("sift_describe"),
-                entries: &[
-                    buffer_layout_entry(0, Uniform),
-                    buffer_layout_entry(1, Storage { read_only: true }),
-                    buffer_layout_entry(2, Storage { read_only: true }),
-                    buffer_layout_entry(3, Storage { read_only: false }),
-                    buffer_layout_entry(4, Storage { read_only: false }),
-                ],
-            });
+        let layout = buffer_bind_group_layout(
+            &ctx.device,
+            "sift_describe",
+            &[
+                Uniform,
+                Storage { read_only: true },
+                Storage { read_only: true },
+                Storage { read_only: false },
+                Storage { read_only: false },
+            ],
+        );
         let pipeline = ctx.pipeline("sift_describe.describe", |d| {
             compute_pipeline(d, "sift_describe.wgsl", SOURCE, Some(&layout), "describe")
         });
@@ -114,19 +113,7 @@ impl DescribeKernel {
                     },
                 );
                 let buffers = [&uniform, &frames, &oct.gaussians, &floats, &words];
-                let entries: Vec<wgpu::BindGroupEntry> = buffers
-                    .iter()
-                    .enumerate()
-                    .map(|(i, b)| wgpu::BindGroupEntry {
-                        binding: i as u32,
-                        resource: b.as_entire_binding(),
-                    })
-                    .collect();
-                let bind_group = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
-                    label: Some("sift_describe"),
-                    layout: &self.layout,
-                    entries: &entries,
-                });
+                let bind_group = bind_buffers(&ctx.device, "sift_describe", &self.layout, &buffers);
                 let grid = dispatch_size(count, max_dim);
                 pass.set_bind_group(0, &bind_group, &[]);
                 pass.dispatch_workgroups(grid.x, grid.y, 1);

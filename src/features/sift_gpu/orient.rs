@@ -7,8 +7,8 @@ use std::sync::Arc;
 use super::{group_by_octave, StackedScaleSpace};
 use crate::features::sift::{Keypoint, SiftParams, ORI_BINS};
 use crate::gpu::{
-    buffer_layout_entry, compute_pipeline, dispatch_size, read_buffer, storage_buffer,
-    storage_buffer_init, uniform_buffer, GpuContext, GpuError,
+    bind_buffers, buffer_bind_group_layout, compute_pipeline, dispatch_size, read_buffer,
+    storage_buffer, storage_buffer_init, uniform_buffer, GpuContext, GpuError,
 };
 
 const SOURCE: &str = include_str!("../../../shaders/sift_orient.wgsl");
@@ -39,17 +39,16 @@ pub struct OrientKernel {
 impl OrientKernel {
     pub fn new(ctx: &GpuContext) -> Self {
         use wgpu::BufferBindingType::{Storage, Uniform};
-        let layout = ctx
-            .device
-            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-                label: Some("sift_orient"),
-                entries: &[
-                    buffer_layout_entry(0, Uniform),
-                    buffer_layout_entry(1, Storage { read_only: true }),
-                    buffer_layout_entry(2, Storage { read_only: true }),
-                    buffer_layout_entry(3, Storage { read_only: false }),
-                ],
-            });
+        let layout = buffer_bind_group_layout(
+            &ctx.device,
+            "sift_orient",
+            &[
+                Uniform,
+                Storage { read_only: true },
+                Storage { read_only: true },
+                Storage { read_only: false },
+            ],
+        );
         let pipeline = ctx.pipeline("sift_orient.orient", |d| {
             compute_pipeline(d, "sift_orient.wgsl", SOURCE, Some(&layout), "orient")
         });
@@ -99,28 +98,12 @@ impl OrientKernel {
                         _pad0: 0,
                     },
                 );
-                let bind_group = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
-                    label: Some("sift_orient"),
-                    layout: &self.layout,
-                    entries: &[
-                        wgpu::BindGroupEntry {
-                            binding: 0,
-                            resource: uniform.as_entire_binding(),
-                        },
-                        wgpu::BindGroupEntry {
-                            binding: 1,
-                            resource: frames.as_entire_binding(),
-                        },
-                        wgpu::BindGroupEntry {
-                            binding: 2,
-                            resource: oct.gaussians.as_entire_binding(),
-                        },
-                        wgpu::BindGroupEntry {
-                            binding: 3,
-                            resource: output.as_entire_binding(),
-                        },
-                    ],
-                });
+                let bind_group = bind_buffers(
+                    &ctx.device,
+                    "sift_orient",
+                    &self.layout,
+                    &[&uniform, &frames, &oct.gaussians, &output],
+                );
                 let grid = dispatch_size(count, max_dim);
                 pass.set_bind_group(0, &bind_group, &[]);
                 pass.dispatch_workgroups(grid.x, grid.y, 1);

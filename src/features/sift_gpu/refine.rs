@@ -7,8 +7,8 @@ use std::sync::Arc;
 use super::StackedScaleSpace;
 use crate::features::sift::{Extremum, Keypoint, SiftParams, IMG_BORDER, MAX_INTERP_STEPS};
 use crate::gpu::{
-    buffer_layout_entry, compute_pipeline, dispatch_size, read_buffer, storage_buffer,
-    storage_buffer_init, uniform_buffer, GpuContext, GpuError,
+    bind_buffers, buffer_bind_group_layout, compute_pipeline, dispatch_size, read_buffer,
+    storage_buffer, storage_buffer_init, uniform_buffer, GpuContext, GpuError,
 };
 
 const SOURCE: &str = include_str!("../../../shaders/sift_refine.wgsl");
@@ -40,17 +40,16 @@ pub struct RefineKernel {
 impl RefineKernel {
     pub fn new(ctx: &GpuContext) -> Self {
         use wgpu::BufferBindingType::{Storage, Uniform};
-        let layout = ctx
-            .device
-            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-                label: Some("sift_refine"),
-                entries: &[
-                    buffer_layout_entry(0, Uniform),
-                    buffer_layout_entry(1, Storage { read_only: true }),
-                    buffer_layout_entry(2, Storage { read_only: true }),
-                    buffer_layout_entry(3, Storage { read_only: false }),
-                ],
-            });
+        let layout = buffer_bind_group_layout(
+            &ctx.device,
+            "sift_refine",
+            &[
+                Uniform,
+                Storage { read_only: true },
+                Storage { read_only: true },
+                Storage { read_only: false },
+            ],
+        );
         let pipeline = ctx.pipeline("sift_refine.refine", |d| {
             compute_pipeline(d, "sift_refine.wgsl", SOURCE, Some(&layout), "refine")
         });
@@ -109,28 +108,12 @@ impl RefineKernel {
                         octave_factor: params.octave_factor(o),
                     },
                 );
-                let bind_group = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
-                    label: Some("sift_refine"),
-                    layout: &self.layout,
-                    entries: &[
-                        wgpu::BindGroupEntry {
-                            binding: 0,
-                            resource: uniform.as_entire_binding(),
-                        },
-                        wgpu::BindGroupEntry {
-                            binding: 1,
-                            resource: input.as_entire_binding(),
-                        },
-                        wgpu::BindGroupEntry {
-                            binding: 2,
-                            resource: oct.dogs.as_entire_binding(),
-                        },
-                        wgpu::BindGroupEntry {
-                            binding: 3,
-                            resource: output.as_entire_binding(),
-                        },
-                    ],
-                });
+                let bind_group = bind_buffers(
+                    &ctx.device,
+                    "sift_refine",
+                    &self.layout,
+                    &[&uniform, &input, &oct.dogs, &output],
+                );
                 let grid = dispatch_size((count as u32).div_ceil(64), max_dim);
                 pass.set_bind_group(0, &bind_group, &[]);
                 pass.dispatch_workgroups(grid.x, grid.y, 1);
