@@ -163,7 +163,7 @@ impl PyramidKernel {
                 &ctx.device,
                 "pyramid step",
                 &self.layout,
-                &[&uniform, &src, &dst, &weights, &src2],
+                &[&uniform, src, dst, &weights, src2],
             );
             steps.push(Step {
                 pipeline: pipeline.clone(),

@@ -87,7 +87,7 @@ impl ScanKernel {
                 &ctx.device,
                 "scan level",
                 &self.layout,
-                &[&params, &target, &sums],
+                &[&params, target, &sums],
             );
             levels.push(ScanLevel {
                 bind_group,
