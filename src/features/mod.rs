@@ -5,6 +5,7 @@
 //! descriptor stages run on the GPU too (`sift_gpu`: `shaders/sift_refine.wgsl`,
 //! `shaders/sift_orient.wgsl`, `shaders/sift_describe.wgsl`), the whole pipeline in [`SiftGpu`].
 
+mod capture;
 mod descriptors;
 mod epipolar;
 mod extract;
@@ -18,6 +19,7 @@ mod sift_gpu;
 #[cfg(test)]
 mod tests;
 
+pub use capture::{CaptureAnalyzer, CaptureQuality};
 pub use descriptors::{Descriptors, DESCRIPTOR_BYTES, DESCRIPTOR_WORDS};
 pub use epipolar::{
     epipolar_distance, fraction_within, fundamental, CalibratedCamera, CameraFileError,

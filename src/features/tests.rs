@@ -600,3 +600,65 @@ async fn gpu_sift_pipeline_matches_detect_and_describe_cpu() {
         );
     }
 }
+
+#[wasm_bindgen_test(unsupported = tokio::test)]
+async fn capture_signals_track_sharpness_texture_and_overlap() {
+    let ctx = gpu().await;
+    let analyzer = CaptureAnalyzer::new(&ctx, 1000);
+    let (w, h) = (160u32, 120u32);
+    // A textured frame, the same frame shifted by 3 px, and a flat frame.
+    let mut rng = SmallRng::seed_from_u64(31);
+    let blobs: Vec<(f32, f32, f32, f32)> = (0..40)
+        .map(|_| {
+            (
+                rng.random_range(0.0..200.0),
+                rng.random_range(0.0..120.0),
+                rng.random_range(1.5..5.0),
+                rng.random_range(-0.4..0.4),
+            )
+        })
+        .collect();
+    let frame = |shift: f32| -> Vec<f32> {
+        (0..w * h)
+            .map(|i| {
+                let (x, y) = ((i % w) as f32 + shift, (i / w) as f32);
+                0.5 + blobs
+                    .iter()
+                    .map(|&(cx, cy, s, a)| {
+                        a * (-((x - cx).powi(2) + (y - cy).powi(2)) / (2.0 * s * s)).exp()
+                    })
+                    .sum::<f32>()
+            })
+            .collect()
+    };
+    let first = frame(0.0);
+    let a = analyzer
+        .analyze(&ctx, &first, w, h, None)
+        .await
+        .expect("first");
+    assert!(a.feature_count >= 20, "{} features", a.feature_count);
+    assert_eq!(a.matches_to_previous, None);
+    let b = analyzer
+        .analyze(&ctx, &frame(3.0), w, h, Some(&a.descriptors))
+        .await
+        .expect("second");
+    let overlap = b.matches_to_previous.expect("matches");
+    assert!(
+        overlap * 2 >= a.feature_count.min(b.feature_count),
+        "{overlap} matches of {}",
+        a.feature_count
+    );
+    let flat = vec![0.5f32; (w * h) as usize];
+    let c = analyzer
+        .analyze(&ctx, &flat, w, h, Some(&a.descriptors))
+        .await
+        .expect("flat");
+    assert_eq!(c.feature_count, 0);
+    assert_eq!(c.matches_to_previous, Some(0));
+    assert!(
+        c.sharpness < 1e-9 && a.sharpness > 1e-6,
+        "{} vs {}",
+        c.sharpness,
+        a.sharpness
+    );
+}
