@@ -230,15 +230,7 @@ async fn sort(args: SortBenchArgs) -> Result<(), ServerError> {
                 .unwrap_or_default()
         );
     }
-    if let Some(dir) = args.out.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::write(
-        &args.out,
-        serde_json::to_string_pretty(&Value::Object(fields))? + "\n",
-    )?;
-    println!("wrote {}", args.out.display());
-    Ok(())
+    write_result(&args.out, fields)
 }
 
 fn round3(x: f64) -> f64 {
@@ -333,15 +325,7 @@ async fn render(args: RenderBenchArgs) -> Result<(), ServerError> {
         }
         println!("{line}");
     }
-    if let Some(dir) = args.out.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::write(
-        &args.out,
-        serde_json::to_string_pretty(&Value::Object(fields))? + "\n",
-    )?;
-    println!("wrote {}", args.out.display());
-    Ok(())
+    write_result(&args.out, fields)
 }
 
 /// Random sparse descriptors (SIFT-like: most bins empty), `n` of them.
@@ -391,17 +375,22 @@ async fn match_pairs(args: MatchBenchArgs) -> Result<(), ServerError> {
 
 /// Adds `fields` to the JSON object in `out` (keeping figures other benchmarks wrote there).
 fn merge_into(out: &std::path::Path, fields: Map<String, Value>) -> Result<(), ServerError> {
-    if let Some(dir) = out.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
     let mut merged: Map<String, Value> = std::fs::read_to_string(out)
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or_default();
     merged.extend(fields);
+    write_result(out, merged)
+}
+
+/// Writes `fields` as the JSON object in `out`, replacing the file.
+fn write_result(out: &std::path::Path, fields: Map<String, Value>) -> Result<(), ServerError> {
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
     std::fs::write(
         out,
-        serde_json::to_string_pretty(&Value::Object(merged))? + "\n",
+        serde_json::to_string_pretty(&Value::Object(fields))? + "\n",
     )?;
     println!("wrote {}", out.display());
     Ok(())

@@ -394,6 +394,16 @@ impl SceneBuilder {
     }
 }
 
+/// Index of the `vertex` element and where each needed value sits in its records.
+fn vertex_layout(header: &Header) -> Result<(usize, VertexLayout), FormatError> {
+    let vi = header
+        .elements
+        .iter()
+        .position(|e| e.name == "vertex")
+        .ok_or(FormatError::PlyNoVertexElement)?;
+    Ok((vi, VertexLayout::new(&header.elements[vi])?))
+}
+
 /// Reads a 3DGS PLY (binary little/big endian or ASCII) into a scene.
 ///
 /// Errors (never panics) on anything malformed: a missing magic line, a bad header, a missing
@@ -401,13 +411,8 @@ impl SceneBuilder {
 /// `f_rest_*` properties, or data shorter than the header declares (checked before allocating).
 pub fn read_ply(bytes: &[u8]) -> Result<GaussianScene, FormatError> {
     let header = parse_header(bytes)?;
-    let vi = header
-        .elements
-        .iter()
-        .position(|e| e.name == "vertex")
-        .ok_or(FormatError::PlyNoVertexElement)?;
+    let (vi, layout) = vertex_layout(&header)?;
     let vertex = &header.elements[vi];
-    let layout = VertexLayout::new(vertex)?;
     let data = &bytes[header.data_start..];
     match header.encoding {
         Encoding::Binary { big_endian } => {
@@ -705,13 +710,8 @@ pub(crate) fn read_ply_prefix(bytes: &[u8], from: u64) -> Result<PlyPrefix, Form
         return Ok(PlyPrefix::Waiting);
     }
     let header = parse_header(bytes)?;
-    let vi = header
-        .elements
-        .iter()
-        .position(|e| e.name == "vertex")
-        .ok_or(FormatError::PlyNoVertexElement)?;
+    let (vi, layout) = vertex_layout(&header)?;
     let vertex = &header.elements[vi];
-    let layout = VertexLayout::new(vertex)?;
     let Encoding::Binary { big_endian } = header.encoding else {
         return Ok(PlyPrefix::NotStreamable);
     };
