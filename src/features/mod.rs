@@ -16,6 +16,7 @@ mod pyramid;
 mod sharpness;
 pub mod sift;
 mod sift_gpu;
+mod storage;
 #[cfg(test)]
 mod tests;
 
@@ -37,3 +38,4 @@ pub use sift_gpu::{
     DescribeKernel, DescribeParams, GpuFrame, OrientKernel, OrientParams, RefineKernel,
     RefineParams, SiftGpu, StackedOctave, StackedScaleSpace, MAX_ORIENTATIONS,
 };
+pub use storage::{read_features, write_features, FeatureFileError, FEATURE_RECORD_BYTES};
