@@ -384,7 +384,7 @@ fn merge_into(out: &std::path::Path, fields: Map<String, Value>) -> Result<(), S
 }
 
 /// Writes `fields` as the JSON object in `out`, replacing the file.
-fn write_result(out: &std::path::Path, fields: Map<String, Value>) -> Result<(), ServerError> {
+pub fn write_result(out: &std::path::Path, fields: Map<String, Value>) -> Result<(), ServerError> {
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir)?;
     }

@@ -21,13 +21,81 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the API and the PWA.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Run a GPU benchmark and write its JSON under bench/results/.
     Bench(BenchArgs),
     /// Print the GPU adapter the server would use.
     GpuInfo,
     /// Render a splat scene (PLY, SPZ or .splat) to a PNG, e.g. a project thumbnail.
     Render(RenderArgs),
+    /// Manage API keys (`keys create --name N` prints a new key once).
+    Keys(KeysArgs),
+    /// Inspect and cancel jobs.
+    Jobs(JobsArgs),
+    /// Load-test status polling on loopback and write bench/results/api.json.
+    BenchApi(crate::loadtest::LoadTestArgs),
+}
+
+/// Where the server keeps its data; shared by every subcommand that touches it.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// Folder for the SQLite database, local blobs and the server's secrets (created if missing).
+    #[arg(
+        long,
+        global = true,
+        env = "SPLATPOD_DATA_DIR",
+        default_value = "splatpod-data"
+    )]
+    pub data_dir: PathBuf,
+    /// PostgreSQL URL (postgres://user:pass@host/db) instead of SQLite in --data-dir.
+    #[arg(long, global = true, env = "SPLATPOD_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// S3-compatible blob store URL (s3://bucket/prefix; AWS_* variables give endpoint and
+    /// credentials) instead of --data-dir/blobs.
+    #[arg(long, global = true, env = "SPLATPOD_BLOB_URL")]
+    pub blob_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct KeysArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(subcommand)]
+    pub action: KeysAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysAction {
+    /// Create a key and print it (only its hash is stored).
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+    /// List keys (id, name, prefix, created, revoked).
+    List,
+    /// Revoke a key by id or name.
+    Revoke { key: String },
+}
+
+#[derive(Debug, Args)]
+pub struct JobsArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(subcommand)]
+    pub action: JobsAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsAction {
+    /// Most recent jobs first.
+    List {
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// One job's full record as JSON.
+    Show { id: String },
+    /// Cancel a queued or running job (a running one stops at its next check).
+    Cancel { id: String },
 }
 
 /// Three comma-separated numbers.
@@ -78,12 +146,66 @@ pub struct ServeArgs {
     /// Address to bind.
     #[arg(long, env = "SPLATPOD_HOST", default_value = "127.0.0.1")]
     pub host: std::net::IpAddr,
-    /// Folder for the database and stored files (created if missing).
-    #[arg(long, env = "SPLATPOD_DATA_DIR", default_value = "splatpod-data")]
-    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub store: StoreArgs,
     /// Folder holding the built PWA (Trunk's `dist/`).
     #[arg(long, env = "SPLATPOD_DIST_DIR", default_value = "dist")]
     pub dist_dir: PathBuf,
+    /// Endpoint name of the RunPod-compatible API (`/v2/NAME/run`).
+    #[arg(long, env = "SPLATPOD_ENDPOINT", default_value = "splatpod")]
+    pub endpoint: String,
+    /// Jobs run at once; default: 1 on a CPU/software adapter, 2 on a GPU.
+    #[arg(long, env = "SPLATPOD_MAX_CONCURRENT_JOBS")]
+    pub max_concurrent_jobs: Option<usize>,
+    /// Attempts after the first for a job that fails for a transient reason.
+    #[arg(long, env = "SPLATPOD_JOB_RETRIES", default_value_t = 2)]
+    pub job_retries: i64,
+    /// Backoff before the first retry in milliseconds (doubles each attempt).
+    #[arg(long, env = "SPLATPOD_RETRY_BACKOFF_MS", default_value_t = 2000)]
+    pub retry_backoff_ms: i64,
+    /// Default execution timeout of a job in seconds (a request's policy.executionTimeout wins).
+    #[arg(long, env = "SPLATPOD_JOB_TIMEOUT_S", default_value_t = 3600)]
+    pub job_timeout_s: u64,
+    /// Longest a `runsync` call waits before answering with the job's current state.
+    #[arg(long, env = "SPLATPOD_RUNSYNC_WAIT_S", default_value_t = 90)]
+    pub runsync_wait_s: u64,
+    /// GPU price used to estimate each job's cost (USD per GPU-hour).
+    #[arg(long, env = "SPLATPOD_GPU_PRICE_PER_HOUR", default_value_t = 0.0)]
+    pub gpu_price_per_hour: f64,
+    /// Job submissions per minute per API key and per client IP.
+    #[arg(long, env = "SPLATPOD_JOB_RATE_PER_MIN", default_value_t = 20)]
+    pub job_rate_per_min: u32,
+    /// Largest accepted image file in bytes.
+    #[arg(long, env = "SPLATPOD_MAX_IMAGE_BYTES", default_value_t = 64 << 20)]
+    pub max_image_bytes: usize,
+    /// Most files in one upload request.
+    #[arg(long, env = "SPLATPOD_MAX_FILES_PER_UPLOAD", default_value_t = 500)]
+    pub max_files_per_upload: usize,
+    /// Largest upload request body in bytes.
+    #[arg(long, env = "SPLATPOD_MAX_UPLOAD_BYTES", default_value_t = 2 << 30)]
+    pub max_upload_bytes: usize,
+    /// Most images a job may fetch from `image_urls`.
+    #[arg(long, env = "SPLATPOD_MAX_URL_IMAGES", default_value_t = 200)]
+    pub max_url_images: usize,
+    /// Hosts or IP networks that `image_urls` and webhooks may reach even though they are
+    /// private, loopback or link-local (comma-separated: `localhost,10.0.0.0/8`).
+    #[arg(long, env = "SPLATPOD_ALLOW_HOSTS", value_delimiter = ',')]
+    pub allow_hosts: Vec<String>,
+    /// Origins allowed to call the API from a browser (comma-separated); none by default,
+    /// i.e. same-origin only.
+    #[arg(long, env = "SPLATPOD_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+    /// Secret for webhook signatures (HMAC-SHA256); default: generated once and kept in
+    /// --data-dir/webhook-secret.
+    #[arg(long, env = "SPLATPOD_WEBHOOK_SECRET")]
+    pub webhook_secret: Option<String>,
+    /// Base URL used in share links (default: from the request's Host header).
+    #[arg(long, env = "SPLATPOD_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Lease of a running job in seconds; a worker that stops renewing it loses the job to
+    /// the queue.
+    #[arg(long, env = "SPLATPOD_JOB_LEASE_S", default_value_t = 30)]
+    pub job_lease_s: u64,
 }
 
 #[derive(Debug, Args)]

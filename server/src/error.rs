@@ -1,6 +1,6 @@
 //! Server errors, mapped to HTTP responses in one place.
 
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
@@ -16,19 +16,47 @@ pub enum ServerError {
     Format(#[from] splatpod::formats::FormatError),
     #[error("image encoding failed: {0}")]
     Image(#[from] image::ImageError),
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("storage error: {0}")]
+    Blob(#[from] object_store::Error),
     #[error("{0}")]
     BadInput(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("missing or invalid API key (send `Authorization: Bearer KEY`)")]
+    Unauthorized,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("{0}")]
+    UnsupportedMedia(String),
+    #[error("rate limit exceeded; retry in {retry_after_s} s")]
+    RateLimited { retry_after_s: u64 },
     #[error("benchmark failed: {0}")]
     Bench(String),
     #[error("{0}")]
     Unavailable(String),
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl ServerError {
-    fn status(&self) -> StatusCode {
+    pub fn status(&self) -> StatusCode {
         match self {
             ServerError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ServerError::Format(_) | ServerError::BadInput(_) => StatusCode::BAD_REQUEST,
+            ServerError::Format(_) | ServerError::BadInput(_) | ServerError::Json(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            ServerError::NotFound(_) => StatusCode::NOT_FOUND,
+            ServerError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ServerError::Conflict(_) => StatusCode::CONFLICT,
+            ServerError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ServerError::UnsupportedMedia(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ServerError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -37,7 +65,25 @@ impl ServerError {
 impl IntoResponse for ServerError {
     fn into_response(self) -> Response {
         let status = self.status();
+        if status.is_server_error() {
+            tracing::error!("{self}");
+        }
         let body = serde_json::json!({ "error": self.to_string(), "status": status.as_u16() });
-        (status, Json(body)).into_response()
+        let mut res = (status, Json(body)).into_response();
+        match &self {
+            ServerError::RateLimited { retry_after_s } => {
+                if let Ok(v) = HeaderValue::from_str(&retry_after_s.to_string()) {
+                    res.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+            }
+            ServerError::Unauthorized => {
+                res.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"splatpod\""),
+                );
+            }
+            _ => {}
+        }
+        res
     }
 }

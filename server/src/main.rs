@@ -1,8 +1,18 @@
 //! `splatpod-server`: the Splatpod HTTP server and command-line tools, thin over the engine.
 
+mod admin;
+mod api;
+mod auth;
 mod bench;
+mod blob;
 mod cli;
+mod db;
 mod error;
+mod ingest;
+mod jobs;
+mod loadtest;
+mod net;
+mod ratelimit;
 mod render;
 mod routes;
 mod state;
@@ -14,10 +24,13 @@ async fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
     init_tracing(cli.log_json);
     let result = match cli.command {
-        cli::Command::Serve(args) => routes::serve(args).await,
+        cli::Command::Serve(args) => routes::serve(*args).await,
         cli::Command::Bench(args) => bench::run(args).await,
         cli::Command::GpuInfo => gpu_info().await,
         cli::Command::Render(args) => render::run(args).await,
+        cli::Command::Keys(args) => admin::keys(args).await,
+        cli::Command::Jobs(args) => admin::jobs(args).await,
+        cli::Command::BenchApi(args) => loadtest::run(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

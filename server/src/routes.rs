@@ -13,57 +13,146 @@ use serde_json::json;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
+use std::sync::{Arc, RwLock};
+
+use crate::blob::BlobStore;
 use crate::cli::ServeArgs;
+use crate::db::Db;
 use crate::error::ServerError;
-use crate::state::{AppState, GpuState};
+use crate::jobs::{JobService, JobSettings};
+use crate::net::HostGuard;
+use crate::ratelimit::RateLimits;
+use crate::state::{set_gpu, AppState, Config, GpuState, SharedGpu};
 
 /// Starts the server and runs until SIGTERM or Ctrl-C, finishing in-flight requests.
 pub async fn serve(args: ServeArgs) -> Result<(), ServerError> {
-    tokio::fs::create_dir_all(&args.data_dir).await?;
+    let data_dir = &args.store.data_dir;
+    tokio::fs::create_dir_all(data_dir).await?;
     if !args.dist_dir.join("index.html").is_file() {
         tracing::warn!(
             dist = %args.dist_dir.display(),
             "no built PWA found (run `trunk build --release`); the API still works"
         );
     }
-    let state = AppState::new();
-    spawn_gpu_init(state.clone());
+    let db = Db::open(args.store.database_url.as_deref(), data_dir).await?;
+    let blobs = BlobStore::open(args.store.blob_url.as_deref(), data_dir)?;
+    let guard = HostGuard::new(&args.allow_hosts).map_err(ServerError::BadInput)?;
+    let webhook_secret = match &args.webhook_secret {
+        Some(s) if !s.is_empty() => s.clone(),
+        _ => persistent_secret(&data_dir.join("webhook-secret"))?,
+    };
+    let worker_id = persistent_secret(&data_dir.join("node-id"))?;
+    let gpu: SharedGpu = Arc::new(RwLock::new(GpuState::Starting));
+    spawn_gpu_init(gpu.clone());
+    let jobs = JobService::new(
+        db.clone(),
+        blobs.clone(),
+        gpu.clone(),
+        guard.clone(),
+        JobSettings {
+            endpoint: args.endpoint.clone(),
+            worker_id: format!("node-{}", &worker_id[..16.min(worker_id.len())]),
+            max_concurrent: args.max_concurrent_jobs,
+            lease_ms: (args.job_lease_s.max(1) * 1000) as i64,
+            retry_backoff_ms: args.retry_backoff_ms.max(0),
+            gpu_price_per_hour: args.gpu_price_per_hour.max(0.0),
+            webhook_secret,
+            max_image_bytes: args.max_image_bytes,
+        },
+    );
+    jobs.start().await?;
+    let config = Config {
+        endpoint: args.endpoint.clone(),
+        max_image_bytes: args.max_image_bytes,
+        max_files_per_upload: args.max_files_per_upload,
+        max_url_images: args.max_url_images,
+        runsync_wait_s: args.runsync_wait_s,
+        public_url: args.public_url.clone(),
+        job_timeout_ms: (args.job_timeout_s.max(1) * 1000) as i64,
+        max_attempts: 1 + args.job_retries.clamp(0, 20),
+    };
+    let limits = RateLimits::new(args.job_rate_per_min);
+    let shrink = limits.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+            shrink.shrink();
+        }
+    });
+    let state = AppState::new(config, db, blobs, limits, jobs, guard, gpu);
 
-    let app = router(state, &args.dist_dir);
+    let app = router(
+        state,
+        &args.dist_dir,
+        args.max_upload_bytes,
+        &args.cors_origins,
+    );
     let addr = SocketAddr::new(args.host, args.port);
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(url = %format!("http://{}", listener.local_addr()?), "splatpod-server listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     tracing::info!("shut down cleanly");
     Ok(())
 }
 
-fn spawn_gpu_init(state: AppState) {
+/// Reads a secret kept in `path`, creating it (random, owner-only) the first time.
+fn persistent_secret(path: &Path) -> Result<String, ServerError> {
+    if let Ok(s) = std::fs::read_to_string(path) {
+        let s = s.trim().to_owned();
+        if !s.is_empty() {
+            return Ok(s);
+        }
+    }
+    let mut raw = [0u8; 32];
+    rand::Rng::fill(&mut rand::rng(), &mut raw);
+    let secret = hex::encode(raw);
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    use std::io::Write;
+    opts.open(path)?.write_all(secret.as_bytes())?;
+    Ok(secret)
+}
+
+fn spawn_gpu_init(slot: SharedGpu) {
     tokio::spawn(async move {
         match splatpod::gpu::GpuContext::new().await {
             Ok(ctx) => {
                 let s = ctx.summary();
                 tracing::info!(adapter = %s.name, backend = %s.backend, driver = %s.driver, "GPU ready");
-                state.set_gpu(GpuState::Ready(Box::new(ctx)));
+                set_gpu(&slot, GpuState::Ready(Box::new(ctx)));
             }
             Err(e) => {
                 tracing::error!("GPU initialisation failed: {e}");
-                state.set_gpu(GpuState::Failed(e.to_string()));
+                set_gpu(&slot, GpuState::Failed(e.to_string()));
             }
         }
     });
 }
 
 /// The whole application router; `dist` is the built PWA.
-pub fn router(state: AppState, dist: &Path) -> Router {
+pub fn router(
+    state: AppState,
+    dist: &Path,
+    max_upload_bytes: usize,
+    cors_origins: &[String],
+) -> Router {
     let index = dist.join("index.html");
     // Unknown paths get the app shell so client-side routes survive a reload.
     let static_files = ServeDir::new(dist).fallback(ServeFile::new(index));
     Router::new()
         .route("/health", get(health))
         .route("/readiness", get(readiness))
+        .merge(crate::api::router(&state, max_upload_bytes, cors_origins))
         .with_state(state)
         .fallback_service(static_files)
         .layer(middleware::from_fn(static_headers))

@@ -1,8 +1,15 @@
-//! Shared server state: the GPU context once it is up (or why it failed).
+//! Shared server state: configuration, database, blob store, GPU context, job service.
 
 use std::sync::{Arc, RwLock};
 
 use splatpod::gpu::{AdapterSummary, GpuContext};
+
+use crate::auth::KeyCache;
+use crate::blob::BlobStore;
+use crate::db::Db;
+use crate::jobs::JobService;
+use crate::net::HostGuard;
+use crate::ratelimit::RateLimits;
 
 /// Where GPU initialisation stands; `/readiness` reports it.
 #[derive(Debug, Clone)]
@@ -12,20 +19,51 @@ pub enum GpuState {
     Failed(String),
 }
 
+/// Settings the handlers need (from `ServeArgs`).
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub endpoint: String,
+    pub max_image_bytes: usize,
+    pub max_files_per_upload: usize,
+    pub max_url_images: usize,
+    pub runsync_wait_s: u64,
+    pub public_url: Option<String>,
+    pub job_timeout_ms: i64,
+    pub max_attempts: i64,
+}
+
 #[derive(Clone)]
 pub struct AppState {
     gpu: Arc<RwLock<GpuState>>,
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub blobs: BlobStore,
+    pub keys: KeyCache,
+    pub limits: RateLimits,
+    pub jobs: JobService,
+    pub guard: HostGuard,
 }
 
 impl AppState {
-    pub fn new() -> Self {
+    pub fn new(
+        config: Config,
+        db: Db,
+        blobs: BlobStore,
+        limits: RateLimits,
+        jobs: JobService,
+        guard: HostGuard,
+        gpu: Arc<RwLock<GpuState>>,
+    ) -> Self {
         Self {
-            gpu: Arc::new(RwLock::new(GpuState::Starting)),
+            keys: KeyCache::new(db.clone()),
+            gpu,
+            config: Arc::new(config),
+            db,
+            blobs,
+            limits,
+            jobs,
+            guard,
         }
-    }
-
-    pub fn set_gpu(&self, state: GpuState) {
-        *self.gpu.write().unwrap_or_else(|p| p.into_inner()) = state;
     }
 
     pub fn gpu(&self) -> GpuState {
@@ -40,4 +78,15 @@ impl AppState {
             GpuState::Failed(e) => Err(format!("GPU unavailable: {e}")),
         }
     }
+}
+
+/// The GPU slot shared by the HTTP state and the job workers.
+pub type SharedGpu = Arc<RwLock<GpuState>>;
+
+pub fn set_gpu(slot: &SharedGpu, state: GpuState) {
+    *slot.write().unwrap_or_else(|p| p.into_inner()) = state;
+}
+
+pub fn read_gpu(slot: &SharedGpu) -> GpuState {
+    slot.read().unwrap_or_else(|p| p.into_inner()).clone()
 }

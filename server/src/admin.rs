@@ -1,0 +1,92 @@
+//! `keys` and `jobs` subcommands: administration straight against the database.
+
+use crate::cli::{JobsAction, JobsArgs, KeysAction, KeysArgs, StoreArgs};
+use crate::db::{jobs as q, keys, Db};
+use crate::error::ServerError;
+
+async fn open(store: &StoreArgs) -> Result<Db, ServerError> {
+    tokio::fs::create_dir_all(&store.data_dir).await?;
+    Ok(Db::open(store.database_url.as_deref(), &store.data_dir).await?)
+}
+
+fn when(ms: Option<i64>) -> String {
+    ms.map_or("-".into(), |m| {
+        format!("{:.0}s ago", (crate::db::now_ms() - m) as f64 / 1000.0)
+    })
+}
+
+pub async fn keys(args: KeysArgs) -> Result<(), ServerError> {
+    let db = open(&args.store).await?;
+    match args.action {
+        KeysAction::Create { name } => {
+            let name = name.trim();
+            if name.is_empty() {
+                return Err(ServerError::BadInput("--name must not be empty".into()));
+            }
+            let (key, secret) = keys::create(&db, name).await?;
+            eprintln!(
+                "created key `{}` (id {}); it is shown only once:",
+                key.name, key.id
+            );
+            println!("{secret}");
+        }
+        KeysAction::List => {
+            println!(
+                "{:<38} {:<20} {:<12} {:<14} revoked",
+                "id", "name", "prefix", "created"
+            );
+            for k in keys::list(&db).await? {
+                println!(
+                    "{:<38} {:<20} {:<12} {:<14} {}",
+                    k.id,
+                    k.name,
+                    k.prefix,
+                    when(Some(k.created_at)),
+                    when(k.revoked_at)
+                );
+            }
+        }
+        KeysAction::Revoke { key } => match keys::revoke(&db, &key).await? {
+            0 => return Err(ServerError::NotFound(format!("no active key `{key}`"))),
+            n => println!("revoked {n} key(s)"),
+        },
+    }
+    Ok(())
+}
+
+pub async fn jobs(args: JobsArgs) -> Result<(), ServerError> {
+    let db = open(&args.store).await?;
+    match args.action {
+        JobsAction::List { limit } => {
+            println!(
+                "{:<38} {:<12} {:<10} {:>6} {:<14} stage",
+                "id", "status", "task", "%", "created"
+            );
+            for j in q::list(&db, limit.clamp(1, 10_000)).await? {
+                println!(
+                    "{:<38} {:<12} {:<10} {:>6.1} {:<14} {}",
+                    j.id,
+                    j.status,
+                    j.task,
+                    j.progress,
+                    when(Some(j.created_at)),
+                    j.stage.unwrap_or_default()
+                );
+            }
+        }
+        JobsAction::Show { id } => {
+            let job = q::get(&db, &id)
+                .await?
+                .ok_or_else(|| ServerError::NotFound(format!("no job `{id}`")))?;
+            println!("{}", serde_json::to_string_pretty(&job)?);
+        }
+        JobsAction::Cancel { id } => {
+            // A running job's worker sees the new status at its next lease renewal.
+            let job = q::cancel(&db, &id)
+                .await?
+                .ok_or_else(|| ServerError::NotFound(format!("no job `{id}`")))?;
+            println!("{} is {}", job.id, job.status);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,103 @@
+//! Project artifacts: list, download, and import of a scene file to view or render.
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::Response;
+use axum::Json;
+use bytes::Bytes;
+use serde_json::{json, Value};
+
+use super::projects::require;
+use crate::auth::Authed;
+use crate::db::artifacts::{self, Artifact};
+use crate::error::ServerError;
+use crate::jobs::SCENE_NAMES;
+use crate::state::AppState;
+
+pub async fn list(
+    State(st): State<AppState>,
+    _auth: Authed,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ServerError> {
+    require(&st, &id).await?;
+    Ok(Json(
+        json!({ "artifacts": artifacts::list(&st.db, &id).await? }),
+    ))
+}
+
+/// The artifact's bytes as a download.
+pub async fn send(st: &AppState, art: &Artifact) -> Result<Response, ServerError> {
+    let bytes = st.blobs.get(&art.blob_key).await?;
+    let mut res = Response::new(Body::from(bytes));
+    let headers = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&art.content_type) {
+        headers.insert(header::CONTENT_TYPE, v);
+    }
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=60"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    Ok(res)
+}
+
+pub async fn get(
+    State(st): State<AppState>,
+    _auth: Authed,
+    Path((id, name)): Path<(String, String)>,
+) -> Result<Response, ServerError> {
+    require(&st, &id).await?;
+    let art = artifacts::get(&st.db, &id, &name)
+        .await?
+        .ok_or_else(|| ServerError::NotFound(format!("project `{id}` has no artifact `{name}`")))?;
+    send(&st, &art).await
+}
+
+/// `PUT /api/projects/{id}/artifacts/scene.ply|scene.spz|scene.splat`: imports a splat scene
+/// (checked by the engine's parser) so it can be viewed, shared and rendered.
+pub async fn put_scene(
+    State(st): State<AppState>,
+    _auth: Authed,
+    Path((id, name)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ServerError> {
+    require(&st, &id).await?;
+    if !SCENE_NAMES.contains(&name.as_str()) {
+        return Err(ServerError::BadInput(format!(
+            "only scenes can be uploaded as artifacts ({})",
+            SCENE_NAMES.join(", ")
+        )));
+    }
+    if body.is_empty() {
+        return Err(ServerError::BadInput("empty scene file".into()));
+    }
+    let check = body.clone();
+    let hint = name.clone();
+    let splats = tokio::task::spawn_blocking(move || {
+        splatpod::formats::load_scene(&check, Some(&hint)).map(|s| s.len())
+    })
+    .await
+    .map_err(|e| ServerError::Internal(format!("parser thread: {e}")))??;
+    let key = format!("projects/{id}/artifacts/{name}");
+    let len = body.len() as i64;
+    st.blobs.put(&key, body).await?;
+    artifacts::upsert(
+        &st.db,
+        &id,
+        &name,
+        "application/octet-stream",
+        len,
+        &key,
+        None,
+    )
+    .await?;
+    crate::db::projects::touch(&st.db, &id).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "name": name, "bytes": len, "splats": splats })),
+    ))
+}

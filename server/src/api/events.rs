@@ -1,0 +1,61 @@
+//! `GET /api/jobs/{id}/events`: live progress as Server-Sent Events (`progress` events with the
+//! status body, then one `done` event when the job is final). Polls the database, so it sees
+//! jobs run by any worker.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures::Stream;
+
+use crate::auth::Authed;
+use crate::db::jobs::{self as q, status};
+use crate::error::ServerError;
+use crate::jobs::status_body;
+use crate::state::AppState;
+
+pub async fn events(
+    State(st): State<AppState>,
+    _auth: Authed,
+    Path(id): Path<String>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ServerError> {
+    if q::get(&st.db, &id).await?.is_none() {
+        return Err(ServerError::NotFound(format!("no job with id `{id}`")));
+    }
+    // State: (last body sent, finished).
+    let stream = futures::stream::unfold(
+        (st, id, String::new(), false),
+        |(st, id, last, done)| async move {
+            if done {
+                return None;
+            }
+            loop {
+                let job = match q::get(&st.db, &id).await {
+                    Ok(Some(j)) => j,
+                    Ok(None) => {
+                        let ev = Event::default().event("error").data("job was deleted");
+                        return Some((Ok(ev), (st, id, last, true)));
+                    }
+                    Err(e) => {
+                        let ev = Event::default().event("error").data(e.to_string());
+                        return Some((Ok(ev), (st, id, last, true)));
+                    }
+                };
+                let body = status_body(&job);
+                let fingerprint = format!(
+                    "{}|{}|{:?}|{:?}",
+                    job.status, job.progress, job.stage, job.message
+                );
+                let fin = status::is_final(&job.status);
+                if fingerprint != last || fin {
+                    let name = if fin { "done" } else { "progress" };
+                    let ev = Event::default().event(name).data(body.to_string());
+                    return Some((Ok(ev), (st, id, fingerprint, fin)));
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        },
+    );
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}

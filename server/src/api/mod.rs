@@ -1,0 +1,84 @@
+//! The HTTP API: the native `/api`, the RunPod-compatible `/v2/{endpoint}/`, share links, and
+//! the OpenAPI description of both.
+
+mod artifacts;
+mod events;
+pub mod openapi;
+mod projects;
+mod runpod;
+mod shares;
+mod uploads;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderValue, Method};
+use axum::routing::{delete, get, post};
+use axum::Router;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::state::AppState;
+
+/// Routes of the API (merged into the app router, which adds static files).
+pub fn router(
+    state: &AppState,
+    max_upload_bytes: usize,
+    cors_origins: &[String],
+) -> Router<AppState> {
+    let scene_limit = state.config.max_image_bytes.max(1 << 30);
+    let api = Router::new()
+        .route("/api/projects", post(projects::create).get(projects::list))
+        .route(
+            "/api/projects/{id}",
+            get(projects::get).delete(projects::delete),
+        )
+        .route(
+            "/api/projects/{id}/images",
+            post(uploads::upload)
+                .get(uploads::list)
+                .layer(DefaultBodyLimit::max(max_upload_bytes)),
+        )
+        .route("/api/projects/{id}/artifacts", get(artifacts::list))
+        .route(
+            "/api/projects/{id}/artifacts/{name}",
+            get(artifacts::get)
+                .put(artifacts::put_scene)
+                .layer(DefaultBodyLimit::max(scene_limit)),
+        )
+        .route(
+            "/api/projects/{id}/shares",
+            post(shares::create).get(shares::list),
+        )
+        .route("/api/shares/{token}", delete(shares::revoke))
+        .route("/api/s/{token}", get(shares::view))
+        .route("/api/s/{token}/{name}", get(shares::artifact))
+        .route("/api/jobs/{id}/events", get(events::events))
+        .route("/openapi.json", get(openapi::spec))
+        .route("/v2/{endpoint}/run", post(runpod::run))
+        .route("/v2/{endpoint}/runsync", post(runpod::runsync))
+        .route(
+            "/v2/{endpoint}/status/{id}",
+            get(runpod::status).post(runpod::status),
+        )
+        .route(
+            "/v2/{endpoint}/stream/{id}",
+            get(runpod::stream).post(runpod::stream),
+        )
+        .route("/v2/{endpoint}/cancel/{id}", post(runpod::cancel))
+        .route("/v2/{endpoint}/retry/{id}", post(runpod::retry))
+        .route("/v2/{endpoint}/purge-queue", post(runpod::purge_queue))
+        .route("/v2/{endpoint}/health", get(runpod::health))
+        .layer(DefaultBodyLimit::max(1 << 20));
+    if cors_origins.is_empty() {
+        // Same-origin only: no CORS headers at all.
+        return api;
+    }
+    let origins: Vec<HeaderValue> = cors_origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o.trim()).ok())
+        .collect();
+    api.layer(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]),
+    )
+}

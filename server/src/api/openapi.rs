@@ -1,0 +1,80 @@
+//! `GET /openapi.json`: OpenAPI 3.1 description of the API (kept next to the router; a test
+//! checks that every route the server answers is described here).
+
+use axum::Json;
+use serde_json::{json, Map, Value};
+
+/// (method, path, summary, needs a key) for every API route.
+pub const OPERATIONS: &[(&str, &str, &str, bool)] = &[
+    ("post", "/api/projects", "Create a project: {\"name\"}", true),
+    ("get", "/api/projects", "List projects (?limit, ?offset)", true),
+    ("get", "/api/projects/{id}", "One project with image, artifact and job counts", true),
+    ("delete", "/api/projects/{id}", "Delete a project, its images, artifacts and shares", true),
+    ("post", "/api/projects/{id}/images", "Upload photos (multipart, field `images`, many files); each is decoded and checked; duplicates by SHA-256 are reported", true),
+    ("get", "/api/projects/{id}/images", "List a project's photos", true),
+    ("get", "/api/projects/{id}/artifacts", "List artifacts (feature files, matches, scene, thumbnail)", true),
+    ("get", "/api/projects/{id}/artifacts/{name}", "Download an artifact", true),
+    ("put", "/api/projects/{id}/artifacts/{name}", "Import a splat scene as scene.ply, scene.spz or scene.splat", true),
+    ("post", "/api/projects/{id}/shares", "Create a read-only share link: {\"expires_in_s\"?}", true),
+    ("get", "/api/projects/{id}/shares", "List share links", true),
+    ("delete", "/api/shares/{token}", "Revoke a share link", true),
+    ("get", "/api/s/{token}", "Shared project's viewer data (no key; token only)", false),
+    ("get", "/api/s/{token}/{name}", "Shared scene or thumbnail (no key; token only)", false),
+    ("get", "/api/jobs/{id}/events", "Job progress as Server-Sent Events", true),
+    ("post", "/v2/{endpoint}/run", "Queue a job: {\"input\", \"webhook\"?, \"policy\"?: {\"executionTimeout\", \"ttl\"}}", true),
+    ("post", "/v2/{endpoint}/runsync", "Queue a job and wait (bounded, ?wait=ms) for it", true),
+    ("get", "/v2/{endpoint}/status/{id}", "Job status, output or error, progress, stage", true),
+    ("get", "/v2/{endpoint}/stream/{id}", "Progress chunks since the previous call", true),
+    ("post", "/v2/{endpoint}/cancel/{id}", "Cancel a queued or running job", true),
+    ("post", "/v2/{endpoint}/retry/{id}", "Requeue a failed, timed-out or cancelled job", true),
+    ("post", "/v2/{endpoint}/purge-queue", "Cancel every queued job", true),
+    ("get", "/v2/{endpoint}/health", "Job counts by status, workers, GPU", true),
+    ("get", "/health", "Liveness", false),
+    ("get", "/readiness", "Readiness: 200 with the GPU adapter once it is up, else 503", false),
+    ("get", "/openapi.json", "This document", false),
+];
+
+pub async fn spec() -> Json<Value> {
+    let mut paths = Map::new();
+    for &(method, path, summary, auth) in OPERATIONS {
+        let params: Vec<Value> = path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect();
+        let mut op = json!({
+            "summary": summary,
+            "parameters": params,
+            "responses": {
+                "200": {"description": "OK (JSON)"},
+                "400": {"$ref": "#/components/responses/Error"},
+                "404": {"$ref": "#/components/responses/Error"},
+            },
+        });
+        if auth {
+            op["security"] = json!([{"bearer": []}]);
+            op["responses"]["401"] = json!({"$ref": "#/components/responses/Error"});
+        }
+        let entry = paths
+            .entry(path.to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
+        entry[method] = op;
+    }
+    Json(json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Splatpod API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Projects, uploads, artifacts, share links and RunPod-compatible jobs. Errors are {\"error\": message, \"status\": code}; 413 for oversize uploads, 415 for unreadable images, 429 with Retry-After when rate-limited."
+        },
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "A key from `splatpod-server keys create --name N`"}},
+            "responses": {"Error": {"description": "Error", "content": {"application/json": {"schema": {
+                "type": "object",
+                "properties": {"error": {"type": "string"}, "status": {"type": "integer"}},
+                "required": ["error", "status"]
+            }}}}}
+        }
+    }))
+}

@@ -1,0 +1,80 @@
+//! `/api/projects`: create, list, read and delete projects.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::auth::Authed;
+use crate::db::projects::{self, Project};
+use crate::error::ServerError;
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewProject {
+    pub name: String,
+}
+
+pub async fn create(
+    State(st): State<AppState>,
+    _auth: Authed,
+    body: Result<Json<NewProject>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<Project>), ServerError> {
+    let Json(body) = body.map_err(|e| ServerError::BadInput(e.body_text()))?;
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(ServerError::BadInput(
+            "project name must be 1..=200 printable characters".into(),
+        ));
+    }
+    let p = projects::create(&st.db, name).await?;
+    Ok((StatusCode::CREATED, Json(p)))
+}
+
+#[derive(Deserialize)]
+pub struct Page {
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+pub async fn list(
+    State(st): State<AppState>,
+    _auth: Authed,
+    Query(page): Query<Page>,
+) -> Result<Json<Value>, ServerError> {
+    let limit = page.limit.unwrap_or(100).clamp(1, 1000);
+    let offset = page.offset.unwrap_or(0).max(0);
+    let items = projects::list(&st.db, limit, offset).await?;
+    Ok(Json(
+        json!({ "projects": items, "limit": limit, "offset": offset }),
+    ))
+}
+
+/// The project or a 404 naming it.
+pub async fn require(st: &AppState, id: &str) -> Result<Project, ServerError> {
+    projects::get(&st.db, id)
+        .await?
+        .ok_or_else(|| ServerError::NotFound(format!("no project with id `{id}`")))
+}
+
+pub async fn get(
+    State(st): State<AppState>,
+    _auth: Authed,
+    Path(id): Path<String>,
+) -> Result<Json<Project>, ServerError> {
+    Ok(Json(require(&st, &id).await?))
+}
+
+pub async fn delete(
+    State(st): State<AppState>,
+    _auth: Authed,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ServerError> {
+    require(&st, &id).await?;
+    // Rows first (shares stop working at once), then the blobs.
+    projects::delete(&st.db, &id).await?;
+    st.blobs.delete_prefix(&format!("projects/{id}")).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,156 @@
+//! Share links: create, list and revoke (authenticated), and the read-only view they open.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::projects::require;
+use crate::auth::Authed;
+use crate::db::shares::{self, Share};
+use crate::db::{artifacts, now_ms, projects};
+use crate::error::ServerError;
+use crate::jobs::SCENE_NAMES;
+use crate::state::AppState;
+
+/// What a share link may read: the viewer's scene and the thumbnail, nothing else.
+const VIEWER_ARTIFACTS: [&str; 4] = ["scene.ply", "scene.spz", "scene.splat", "thumbnail.png"];
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct NewShare {
+    /// Lifetime in seconds; none = until revoked.
+    pub expires_in_s: Option<u64>,
+}
+
+fn base_url(st: &AppState, headers: &HeaderMap) -> String {
+    if let Some(u) = &st.config.public_url {
+        return u.trim_end_matches('/').to_owned();
+    }
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            h.chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+        })
+        .unwrap_or("localhost");
+    format!("http://{host}")
+}
+
+fn share_json(base: &str, s: &Share) -> Value {
+    json!({
+        "token": s.token,
+        "url": format!("{base}/s/{}", s.token),
+        "project_id": s.project_id,
+        "created_at": s.created_at,
+        "expires_at": s.expires_at,
+        "revoked_at": s.revoked_at,
+    })
+}
+
+pub async fn create(
+    State(st): State<AppState>,
+    _auth: Authed,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Option<Json<NewShare>>,
+) -> Result<(StatusCode, Json<Value>), ServerError> {
+    require(&st, &id).await?;
+    let body = body.map(|Json(b)| b).unwrap_or_default();
+    let expires_at = match body.expires_in_s {
+        Some(0) => {
+            return Err(ServerError::BadInput(
+                "expires_in_s must be positive".into(),
+            ))
+        }
+        Some(s) if s > 100 * 365 * 86400 => {
+            return Err(ServerError::BadInput("expires_in_s is too large".into()))
+        }
+        Some(s) => Some(now_ms() + s as i64 * 1000),
+        None => None,
+    };
+    let share = shares::create(&st.db, &id, expires_at).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(share_json(&base_url(&st, &headers), &share)),
+    ))
+}
+
+pub async fn list(
+    State(st): State<AppState>,
+    _auth: Authed,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ServerError> {
+    require(&st, &id).await?;
+    let base = base_url(&st, &headers);
+    let items: Vec<Value> = shares::list(&st.db, &id)
+        .await?
+        .iter()
+        .map(|s| share_json(&base, s))
+        .collect();
+    Ok(Json(json!({ "shares": items })))
+}
+
+pub async fn revoke(
+    State(st): State<AppState>,
+    _auth: Authed,
+    Path(token): Path<String>,
+) -> Result<StatusCode, ServerError> {
+    if shares::revoke(&st.db, &token).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ServerError::NotFound(
+            "no active share with that token".into(),
+        ))
+    }
+}
+
+async fn valid(st: &AppState, token: &str) -> Result<Share, ServerError> {
+    shares::find_valid(&st.db, token).await?.ok_or_else(|| {
+        ServerError::NotFound("this share link does not exist, expired or was revoked".into())
+    })
+}
+
+/// `GET /api/s/{token}`: what the shared viewer needs (no key required).
+pub async fn view(
+    State(st): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Json<Value>, ServerError> {
+    let share = valid(&st, &token).await?;
+    let project = projects::get(&st.db, &share.project_id)
+        .await?
+        .ok_or_else(|| ServerError::NotFound("the shared project was deleted".into()))?;
+    let arts = artifacts::list(&st.db, &share.project_id).await?;
+    let viewable: Vec<&str> = arts
+        .iter()
+        .map(|a| a.name.as_str())
+        .filter(|n| VIEWER_ARTIFACTS.contains(n))
+        .collect();
+    let scene = SCENE_NAMES.iter().find(|n| viewable.contains(n));
+    Ok(Json(json!({
+        "project": { "name": project.name, "image_count": project.image_count },
+        "artifacts": viewable,
+        "scene_url": scene.map(|n| format!("/api/s/{token}/{n}")),
+        "thumbnail_url": viewable.contains(&"thumbnail.png").then(|| format!("/api/s/{token}/thumbnail.png")),
+        "expires_at": share.expires_at,
+    })))
+}
+
+/// `GET /api/s/{token}/{name}`: one viewer artifact of the shared project.
+pub async fn artifact(
+    State(st): State<AppState>,
+    Path((token, name)): Path<(String, String)>,
+) -> Result<Response, ServerError> {
+    let share = valid(&st, &token).await?;
+    if !VIEWER_ARTIFACTS.contains(&name.as_str()) {
+        return Err(ServerError::NotFound(format!("`{name}` is not shared")));
+    }
+    let art = artifacts::get(&st.db, &share.project_id, &name)
+        .await?
+        .ok_or_else(|| ServerError::NotFound(format!("the shared project has no `{name}`")))?;
+    super::artifacts::send(&st, &art).await
+}

@@ -1,0 +1,141 @@
+//! `POST /api/projects/{id}/images`: multipart upload (field `images`, many files), each file
+//! decoded and checked before it is stored; duplicates by content hash are reported, not stored.
+
+use axum::extract::multipart::MultipartError;
+use axum::extract::{Multipart, Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use bytes::BytesMut;
+use serde_json::{json, Value};
+
+use super::projects::require;
+use crate::auth::Authed;
+use crate::db::images;
+use crate::error::ServerError;
+use crate::ingest::{display_name, ingest_image, Ingested};
+use crate::state::AppState;
+
+fn multipart_error(e: MultipartError) -> ServerError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ServerError::TooLarge(format!("upload too large: {}", e.body_text()))
+    } else {
+        ServerError::BadInput(format!("malformed multipart body: {}", e.body_text()))
+    }
+}
+
+pub async fn upload(
+    State(st): State<AppState>,
+    _auth: Authed,
+    Path(id): Path<String>,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<(StatusCode, Json<Value>), ServerError> {
+    require(&st, &id).await?;
+    let mut multipart = multipart.map_err(|e| ServerError::BadInput(e.body_text()))?;
+    let max_bytes = st.config.max_image_bytes;
+    let mut results = Vec::new();
+    let mut first_error: Option<ServerError> = None;
+    let (mut stored, mut duplicates, mut rejected) = (0usize, 0usize, 0usize);
+    let mut files = 0usize;
+    while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
+        match field.name() {
+            Some("images") | Some("images[]") => {}
+            other => {
+                return Err(ServerError::BadInput(format!(
+                    "unexpected form field `{}`; send files in the field `images`",
+                    other.unwrap_or("")
+                )))
+            }
+        }
+        files += 1;
+        if files > st.config.max_files_per_upload {
+            return Err(ServerError::TooLarge(format!(
+                "more than {} files in one upload",
+                st.config.max_files_per_upload
+            )));
+        }
+        let name = display_name(field.file_name().unwrap_or("image"));
+        let mut buf = BytesMut::new();
+        let mut too_big = false;
+        while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+            if buf.len() + chunk.len() > max_bytes {
+                too_big = true;
+                // Keep reading to the end of this part without storing it.
+                continue;
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        let outcome = if too_big {
+            Err(ServerError::TooLarge(format!(
+                "{name}: over the {max_bytes}-byte image limit"
+            )))
+        } else {
+            ingest_image(&st.db, &st.blobs, &id, &name, buf.freeze(), max_bytes).await
+        };
+        match outcome {
+            Ok(Ingested::Stored(img)) => {
+                stored += 1;
+                results.push(json!({"file_name": name, "status": "stored", "image": img}));
+            }
+            Ok(Ingested::Duplicate(img)) => {
+                duplicates += 1;
+                results.push(json!({"file_name": name, "status": "duplicate", "image": img}));
+            }
+            Err(e) if e.status().is_client_error() => {
+                rejected += 1;
+                results
+                    .push(json!({"file_name": name, "status": "rejected", "error": e.to_string()}));
+                first_error.get_or_insert(e);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if files == 0 {
+        return Err(ServerError::BadInput(
+            "no files: send one or more in the multipart field `images`".into(),
+        ));
+    }
+    if stored == 0 && duplicates == 0 {
+        if let Some(e) = first_error {
+            // Nothing usable: answer with the (first) reason as the status.
+            return Err(if files == 1 {
+                e
+            } else {
+                match e {
+                    ServerError::TooLarge(_) => ServerError::TooLarge(format!(
+                        "all {files} files were rejected; first: {e}"
+                    )),
+                    _ => ServerError::UnsupportedMedia(format!(
+                        "all {files} files were rejected; first: {e}"
+                    )),
+                }
+            });
+        }
+    }
+    if stored > 0 {
+        crate::db::projects::touch(&st.db, &id).await?;
+    }
+    let code = if stored > 0 {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        code,
+        Json(json!({
+            "stored": stored,
+            "duplicates": duplicates,
+            "rejected": rejected,
+            "files": results,
+        })),
+    ))
+}
+
+pub async fn list(
+    State(st): State<AppState>,
+    _auth: Authed,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ServerError> {
+    require(&st, &id).await?;
+    let imgs = images::list(&st.db, &id).await?;
+    Ok(Json(json!({ "images": imgs })))
+}

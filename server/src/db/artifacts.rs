@@ -1,0 +1,66 @@
+//! Results kept with a project (feature files, matches, scenes, thumbnails).
+
+use serde::Serialize;
+
+use super::{now_ms, Db};
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Artifact {
+    pub project_id: String,
+    pub name: String,
+    pub content_type: String,
+    pub bytes: i64,
+    #[serde(skip)]
+    pub blob_key: String,
+    pub job_id: Option<String>,
+    pub created_at: i64,
+}
+
+const COLUMNS: &str = "project_id, name, content_type, bytes, blob_key, job_id, created_at";
+
+/// Records (or replaces) an artifact whose bytes are already in the object store.
+pub async fn upsert(
+    db: &Db,
+    project_id: &str,
+    name: &str,
+    content_type: &str,
+    bytes: i64,
+    blob_key: &str,
+    job_id: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!(
+        "INSERT INTO artifacts ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (project_id, name) DO UPDATE SET content_type = excluded.content_type, \
+         bytes = excluded.bytes, blob_key = excluded.blob_key, job_id = excluded.job_id, \
+         created_at = excluded.created_at"
+    ))
+    .bind(project_id)
+    .bind(name)
+    .bind(content_type)
+    .bind(bytes)
+    .bind(blob_key)
+    .bind(job_id)
+    .bind(now_ms())
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn list(db: &Db, project_id: &str) -> Result<Vec<Artifact>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM artifacts WHERE project_id = $1 ORDER BY name"
+    ))
+    .bind(project_id)
+    .fetch_all(&db.pool)
+    .await
+}
+
+pub async fn get(db: &Db, project_id: &str, name: &str) -> Result<Option<Artifact>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM artifacts WHERE project_id = $1 AND name = $2"
+    ))
+    .bind(project_id)
+    .bind(name)
+    .fetch_optional(&db.pool)
+    .await
+}

@@ -1,0 +1,71 @@
+//! Uploaded photos: metadata here, bytes in the object store under `blob_key`.
+
+use serde::Serialize;
+
+use super::Db;
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Image {
+    pub id: String,
+    pub project_id: String,
+    pub sha256: String,
+    /// The client's file name, for display only (never used as a path).
+    pub file_name: String,
+    pub format: String,
+    pub bytes: i64,
+    pub width: i64,
+    pub height: i64,
+    pub focal_35mm: Option<f64>,
+    #[serde(skip)]
+    pub blob_key: String,
+    pub created_at: i64,
+}
+
+const COLUMNS: &str = "id, project_id, sha256, file_name, format, bytes, width, height, \
+                       focal_35mm, blob_key, created_at";
+
+/// Inserts `img`; returns false (and stores nothing) when the project already has these bytes.
+pub async fn insert(db: &Db, img: &Image) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query(&format!(
+        "INSERT INTO images ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+         ON CONFLICT (project_id, sha256) DO NOTHING"
+    ))
+    .bind(&img.id)
+    .bind(&img.project_id)
+    .bind(&img.sha256)
+    .bind(&img.file_name)
+    .bind(&img.format)
+    .bind(img.bytes)
+    .bind(img.width)
+    .bind(img.height)
+    .bind(img.focal_35mm)
+    .bind(&img.blob_key)
+    .bind(img.created_at)
+    .execute(&db.pool)
+    .await?;
+    Ok(r.rows_affected() > 0)
+}
+
+pub async fn find_by_hash(
+    db: &Db,
+    project_id: &str,
+    sha256: &str,
+) -> Result<Option<Image>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM images WHERE project_id = $1 AND sha256 = $2"
+    ))
+    .bind(project_id)
+    .bind(sha256)
+    .fetch_optional(&db.pool)
+    .await
+}
+
+/// The project's images in upload order.
+pub async fn list(db: &Db, project_id: &str) -> Result<Vec<Image>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM images WHERE project_id = $1 ORDER BY created_at, id"
+    ))
+    .bind(project_id)
+    .fetch_all(&db.pool)
+    .await
+}

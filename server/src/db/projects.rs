@@ -1,0 +1,79 @@
+//! Projects: a named set of photos and what was computed from them.
+
+use serde::Serialize;
+
+use super::{new_id, now_ms, Db};
+
+/// A project as the API returns it, with its counts.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Project {
+    pub id: String,
+    pub name: String,
+    pub image_count: i64,
+    pub artifact_count: i64,
+    pub job_count: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const SELECT: &str = "SELECT p.id, p.name, p.created_at, p.updated_at, \
+    (SELECT COUNT(*) FROM images i WHERE i.project_id = p.id) AS image_count, \
+    (SELECT COUNT(*) FROM artifacts a WHERE a.project_id = p.id) AS artifact_count, \
+    (SELECT COUNT(*) FROM jobs j WHERE j.project_id = p.id) AS job_count \
+    FROM projects p";
+
+pub async fn create(db: &Db, name: &str) -> Result<Project, sqlx::Error> {
+    let id = new_id();
+    let now = now_ms();
+    sqlx::query("INSERT INTO projects (id, name, created_at, updated_at) VALUES ($1, $2, $3, $3)")
+        .bind(&id)
+        .bind(name)
+        .bind(now)
+        .execute(&db.pool)
+        .await?;
+    Ok(Project {
+        id,
+        name: name.to_owned(),
+        image_count: 0,
+        artifact_count: 0,
+        job_count: 0,
+        created_at: now,
+        updated_at: now,
+    })
+}
+
+pub async fn get(db: &Db, id: &str) -> Result<Option<Project>, sqlx::Error> {
+    sqlx::query_as(&format!("{SELECT} WHERE p.id = $1"))
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await
+}
+
+pub async fn list(db: &Db, limit: i64, offset: i64) -> Result<Vec<Project>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "{SELECT} ORDER BY p.created_at DESC, p.id LIMIT $1 OFFSET $2"
+    ))
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(&db.pool)
+    .await
+}
+
+/// Marks the project as changed now.
+pub async fn touch(db: &Db, id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE projects SET updated_at = $1 WHERE id = $2")
+        .bind(now_ms())
+        .bind(id)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+/// Deletes the project row (images, artifacts and shares cascade); returns whether it existed.
+pub async fn delete(db: &Db, id: &str) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query("DELETE FROM projects WHERE id = $1")
+        .bind(id)
+        .execute(&db.pool)
+        .await?;
+    Ok(r.rows_affected() > 0)
+}

@@ -1,0 +1,196 @@
+//! A job's `input`, checked when the job is submitted so mistakes get a 400 at once.
+
+use serde::Deserialize;
+
+use crate::error::ServerError;
+
+/// The engine task a job runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Task {
+    /// SIFT features for every image, then matches between image pairs.
+    Features,
+    /// Renders the project's scene artifact to `thumbnail.png`.
+    Render,
+    Sfm,
+    Train,
+    Reconstruct,
+}
+
+impl Task {
+    pub fn name(self) -> &'static str {
+        match self {
+            Task::Features => "features",
+            Task::Render => "render",
+            Task::Sfm => "sfm",
+            Task::Train => "train",
+            Task::Reconstruct => "reconstruct",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Quality {
+    Low,
+    Medium,
+    High,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PairModeName {
+    Exhaustive,
+    Sequential,
+}
+
+/// Everything a job may ask for. Unknown fields are refused so typos do not pass silently.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobInput {
+    pub task: Task,
+    pub project_id: Option<String>,
+    /// Photos to fetch into a new project instead of `project_id`.
+    pub image_urls: Option<Vec<String>>,
+    /// Longer image side for feature extraction (default 1600).
+    pub max_side: Option<u32>,
+    /// Most features kept per image (default 8192, or by `quality`).
+    pub max_features: Option<u32>,
+    pub quality: Option<Quality>,
+    /// Pair selection for matching (default exhaustive up to 100 images, else sequential).
+    pub pair_mode: Option<PairModeName>,
+    /// Frames each frame is matched with in sequential mode (default 10).
+    pub overlap: Option<u32>,
+    /// Training iterations (for `train`, when it lands).
+    pub iterations: Option<u32>,
+    /// Thumbnail size for `render` (default 512 × 512).
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+}
+
+impl JobInput {
+    /// Parses and checks `input`; `max_url_images` bounds `image_urls`.
+    pub fn parse(input: &serde_json::Value, max_url_images: usize) -> Result<Self, ServerError> {
+        let parsed: JobInput = serde_json::from_value(input.clone())
+            .map_err(|e| ServerError::BadInput(format!("invalid job input: {e}")))?;
+        match parsed.task {
+            Task::Features | Task::Render => {}
+            other => return Err(ServerError::BadInput(format!(
+                "task `{}` is not available in this server build yet (available: features, render)",
+                other.name()
+            ))),
+        }
+        match (&parsed.project_id, &parsed.image_urls) {
+            (Some(_), Some(_)) => {
+                return Err(ServerError::BadInput(
+                    "give either `project_id` or `image_urls`, not both".into(),
+                ))
+            }
+            (None, None) => {
+                return Err(ServerError::BadInput(
+                    "job input needs `project_id` or `image_urls`".into(),
+                ))
+            }
+            (None, Some(urls)) => {
+                if parsed.task != Task::Features {
+                    return Err(ServerError::BadInput(
+                        "`image_urls` works with the features task; render needs a project".into(),
+                    ));
+                }
+                if urls.is_empty() {
+                    return Err(ServerError::BadInput("`image_urls` is empty".into()));
+                }
+                if urls.len() > max_url_images {
+                    return Err(ServerError::TooLarge(format!(
+                        "{} image URLs is over the limit of {max_url_images}",
+                        urls.len()
+                    )));
+                }
+            }
+            _ => {}
+        }
+        if parsed.max_side.is_some_and(|s| !(64..=8192).contains(&s)) {
+            return Err(ServerError::BadInput(
+                "`max_side` must be in 64..=8192".into(),
+            ));
+        }
+        if parsed
+            .max_features
+            .is_some_and(|s| !(1..=65536).contains(&s))
+        {
+            return Err(ServerError::BadInput(
+                "`max_features` must be in 1..=65536".into(),
+            ));
+        }
+        if parsed
+            .iterations
+            .is_some_and(|i| !(1..=1_000_000).contains(&i))
+        {
+            return Err(ServerError::BadInput(
+                "`iterations` must be in 1..=1000000".into(),
+            ));
+        }
+        if parsed.overlap == Some(0) {
+            return Err(ServerError::BadInput("`overlap` must be at least 1".into()));
+        }
+        for d in [parsed.width, parsed.height].into_iter().flatten() {
+            if !(16..=4096).contains(&d) {
+                return Err(ServerError::BadInput(
+                    "`width` and `height` must be in 16..=4096".into(),
+                ));
+            }
+        }
+        Ok(parsed)
+    }
+
+    /// Features kept per image: explicit, else by quality.
+    pub fn feature_cap(&self) -> u32 {
+        self.max_features.unwrap_or(match self.quality {
+            Some(Quality::Low) => 2048,
+            Some(Quality::High) => 16384,
+            _ => 8192,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn inputs_are_checked() {
+        let ok = JobInput::parse(&json!({"task": "features", "project_id": "p"}), 10);
+        assert_eq!(ok.expect("valid").feature_cap(), 8192);
+        for (bad, want) in [
+            (
+                json!({"task": "nope", "project_id": "p"}),
+                "unknown variant",
+            ),
+            (json!({"task": "sfm", "project_id": "p"}), "not available"),
+            (json!({"task": "features"}), "needs `project_id`"),
+            (
+                json!({"task": "features", "project_id": "p", "image_urls": ["http://x/"]}),
+                "not both",
+            ),
+            (json!({"task": "features", "image_urls": []}), "empty"),
+            (
+                json!({"task": "features", "project_id": "p", "typo": 1}),
+                "unknown field",
+            ),
+            (
+                json!({"task": "features", "project_id": "p", "max_side": 5}),
+                "max_side",
+            ),
+            (json!("just a string"), "invalid job input"),
+        ] {
+            let e = JobInput::parse(&bad, 10)
+                .expect_err("must fail")
+                .to_string();
+            assert!(e.contains(want), "{bad}: {e}");
+        }
+        let many: Vec<String> = (0..11).map(|i| format!("http://h/{i}.jpg")).collect();
+        let e = JobInput::parse(&json!({"task": "features", "image_urls": many}), 10);
+        assert!(matches!(e, Err(ServerError::TooLarge(_))));
+    }
+}

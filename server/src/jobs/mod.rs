@@ -1,0 +1,196 @@
+//! The job service: submission, cancellation and the in-process worker pool that runs engine
+//! tasks on the GPU, with timeouts, bounded retries, leases (so a killed server's jobs are
+//! requeued) and signed webhooks.
+
+pub mod input;
+mod runner;
+mod tasks;
+mod webhook;
+
+pub use tasks::SCENE_NAMES;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::blob::BlobStore;
+use crate::db::jobs::{self as q, status, Job};
+use crate::db::{now_ms, Db};
+use crate::error::ServerError;
+use crate::net::HostGuard;
+use crate::state::SharedGpu;
+
+/// Settings of the worker pool.
+#[derive(Debug, Clone)]
+pub struct JobSettings {
+    pub endpoint: String,
+    pub worker_id: String,
+    pub max_concurrent: Option<usize>,
+    pub lease_ms: i64,
+    pub retry_backoff_ms: i64,
+    pub gpu_price_per_hour: f64,
+    pub webhook_secret: String,
+    pub max_image_bytes: usize,
+}
+
+#[derive(Clone)]
+pub struct JobService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Db,
+    blobs: BlobStore,
+    gpu: SharedGpu,
+    guard: HostGuard,
+    settings: JobSettings,
+    running: Mutex<HashMap<String, CancellationToken>>,
+    busy: AtomicUsize,
+    slots: AtomicUsize,
+    wake: Notify,
+}
+
+impl JobService {
+    pub fn new(
+        db: Db,
+        blobs: BlobStore,
+        gpu: SharedGpu,
+        guard: HostGuard,
+        settings: JobSettings,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                db,
+                blobs,
+                gpu,
+                guard,
+                settings,
+                running: Mutex::default(),
+                busy: AtomicUsize::new(0),
+                slots: AtomicUsize::new(0),
+                wake: Notify::new(),
+            }),
+        }
+    }
+
+    /// Requeues this node's interrupted jobs and starts the dispatcher and housekeeping.
+    pub async fn start(&self) -> Result<(), ServerError> {
+        let requeued = q::requeue_orphans(&self.inner.db, &self.inner.settings.worker_id).await?;
+        if !requeued.is_empty() {
+            tracing::warn!(jobs = ?requeued, "requeued jobs interrupted by a previous stop");
+        }
+        tokio::spawn(runner::dispatch(self.clone()));
+        tokio::spawn(runner::housekeeping(self.clone()));
+        Ok(())
+    }
+
+    /// Wakes the dispatcher (a job was queued).
+    pub fn wake(&self) {
+        self.inner.wake.notify_one();
+    }
+
+    /// Cancels a job; a running one on this node stops at its next await point.
+    pub async fn cancel(&self, id: &str) -> Result<Option<Job>, ServerError> {
+        let before = q::get(&self.inner.db, id).await?;
+        let Some(before) = before else {
+            return Ok(None);
+        };
+        let job = q::cancel(&self.inner.db, id).await?;
+        if let Some(token) = self.running_token(id) {
+            token.cancel();
+        }
+        if let Some(job) = &job {
+            if !status::is_final(&before.status) && job.status == status::CANCELLED {
+                self.send_webhook(job);
+            }
+        }
+        Ok(job)
+    }
+
+    fn running_token(&self, id: &str) -> Option<CancellationToken> {
+        self.inner
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
+    }
+
+    /// Waits until the job is final or `max` passes; returns the job then.
+    pub async fn wait_final(&self, id: &str, max: Duration) -> Result<Option<Job>, ServerError> {
+        let deadline = tokio::time::Instant::now() + max;
+        loop {
+            let job = q::get(&self.inner.db, id).await?;
+            match &job {
+                Some(j) if !status::is_final(&j.status) => {}
+                _ => return Ok(job),
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(job);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Workers (`idle`, `running`) for `health`.
+    pub fn workers(&self) -> (usize, usize) {
+        let slots = self.inner.slots.load(Ordering::Relaxed);
+        let busy = self.inner.busy.load(Ordering::Relaxed);
+        (slots.saturating_sub(busy), busy)
+    }
+
+    fn send_webhook(&self, job: &Job) {
+        if let Some(url) = job.webhook.clone() {
+            let body = status_body(job);
+            let guard = self.inner.guard.clone();
+            let secret = self.inner.settings.webhook_secret.clone();
+            let id = job.id.clone();
+            tokio::spawn(async move {
+                webhook::deliver(&guard, &secret, &url, &id, &body).await;
+            });
+        }
+    }
+}
+
+/// The RunPod-shaped status body of a job, plus Splatpod's progress fields.
+pub fn status_body(job: &Job) -> Value {
+    let now = now_ms();
+    let delay = match job.started_at {
+        Some(s) => s - job.created_at,
+        None if job.status == status::IN_QUEUE => now - job.created_at,
+        None => job.finished_at.unwrap_or(now) - job.created_at,
+    };
+    let execution = match job.started_at {
+        Some(s) => job.finished_at.unwrap_or(now) - s,
+        None => 0,
+    };
+    let mut body = json!({
+        "id": job.id,
+        "status": job.status,
+        "delayTime": delay.max(0),
+        "executionTime": execution.max(0),
+        "progress": job.progress,
+        "stage": job.stage,
+        "message": job.message,
+        "task": job.task,
+        "projectId": job.project_id,
+        "attempts": job.attempts,
+        "retries": job.retried,
+        "gpuSeconds": job.gpu_ms as f64 / 1000.0,
+        "costUsd": job.cost_usd,
+    });
+    if let Some(out) = &job.output {
+        body["output"] = serde_json::from_str(out).unwrap_or(Value::String(out.clone()));
+    }
+    if let Some(err) = &job.error {
+        if job.status != status::COMPLETED {
+            body["error"] = Value::String(err.clone());
+        }
+    }
+    body
+}

@@ -1,0 +1,364 @@
+//! The engine tasks jobs run: all real GPU work through the `splatpod` engine.
+
+use bytes::Bytes;
+use serde_json::{json, Value};
+use splatpod::features::sift::SiftParams;
+use splatpod::features::{
+    match_descriptors, select_pairs, write_features, ImageFeatures, MatchOptions, PairMode, SiftGpu,
+};
+use splatpod::gpu::GpuContext;
+use splatpod::images::{decode_image, DecodeOptions};
+use tokio_util::sync::CancellationToken;
+
+use super::input::{JobInput, PairModeName, Task};
+use super::JobService;
+use crate::db::jobs::{self as q, Job};
+use crate::db::{artifacts, images, projects};
+use crate::error::ServerError;
+use crate::ingest::{ingest_image, Ingested};
+
+/// Why a task stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum TaskError {
+    /// Bad input or data: retrying cannot help.
+    #[error("{0}")]
+    Permanent(String),
+    /// GPU, storage or database trouble: worth another attempt.
+    #[error("{0}")]
+    Transient(String),
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl From<ServerError> for TaskError {
+    fn from(e: ServerError) -> Self {
+        match e {
+            ServerError::BadInput(m)
+            | ServerError::NotFound(m)
+            | ServerError::TooLarge(m)
+            | ServerError::UnsupportedMedia(m) => TaskError::Permanent(m),
+            ServerError::Format(f) => TaskError::Permanent(f.to_string()),
+            other => TaskError::Transient(other.to_string()),
+        }
+    }
+}
+
+impl From<sqlx::Error> for TaskError {
+    fn from(e: sqlx::Error) -> Self {
+        TaskError::Transient(format!("database: {e}"))
+    }
+}
+
+impl From<splatpod::gpu::GpuError> for TaskError {
+    fn from(e: splatpod::gpu::GpuError) -> Self {
+        TaskError::Transient(format!("GPU: {e}"))
+    }
+}
+
+/// What a running task can touch.
+struct Run<'a> {
+    svc: &'a JobService,
+    ctx: &'a GpuContext,
+    job: &'a Job,
+    cancel: CancellationToken,
+}
+
+impl Run<'_> {
+    /// Records stage + percent (and a stream chunk); fails with `Cancelled` when asked to stop.
+    async fn progress(&self, stage: &str, percent: f64, message: &str) -> Result<(), TaskError> {
+        if self.cancel.is_cancelled() {
+            return Err(TaskError::Cancelled);
+        }
+        let chunk = json!({"stage": stage, "progress": percent, "message": message}).to_string();
+        q::progress(
+            &self.svc.inner.db,
+            &self.job.id,
+            stage,
+            percent,
+            message,
+            &chunk,
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn put_artifact(
+        &self,
+        project_id: &str,
+        name: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+    ) -> Result<(), TaskError> {
+        let key = format!("projects/{project_id}/artifacts/{name}");
+        let len = bytes.len() as i64;
+        self.svc.inner.blobs.put(&key, Bytes::from(bytes)).await?;
+        artifacts::upsert(
+            &self.svc.inner.db,
+            project_id,
+            name,
+            content_type,
+            len,
+            &key,
+            Some(&self.job.id),
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+pub async fn run(
+    svc: &JobService,
+    ctx: &GpuContext,
+    job: &Job,
+    input: &JobInput,
+    cancel: CancellationToken,
+) -> Result<Value, TaskError> {
+    let run = Run {
+        svc,
+        ctx,
+        job,
+        cancel,
+    };
+    let project_id = match (&input.project_id, &job.project_id) {
+        (Some(p), _) | (None, Some(p)) => p.clone(),
+        (None, None) => fetch_into_new_project(&run, input).await?,
+    };
+    if projects::get(&svc.inner.db, &project_id).await?.is_none() {
+        return Err(TaskError::Permanent(format!(
+            "project {project_id} does not exist (deleted?)"
+        )));
+    }
+    match input.task {
+        Task::Features => features(&run, &project_id, input).await,
+        Task::Render => render(&run, &project_id, input).await,
+        other => Err(TaskError::Permanent(format!(
+            "task `{}` is not available in this server build",
+            other.name()
+        ))),
+    }
+}
+
+/// Downloads `image_urls` (SSRF-guarded, size-capped) into a new project.
+async fn fetch_into_new_project(run: &Run<'_>, input: &JobInput) -> Result<String, TaskError> {
+    let inner = &run.svc.inner;
+    let urls = input.image_urls.as_deref().unwrap_or_default();
+    let project = projects::create(&inner.db, &format!("job {}", run.job.id)).await?;
+    sqlx::query("UPDATE jobs SET project_id = $1 WHERE id = $2")
+        .bind(&project.id)
+        .bind(&run.job.id)
+        .execute(&inner.db.pool)
+        .await?;
+    for (i, url) in urls.iter().enumerate() {
+        run.progress(
+            "download",
+            10.0 * i as f64 / urls.len() as f64,
+            &format!("fetching image {} of {}", i + 1, urls.len()),
+        )
+        .await?;
+        let bytes = inner
+            .guard
+            .fetch(url, inner.settings.max_image_bytes)
+            .await
+            .map_err(|e| TaskError::Permanent(e.to_string()))?;
+        let name = url.rsplit('/').next().unwrap_or("image");
+        match ingest_image(
+            &inner.db,
+            &inner.blobs,
+            &project.id,
+            name,
+            bytes,
+            inner.settings.max_image_bytes,
+        )
+        .await?
+        {
+            Ingested::Stored(_) | Ingested::Duplicate(_) => {}
+        }
+    }
+    Ok(project.id)
+}
+
+async fn features(run: &Run<'_>, project_id: &str, input: &JobInput) -> Result<Value, TaskError> {
+    let inner = &run.svc.inner;
+    let imgs = images::list(&inner.db, project_id).await?;
+    if imgs.is_empty() {
+        return Err(TaskError::Permanent(format!(
+            "project {project_id} has no images to extract features from"
+        )));
+    }
+    let max_side = input.max_side.unwrap_or(1600);
+    let params = SiftParams {
+        max_features: Some(input.feature_cap()),
+        ..SiftParams::default()
+    };
+    let sift = SiftGpu::new(run.ctx);
+    let n = imgs.len();
+    let mut all = Vec::with_capacity(n);
+    let mut counts = Vec::with_capacity(n);
+    for (i, img) in imgs.iter().enumerate() {
+        run.progress(
+            "features",
+            10.0 + 60.0 * i as f64 / n as f64,
+            &format!("extracting features from image {} of {n}", i + 1),
+        )
+        .await?;
+        let bytes = inner.blobs.get(&img.blob_key).await?;
+        let name = img.file_name.clone();
+        let decoded = tokio::task::spawn_blocking(move || {
+            let opts = DecodeOptions {
+                max_side: Some(max_side),
+                ..DecodeOptions::default()
+            };
+            decode_image(&bytes, Some(&name), &opts)
+        })
+        .await
+        .map_err(|e| TaskError::Transient(format!("decoder thread: {e}")))?
+        .map_err(|e| TaskError::Permanent(format!("{}: {e}", img.file_name)))?;
+        let (keypoints, descriptors) = sift
+            .detect_and_describe(
+                run.ctx,
+                &decoded.gray,
+                decoded.width,
+                decoded.height,
+                &params,
+            )
+            .await?;
+        let feats = ImageFeatures {
+            keypoints,
+            descriptors,
+            scale: decoded.width as f64 / decoded.original_width as f64,
+            width: decoded.width,
+            height: decoded.height,
+        };
+        run.put_artifact(
+            project_id,
+            &format!("features-{}.spf", img.id),
+            "application/octet-stream",
+            write_features(&feats),
+        )
+        .await?;
+        counts.push(feats.keypoints.len());
+        all.push(feats);
+    }
+
+    let mode = match (input.pair_mode, n) {
+        (Some(PairModeName::Exhaustive), _) => PairMode::Exhaustive,
+        (None, n) if n <= 100 => PairMode::Exhaustive,
+        _ => PairMode::Sequential {
+            window: input.overlap.unwrap_or(10),
+        },
+    };
+    let pairs =
+        select_pairs(n as u32, mode, 20_000).map_err(|e| TaskError::Permanent(e.to_string()))?;
+    let mut pair_out = Vec::with_capacity(pairs.len());
+    let mut per_pair = Vec::with_capacity(pairs.len());
+    for (k, &(a, b)) in pairs.iter().enumerate() {
+        if k % 4 == 0 {
+            run.progress(
+                "matching",
+                70.0 + 29.0 * k as f64 / pairs.len().max(1) as f64,
+                &format!("matching pair {} of {}", k + 1, pairs.len()),
+            )
+            .await?;
+        } else if run.cancel.is_cancelled() {
+            return Err(TaskError::Cancelled);
+        }
+        let m = match_descriptors(
+            run.ctx,
+            &all[a as usize].descriptors,
+            &all[b as usize].descriptors,
+            &MatchOptions::default(),
+        )
+        .await?;
+        per_pair.push(m.len());
+        let list: Vec<[u32; 2]> = m.iter().map(|m| [m.query, m.train]).collect();
+        pair_out.push(json!({
+            "a": imgs[a as usize].id,
+            "b": imgs[b as usize].id,
+            "matches": list,
+        }));
+    }
+    let matches = json!({ "pairs": pair_out });
+    run.put_artifact(
+        project_id,
+        "matches.json",
+        "application/json",
+        serde_json::to_vec(&matches).map_err(|e| TaskError::Transient(e.to_string()))?,
+    )
+    .await?;
+    projects::touch(&inner.db, project_id).await?;
+    Ok(json!({
+        "project_id": project_id,
+        "images": n,
+        "features_per_image": counts,
+        "pairs": pairs.len(),
+        "matches_per_pair": per_pair,
+        "pair_mode": match mode { PairMode::Exhaustive => "exhaustive", PairMode::Sequential { .. } => "sequential" },
+        "artifacts": ["matches.json", "features-<image id>.spf"],
+    }))
+}
+
+/// Scene artifact names the render task looks for, in order.
+pub const SCENE_NAMES: [&str; 3] = ["scene.ply", "scene.spz", "scene.splat"];
+
+async fn render(run: &Run<'_>, project_id: &str, input: &JobInput) -> Result<Value, TaskError> {
+    use glam::Vec3;
+    use splatpod::render::{Camera, GpuScene, Renderer};
+    let inner = &run.svc.inner;
+    let mut found = None;
+    for name in SCENE_NAMES {
+        if let Some(a) = artifacts::get(&inner.db, project_id, name).await? {
+            found = Some(a);
+            break;
+        }
+    }
+    let art = found.ok_or_else(|| {
+        TaskError::Permanent(format!(
+            "project {project_id} has no scene artifact to render ({})",
+            SCENE_NAMES.join(", ")
+        ))
+    })?;
+    run.progress("render", 10.0, "loading the scene").await?;
+    let bytes = inner.blobs.get(&art.blob_key).await?;
+    let name = art.name.clone();
+    let scene =
+        tokio::task::spawn_blocking(move || splatpod::formats::load_scene(&bytes, Some(&name)))
+            .await
+            .map_err(|e| TaskError::Transient(format!("loader thread: {e}")))?
+            .map_err(|e| TaskError::Permanent(e.to_string()))?;
+    let (w, h) = (input.width.unwrap_or(512), input.height.unwrap_or(512));
+    let cam = Camera::frame_points(
+        &scene.positions,
+        Vec3::Z,
+        Vec3::NEG_Y,
+        50f32.to_radians(),
+        w,
+        h,
+    );
+    run.progress("render", 40.0, "rendering").await?;
+    let gpu_scene =
+        GpuScene::upload(run.ctx, &scene).map_err(|e| TaskError::Permanent(e.to_string()))?;
+    let mut renderer =
+        Renderer::new(run.ctx, gpu_scene).map_err(|e| TaskError::Permanent(e.to_string()))?;
+    renderer.render(&cam, Vec3::ZERO).await?;
+    let image = renderer.read_image().await?;
+    let rgb: Vec<u8> = image
+        .to_rgba8()
+        .chunks_exact(4)
+        .flat_map(|p| [p[0], p[1], p[2]])
+        .collect();
+    let img = image::RgbImage::from_raw(image.width, image.height, rgb)
+        .ok_or_else(|| TaskError::Transient("image buffer size mismatch".into()))?;
+    let mut png = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .map_err(|e| TaskError::Transient(e.to_string()))?;
+    run.put_artifact(project_id, "thumbnail.png", "image/png", png)
+        .await?;
+    projects::touch(&inner.db, project_id).await?;
+    Ok(json!({
+        "project_id": project_id,
+        "splats": scene.len(),
+        "width": w,
+        "height": h,
+        "artifact": "thumbnail.png",
+    }))
+}

@@ -1,0 +1,190 @@
+//! `splatpod-server bench-api`: a bounded load test of job-status polling on loopback. Starts
+//! this binary as a server on a free port with a throw-away data folder, queues one real job,
+//! then polls `GET /v2/{endpoint}/status/{id}` from many keep-alive connections for a fixed
+//! time and records polls per second and latency percentiles in `bench/results/api.json`.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use serde_json::{json, Map, Value};
+
+use crate::error::ServerError;
+
+#[derive(Debug, Args)]
+pub struct LoadTestArgs {
+    /// Concurrent keep-alive connections.
+    #[arg(long, default_value_t = 32)]
+    pub connections: usize,
+    /// Seconds of measured load (after 1 s of warm-up).
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    #[arg(long, default_value = "bench/results/api.json")]
+    pub out: PathBuf,
+    /// Commit being measured.
+    #[arg(long, env = "SPLATPOD_COMMIT", default_value = "unknown")]
+    pub commit: String,
+}
+
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[i] as f64 / 1000.0
+}
+
+pub async fn run(args: LoadTestArgs) -> Result<(), ServerError> {
+    let exe = std::env::current_exe()?;
+    let dir = std::env::temp_dir().join(format!("splatpod-loadtest-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let key_out = std::process::Command::new(&exe)
+        .args(["keys", "create", "--name", "loadtest", "--data-dir"])
+        .arg(&dir)
+        .stderr(Stdio::null())
+        .output()?;
+    let key = String::from_utf8_lossy(&key_out.stdout).trim().to_owned();
+    if key.is_empty() {
+        return Err(ServerError::Bench("could not create an API key".into()));
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let _server = Child(
+        std::process::Command::new(&exe)
+            .args([
+                "serve",
+                "--port",
+                &port.to_string(),
+                "--dist-dir",
+                "/nonexistent",
+                "--data-dir",
+            ])
+            .arg(&dir)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?,
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.connections)
+        .build()
+        .map_err(|e| ServerError::Bench(e.to_string()))?;
+    let bench = |e: reqwest::Error| ServerError::Bench(e.to_string());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while client.get(format!("{base}/health")).send().await.is_err() {
+        if Instant::now() > deadline {
+            return Err(ServerError::Bench("server did not start".into()));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // One real job: a render of a project without a scene, which ends FAILED with a message.
+    let project: Value = client
+        .post(format!("{base}/api/projects"))
+        .bearer_auth(&key)
+        .json(&json!({"name": "loadtest"}))
+        .send()
+        .await
+        .map_err(bench)?
+        .json()
+        .await
+        .map_err(bench)?;
+    let job: Value = client
+        .post(format!("{base}/v2/splatpod/run"))
+        .bearer_auth(&key)
+        .json(&json!({"input": {"task": "render", "project_id": project["id"]}}))
+        .send()
+        .await
+        .map_err(bench)?
+        .json()
+        .await
+        .map_err(bench)?;
+    let id = job["id"]
+        .as_str()
+        .ok_or_else(|| ServerError::Bench(format!("no job id in {job}")))?
+        .to_owned();
+    let url = format!("{base}/v2/splatpod/status/{id}");
+
+    let warmup_end = Instant::now() + Duration::from_secs(1);
+    let end = warmup_end + Duration::from_secs(args.seconds);
+    let mut tasks = Vec::new();
+    for _ in 0..args.connections {
+        let (client, url, key) = (client.clone(), url.clone(), key.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut errors = 0u64;
+            loop {
+                let t = Instant::now();
+                if t >= end {
+                    break;
+                }
+                let ok = match client.get(&url).bearer_auth(&key).send().await {
+                    Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+                    Err(_) => false,
+                };
+                if t >= warmup_end {
+                    if ok {
+                        lat.push(t.elapsed().as_micros() as u64);
+                    } else {
+                        errors += 1;
+                    }
+                }
+            }
+            (lat, errors)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let (lat, e) = t
+            .await
+            .map_err(|e| ServerError::Bench(format!("load task: {e}")))?;
+        all.extend(lat);
+        errors += e;
+    }
+    all.sort_unstable();
+    let polls_per_s = all.len() as f64 / args.seconds as f64;
+    let mut fields = Map::new();
+    fields.insert("name".into(), json!("api"));
+    fields.insert(
+        "device".into(),
+        json!(format!(
+            "{} CPU cores, loopback; load generator in a second process on the same cores",
+            std::thread::available_parallelism().map_or(0, |n| n.get())
+        )),
+    );
+    fields.insert("commit".into(), json!(args.commit));
+    fields.insert("database".into(), json!("SQLite (embedded default)"));
+    fields.insert("connections".into(), json!(args.connections));
+    fields.insert("seconds_measured".into(), json!(args.seconds));
+    fields.insert("status_polls_per_s".into(), json!(polls_per_s.round()));
+    fields.insert("latency_p50_ms".into(), json!(percentile(&all, 0.50)));
+    fields.insert("latency_p99_ms".into(), json!(percentile(&all, 0.99)));
+    fields.insert("latency_max_ms".into(), json!(percentile(&all, 1.0)));
+    fields.insert("errors".into(), json!(errors));
+    fields.insert("goal_polls_per_s".into(), json!(5000));
+    fields.insert("goal_p99_ms".into(), json!(10));
+    fields.insert(
+        "ratio_polls_to_goal".into(),
+        json!((polls_per_s / 5000.0 * 1000.0).round() / 1000.0),
+    );
+    println!(
+        "{polls_per_s:.0} polls/s, p50 {:.2} ms, p99 {:.2} ms, {errors} errors",
+        percentile(&all, 0.5),
+        percentile(&all, 0.99)
+    );
+    crate::bench::write_result(&args.out, fields)?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
