@@ -1,5 +1,6 @@
 //! The Splatpod PWA (Leptos, client-side rendered), built by Trunk for wasm32 with `--features web`.
 
+mod capture;
 mod status;
 mod viewer;
 
@@ -20,6 +21,7 @@ fn App() -> impl IntoView {
                 <A href="/" attr:class="brand">"Splatpod"</A>
                 <nav>
                     <A href="/">"Home"</A>
+                    <A href="/capture">"Capture"</A>
                     <A href="/view">"Viewer"</A>
                     <A href="/status">"Status"</A>
                 </nav>
@@ -27,6 +29,7 @@ fn App() -> impl IntoView {
             <main>
                 <Routes fallback=|| view! { <p class="card">"Page not found."</p> }>
                     <Route path=path!("/") view=Home />
+                    <Route path=path!("/capture") view=capture::CapturePage />
                     <Route path=path!("/view") view=viewer::ViewerPage />
                     <Route path=path!("/status") view=status::StatusPage />
                 </Routes>
