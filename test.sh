@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Runs every test: formatting and lints, native unit and kernel tests on Vulkan (lavapipe when
-# there is no GPU), end-to-end server and headless-Chromium tests, and the kernel tests again in
-# headless Chromium through WebGPU (SwiftShader).
+# there is no GPU), end-to-end server tests (SQLite and PostgreSQL) and headless-Chromium tests,
+# and the kernel tests again in headless Chromium through WebGPU (SwiftShader).
 set -euo pipefail
 cd "$(dirname "$0")"
 source .ci/setup.sh
+# Test-only services and peers: a private PostgreSQL server (the job-service tests run on it and
+# on SQLite) and the `runpod` SDK (its endpoint client is run unchanged against the server).
+source .ci/postgres.sh
+python3 -c "import runpod" 2>/dev/null || python3 -m pip install --quiet --root-user-action=ignore 'runpod==1.12.0'
 
 step() { printf '\n==> %s\n' "$*"; }
 

@@ -72,6 +72,14 @@ impl BlobStore {
         }
     }
 
+    /// Removes one blob (a missing one is fine).
+    pub async fn delete(&self, key: &str) -> Result<(), ServerError> {
+        match self.store.delete(&self.path(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Removes every blob under `prefix` (a project's folder).
     pub async fn delete_prefix(&self, prefix: &str) -> Result<(), ServerError> {
         use futures::TryStreamExt;

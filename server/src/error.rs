@@ -65,7 +65,7 @@ impl ServerError {
 impl IntoResponse for ServerError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if status.is_server_error() {
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!("{self}");
         }
         let body = serde_json::json!({ "error": self.to_string(), "status": status.as_u16() });

@@ -54,8 +54,12 @@ pub struct Server {
 impl Server {
     /// Starts the server on a free port with `env` added to its environment.
     pub fn start(env: &[(&str, &str)]) -> Server {
+        Self::start_in(tempfile::tempdir().expect("temp dir"), env)
+    }
+
+    /// Starts the server on a free port using (and keeping) `data_dir`.
+    pub fn start_in(data_dir: tempfile::TempDir, env: &[(&str, &str)]) -> Server {
         let port = free_port();
-        let data_dir = tempfile::tempdir().expect("temp dir");
         let mut cmd = Command::new(server_bin());
         cmd.arg("serve")
             .env("SPLATPOD_PORT", port.to_string())
@@ -125,6 +129,34 @@ impl Server {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+}
+
+impl Server {
+    /// Kills the server with SIGKILL (no chance to clean up) and hands back its data folder.
+    pub fn sigkill(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::mem::replace(&mut self.data_dir, tempfile::tempdir().expect("temp dir"))
+    }
+}
+
+/// Creates an API key with the server's CLI against the same data folder / database.
+pub fn create_key(data_dir: &std::path::Path, env: &[(&str, &str)]) -> String {
+    let mut cmd = Command::new(server_bin());
+    cmd.args(["keys", "create", "--name", "test"])
+        .env("SPLATPOD_DATA_DIR", data_dir)
+        .stderr(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run keys create");
+    assert!(out.status.success(), "keys create failed");
+    let key = String::from_utf8(out.stdout)
+        .expect("utf-8 key")
+        .trim()
+        .to_owned();
+    assert!(key.starts_with("sp_") && key.len() > 40, "key `{key}`");
+    key
 }
 
 impl Drop for Server {

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use super::projects::require;
 use crate::auth::Authed;
-use crate::db::images;
+use crate::db::images::{self, Image};
 use crate::error::ServerError;
 use crate::ingest::{display_name, ingest_image, Ingested};
 use crate::state::AppState;
@@ -23,6 +23,27 @@ fn multipart_error(e: MultipartError) -> ServerError {
     }
 }
 
+/// Images stored so far by one request, removed again if the request as a whole fails (too
+/// many files, a malformed body), so a refused request leaves the project as it was.
+struct Undo<'a> {
+    st: &'a AppState,
+    stored: Vec<Image>,
+}
+
+impl Undo<'_> {
+    async fn run(self) {
+        for img in self.stored {
+            if let Err(e) = images::delete(&self.st.db, &img.id).await {
+                tracing::error!(image = %img.id, "undoing a failed upload: {e}");
+                continue;
+            }
+            if let Err(e) = self.st.blobs.delete(&img.blob_key).await {
+                tracing::warn!(image = %img.id, "removing an unused blob: {e}");
+            }
+        }
+    }
+}
+
 pub async fn upload(
     State(st): State<AppState>,
     _auth: Authed,
@@ -30,7 +51,26 @@ pub async fn upload(
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<(StatusCode, Json<Value>), ServerError> {
     require(&st, &id).await?;
-    let mut multipart = multipart.map_err(|e| ServerError::BadInput(e.body_text()))?;
+    let multipart = multipart.map_err(|e| ServerError::BadInput(e.body_text()))?;
+    let mut undo = Undo {
+        st: &st,
+        stored: Vec::new(),
+    };
+    match receive(&st, &id, multipart, &mut undo.stored).await {
+        Ok(r) => Ok(r),
+        Err(e) => {
+            undo.run().await;
+            Err(e)
+        }
+    }
+}
+
+async fn receive(
+    st: &AppState,
+    id: &str,
+    mut multipart: Multipart,
+    new_images: &mut Vec<Image>,
+) -> Result<(StatusCode, Json<Value>), ServerError> {
     let max_bytes = st.config.max_image_bytes;
     let mut results = Vec::new();
     let mut first_error: Option<ServerError> = None;
@@ -69,11 +109,12 @@ pub async fn upload(
                 "{name}: over the {max_bytes}-byte image limit"
             )))
         } else {
-            ingest_image(&st.db, &st.blobs, &id, &name, buf.freeze(), max_bytes).await
+            ingest_image(&st.db, &st.blobs, id, &name, buf.freeze(), max_bytes).await
         };
         match outcome {
             Ok(Ingested::Stored(img)) => {
                 stored += 1;
+                new_images.push(img.clone());
                 results.push(json!({"file_name": name, "status": "stored", "image": img}));
             }
             Ok(Ingested::Duplicate(img)) => {
@@ -112,7 +153,7 @@ pub async fn upload(
         }
     }
     if stored > 0 {
-        crate::db::projects::touch(&st.db, &id).await?;
+        crate::db::projects::touch(&st.db, id).await?;
     }
     let code = if stored > 0 {
         StatusCode::CREATED

@@ -69,3 +69,12 @@ pub async fn list(db: &Db, project_id: &str) -> Result<Vec<Image>, sqlx::Error> 
     .fetch_all(&db.pool)
     .await
 }
+
+/// Removes one image row (used to undo a partly failed upload request).
+pub async fn delete(db: &Db, id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM images WHERE id = $1")
+        .bind(id)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}

@@ -75,10 +75,12 @@ impl JobInput {
             .map_err(|e| ServerError::BadInput(format!("invalid job input: {e}")))?;
         match parsed.task {
             Task::Features | Task::Render => {}
-            other => return Err(ServerError::BadInput(format!(
+            other => {
+                return Err(ServerError::BadInput(format!(
                 "task `{}` is not available in this server build yet (available: features, render)",
                 other.name()
-            ))),
+            )))
+            }
         }
         match (&parsed.project_id, &parsed.image_urls) {
             (Some(_), Some(_)) => {

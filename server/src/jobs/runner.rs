@@ -92,7 +92,7 @@ pub async fn housekeeping(svc: JobService) {
             Err(e) => tracing::warn!("ttl expiry failed: {e}"),
         }
         // Only leases that ran out: pass a worker id no job has.
-        match q::requeue_orphans(db, "\u{0}none").await {
+        match q::requeue_orphans(db, "").await {
             Ok(ids) if !ids.is_empty() => {
                 tracing::warn!(jobs = ?ids, "requeued jobs whose worker stopped");
                 svc.wake();
