@@ -49,7 +49,10 @@ fn Home() -> impl IntoView {
                 "and lets anyone you choose view it in the browser."
             </p>
             <p class="muted">
-                "Capture and upload arrive in the next releases. The "
+                "The "
+                <A href="/capture">"capture page"</A>
+                " checks your photos on your device's GPU as you take them; upload arrives in the "
+                "next releases. The "
                 <A href="/view">"viewer"</A>
                 " opens .ply, .spz and .splat scenes today, and the "
                 <A href="/status">"status page"</A>
