@@ -5,4 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")"
 source .ci/setup.sh
 trunk build --release
+cargo build --release -p splatpod-server
+# API writes and jobs need a key: make one the first time and show it once.
+if [ ! -s splatpod-data/splatpod.db ] || ! target/release/splatpod-server keys list --data-dir splatpod-data | grep -q ' local '; then
+    echo "API key (send as 'Authorization: Bearer KEY'; shown once):"
+    target/release/splatpod-server keys create --name local --data-dir splatpod-data
+fi
 exec cargo run --release -p splatpod-server -- serve --port 8080 --data-dir splatpod-data --dist-dir dist "$@"

@@ -374,7 +374,7 @@ async fn match_pairs(args: MatchBenchArgs) -> Result<(), ServerError> {
 }
 
 /// Adds `fields` to the JSON object in `out` (keeping figures other benchmarks wrote there).
-fn merge_into(out: &std::path::Path, fields: Map<String, Value>) -> Result<(), ServerError> {
+pub fn merge_into(out: &std::path::Path, fields: Map<String, Value>) -> Result<(), ServerError> {
     let mut merged: Map<String, Value> = std::fs::read_to_string(out)
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())

@@ -25,6 +25,10 @@ pub struct LoadTestArgs {
     /// Commit being measured.
     #[arg(long, env = "SPLATPOD_COMMIT", default_value = "unknown")]
     pub commit: String,
+    /// Run the server on this PostgreSQL database instead of SQLite; the results go under
+    /// `postgres_*` keys beside the SQLite ones.
+    #[arg(long)]
+    pub database_url: Option<String>,
 }
 
 struct Child(std::process::Child);
@@ -48,9 +52,16 @@ pub async fn run(args: LoadTestArgs) -> Result<(), ServerError> {
     let exe = std::env::current_exe()?;
     let dir = std::env::temp_dir().join(format!("splatpod-loadtest-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
+    let db_env: Vec<(&str, &str)> = args
+        .database_url
+        .as_deref()
+        .map(|u| vec![("SPLATPOD_DATABASE_URL", u)])
+        .unwrap_or_default();
+    let endpoint = format!("load{}", std::process::id());
     let key_out = std::process::Command::new(&exe)
         .args(["keys", "create", "--name", "loadtest", "--data-dir"])
         .arg(&dir)
+        .envs(db_env.iter().copied())
         .stderr(Stdio::null())
         .output()?;
     let key = String::from_utf8_lossy(&key_out.stdout).trim().to_owned();
@@ -72,6 +83,8 @@ pub async fn run(args: LoadTestArgs) -> Result<(), ServerError> {
             ])
             .arg(&dir)
             .env("RUST_LOG", "warn")
+            .env("SPLATPOD_ENDPOINT", &endpoint)
+            .envs(db_env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()?,
@@ -101,7 +114,7 @@ pub async fn run(args: LoadTestArgs) -> Result<(), ServerError> {
         .await
         .map_err(bench)?;
     let job: Value = client
-        .post(format!("{base}/v2/splatpod/run"))
+        .post(format!("{base}/v2/{endpoint}/run"))
         .bearer_auth(&key)
         .json(&json!({"input": {"task": "render", "project_id": project["id"]}}))
         .send()
@@ -114,7 +127,7 @@ pub async fn run(args: LoadTestArgs) -> Result<(), ServerError> {
         .as_str()
         .ok_or_else(|| ServerError::Bench(format!("no job id in {job}")))?
         .to_owned();
-    let url = format!("{base}/v2/splatpod/status/{id}");
+    let url = format!("{base}/v2/{endpoint}/status/{id}");
 
     let warmup_end = Instant::now() + Duration::from_secs(1);
     let end = warmup_end + Duration::from_secs(args.seconds);
@@ -155,6 +168,11 @@ pub async fn run(args: LoadTestArgs) -> Result<(), ServerError> {
     }
     all.sort_unstable();
     let polls_per_s = all.len() as f64 / args.seconds as f64;
+    let pre = if args.database_url.is_some() {
+        "postgres_"
+    } else {
+        ""
+    };
     let mut fields = Map::new();
     fields.insert("name".into(), json!("api"));
     fields.insert(
@@ -165,26 +183,33 @@ pub async fn run(args: LoadTestArgs) -> Result<(), ServerError> {
         )),
     );
     fields.insert("commit".into(), json!(args.commit));
-    fields.insert("database".into(), json!("SQLite (embedded default)"));
     fields.insert("connections".into(), json!(args.connections));
     fields.insert("seconds_measured".into(), json!(args.seconds));
-    fields.insert("status_polls_per_s".into(), json!(polls_per_s.round()));
-    fields.insert("latency_p50_ms".into(), json!(percentile(&all, 0.50)));
-    fields.insert("latency_p99_ms".into(), json!(percentile(&all, 0.99)));
-    fields.insert("latency_max_ms".into(), json!(percentile(&all, 1.0)));
-    fields.insert("errors".into(), json!(errors));
     fields.insert("goal_polls_per_s".into(), json!(5000));
     fields.insert("goal_p99_ms".into(), json!(10));
-    fields.insert(
-        "ratio_polls_to_goal".into(),
-        json!((polls_per_s / 5000.0 * 1000.0).round() / 1000.0),
-    );
+    let database = if pre.is_empty() {
+        "SQLite (embedded default)"
+    } else {
+        "PostgreSQL 15 on loopback"
+    };
+    let ratio = (polls_per_s / 5000.0 * 1000.0).round() / 1000.0;
+    for (k, v) in [
+        ("database", json!(database)),
+        ("status_polls_per_s", json!(polls_per_s.round())),
+        ("latency_p50_ms", json!(percentile(&all, 0.50))),
+        ("latency_p99_ms", json!(percentile(&all, 0.99))),
+        ("latency_max_ms", json!(percentile(&all, 1.0))),
+        ("errors", json!(errors)),
+        ("ratio_polls_to_goal", json!(ratio)),
+    ] {
+        fields.insert(format!("{pre}{k}"), v);
+    }
     println!(
         "{polls_per_s:.0} polls/s, p50 {:.2} ms, p99 {:.2} ms, {errors} errors",
         percentile(&all, 0.5),
         percentile(&all, 0.99)
     );
-    crate::bench::write_result(&args.out, fields)?;
+    crate::bench::merge_into(&args.out, fields)?;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

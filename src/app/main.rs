@@ -1,6 +1,7 @@
 //! The Splatpod PWA (Leptos, client-side rendered), built by Trunk for wasm32 with `--features web`.
 
 mod capture;
+mod shared;
 mod status;
 mod viewer;
 
@@ -32,6 +33,7 @@ fn App() -> impl IntoView {
                     <Route path=path!("/capture") view=capture::CapturePage />
                     <Route path=path!("/view") view=viewer::ViewerPage />
                     <Route path=path!("/status") view=status::StatusPage />
+                    <Route path=path!("/s/:token") view=shared::SharedPage />
                 </Routes>
             </main>
         </Router>

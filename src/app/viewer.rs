@@ -870,6 +870,13 @@ fn run_loop(viewer: Rc<Viewer>, alive: Arc<AtomicBool>) {
 /// The `/view` page.
 #[component]
 pub fn ViewerPage() -> impl IntoView {
+    viewer_view(None)
+}
+
+/// The viewer. With `fixed_scene` (a shared project's scene URL) it opens that scene and hides
+/// the file and URL controls: a share link shows one scene, read-only.
+pub fn viewer_view(fixed_scene: Option<String>) -> impl IntoView {
+    let shared = fixed_scene.is_some();
     let ui = Ui {
         status: RwSignal::new("Open a .ply, .spz or .splat file, or load one from a URL.".into()),
         error: RwSignal::new(None),
@@ -898,7 +905,9 @@ pub fn ViewerPage() -> impl IntoView {
     // `?url=...` opens a scene directly (also when only the query changes, e.g. a link from
     // one scene to another).
     let query = use_query_map();
-    {
+    if let Some(url) = fixed_scene {
+        spawn_local(Rc::clone(&viewer).load_url(url));
+    } else {
         let viewer = Rc::clone(&viewer);
         Effect::new(move |_| {
             if let Some(url) = query.with(|q| q.get("url")) {
@@ -948,11 +957,11 @@ pub fn ViewerPage() -> impl IntoView {
     view! {
         <section class="viewer" id="viewer" data-gpu=move || ui.gpu.get().as_str()>
             <div class="viewer-bar">
-                <label class="file-pick">
+                <label class="file-pick" hidden=shared>
                     "Open file "
                     <input type="file" id="scene-file" accept=".ply,.spz,.splat" on:change=on_file />
                 </label>
-                <form class="url-load" on:submit=on_url>
+                <form class="url-load" on:submit=on_url hidden=shared>
                     <input
                         type="text"
                         inputmode="url"

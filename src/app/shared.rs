@@ -1,0 +1,84 @@
+//! Shared viewer (`/s/{token}`): what a share link opens. Asks the server which scene the token
+//! shares (`GET /api/s/{token}`) and shows it read-only; no key, no other project data.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::hooks::use_params_map;
+
+use super::viewer::viewer_view;
+
+#[derive(Debug, Clone)]
+enum Share {
+    Loading,
+    Failed(String),
+    Ready {
+        name: String,
+        scene_url: Option<String>,
+        thumbnail_url: Option<String>,
+    },
+}
+
+async fn fetch_share(token: &str) -> Share {
+    if token.is_empty()
+        || !token
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Share::Failed("This share link is not valid.".into());
+    }
+    let res = match gloo_net::http::Request::get(&format!("/api/s/{token}"))
+        .send()
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return Share::Failed(format!("Cannot reach the server: {e}")),
+    };
+    if res.status() == 404 {
+        return Share::Failed("This share link does not exist, has expired or was revoked.".into());
+    }
+    if !res.ok() {
+        return Share::Failed(format!("The server answered {}.", res.status()));
+    }
+    let body: serde_json::Value = match res.json().await {
+        Ok(b) => b,
+        Err(e) => return Share::Failed(format!("Unreadable answer from the server: {e}")),
+    };
+    let text = |v: &serde_json::Value| v.as_str().map(str::to_owned);
+    Share::Ready {
+        name: text(&body["project"]["name"]).unwrap_or_else(|| "Shared scene".into()),
+        scene_url: text(&body["scene_url"]),
+        thumbnail_url: text(&body["thumbnail_url"]),
+    }
+}
+
+/// The `/s/:token` page.
+#[component]
+pub fn SharedPage() -> impl IntoView {
+    let params = use_params_map();
+    let state = RwSignal::new(Share::Loading);
+    Effect::new(move |_| {
+        let token = params.with(|p| p.get("token")).unwrap_or_default();
+        state.set(Share::Loading);
+        spawn_local(async move { state.set(fetch_share(&token).await) });
+    });
+    move || {
+        match state.get() {
+        Share::Loading => view! { <p id="share-status" class="muted">"Opening the shared scene…"</p> }.into_any(),
+        Share::Failed(message) => view! {
+            <div class="warn" id="share-error" role="alert">{message}</div>
+        }
+        .into_any(),
+        Share::Ready { name, scene_url: Some(url), .. } => view! {
+            <h2 id="share-title">{name}</h2>
+            {viewer_view(Some(url))}
+        }
+        .into_any(),
+        Share::Ready { name, scene_url: None, thumbnail_url } => view! {
+            <h2 id="share-title">{name}</h2>
+            <p id="share-status" class="muted">"This project has no 3D scene yet."</p>
+            {thumbnail_url.map(|src| view! { <img id="share-thumbnail" src=src alt="Thumbnail" /> })}
+        }
+        .into_any(),
+    }
+    }
+}
