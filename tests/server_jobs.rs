@@ -52,6 +52,11 @@ impl Api {
     /// Starts a server on `backend` with extra environment; each server gets its own endpoint
     /// name so servers sharing one PostgreSQL database never see each other's queue.
     async fn start(backend: &Backend, extra: &[(&str, &str)]) -> Api {
+        Self::start_opts(backend, extra, true).await
+    }
+
+    /// As `start`; `gpu` false waits only for liveness (a server whose GPU cannot open).
+    async fn start_opts(backend: &Backend, extra: &[(&str, &str)], gpu: bool) -> Api {
         let endpoint = format!("t{}", &uuid_like()[..12]);
         let mut env: Vec<(String, String)> = vec![
             ("SPLATPOD_ENDPOINT".into(), endpoint.clone()),
@@ -65,7 +70,11 @@ impl Api {
         let refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let key = create_key(dir.path(), &refs);
         let server = Server::start_in(dir, &refs);
-        server.wait_ready().await;
+        if gpu {
+            server.wait_ready().await;
+        } else {
+            server.wait_healthy().await;
+        }
         Api {
             server,
             key,
@@ -73,6 +82,23 @@ impl Api {
             env,
             http: reqwest::Client::new(),
         }
+    }
+
+    /// Runs a `splatpod-server` admin subcommand against this server's data; returns stdout.
+    fn cli(&self, args: &[&str]) -> String {
+        let mut cmd = std::process::Command::new(common::server_bin());
+        cmd.args(args)
+            .env("SPLATPOD_DATA_DIR", self.server.data_dir.path());
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().expect("run CLI");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8")
     }
 
     /// Restarts the server after a SIGKILL on the same data folder and database.
@@ -341,6 +367,7 @@ async fn lifecycle(backend: Backend) {
         &[
             ("SPLATPOD_WEBHOOK_SECRET", SECRET),
             ("SPLATPOD_ALLOW_HOSTS", "127.0.0.1"),
+            ("SPLATPOD_GPU_PRICE_PER_HOUR", "3.6"),
         ],
     )
     .await;
@@ -486,6 +513,11 @@ async fn lifecycle(backend: Backend) {
     assert_eq!(done["status"], "COMPLETED", "{done}");
     assert_eq!(done["progress"], 100.0);
     assert!(done["executionTime"].as_i64().unwrap_or(0) > 0);
+    // GPU time is recorded and priced at $3.60/h = $0.001/s.
+    let gpu_s = done["gpuSeconds"].as_f64().expect("gpuSeconds");
+    assert!(gpu_s > 0.0, "{done}");
+    let cost = done["costUsd"].as_f64().expect("costUsd");
+    assert!((cost - gpu_s * 0.001).abs() < 1e-9, "{cost} vs {gpu_s}");
     assert!(done["delayTime"].as_i64().is_some());
     let out = &done["output"];
     assert_eq!(out["images"], 2);
@@ -831,6 +863,14 @@ async fn control(backend: Backend) {
     assert_eq!(h["jobs"]["retried"], 1, "{h}");
     assert_eq!(h["jobs"]["inQueue"], 0, "{h}");
 
+    // The admin CLI sees the same jobs.
+    let list = api.cli(&["jobs", "list"]);
+    assert!(list.contains(&rid) && list.contains("COMPLETED"), "{list}");
+    let shown: Value = serde_json::from_str(&api.cli(&["jobs", "show", &tid])).expect("JSON");
+    assert_eq!(shown["status"], "TIMED_OUT");
+    let keys = api.cli(&["keys", "list"]);
+    assert!(keys.contains("test"), "{keys}");
+
     // runsync waits for a short job and returns its output.
     let (s, b) = api
         .post(
@@ -1032,6 +1072,89 @@ async fn image_urls_and_ssrf_guard_sqlite_and_postgres() {
         eprintln!("backend: {b:?}");
         image_urls(b).await;
     }
+}
+
+/// A transient failure (here: no GPU on the server) is retried with backoff, then fails with
+/// the error kept; a job cancelled through the CLI is final.
+async fn transient_retries(backend: Backend) {
+    let api = Api::start_opts(
+        &backend,
+        &[
+            ("WGPU_BACKEND", "metal"),
+            ("SPLATPOD_JOB_RETRIES", "2"),
+            ("SPLATPOD_RETRY_BACKOFF_MS", "300"),
+        ],
+        false,
+    )
+    .await;
+    let project = api.project("no-gpu").await;
+    let t = Instant::now();
+    let id = api
+        .run(json!({"task": "render", "project_id": project}))
+        .await;
+    let f = api.wait_final(&id, 60).await;
+    assert_eq!(f["status"], "FAILED", "{f}");
+    assert_eq!(f["attempts"], 3, "first run + 2 retries: {f}");
+    assert!(f["error"].as_str().unwrap_or("").contains("no GPU"), "{f}");
+    // Backoff 300 ms then 600 ms between the attempts.
+    assert!(
+        t.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        t.elapsed()
+    );
+    let (_, h) = api.get("/v2/{ep}/health").await;
+    assert_eq!(h["gpu"]["ready"], false, "{h}");
+    assert_eq!(h["jobs"]["failed"], 1, "{h}");
+}
+
+#[tokio::test]
+async fn transient_failures_are_retried_with_backoff_sqlite_and_postgres() {
+    for b in backends() {
+        eprintln!("backend: {b:?}");
+        transient_retries(b).await;
+    }
+}
+
+/// CORS is off by default and allows exactly the configured origins.
+#[tokio::test]
+async fn cors_allows_only_configured_origins() {
+    let strict = Api::start(&Backend::Sqlite, &[]).await;
+    let open = Api::start(
+        &Backend::Sqlite,
+        &[("SPLATPOD_CORS_ORIGINS", "https://app.example")],
+    )
+    .await;
+    let preflight = |api: &Api, origin: &str| {
+        api.http
+            .request(reqwest::Method::OPTIONS, api.url("/api/projects"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization,content-type",
+            )
+    };
+    let allow = |r: &reqwest::Response| {
+        r.headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let r = preflight(&open, "https://app.example")
+        .send()
+        .await
+        .expect("preflight");
+    assert_eq!(allow(&r).as_deref(), Some("https://app.example"));
+    let r = preflight(&open, "https://evil.example")
+        .send()
+        .await
+        .expect("preflight");
+    assert_eq!(allow(&r), None);
+    let r = preflight(&strict, "https://app.example")
+        .send()
+        .await
+        .expect("preflight");
+    assert_eq!(allow(&r), None);
 }
 
 #[tokio::test]

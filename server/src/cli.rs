@@ -34,6 +34,8 @@ pub enum Command {
     Jobs(JobsArgs),
     /// Load-test status polling on loopback and write bench/results/api.json.
     BenchApi(crate::loadtest::LoadTestArgs),
+    /// Time a features job through the API (upload, GPU SIFT, matching) -> bench/results/jobs.json.
+    BenchJobs(crate::jobbench::JobBenchArgs),
 }
 
 /// Where the server keeps its data; shared by every subcommand that touches it.

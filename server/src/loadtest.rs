@@ -4,13 +4,13 @@
 //! time and records polls per second and latency percentiles in `bench/results/api.json`.
 
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use clap::Args;
 use serde_json::{json, Map, Value};
 
 use crate::error::ServerError;
+use crate::spawn::LocalServer;
 
 #[derive(Debug, Args)]
 pub struct LoadTestArgs {
@@ -31,15 +31,6 @@ pub struct LoadTestArgs {
     pub database_url: Option<String>,
 }
 
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn percentile(sorted: &[u64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -49,63 +40,22 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
 }
 
 pub async fn run(args: LoadTestArgs) -> Result<(), ServerError> {
-    let exe = std::env::current_exe()?;
-    let dir = std::env::temp_dir().join(format!("splatpod-loadtest-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
     let db_env: Vec<(&str, &str)> = args
         .database_url
         .as_deref()
         .map(|u| vec![("SPLATPOD_DATABASE_URL", u)])
         .unwrap_or_default();
-    let endpoint = format!("load{}", std::process::id());
-    let key_out = std::process::Command::new(&exe)
-        .args(["keys", "create", "--name", "loadtest", "--data-dir"])
-        .arg(&dir)
-        .envs(db_env.iter().copied())
-        .stderr(Stdio::null())
-        .output()?;
-    let key = String::from_utf8_lossy(&key_out.stdout).trim().to_owned();
-    if key.is_empty() {
-        return Err(ServerError::Bench("could not create an API key".into()));
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let _server = Child(
-        std::process::Command::new(&exe)
-            .args([
-                "serve",
-                "--port",
-                &port.to_string(),
-                "--dist-dir",
-                "/nonexistent",
-                "--data-dir",
-            ])
-            .arg(&dir)
-            .env("RUST_LOG", "warn")
-            .env("SPLATPOD_ENDPOINT", &endpoint)
-            .envs(db_env.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?,
-    );
-    let base = format!("http://127.0.0.1:{port}");
+    let server = LocalServer::start("load", &db_env).await?;
+    let (base, key, endpoint) = (&server.base, &server.key, &server.endpoint);
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.connections)
         .build()
         .map_err(|e| ServerError::Bench(e.to_string()))?;
     let bench = |e: reqwest::Error| ServerError::Bench(e.to_string());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while client.get(format!("{base}/health")).send().await.is_err() {
-        if Instant::now() > deadline {
-            return Err(ServerError::Bench("server did not start".into()));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     // One real job: a render of a project without a scene, which ends FAILED with a message.
     let project: Value = client
         .post(format!("{base}/api/projects"))
-        .bearer_auth(&key)
+        .bearer_auth(key)
         .json(&json!({"name": "loadtest"}))
         .send()
         .await
@@ -115,7 +65,7 @@ pub async fn run(args: LoadTestArgs) -> Result<(), ServerError> {
         .map_err(bench)?;
     let job: Value = client
         .post(format!("{base}/v2/{endpoint}/run"))
-        .bearer_auth(&key)
+        .bearer_auth(key)
         .json(&json!({"input": {"task": "render", "project_id": project["id"]}}))
         .send()
         .await
@@ -210,6 +160,5 @@ pub async fn run(args: LoadTestArgs) -> Result<(), ServerError> {
         percentile(&all, 0.99)
     );
     crate::bench::merge_into(&args.out, fields)?;
-    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

@@ -9,12 +9,14 @@ mod cli;
 mod db;
 mod error;
 mod ingest;
+mod jobbench;
 mod jobs;
 mod loadtest;
 mod net;
 mod ratelimit;
 mod render;
 mod routes;
+mod spawn;
 mod state;
 
 use clap::Parser;
@@ -31,6 +33,7 @@ async fn main() -> std::process::ExitCode {
         cli::Command::Keys(args) => admin::keys(args).await,
         cli::Command::Jobs(args) => admin::jobs(args).await,
         cli::Command::BenchApi(args) => loadtest::run(args).await,
+        cli::Command::BenchJobs(args) => jobbench::run(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
