@@ -5,6 +5,8 @@
 #   bench/device.sh prepare   # here: release server + release kernel-test binary -> .device-bin/
 #   bench/device.sh run       # there (device `run`, carry [".gl", ".device-bin"]): Vulkan loaders,
 #                             # kernel tests, then `bench sort` -> bench/results/sort.json
+#   bench/device.sh jobs      # there: a features job through the job API on the photos in
+#                             # .device-bin/imgs -> bench/results/jobs.json
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case "${1:-}" in
@@ -21,6 +23,14 @@ for l in sys.stdin:
     git rev-parse --short HEAD > .device-bin/COMMIT
     ls -la .device-bin
     ;;
+jobs)
+    for f in .gl/*.deb; do dpkg -x "$f" /; done
+    ldconfig
+    if [ -z "${VK_DRIVER_FILES:-}" ] && [ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ]; then
+        export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+    fi
+    SPLATPOD_COMMIT=$(cat .device-bin/COMMIT) .device-bin/splatpod-server bench-jobs --images .device-bin/imgs "${@:2}"
+    ;;
 run)
     for f in .gl/*.deb; do dpkg -x "$f" /; done
     ldconfig
@@ -33,7 +43,7 @@ run)
     SPLATPOD_COMMIT=$(cat .device-bin/COMMIT) .device-bin/splatpod-server bench sort "${@:2}"
     ;;
 *)
-    echo "usage: $0 prepare|run [bench args]" >&2
+    echo "usage: $0 prepare|run|jobs [bench args]" >&2
     exit 2
     ;;
 esac
