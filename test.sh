@@ -6,8 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")"
 source .ci/setup.sh
 # Test-only services and peers: a private PostgreSQL server (the job-service tests run on it and
-# on SQLite) and the `runpod` SDK (its endpoint client is run unchanged against the server).
+# on SQLite), a local S3-compatible server (moto) for the S3 blob store, and the `runpod` SDK
+# (its endpoint client is run unchanged against the server).
 source .ci/postgres.sh
+source .ci/s3.sh
 python3 -c "import runpod" 2>/dev/null || python3 -m pip install --quiet --root-user-action=ignore 'runpod==1.12.0'
 
 step() { printf '\n==> %s\n' "$*"; }

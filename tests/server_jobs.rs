@@ -1115,6 +1115,97 @@ async fn transient_failures_are_retried_with_backoff_sqlite_and_postgres() {
     }
 }
 
+/// Blobs in an S3-compatible bucket (`--blob-url s3://...`): uploads and artifacts go there,
+/// come back byte for byte, and deleting the project empties its prefix.
+#[tokio::test]
+async fn s3_blob_store_holds_uploads_and_artifacts() {
+    let endpoint = std::env::var("SPLATPOD_TEST_S3_ENDPOINT").unwrap_or_else(|_| {
+        panic!("SPLATPOD_TEST_S3_ENDPOINT is not set: run the suite with ./test.sh (.ci/s3.sh)")
+    });
+    let bucket = format!("b{}", &uuid_like()[..16]);
+    let http = reqwest::Client::new();
+    let made = http
+        .put(format!("{endpoint}/{bucket}"))
+        .send()
+        .await
+        .expect("create bucket");
+    assert!(
+        made.status().is_success(),
+        "create bucket: {}",
+        made.status()
+    );
+    let blob_url = format!("s3://{bucket}/splatpod");
+    let api = Api::start(
+        &Backend::Sqlite,
+        &[
+            ("SPLATPOD_BLOB_URL", &blob_url),
+            ("AWS_ENDPOINT", &endpoint),
+            ("AWS_ALLOW_HTTP", "true"),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("AWS_REGION", "us-east-1"),
+        ],
+    )
+    .await;
+    let list = || async {
+        http.get(format!("{endpoint}/{bucket}?list-type=2"))
+            .send()
+            .await
+            .expect("list")
+            .text()
+            .await
+            .expect("body")
+    };
+    let project = api.project("s3").await;
+    let files = (0..2).map(|i| (format!("{i}.jpg"), photo(i))).collect();
+    assert_eq!(api.upload(&project, files).await.0, 201);
+    let listing = list().await;
+    assert!(
+        listing.contains(&format!("splatpod/projects/{project}/images/")),
+        "{listing}"
+    );
+    assert!(
+        !api.server.data_dir.path().join("blobs").exists(),
+        "nothing stored locally"
+    );
+    let id = api
+        .run(json!({"task": "features", "project_id": project, "max_side": 320}))
+        .await;
+    let done = api.wait_final(&id, 120).await;
+    assert_eq!(done["status"], "COMPLETED", "{done}");
+    let (_, arts) = api.get(&format!("/api/projects/{project}/artifacts")).await;
+    let spf = arts["artifacts"]
+        .as_array()
+        .expect("artifacts")
+        .iter()
+        .filter_map(|a| a["name"].as_str())
+        .find(|n| n.ends_with(".spf"))
+        .expect("a feature file")
+        .to_owned();
+    let bytes = api
+        .http
+        .get(api.url(&format!("/api/projects/{project}/artifacts/{spf}")))
+        .bearer_auth(&api.key)
+        .send()
+        .await
+        .expect("artifact")
+        .bytes()
+        .await
+        .expect("bytes");
+    assert!(splatpod::features::read_features(&bytes).is_ok());
+    assert!(list().await.contains(&spf));
+    let (s, _, _) = api
+        .send(
+            api.http
+                .delete(api.url(&format!("/api/projects/{project}")))
+                .bearer_auth(&api.key),
+        )
+        .await;
+    assert_eq!(s, 204);
+    let listing = list().await;
+    assert!(listing.contains("<KeyCount>0</KeyCount>"), "{listing}");
+}
+
 /// CORS is off by default and allows exactly the configured origins.
 #[tokio::test]
 async fn cors_allows_only_configured_origins() {
