@@ -926,6 +926,16 @@ async fn limits(backend: Backend) {
         .await;
     assert_eq!(s, 413, "{b}");
     assert!(b["error"].as_str().unwrap_or("").contains("big.jpg"), "{b}");
+    // A decompression bomb: a PNG header declaring 60000 × 60000 pixels is refused before any
+    // pixel buffer is allocated.
+    let (s, b) = api
+        .upload(&project, vec![("bomb.png".into(), huge_png_header())])
+        .await;
+    assert_eq!(s, 413, "{b}");
+    assert!(
+        b["error"].as_str().unwrap_or("").contains("pixel limit"),
+        "{b}"
+    );
     let small = small_png();
     let many = (0..4)
         .map(|i| (format!("{i}.png"), small.clone()))
@@ -955,6 +965,32 @@ async fn limits(backend: Backend) {
             assert!((1..=60).contains(&wait), "{wait}");
         }
     }
+}
+
+/// A PNG whose header declares 60000 × 60000 gray pixels, followed by almost no data.
+fn huge_png_header() -> Vec<u8> {
+    fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let mut crc = flate2::Crc::new();
+        crc.update(kind);
+        crc.update(data);
+        out.extend_from_slice(kind);
+        out.extend_from_slice(data);
+        out.extend_from_slice(&crc.sum().to_be_bytes());
+    }
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&60000u32.to_be_bytes());
+    ihdr.extend_from_slice(&60000u32.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 0, 0, 0, 0]);
+    chunk(&mut out, b"IHDR", &ihdr);
+    chunk(
+        &mut out,
+        b"IDAT",
+        &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01],
+    );
+    chunk(&mut out, b"IEND", &[]);
+    out
 }
 
 /// A 40×30 gradient PNG written with the `png` crate.
