@@ -25,6 +25,7 @@ pub async fn run(args: BenchArgs) -> Result<(), ServerError> {
         BenchKind::Match(a) => match_pairs(a).await,
         BenchKind::Strecha(a) => strecha(a).await,
         BenchKind::Extract(a) => extract(a).await,
+        BenchKind::Capture(a) => capture(a).await,
     }
 }
 
@@ -587,5 +588,83 @@ async fn extract(args: ExtractBenchArgs) -> Result<(), ServerError> {
         json!(median(counts)),
     );
     println!("extract at {}x{}: {ms:.1} ms per image", size.0, size.1);
+    merge_into(&args.out, fields)
+}
+
+/// The capture check on phone-sized photos: each photo is made a 4000x3000 JPEG (upscaled, in
+/// memory), then timed as the capture page runs it: decode + downscale to 1600 px on the CPU,
+/// then sharpness, SIFT and matching to the previous photo on the GPU (`CaptureAnalyzer`).
+async fn capture(args: crate::cli::CaptureBenchArgs) -> Result<(), ServerError> {
+    use splatpod::features::CaptureAnalyzer;
+    use splatpod::images::{decode_image, DecodeOptions};
+
+    let mut paths: Vec<_> = std::fs::read_dir(&args.images)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "jpg" || e == "png"))
+        .collect();
+    paths.sort();
+    if paths.len() < 2 {
+        return Err(ServerError::BadInput(format!(
+            "need at least two photos in {}",
+            args.images.display()
+        )));
+    }
+    let mut jpegs = Vec::new();
+    for p in &paths {
+        let img = image::open(p)
+            .map_err(|e| ServerError::BadInput(format!("{}: {e}", p.display())))?
+            .resize_exact(4000, 3000, image::imageops::FilterType::Triangle)
+            .to_rgb8();
+        let mut out = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90).encode_image(&img)?;
+        jpegs.push(out);
+    }
+    let ctx = GpuContext::new().await?;
+    let analyzer = CaptureAnalyzer::new(&ctx, args.max_features);
+    let options = DecodeOptions::default();
+    let (mut decode_ms, mut gpu_ms, mut matches) = (Vec::new(), Vec::new(), Vec::new());
+    let mut previous = None;
+    // The first photo warms the pipelines up and is not timed.
+    for (n, bytes) in std::iter::once(&jpegs[0]).chain(jpegs.iter()).enumerate() {
+        let t = std::time::Instant::now();
+        let img = decode_image(bytes, None, &options)
+            .map_err(|e| ServerError::BadInput(e.to_string()))?;
+        let d = t.elapsed().as_secs_f64() * 1e3;
+        let t = std::time::Instant::now();
+        let q = analyzer
+            .analyze(&ctx, &img.gray, img.width, img.height, previous.as_ref())
+            .await?;
+        let g = t.elapsed().as_secs_f64() * 1e3;
+        if n > 1 {
+            decode_ms.push(d);
+            gpu_ms.push(g);
+            matches.push(q.matches_to_previous.unwrap_or(0) as f64);
+        }
+        previous = Some(q.descriptors);
+    }
+    let (d, g) = (median(decode_ms), median(gpu_ms));
+    println!("12-MP capture check: decode {d:.1} ms (CPU) + analysis {g:.1} ms (GPU)");
+    let s = ctx.summary();
+    let mut fields = Map::new();
+    fields.insert(
+        "capture_native_device".into(),
+        json!(format!(
+            "{} ({}, {} {})",
+            s.name, s.backend, s.driver, s.driver_info
+        )),
+    );
+    fields.insert("capture_native_commit".into(), json!(args.commit));
+    fields.insert(
+        "capture_native_note".into(),
+        json!(format!(
+            "CaptureAnalyzer natively: {} photos upscaled to 4000x3000 JPEG q90; decode + downscale to 1600x1200 on the CPU (image crate), then sharpness + SIFT (max {}) + matching to the previous photo on the GPU; medians over photos with a previous one (median {} matches)",
+            paths.len(),
+            args.max_features,
+            median(matches)
+        )),
+    );
+    fields.insert("ms_capture_12mp_decode_cpu".into(), json!(round3(d)));
+    fields.insert("ms_capture_12mp_analyze_gpu".into(), json!(round3(g)));
+    fields.insert("ms_capture_12mp_total".into(), json!(round3(d + g)));
     merge_into(&args.out, fields)
 }

@@ -226,6 +226,8 @@ pub enum BenchKind {
     Match(MatchBenchArgs),
     /// SIFT extraction time per image on the GPU (photos downscaled to --max-side).
     Extract(ExtractBenchArgs),
+    /// The capture page's per-photo check (CaptureAnalyzer) on 12-MP JPEGs: decode + GPU time.
+    Capture(CaptureBenchArgs),
     /// Matching quality on the Strecha scenes (ground-truth epipolar geometry), beside COLMAP's
     /// SIFT when python3 has pycolmap.
     Strecha(StrechaBenchArgs),
@@ -241,6 +243,21 @@ pub struct ExtractBenchArgs {
     pub max_side: u32,
     /// Most features kept per image.
     #[arg(long, default_value_t = 8192)]
+    pub max_features: u32,
+    #[arg(long, default_value = "bench/results/features.json")]
+    pub out: PathBuf,
+    /// Commit being measured.
+    #[arg(long, env = "SPLATPOD_COMMIT", default_value = "unknown")]
+    pub commit: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CaptureBenchArgs {
+    /// Folder of overlapping photos, upscaled to 4000x3000 (12 MP) JPEGs in memory.
+    #[arg(long, default_value = "../shared/datasets/strecha-fountain-P11/images")]
+    pub images: PathBuf,
+    /// Features per frame, as the capture page uses.
+    #[arg(long, default_value_t = 4096)]
     pub max_features: u32,
     #[arg(long, default_value = "bench/results/features.json")]
     pub out: PathBuf,
