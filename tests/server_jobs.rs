@@ -31,6 +31,20 @@ fn backends() -> Vec<Backend> {
     vec![Backend::Sqlite, Backend::Postgres(url)]
 }
 
+/// A `#[tokio::test]` named `$test` that runs the scenario `$body(backend)` on SQLite, then on
+/// PostgreSQL.
+macro_rules! on_both_backends {
+    ($test:ident, $body:ident) => {
+        #[tokio::test]
+        async fn $test() {
+            for b in backends() {
+                eprintln!("backend: {b:?}");
+                $body(b).await;
+            }
+        }
+    };
+}
+
 fn images_dir() -> PathBuf {
     common::workspace_root().join("../shared/datasets/strecha-fountain-P11/images")
 }
@@ -1070,45 +1084,18 @@ async fn image_urls(backend: Backend) {
     assert!(f["error"].as_str().unwrap_or("").contains("404"), "{f}");
 }
 
-#[tokio::test]
-async fn job_lifecycle_sqlite_and_postgres() {
-    for b in backends() {
-        eprintln!("backend: {b:?}");
-        lifecycle(b).await;
-    }
-}
+on_both_backends!(job_lifecycle_sqlite_and_postgres, lifecycle);
 
-#[tokio::test]
-async fn cancel_timeout_retry_purge_sqlite_and_postgres() {
-    for b in backends() {
-        eprintln!("backend: {b:?}");
-        control(b).await;
-    }
-}
+on_both_backends!(cancel_timeout_retry_purge_sqlite_and_postgres, control);
 
-#[tokio::test]
-async fn sigkill_mid_job_then_restart_completes_it_sqlite_and_postgres() {
-    for b in backends() {
-        eprintln!("backend: {b:?}");
-        crash_recovery(b).await;
-    }
-}
+on_both_backends!(
+    sigkill_mid_job_then_restart_completes_it_sqlite_and_postgres,
+    crash_recovery
+);
 
-#[tokio::test]
-async fn upload_and_rate_limits_sqlite_and_postgres() {
-    for b in backends() {
-        eprintln!("backend: {b:?}");
-        limits(b).await;
-    }
-}
+on_both_backends!(upload_and_rate_limits_sqlite_and_postgres, limits);
 
-#[tokio::test]
-async fn image_urls_and_ssrf_guard_sqlite_and_postgres() {
-    for b in backends() {
-        eprintln!("backend: {b:?}");
-        image_urls(b).await;
-    }
-}
+on_both_backends!(image_urls_and_ssrf_guard_sqlite_and_postgres, image_urls);
 
 /// A transient failure (here: no GPU on the server) is retried with backoff, then fails with
 /// the error kept; a job cancelled through the CLI is final.
@@ -1143,13 +1130,10 @@ async fn transient_retries(backend: Backend) {
     assert_eq!(h["jobs"]["failed"], 1, "{h}");
 }
 
-#[tokio::test]
-async fn transient_failures_are_retried_with_backoff_sqlite_and_postgres() {
-    for b in backends() {
-        eprintln!("backend: {b:?}");
-        transient_retries(b).await;
-    }
-}
+on_both_backends!(
+    transient_failures_are_retried_with_backoff_sqlite_and_postgres,
+    transient_retries
+);
 
 /// Blobs in an S3-compatible bucket (`--blob-url s3://...`): uploads and artifacts go there,
 /// come back byte for byte, and deleting the project empties its prefix.

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Map};
 
 use crate::error::ServerError;
 use crate::spawn::LocalServer;
@@ -46,18 +46,7 @@ pub async fn run(args: JobBenchArgs) -> Result<(), ServerError> {
     }
     let server = LocalServer::start("jobs", &[]).await?;
     let http = reqwest::Client::new();
-    let bench = |e: reqwest::Error| ServerError::Bench(e.to_string());
-    let project: Value = http
-        .post(format!("{}/api/projects", server.base))
-        .bearer_auth(&server.key)
-        .json(&json!({"name": "bench"}))
-        .send()
-        .await
-        .map_err(bench)?
-        .json()
-        .await
-        .map_err(bench)?;
-    let pid = project["id"].as_str().unwrap_or_default().to_owned();
+    let pid = server.project(&http, "bench").await?;
     let mut form = reqwest::multipart::Form::new();
     for p in &photos {
         let name = p
@@ -71,48 +60,23 @@ pub async fn run(args: JobBenchArgs) -> Result<(), ServerError> {
         );
     }
     let upload_start = Instant::now();
-    let up = http
-        .post(format!("{}/api/projects/{pid}/images", server.base))
-        .bearer_auth(&server.key)
-        .multipart(form)
-        .send()
-        .await
-        .map_err(bench)?;
-    if !up.status().is_success() {
-        return Err(ServerError::Bench(format!(
-            "upload: {}",
-            up.text().await.unwrap_or_default()
-        )));
-    }
+    server
+        .call(
+            http.post(server.url(&format!("/api/projects/{pid}/images")))
+                .multipart(form),
+        )
+        .await?;
     let upload_ms = upload_start.elapsed().as_secs_f64() * 1e3;
 
     let started = Instant::now();
-    let job: Value = http
-        .post(format!("{}/v2/{}/run", server.base, server.endpoint))
-        .bearer_auth(&server.key)
-        .json(&json!({"input": {"task": "features", "project_id": pid, "max_side": args.max_side}}))
-        .send()
-        .await
-        .map_err(bench)?
-        .json()
-        .await
-        .map_err(bench)?;
-    let id = job["id"].as_str().unwrap_or_default().to_owned();
+    let input = json!({"task": "features", "project_id": pid, "max_side": args.max_side});
+    let id = server.run_job(&http, input).await?;
     // Stage boundaries as the client sees them (first time each stage shows in the stream).
     let mut first_seen: Vec<(String, f64)> = Vec::new();
     let status = loop {
-        let s: Value = http
-            .get(format!(
-                "{}/v2/{}/stream/{id}",
-                server.base, server.endpoint
-            ))
-            .bearer_auth(&server.key)
-            .send()
-            .await
-            .map_err(bench)?
-            .json()
-            .await
-            .map_err(bench)?;
+        let s = server
+            .call(http.get(server.url(&format!("/v2/{{ep}}/stream/{id}"))))
+            .await?;
         let now = started.elapsed().as_secs_f64() * 1e3;
         for c in s["stream"].as_array().into_iter().flatten() {
             if let Some(stage) = c["output"]["stage"].as_str() {
@@ -131,18 +95,9 @@ pub async fn run(args: JobBenchArgs) -> Result<(), ServerError> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     let total_ms = started.elapsed().as_secs_f64() * 1e3;
-    let body: Value = http
-        .get(format!(
-            "{}/v2/{}/status/{id}",
-            server.base, server.endpoint
-        ))
-        .bearer_auth(&server.key)
-        .send()
-        .await
-        .map_err(bench)?
-        .json()
-        .await
-        .map_err(bench)?;
+    let body = server
+        .call(http.get(server.url(&format!("/v2/{{ep}}/status/{id}"))))
+        .await?;
     if status != "COMPLETED" {
         return Err(ServerError::Bench(format!("job ended {status}: {body}")));
     }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Map};
 
 use crate::error::ServerError;
 use crate::spawn::LocalServer;
@@ -46,38 +46,17 @@ pub async fn run(args: LoadTestArgs) -> Result<(), ServerError> {
         .map(|u| vec![("SPLATPOD_DATABASE_URL", u)])
         .unwrap_or_default();
     let server = LocalServer::start("load", &db_env).await?;
-    let (base, key, endpoint) = (&server.base, &server.key, &server.endpoint);
+    let key = &server.key;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.connections)
         .build()
         .map_err(|e| ServerError::Bench(e.to_string()))?;
-    let bench = |e: reqwest::Error| ServerError::Bench(e.to_string());
     // One real job: a render of a project without a scene, which ends FAILED with a message.
-    let project: Value = client
-        .post(format!("{base}/api/projects"))
-        .bearer_auth(key)
-        .json(&json!({"name": "loadtest"}))
-        .send()
-        .await
-        .map_err(bench)?
-        .json()
-        .await
-        .map_err(bench)?;
-    let job: Value = client
-        .post(format!("{base}/v2/{endpoint}/run"))
-        .bearer_auth(key)
-        .json(&json!({"input": {"task": "render", "project_id": project["id"]}}))
-        .send()
-        .await
-        .map_err(bench)?
-        .json()
-        .await
-        .map_err(bench)?;
-    let id = job["id"]
-        .as_str()
-        .ok_or_else(|| ServerError::Bench(format!("no job id in {job}")))?
-        .to_owned();
-    let url = format!("{base}/v2/{endpoint}/status/{id}");
+    let project = server.project(&client, "loadtest").await?;
+    let id = server
+        .run_job(&client, json!({"task": "render", "project_id": project}))
+        .await?;
+    let url = server.url(&format!("/v2/{{ep}}/status/{id}"));
 
     let warmup_end = Instant::now() + Duration::from_secs(1);
     let end = warmup_end + Duration::from_secs(args.seconds);

@@ -2,7 +2,7 @@
 
 use glam::Vec3;
 use splatpod::gpu::GpuContext;
-use splatpod::render::{Camera, GpuScene, Renderer};
+use splatpod::render::{Camera, GpuScene, RenderedImage, Renderer};
 
 use crate::cli::RenderArgs;
 use crate::error::ServerError;
@@ -45,6 +45,21 @@ pub fn camera_for(args: &RenderArgs, positions: &[[f32; 3]]) -> Result<Camera, S
     })
 }
 
+/// PNG bytes of a rendered frame as an opaque RGB image (colours are already composited over
+/// the background).
+pub fn opaque_png(image: &RenderedImage) -> Result<Vec<u8>, ServerError> {
+    let rgb: Vec<u8> = image
+        .to_rgba8()
+        .chunks_exact(4)
+        .flat_map(|p| [p[0], p[1], p[2]])
+        .collect();
+    let img = image::RgbImage::from_raw(image.width, image.height, rgb)
+        .ok_or_else(|| ServerError::Internal("image buffer size mismatch".into()))?;
+    let mut png = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)?;
+    Ok(png)
+}
+
 pub async fn run(args: RenderArgs) -> Result<(), ServerError> {
     let bytes = std::fs::read(&args.scene)?;
     let name = args.scene.file_name().and_then(|n| n.to_str());
@@ -55,15 +70,7 @@ pub async fn run(args: RenderArgs) -> Result<(), ServerError> {
     let start = std::time::Instant::now();
     let stats = renderer.render(&cam, Vec3::from(args.background)).await?;
     let image = renderer.read_image().await?;
-    // Colours are already composited over the background: write an opaque RGB image.
-    let rgb: Vec<u8> = image
-        .to_rgba8()
-        .chunks_exact(4)
-        .flat_map(|p| [p[0], p[1], p[2]])
-        .collect();
-    let png = image::RgbImage::from_raw(image.width, image.height, rgb)
-        .ok_or_else(|| ServerError::BadInput("image buffer size mismatch".into()))?;
-    png.save_with_format(&args.out, image::ImageFormat::Png)?;
+    std::fs::write(&args.out, opaque_png(&image)?)?;
     println!(
         "rendered {} splats ({} tile intersections) at {}x{} in {:.1} ms -> {}",
         scene.len(),

@@ -73,6 +73,60 @@ impl LocalServer {
     }
 }
 
+impl LocalServer {
+    /// `path` on this server with `{ep}` replaced by the job endpoint's name.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path.replace("{ep}", &self.endpoint))
+    }
+
+    /// Sends `req` with the key and reads a JSON answer; a non-2xx answer is an error.
+    pub async fn call(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<serde_json::Value, ServerError> {
+        let bench = |e: reqwest::Error| ServerError::Bench(e.to_string());
+        let res = req.bearer_auth(&self.key).send().await.map_err(bench)?;
+        let status = res.status();
+        let text = res.text().await.map_err(bench)?;
+        if !status.is_success() {
+            return Err(ServerError::Bench(format!("HTTP {status}: {text}")));
+        }
+        serde_json::from_str(&text).map_err(|e| ServerError::Bench(format!("{e}: {text}")))
+    }
+
+    /// Creates a project and returns its id.
+    pub async fn project(&self, http: &reqwest::Client, name: &str) -> Result<String, ServerError> {
+        let p = self
+            .call(
+                http.post(self.url("/api/projects"))
+                    .json(&serde_json::json!({ "name": name })),
+            )
+            .await?;
+        p["id"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| ServerError::Bench(format!("no project id in {p}")))
+    }
+
+    /// Queues a job with `input` and returns its id.
+    pub async fn run_job(
+        &self,
+        http: &reqwest::Client,
+        input: serde_json::Value,
+    ) -> Result<String, ServerError> {
+        let j = self
+            .call(
+                http.post(self.url("/v2/{ep}/run"))
+                    .json(&serde_json::json!({ "input": input })),
+            )
+            .await?;
+        j["id"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| ServerError::Bench(format!("no job id in {j}")))
+    }
+}
+
 impl Drop for LocalServer {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -19,6 +19,8 @@ use splatpod::features::{CaptureAnalyzer, Descriptors};
 use splatpod::gpu::GpuContext;
 use splatpod::images::{decode_image, DecodeOptions};
 
+use super::browser::{next_frame, now_ms, webgpu_exposed};
+
 /// Features kept per photo: enough for overlap, few enough for a phone to stay responsive.
 const MAX_FEATURES: u32 = 4096;
 
@@ -119,29 +121,6 @@ struct Capture {
     /// Object URLs of the thumbnails, revoked when the page is left (shared with the cleanup,
     /// which must be `Send`).
     urls: Arc<Mutex<Vec<String>>>,
-}
-
-fn now_ms() -> f64 {
-    web_sys::window()
-        .and_then(|w| w.performance())
-        .map(|p| p.now())
-        .unwrap_or(0.0)
-}
-
-fn webgpu_exposed() -> bool {
-    web_sys::window()
-        .map(|w| js_sys::Reflect::has(&w.navigator(), &"gpu".into()).unwrap_or(false))
-        .unwrap_or(false)
-}
-
-/// Resolves on the next animation frame, so the page can paint a status change before a long
-/// synchronous step (decoding).
-async fn next_frame() {
-    let (tx, rx) = futures_channel::oneshot::channel::<()>();
-    request_animation_frame(move || {
-        let _ = tx.send(());
-    });
-    let _ = rx.await;
 }
 
 /// Revokes (and forgets) the thumbnails' object URLs.

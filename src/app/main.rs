@@ -1,5 +1,6 @@
 //! The Splatpod PWA (Leptos, client-side rendered), built by Trunk for wasm32 with `--features web`.
 
+mod browser;
 mod capture;
 mod shared;
 mod status;

@@ -26,6 +26,8 @@ use splatpod::gpu::{GpuContext, GpuError};
 use splatpod::render::{percentile_box, BlitKernel, GpuScene, OrbitCamera, Renderer};
 use wasm_bindgen::JsCast;
 
+use super::browser::{next_frame, now_ms, webgpu_exposed};
+
 /// Background behind the splats: the page's own background colour (#101830).
 const BACKGROUND: Vec3 = Vec3::new(16.0 / 255.0, 24.0 / 255.0, 48.0 / 255.0);
 
@@ -150,29 +152,6 @@ struct Viewer {
     /// Last value given to `ui.rendering`, to set the signal only on changes.
     rendering: Cell<bool>,
     last_tick: Cell<Option<f64>>,
-}
-
-fn now_ms() -> f64 {
-    web_sys::window()
-        .and_then(|w| w.performance())
-        .map(|p| p.now())
-        .unwrap_or(0.0)
-}
-
-fn webgpu_exposed() -> bool {
-    web_sys::window()
-        .map(|w| js_sys::Reflect::has(&w.navigator(), &"gpu".into()).unwrap_or(false))
-        .unwrap_or(false)
-}
-
-/// Resolves on the next animation frame, so the page can paint a status change before a long
-/// synchronous step (parsing, uploading).
-async fn next_frame() {
-    let (tx, rx) = futures_channel::oneshot::channel::<()>();
-    request_animation_frame(move || {
-        let _ = tx.send(());
-    });
-    let _ = rx.await;
 }
 
 /// `1234567` → `"1,234,567"`.

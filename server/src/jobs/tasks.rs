@@ -341,16 +341,7 @@ async fn render(run: &Run<'_>, project_id: &str, input: &JobInput) -> Result<Val
         Renderer::new(run.ctx, gpu_scene).map_err(|e| TaskError::Permanent(e.to_string()))?;
     renderer.render(&cam, Vec3::ZERO).await?;
     let image = renderer.read_image().await?;
-    let rgb: Vec<u8> = image
-        .to_rgba8()
-        .chunks_exact(4)
-        .flat_map(|p| [p[0], p[1], p[2]])
-        .collect();
-    let img = image::RgbImage::from_raw(image.width, image.height, rgb)
-        .ok_or_else(|| TaskError::Transient("image buffer size mismatch".into()))?;
-    let mut png = Vec::new();
-    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-        .map_err(|e| TaskError::Transient(e.to_string()))?;
+    let png = crate::render::opaque_png(&image)?;
     run.put_artifact(project_id, "thumbnail.png", "image/png", png)
         .await?;
     projects::touch(&inner.db, project_id).await?;
