@@ -629,7 +629,8 @@ async fn lifecycle(backend: Backend) {
         .json()
         .await
         .expect("json");
-    assert_eq!(view["scene_url"], format!("/api/s/{token}/scene.ply"));
+    // The viewer gets the compact SPZ the import made; the original PLY is shared too.
+    assert_eq!(view["scene_url"], format!("/api/s/{token}/scene.spz"));
     let got = anon
         .get(api.url(&format!("/api/s/{token}/scene.ply")))
         .send()
@@ -637,6 +638,22 @@ async fn lifecycle(backend: Backend) {
         .expect("scene");
     assert_eq!(got.status(), 200);
     assert_eq!(got.bytes().await.expect("bytes").as_ref(), scene.as_slice());
+    let spz = anon
+        .get(api.url(&format!("/api/s/{token}/scene.spz")))
+        .send()
+        .await
+        .expect("spz")
+        .bytes()
+        .await
+        .expect("bytes");
+    assert!(
+        spz.len() < scene.len() / 3,
+        "{} vs {}",
+        spz.len(),
+        scene.len()
+    );
+    let from_spz = splatpod::formats::read_spz(&spz).expect("valid SPZ");
+    assert_eq!(from_spz.len(), 500);
     // The token opens the viewer page and nothing else.
     let page = anon
         .get(api.url(&format!("/s/{token}")))

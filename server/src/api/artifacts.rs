@@ -58,7 +58,8 @@ pub async fn get(
 }
 
 /// `PUT /api/projects/{id}/artifacts/scene.ply|scene.spz|scene.splat`: imports a splat scene
-/// (checked by the engine's parser) so it can be viewed, shared and rendered.
+/// (checked by the engine's parser) so it can be viewed, shared and rendered; a PLY or
+/// `.splat` import also gets a `scene.spz` copy (about a tenth of the size) for viewers.
 pub async fn put_scene(
     State(st): State<AppState>,
     _auth: Authed,
@@ -77,27 +78,53 @@ pub async fn put_scene(
     }
     let check = body.clone();
     let hint = name.clone();
-    let splats = tokio::task::spawn_blocking(move || {
-        splatpod::formats::load_scene(&check, Some(&hint)).map(|s| s.len())
+    let convert = name != "scene.spz";
+    // Parse (the check) and, for PLY and .splat, make the compact SPZ the viewer downloads.
+    let (splats, spz) = tokio::task::spawn_blocking(move || {
+        let scene = splatpod::formats::load_scene(&check, Some(&hint))?;
+        let spz = if convert {
+            match splatpod::formats::save_spz(&scene) {
+                Ok(b) => Some(b),
+                Err(e) => {
+                    tracing::warn!("no SPZ copy of the imported scene: {e}");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        Ok::<_, splatpod::formats::FormatError>((scene.len(), spz))
     })
     .await
     .map_err(|e| ServerError::Internal(format!("parser thread: {e}")))??;
-    let key = format!("projects/{id}/artifacts/{name}");
-    let len = body.len() as i64;
-    st.blobs.put(&key, body).await?;
-    artifacts::upsert(
-        &st.db,
-        &id,
-        &name,
-        "application/octet-stream",
-        len,
-        &key,
-        None,
-    )
-    .await?;
+    let mut stored = vec![name.clone()];
+    let mut files = vec![(name.clone(), body)];
+    if let Some(spz) = spz {
+        stored.push("scene.spz".into());
+        files.push(("scene.spz".into(), Bytes::from(spz)));
+    }
+    let mut len = 0;
+    for (artifact, bytes) in files {
+        let key = format!("projects/{id}/artifacts/{artifact}");
+        let n = bytes.len() as i64;
+        if artifact == name {
+            len = n;
+        }
+        st.blobs.put(&key, bytes).await?;
+        artifacts::upsert(
+            &st.db,
+            &id,
+            &artifact,
+            "application/octet-stream",
+            n,
+            &key,
+            None,
+        )
+        .await?;
+    }
     crate::db::projects::touch(&st.db, &id).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "name": name, "bytes": len, "splats": splats })),
+        Json(json!({ "name": name, "bytes": len, "splats": splats, "artifacts": stored })),
     ))
 }

@@ -12,7 +12,6 @@ use crate::auth::Authed;
 use crate::db::shares::{self, Share};
 use crate::db::{artifacts, now_ms, projects};
 use crate::error::ServerError;
-use crate::jobs::SCENE_NAMES;
 use crate::state::AppState;
 
 /// What a share link may read: the viewer's scene and the thumbnail, nothing else.
@@ -130,7 +129,10 @@ pub async fn view(
         .map(|a| a.name.as_str())
         .filter(|n| VIEWER_ARTIFACTS.contains(n))
         .collect();
-    let scene = SCENE_NAMES.iter().find(|n| viewable.contains(n));
+    // The compact SPZ first: it is what a phone should download.
+    let scene = ["scene.spz", "scene.ply", "scene.splat"]
+        .iter()
+        .find(|n| viewable.contains(n));
     Ok(Json(json!({
         "project": { "name": project.name, "image_count": project.image_count },
         "artifacts": viewable,
