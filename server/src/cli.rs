@@ -8,6 +8,8 @@ use clap::{Args, Parser, Subcommand};
 #[command(
     name = "splatpod-server",
     version,
+    // `run.sh` passes defaults first; a repeated option (e.g. `./run.sh --port 9000`) wins.
+    args_override_self = true,
     about = "Splatpod: photos to 3D Gaussian splats"
 )]
 pub struct Cli {
