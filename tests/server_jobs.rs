@@ -922,7 +922,7 @@ async fn crash_recovery(backend: Backend) {
     let files = (0..4).map(|i| (format!("{i}.jpg"), photo(i))).collect();
     assert_eq!(api.upload(&project, files).await.0, 201);
     let id = api
-        .run(json!({"task": "features", "project_id": project, "max_side": 800}))
+        .run(json!({"task": "features", "project_id": project, "max_side": 512}))
         .await;
     api.wait_for(&id, 60, |b| {
         b["status"] == "IN_PROGRESS" && b["stage"] == "features"

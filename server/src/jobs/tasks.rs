@@ -2,7 +2,6 @@
 
 use bytes::Bytes;
 use serde_json::{json, Value};
-use splatpod::features::sift::SiftParams;
 use splatpod::features::{
     match_descriptors, select_pairs, write_features, ImageFeatures, MatchOptions, PairMode, SiftGpu,
 };
@@ -186,10 +185,7 @@ async fn features(run: &Run<'_>, project_id: &str, input: &JobInput) -> Result<V
         )));
     }
     let max_side = input.max_side.unwrap_or(1600);
-    let params = SiftParams {
-        max_features: Some(input.feature_cap()),
-        ..SiftParams::default()
-    };
+    let params = input.sift_params();
     let sift = SiftGpu::new(run.ctx);
     let n = imgs.len();
     let mut all = Vec::with_capacity(n);
