@@ -125,7 +125,10 @@ fn persistent_secret(path: &Path) -> Result<String, ServerError> {
 
 fn spawn_gpu_init(slot: SharedGpu) {
     tokio::spawn(async move {
-        match splatpod::gpu::GpuContext::new().await {
+        // Jobs work on whole photos and scenes: take the adapter's full buffer limits rather
+        // than the WebGPU baseline the browser has (a doubled first octave of a 1600-px photo
+        // alone needs more than 128 MiB in one binding).
+        match splatpod::gpu::GpuContext::new_for_large_scenes().await {
             Ok(ctx) => {
                 let s = ctx.summary();
                 tracing::info!(adapter = %s.name, backend = %s.backend, driver = %s.driver, "GPU ready");

@@ -662,3 +662,35 @@ async fn capture_signals_track_sharpness_texture_and_overlap() {
         a.sharpness
     );
 }
+
+#[wasm_bindgen_test(unsupported = tokio::test)]
+async fn gpu_sift_refuses_images_over_the_binding_limit_before_any_work() {
+    let ctx = gpu().await;
+    let limit = ctx.summary().limits.max_storage_buffer_binding_size;
+    // A doubled first octave of 6 levels × 4 bytes must exceed the limit; the same image
+    // without upsampling must not.
+    let side = ((limit / 4 / 6) as f64).sqrt() as u32 / 2 + 8;
+    assert!(
+        (side as u64).pow(2) * 6 * 4 <= limit,
+        "the plain octave fits"
+    );
+    let gray = vec![0.5f32; (side * side) as usize];
+    let sift = SiftGpu::new(&ctx);
+    let upsampled = sift::SiftParams {
+        upsample: true,
+        ..sift::SiftParams::default()
+    };
+    match sift
+        .detect_and_describe(&ctx, &gray, side, side, &upsampled)
+        .await
+    {
+        Err(crate::gpu::GpuError::TooLarge(msg)) => assert!(msg.contains("no upsampling"), "{msg}"),
+        other => panic!("expected TooLarge, got {:?}", other.map(|(k, _)| k.len())),
+    }
+    let plain = sift::SiftParams::default();
+    let (keypoints, _) = sift
+        .detect_and_describe(&ctx, &gray, side, side, &plain)
+        .await
+        .expect("fits without upsampling");
+    assert!(keypoints.is_empty(), "a flat image has no features");
+}

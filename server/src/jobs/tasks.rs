@@ -49,8 +49,14 @@ impl From<sqlx::Error> for TaskError {
 }
 
 impl From<splatpod::gpu::GpuError> for TaskError {
+    /// Inputs over the device's limits and validation errors are deterministic: retrying the
+    /// same input cannot help. A lost device or a failed readback may recover.
     fn from(e: splatpod::gpu::GpuError) -> Self {
-        TaskError::Transient(format!("GPU: {e}"))
+        use splatpod::gpu::GpuError::*;
+        match e {
+            TooLarge(_) | Validation(_) => TaskError::Permanent(format!("GPU: {e}")),
+            _ => TaskError::Transient(format!("GPU: {e}")),
+        }
     }
 }
 

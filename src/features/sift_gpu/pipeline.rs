@@ -52,6 +52,7 @@ impl SiftGpu {
         h: u32,
         params: &SiftParams,
     ) -> Result<(Vec<Keypoint>, Vec<[f32; DESCRIPTOR_BYTES]>, Descriptors), GpuError> {
+        check_stack_fits(ctx, w, h, params)?;
         let space = self.pyramid.build(ctx, gray, w, h, params)?;
         let extrema = self.extrema.find(ctx, &space, params).await?;
         let stacked = StackedScaleSpace::new(ctx, &space);
@@ -70,4 +71,32 @@ impl SiftGpu {
             .await?;
         Ok((keypoints, floats, descriptors))
     }
+}
+
+/// The orientation and descriptor kernels bind all Gaussian images of an octave as one buffer;
+/// refuse up front (instead of a validation error later) when octave 0's stack exceeds the
+/// device's storage-binding limit: 128 MiB in the WebGPU baseline, i.e. about 1600 × 1200
+/// pixels with the doubled first octave, or 3200 × 2400 without it.
+fn check_stack_fits(ctx: &GpuContext, w: u32, h: u32, params: &SiftParams) -> Result<(), GpuError> {
+    let factor = if params.upsample { 2 } else { 1 };
+    let levels = params.scales_per_octave as u64 + 3;
+    let need = (w as u64 * factor) * (h as u64 * factor) * levels * 4;
+    let limit = ctx.summary().limits.max_storage_buffer_binding_size;
+    if need > limit {
+        return Err(GpuError::TooLarge(format!(
+            "a {w}x{h} image{} needs a {need}-byte scale-space stack, over this device's \
+             {limit}-byte storage binding limit; use a smaller max side{}",
+            if params.upsample {
+                " with the doubled first octave"
+            } else {
+                ""
+            },
+            if params.upsample {
+                " or no upsampling"
+            } else {
+                ""
+            },
+        )));
+    }
+    Ok(())
 }
