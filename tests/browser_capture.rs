@@ -197,3 +197,108 @@ async fn report_capture_times_of_given_photos() {
     }
     browser.close().await;
 }
+
+/// "Send to the server": the capture's photos go to a new project, a features job runs on the
+/// server and the panel follows it to the end; a wrong key is reported, and the key is
+/// remembered. Runs without WebGPU (photos can be sent unchecked), which keeps it fast.
+#[tokio::test]
+async fn the_capture_is_uploaded_and_matched_on_the_server() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let key = common::create_key(dir.path(), &[]);
+    let server = Server::start_in(dir, &[]);
+    server.wait_ready().await;
+    let text_file = tempfile::tempdir().expect("temp dir");
+    let not_a_photo = text_file.path().join("notes.jpg");
+    std::fs::write(&not_a_photo, b"only text").expect("write the file");
+
+    let browser = Browser::start(false).await;
+    browser.client.goto(&server.url("/capture")).await.unwrap();
+    browser.text_of("#capture[data-gpu=unavailable]", 60).await;
+    for path in [fountain_photo(4), fountain_photo(5), not_a_photo] {
+        pick(&browser, &path).await;
+    }
+    let find = |css: &'static str| {
+        let client = browser.client.clone();
+        async move { client.find(Locator::Css(css)).await.expect(css) }
+    };
+
+    // A wrong key first.
+    find("#upload-key")
+        .await
+        .send_keys("sp_wrong")
+        .await
+        .expect("type");
+    find("#upload-start").await.click().await.expect("click");
+    let status = wait_upload(&browser, 60).await;
+    assert_eq!(status.0, "failed", "{}", status.1);
+    assert!(status.1.contains("refused the API key"), "{}", status.1);
+
+    let input = find("#upload-key").await;
+    input.clear().await.expect("clear");
+    input.send_keys(&key).await.expect("type");
+    find("#upload-name")
+        .await
+        .send_keys("From the browser")
+        .await
+        .expect("type");
+    find("#upload-quality")
+        .await
+        .select_by_value("low")
+        .await
+        .expect("select");
+    find("#upload-start").await.click().await.expect("click");
+    let (state, text) = wait_upload(&browser, 300).await;
+    assert_eq!(state, "done", "{text}");
+    assert!(
+        text.contains("2 photos") && text.contains("1 pairs"),
+        "{text}"
+    );
+
+    // The server has the project with the two photos (the text file was rejected there).
+    let projects: serde_json::Value = reqwest::Client::new()
+        .get(server.url("/api/projects"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("JSON");
+    let p = &projects["projects"][0];
+    assert_eq!(p["name"], "From the browser", "{projects}");
+    assert_eq!(p["image_count"], 2, "{projects}");
+    assert_eq!(p["job_count"], 1, "{projects}");
+
+    // The key is remembered for the next visit.
+    browser.client.goto(&server.url("/capture")).await.unwrap();
+    browser.text_of("#upload", 60).await;
+    let remembered = find("#upload-key")
+        .await
+        .prop("value")
+        .await
+        .expect("value")
+        .unwrap_or_default();
+    assert_eq!(remembered, key);
+    browser.close().await;
+}
+
+/// Waits until `#upload-status` is `done` or `failed`; returns (state, text).
+async fn wait_upload(browser: &Browser, secs: u64) -> (String, String) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let el = browser
+            .client
+            .find(Locator::Css("#upload-status"))
+            .await
+            .expect("status line");
+        let state = attr(&el, "data-state").await.unwrap_or_default();
+        if state == "done" || state == "failed" {
+            return (state, el.text().await.expect("text"));
+        }
+        assert!(
+            Instant::now() < deadline,
+            "upload still `{state}` after {secs} s"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}

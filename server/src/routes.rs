@@ -166,8 +166,9 @@ pub fn router(
         )
 }
 
-async fn health() -> Json<serde_json::Value> {
-    Json(json!({ "status": "ok" }))
+/// Liveness, plus the job endpoint's name so clients (the PWA) can build `/v2/{endpoint}/` URLs.
+async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok", "endpoint": state.config.endpoint }))
 }
 
 async fn readiness(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ServerError> {

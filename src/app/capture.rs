@@ -20,6 +20,7 @@ use splatpod::gpu::GpuContext;
 use splatpod::images::{decode_image, DecodeOptions};
 
 use super::browser::{next_frame, now_ms, webgpu_exposed};
+use super::upload::UploadPanel;
 
 /// Features kept per photo: enough for overlap, few enough for a phone to stay responsive.
 const MAX_FEATURES: u32 = 4096;
@@ -114,6 +115,8 @@ struct Capture {
     /// The last analysed photo's descriptors.
     previous: RefCell<Option<Descriptors>>,
     queue: RefCell<VecDeque<(usize, web_sys::File)>>,
+    /// Every file of this capture, in order, for "Send to the server".
+    files: RefCell<Vec<web_sys::File>>,
     busy: Cell<bool>,
     /// Bumped by "Start over", so a photo analysed across it does not become `previous`.
     generation: Cell<u64>,
@@ -181,6 +184,7 @@ impl Capture {
             gpu: RefCell::new(None),
             previous: RefCell::new(None),
             queue: RefCell::new(VecDeque::new()),
+            files: RefCell::new(Vec::new()),
             busy: Cell::new(false),
             generation: Cell::new(0),
             next_id: Cell::new(0),
@@ -240,6 +244,7 @@ impl Capture {
                 thumb: None,
                 state: PhotoState::Queued,
             });
+            self.files.borrow_mut().push(file.clone());
             self.queue.borrow_mut().push_back((id, file));
         }
         self.ui.photos.update(|photos| photos.extend(added));
@@ -373,6 +378,7 @@ impl Capture {
     fn clear(&self) {
         self.generation.set(self.generation.get() + 1);
         self.queue.borrow_mut().clear();
+        self.files.borrow_mut().clear();
         *self.previous.borrow_mut() = None;
         // A photo being analysed finishes into nothing.
         self.ui.photos.update(Vec::clear);
@@ -470,6 +476,10 @@ pub fn CapturePage() -> impl IntoView {
         let capture = Rc::clone(&capture);
         move |_| capture.clear()
     };
+    let files: Rc<dyn Fn() -> Vec<web_sys::File>> = {
+        let capture = Rc::clone(&capture);
+        Rc::new(move || capture.files.borrow().clone())
+    };
 
     view! {
         <section class="card capture" id="capture" data-gpu=move || ui.gpu.with(|g| g.as_str())>
@@ -548,5 +558,6 @@ pub fn CapturePage() -> impl IntoView {
                 "1600 px on the longer side before the check."
             </p>
         </section>
+        <UploadPanel files=files />
     }
 }

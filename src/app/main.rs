@@ -4,6 +4,7 @@ mod browser;
 mod capture;
 mod shared;
 mod status;
+mod upload;
 mod viewer;
 
 use leptos::prelude::*;

@@ -1,0 +1,326 @@
+//! "Send to the server" on the capture page: creates a project on the Splatpod server, uploads
+//! the captured photos (the server checks each one), starts a `features` job and shows its stage
+//! and progress until it ends. The API key is kept in this browser's local storage.
+
+use std::rc::Rc;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use serde_json::{json, Value};
+use wasm_bindgen::JsCast;
+
+/// Local-storage key under which the API key is remembered.
+const KEY_STORAGE: &str = "splatpod-api-key";
+
+/// Where the upload stands (`data-state` on `#upload-status`).
+#[derive(Debug, Clone, PartialEq)]
+enum Stage {
+    Idle,
+    Working(String),
+    Done(String),
+    Failed(String),
+}
+
+impl Stage {
+    fn as_str(&self) -> &'static str {
+        match self {
+            Stage::Idle => "idle",
+            Stage::Working(_) => "working",
+            Stage::Done(_) => "done",
+            Stage::Failed(_) => "failed",
+        }
+    }
+}
+
+fn storage() -> Option<web_sys::Storage> {
+    web_sys::window().and_then(|w| w.local_storage().ok().flatten())
+}
+
+/// The answer's JSON, or the server's `error` message for a non-2xx status.
+async fn json_of(res: gloo_net::http::Response) -> Result<Value, String> {
+    let status = res.status();
+    let body: Value = res
+        .json()
+        .await
+        .map_err(|e| format!("unreadable answer (HTTP {status}): {e}"))?;
+    if (200..300).contains(&status) {
+        Ok(body)
+    } else if status == 401 {
+        Err("the server refused the API key".into())
+    } else {
+        Err(body["error"]
+            .as_str()
+            .map_or_else(|| format!("HTTP {status}"), str::to_owned))
+    }
+}
+
+fn net(e: gloo_net::Error) -> String {
+    format!("cannot reach the server: {e}")
+}
+
+/// Summary of a finished features job for the status line.
+fn summary(output: &Value) -> String {
+    let mut per_pair: Vec<u64> = output["matches_per_pair"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_u64).collect())
+        .unwrap_or_default();
+    per_pair.sort_unstable();
+    let median = per_pair.get(per_pair.len() / 2).copied().unwrap_or(0);
+    format!(
+        "Done: {} photos, {} pairs matched (median {} matches per pair). Project {}.",
+        output["images"],
+        output["pairs"],
+        median,
+        output["project_id"].as_str().unwrap_or("?")
+    )
+}
+
+/// Runs the whole upload; `set` reports each step.
+async fn send(
+    key: String,
+    name: String,
+    quality: String,
+    files: Vec<web_sys::File>,
+    set: impl Fn(Stage, Option<f64>),
+) -> Result<String, String> {
+    let auth = format!("Bearer {key}");
+    set(Stage::Working("Contacting the server…".into()), None);
+    let health = json_of(
+        gloo_net::http::Request::get("/health")
+            .send()
+            .await
+            .map_err(net)?,
+    )
+    .await?;
+    let endpoint = health["endpoint"].as_str().unwrap_or("splatpod").to_owned();
+    let project = json_of(
+        gloo_net::http::Request::post("/api/projects")
+            .header("Authorization", &auth)
+            .json(&json!({ "name": name }))
+            .map_err(|e| e.to_string())?
+            .send()
+            .await
+            .map_err(net)?,
+    )
+    .await?;
+    let project_id = project["id"].as_str().unwrap_or_default().to_owned();
+
+    set(
+        Stage::Working(format!("Uploading {} photos…", files.len())),
+        None,
+    );
+    let form = web_sys::FormData::new().map_err(|_| "FormData is not available".to_string())?;
+    for f in &files {
+        form.append_with_blob_and_filename("images", f, &f.name())
+            .map_err(|_| format!("cannot add {} to the upload", f.name()))?;
+    }
+    let uploaded = json_of(
+        gloo_net::http::Request::post(&format!("/api/projects/{project_id}/images"))
+            .header("Authorization", &auth)
+            .body(form)
+            .map_err(|e| e.to_string())?
+            .send()
+            .await
+            .map_err(net)?,
+    )
+    .await?;
+    let stored =
+        uploaded["stored"].as_u64().unwrap_or(0) + uploaded["duplicates"].as_u64().unwrap_or(0);
+    let rejected = uploaded["rejected"].as_u64().unwrap_or(0);
+    if stored < 2 {
+        return Err(format!(
+            "only {stored} usable photos reached the server ({rejected} rejected); at least two are needed"
+        ));
+    }
+
+    let job = json_of(
+        gloo_net::http::Request::post(&format!("/v2/{endpoint}/run"))
+            .header("Authorization", &auth)
+            .json(&json!({ "input": {
+                "task": "features",
+                "project_id": project_id,
+                "quality": quality,
+            }}))
+            .map_err(|e| e.to_string())?
+            .send()
+            .await
+            .map_err(net)?,
+    )
+    .await?;
+    let id = job["id"].as_str().unwrap_or_default().to_owned();
+    loop {
+        gloo_timers_sleep(500).await;
+        let s = json_of(
+            gloo_net::http::Request::get(&format!("/v2/{endpoint}/status/{id}"))
+                .header("Authorization", &auth)
+                .send()
+                .await
+                .map_err(net)?,
+        )
+        .await?;
+        let progress = s["progress"].as_f64();
+        match s["status"].as_str().unwrap_or_default() {
+            "COMPLETED" => return Ok(summary(&s["output"])),
+            "FAILED" | "TIMED_OUT" | "CANCELLED" => {
+                return Err(format!(
+                    "the job ended {}: {}",
+                    s["status"].as_str().unwrap_or("?"),
+                    s["error"].as_str().unwrap_or("no reason given")
+                ))
+            }
+            st => {
+                let line = format!(
+                    "{} photos stored{}. Job {}: {}",
+                    stored,
+                    if rejected > 0 {
+                        format!(", {rejected} rejected")
+                    } else {
+                        String::new()
+                    },
+                    if st == "IN_QUEUE" {
+                        "queued"
+                    } else {
+                        "running"
+                    },
+                    s["message"].as_str().unwrap_or("")
+                );
+                set(Stage::Working(line), progress);
+            }
+        }
+    }
+}
+
+/// Waits `ms` milliseconds on the browser's timer.
+async fn gloo_timers_sleep(ms: i32) {
+    let (tx, rx) = futures_channel::oneshot::channel::<()>();
+    let cb = wasm_bindgen::closure::Closure::once_into_js(move || {
+        let _ = tx.send(());
+    });
+    if let Some(w) = web_sys::window() {
+        let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(cb.unchecked_ref(), ms);
+    }
+    let _ = rx.await;
+}
+
+/// The panel; `files` returns the photos of the current capture.
+#[component]
+pub fn UploadPanel(files: Rc<dyn Fn() -> Vec<web_sys::File>>) -> impl IntoView {
+    let key = RwSignal::new(
+        storage()
+            .and_then(|s| s.get_item(KEY_STORAGE).ok().flatten())
+            .unwrap_or_default(),
+    );
+    let name = RwSignal::new(String::new());
+    let quality = RwSignal::new("medium".to_string());
+    let stage = RwSignal::new(Stage::Idle);
+    let progress = RwSignal::new(None::<f64>);
+    let busy = move || matches!(stage.get(), Stage::Working(_));
+
+    let on_start = move |_| {
+        let k = key.get_untracked().trim().to_owned();
+        if k.is_empty() {
+            stage.set(Stage::Failed(
+                "Enter an API key (the server's admin makes one with `splatpod-server keys create`)."
+                    .into(),
+            ));
+            return;
+        }
+        if let Some(s) = storage() {
+            let _ = s.set_item(KEY_STORAGE, &k);
+        }
+        let photos = files();
+        if photos.len() < 2 {
+            stage.set(Stage::Failed(
+                "Take or choose at least two photos first.".into(),
+            ));
+            return;
+        }
+        let n = name.get_untracked().trim().to_owned();
+        let n = if n.is_empty() {
+            "Capture".to_owned()
+        } else {
+            n
+        };
+        let q = quality.get_untracked();
+        progress.set(None);
+        spawn_local(async move {
+            let set = move |s: Stage, p: Option<f64>| {
+                stage.try_set(s);
+                progress.try_set(p);
+            };
+            let result = send(k, n, q, photos, set).await;
+            stage.try_set(match result {
+                Ok(msg) => Stage::Done(msg),
+                Err(e) => Stage::Failed(format!("Upload failed: {e}")),
+            });
+        });
+    };
+
+    view! {
+        <section class="card upload" id="upload">
+            <h3>"Send to the server"</h3>
+            <p class="muted">
+                "Uploads this capture to a new project and finds features and matches on the "
+                "server's GPU."
+            </p>
+            <div class="upload-form">
+                <label>
+                    "API key "
+                    <input
+                        type="password"
+                        id="upload-key"
+                        autocomplete="off"
+                        prop:value=move || key.get()
+                        on:input=move |ev| key.set(event_target_value(&ev))
+                    />
+                </label>
+                <label>
+                    "Project "
+                    <input
+                        type="text"
+                        id="upload-name"
+                        placeholder="Capture"
+                        prop:value=move || name.get()
+                        on:input=move |ev| name.set(event_target_value(&ev))
+                    />
+                </label>
+                <label>
+                    "Quality "
+                    <select
+                        id="upload-quality"
+                        prop:value=move || quality.get()
+                        on:change=move |ev| quality.set(event_target_value(&ev))
+                    >
+                        <option value="low">"Low (fast)"</option>
+                        <option value="medium" selected>"Medium"</option>
+                        <option value="high">"High"</option>
+                    </select>
+                </label>
+                <button type="button" id="upload-start" disabled=busy on:click=on_start>
+                    "Upload and match"
+                </button>
+            </div>
+            <progress
+                id="upload-progress"
+                max="100"
+                hidden=move || !busy()
+                prop:value=move || progress.get().unwrap_or(0.0)
+            ></progress>
+            <p
+                id="upload-status"
+                data-state=move || stage.with(Stage::as_str)
+                class=move || match stage.get() {
+                    Stage::Failed(_) => "bad",
+                    Stage::Done(_) => "ok",
+                    _ => "muted",
+                }
+                role="status"
+            >
+                {move || match stage.get() {
+                    Stage::Idle => String::new(),
+                    Stage::Working(s) | Stage::Done(s) | Stage::Failed(s) => s,
+                }}
+            </p>
+        </section>
+    }
+}
