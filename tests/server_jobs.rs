@@ -785,7 +785,15 @@ fn make_scene_ply() -> Vec<u8> {
 
 /// Cancel, timeout, retry and purge on a one-slot worker.
 async fn control(backend: Backend) {
-    let api = Api::start(&backend, &[("SPLATPOD_MAX_CONCURRENT_JOBS", "1")]).await;
+    let hook = Receiver::start(Vec::new()).await;
+    let api = Api::start(
+        &backend,
+        &[
+            ("SPLATPOD_MAX_CONCURRENT_JOBS", "1"),
+            ("SPLATPOD_ALLOW_HOSTS", "127.0.0.1"),
+        ],
+    )
+    .await;
     let project = api.project("control").await;
     let files = (0..6).map(|i| (format!("{i}.jpg"), photo(i))).collect();
     assert_eq!(api.upload(&project, files).await.0, 201);
@@ -797,17 +805,25 @@ async fn control(backend: Backend) {
         b["status"] == "IN_PROGRESS" && b["stage"] == "features"
     })
     .await;
-    // Queue more behind it, then purge them.
-    let queued: Vec<String> = {
-        let mut v = Vec::new();
-        for _ in 0..3 {
-            v.push(api.run(long.clone()).await);
-        }
-        v
-    };
+    // Queue more behind it (one with a webhook), then purge them.
+    let (s, j) = api
+        .post(
+            "/v2/{ep}/run",
+            json!({"input": long, "webhook": hook.url("purged")}),
+        )
+        .await;
+    assert_eq!(s, 200, "{j}");
+    let mut queued = vec![j["id"].as_str().expect("id").to_owned()];
+    for _ in 0..2 {
+        queued.push(api.run(long.clone()).await);
+    }
     let (s, p) = api.post("/v2/{ep}/purge-queue", Value::Null).await;
     assert_eq!(s, 200, "{p}");
     assert_eq!(p["removed"], 3, "{p}");
+    let calls = hook.wait_requests(1, 30).await;
+    let purged: Value = serde_json::from_slice(&calls[0].1).expect("webhook JSON");
+    assert_eq!(purged["id"], queued[0].as_str());
+    assert_eq!(purged["status"], "CANCELLED");
     for q in &queued {
         assert_eq!(api.status(q).await["status"], "CANCELLED");
     }

@@ -216,7 +216,7 @@ pub async fn purge_queue(
     Path(endpoint): Path<String>,
 ) -> Result<Json<Value>, ServerError> {
     check_endpoint(&st, &endpoint)?;
-    let removed = q::purge_queue(&st.db, &endpoint).await?;
+    let removed = st.jobs.purge_queue().await?;
     Ok(Json(json!({ "removed": removed, "status": "completed" })))
 }
 

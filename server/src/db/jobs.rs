@@ -306,17 +306,16 @@ pub async fn retry(db: &Db, id: &str) -> Result<bool, sqlx::Error> {
     Ok(r.rows_affected() > 0)
 }
 
-/// Cancels every queued job of `endpoint`; returns how many.
-pub async fn purge_queue(db: &Db, endpoint: &str) -> Result<u64, sqlx::Error> {
-    let r = sqlx::query(
+/// Cancels every queued job of `endpoint`; returns their ids.
+pub async fn purge_queue(db: &Db, endpoint: &str) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
         "UPDATE jobs SET status = 'CANCELLED', finished_at = $1, message = 'purged from the queue' \
-         WHERE endpoint = $2 AND status = 'IN_QUEUE'",
+         WHERE endpoint = $2 AND status = 'IN_QUEUE' RETURNING id",
     )
     .bind(now_ms())
     .bind(endpoint)
-    .execute(&db.pool)
-    .await?;
-    Ok(r.rows_affected())
+    .fetch_all(&db.pool)
+    .await
 }
 
 /// Queued jobs whose time-to-live ran out before they started become `TIMED_OUT`.

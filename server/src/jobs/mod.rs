@@ -112,6 +112,18 @@ impl JobService {
         Ok(job)
     }
 
+    /// Cancels every queued job of this endpoint (webhooks get the final bodies); returns how
+    /// many.
+    pub async fn purge_queue(&self) -> Result<usize, ServerError> {
+        let ids = q::purge_queue(&self.inner.db, &self.inner.settings.endpoint).await?;
+        for id in &ids {
+            if let Some(job) = q::get(&self.inner.db, id).await? {
+                self.send_webhook(&job);
+            }
+        }
+        Ok(ids.len())
+    }
+
     fn running_token(&self, id: &str) -> Option<CancellationToken> {
         self.inner
             .running
