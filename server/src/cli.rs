@@ -158,7 +158,8 @@ pub struct ServeArgs {
     /// Endpoint name of the RunPod-compatible API (`/v2/NAME/run`).
     #[arg(long, env = "SPLATPOD_ENDPOINT", default_value = "splatpod")]
     pub endpoint: String,
-    /// Jobs run at once; default: 1 on a CPU/software adapter, 2 on a GPU.
+    /// Jobs run at once; default: one per 8 GiB of GPU memory (from nvidia-smi), 1 to 4; 1 on a
+    /// CPU/software adapter; 2 where the memory is unknown.
     #[arg(long, env = "SPLATPOD_MAX_CONCURRENT_JOBS")]
     pub max_concurrent_jobs: Option<usize>,
     /// Attempts after the first for a job that fails for a transient reason.

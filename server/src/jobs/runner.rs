@@ -29,11 +29,14 @@ pub async fn dispatch(svc: JobService) {
     let software = ctx
         .as_ref()
         .is_some_and(|c| c.summary().device_type.to_lowercase().contains("cpu"));
-    let slots = inner
-        .settings
-        .max_concurrent
-        .unwrap_or(if software || ctx.is_none() { 1 } else { 2 })
-        .max(1);
+    let slots = match inner.settings.max_concurrent {
+        Some(n) => n.max(1),
+        None if software || ctx.is_none() => 1,
+        None => match gpu_memory_mib().await {
+            Some(mib) => slots_for_memory(mib),
+            None => 2,
+        },
+    };
     inner.slots.store(slots, Ordering::Relaxed);
     tracing::info!(slots, "job workers ready");
     let sem = Arc::new(Semaphore::new(slots));
@@ -73,6 +76,34 @@ pub async fn dispatch(svc: JobService) {
             }
         }
     }
+}
+
+/// GPU memory one job may use: a features job at 1600 px with the doubled first octave needs
+/// well under 2 GiB; training (when it lands) much more. One slot per 8 GiB, at most 4.
+const JOB_MEMORY_MIB: u64 = 8 * 1024;
+
+fn slots_for_memory(mib: u64) -> usize {
+    (mib / JOB_MEMORY_MIB).clamp(1, 4) as usize
+}
+
+/// Total memory of the first GPU, where `nvidia-smi` can tell (wgpu does not report it).
+async fn gpu_memory_mib() -> Option<u64> {
+    let run = tokio::process::Command::new("nvidia-smi")
+        .args(["--query-gpu=memory.total", "--format=csv,noheader,nounits"])
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(5), run)
+        .await
+        .ok()?
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// Expires queued jobs past their ttl and requeues jobs whose worker stopped renewing.
@@ -230,5 +261,15 @@ async fn heartbeat(svc: JobService, id: String, token: CancellationToken) {
             }
             Err(e) => tracing::warn!(job = %id, "lease renewal failed: {e}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn slots_follow_gpu_memory() {
+        assert_eq!(super::slots_for_memory(4 * 1024), 1);
+        assert_eq!(super::slots_for_memory(24 * 1024), 3);
+        assert_eq!(super::slots_for_memory(80 * 1024), 4);
     }
 }
