@@ -169,6 +169,19 @@ impl Api {
         (s, b)
     }
 
+    /// The raw bytes of an authenticated GET (artifacts).
+    async fn bytes(&self, path: &str) -> Vec<u8> {
+        let res = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(&self.key)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), 200, "{path}");
+        res.bytes().await.expect("body").to_vec()
+    }
+
     async fn project(&self, name: &str) -> String {
         let (s, p) = self.post("/api/projects", json!({ "name": name })).await;
         assert_eq!(s, 201, "{p}");
@@ -570,15 +583,8 @@ async fn lifecycle(backend: Backend) {
     let mut parsed = Vec::new();
     for name in spf {
         let bytes = api
-            .http
-            .get(api.url(&format!("/api/projects/{project}/artifacts/{name}")))
-            .bearer_auth(&api.key)
-            .send()
-            .await
-            .expect("artifact")
-            .bytes()
-            .await
-            .expect("bytes");
+            .bytes(&format!("/api/projects/{project}/artifacts/{name}"))
+            .await;
         let f = splatpod::features::read_features(&bytes).expect("valid .spf");
         assert!(f.width <= 480 && f.height <= 480);
         parsed.push(f.keypoints.len() as u64);
@@ -732,16 +738,9 @@ async fn lifecycle(backend: Backend) {
     let r = api.wait_final(&rid, 60).await;
     assert_eq!(r["status"], "COMPLETED", "{r}");
     let png = api
-        .http
-        .get(api.url(&format!("/api/projects/{project}/artifacts/thumbnail.png")))
-        .bearer_auth(&api.key)
-        .send()
-        .await
-        .expect("thumbnail")
-        .bytes()
-        .await
-        .expect("bytes");
-    let decoder = png::Decoder::new(std::io::Cursor::new(png.to_vec()));
+        .bytes(&format!("/api/projects/{project}/artifacts/thumbnail.png"))
+        .await;
+    let decoder = png::Decoder::new(std::io::Cursor::new(png));
     let info = decoder.read_info().expect("PNG").info().clone();
     assert_eq!((info.width, info.height), (64, 48));
 
@@ -1236,15 +1235,8 @@ async fn s3_blob_store_holds_uploads_and_artifacts() {
         .expect("a feature file")
         .to_owned();
     let bytes = api
-        .http
-        .get(api.url(&format!("/api/projects/{project}/artifacts/{spf}")))
-        .bearer_auth(&api.key)
-        .send()
-        .await
-        .expect("artifact")
-        .bytes()
-        .await
-        .expect("bytes");
+        .bytes(&format!("/api/projects/{project}/artifacts/{spf}"))
+        .await;
     assert!(splatpod::features::read_features(&bytes).is_ok());
     assert!(list().await.contains(&spf));
     let (s, _, _) = api
