@@ -169,6 +169,14 @@ impl Api {
         (s, b)
     }
 
+    /// The status of an authenticated DELETE.
+    async fn delete(&self, path: &str) -> u16 {
+        let (s, _, _) = self
+            .send(self.http.delete(self.url(path)).bearer_auth(&self.key))
+            .await;
+        s
+    }
+
     /// The raw bytes of an authenticated GET (artifacts).
     async fn bytes(&self, path: &str) -> Vec<u8> {
         let res = self
@@ -690,14 +698,7 @@ async fn lifecycle(backend: Backend) {
             .status();
         assert_eq!(s, 401, "a share token is not an API key: {path}");
     }
-    let (s, _, _) = api
-        .send(
-            api.http
-                .delete(api.url(&format!("/api/shares/{token}")))
-                .bearer_auth(&api.key),
-        )
-        .await;
-    assert_eq!(s, 204);
+    assert_eq!(api.delete(&format!("/api/shares/{token}")).await, 204);
     let s = anon
         .get(api.url(&format!("/api/s/{token}")))
         .send()
@@ -755,14 +756,7 @@ async fn lifecycle(backend: Backend) {
         .post(&format!("/api/projects/{project}/shares"), json!({}))
         .await;
     let token = share["token"].as_str().expect("token").to_owned();
-    let (s, _, _) = api
-        .send(
-            api.http
-                .delete(api.url(&format!("/api/projects/{project}")))
-                .bearer_auth(&api.key),
-        )
-        .await;
-    assert_eq!(s, 204);
+    assert_eq!(api.delete(&format!("/api/projects/{project}")).await, 204);
     assert_eq!(api.get(&format!("/api/projects/{project}")).await.0, 404);
     assert_eq!(
         anon.get(api.url(&format!("/api/s/{token}")))
@@ -1239,14 +1233,7 @@ async fn s3_blob_store_holds_uploads_and_artifacts() {
         .await;
     assert!(splatpod::features::read_features(&bytes).is_ok());
     assert!(list().await.contains(&spf));
-    let (s, _, _) = api
-        .send(
-            api.http
-                .delete(api.url(&format!("/api/projects/{project}")))
-                .bearer_auth(&api.key),
-        )
-        .await;
-    assert_eq!(s, 204);
+    assert_eq!(api.delete(&format!("/api/projects/{project}")).await, 204);
     let listing = list().await;
     assert!(listing.contains("<KeyCount>0</KeyCount>"), "{listing}");
 }

@@ -384,6 +384,20 @@ pub fn merge_into(out: &std::path::Path, fields: Map<String, Value>) -> Result<(
     write_result(out, merged)
 }
 
+/// The JPEG and PNG files in `dir`, sorted by name (the benchmarks' photo sets).
+pub fn photo_paths(dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>, ServerError> {
+    let mut paths: Vec<_> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "jpg" | "jpeg" | "png"))
+        })
+        .collect();
+    paths.sort();
+    Ok(paths)
+}
+
 /// Writes `fields` as the JSON object in `out`, replacing the file.
 pub fn write_result(out: &std::path::Path, fields: Map<String, Value>) -> Result<(), ServerError> {
     if let Some(dir) = out.parent() {
@@ -538,11 +552,7 @@ async fn extract(args: ExtractBenchArgs) -> Result<(), ServerError> {
         contrast_threshold: 0.02,
         ..SiftParams::default()
     };
-    let mut paths: Vec<_> = std::fs::read_dir(&args.images)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "jpg" || e == "png"))
-        .collect();
-    paths.sort();
+    let paths = photo_paths(&args.images)?;
     if paths.is_empty() {
         return Err(ServerError::BadInput(format!(
             "no images in {}",
@@ -598,11 +608,7 @@ async fn capture(args: crate::cli::CaptureBenchArgs) -> Result<(), ServerError> 
     use splatpod::features::CaptureAnalyzer;
     use splatpod::images::{decode_image, DecodeOptions};
 
-    let mut paths: Vec<_> = std::fs::read_dir(&args.images)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "jpg" || e == "png"))
-        .collect();
-    paths.sort();
+    let paths = photo_paths(&args.images)?;
     if paths.len() < 2 {
         return Err(ServerError::BadInput(format!(
             "need at least two photos in {}",

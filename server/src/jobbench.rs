@@ -29,15 +29,7 @@ pub struct JobBenchArgs {
 }
 
 pub async fn run(args: JobBenchArgs) -> Result<(), ServerError> {
-    let mut photos: Vec<PathBuf> = std::fs::read_dir(&args.images)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "jpg" | "jpeg" | "png"))
-        })
-        .collect();
-    photos.sort();
+    let photos = crate::bench::photo_paths(&args.images)?;
     if photos.is_empty() {
         return Err(ServerError::Bench(format!(
             "no photos in {}",

@@ -39,9 +39,9 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServerError> {
     let guard = HostGuard::new(&args.allow_hosts).map_err(ServerError::BadInput)?;
     let webhook_secret = match &args.webhook_secret {
         Some(s) if !s.is_empty() => s.clone(),
-        _ => persistent_secret(&data_dir.join("webhook-secret"))?,
+        _ => persistent_token(&data_dir.join("webhook-secret"))?,
     };
-    let worker_id = persistent_secret(&data_dir.join("node-id"))?;
+    let worker_id = persistent_token(&data_dir.join("node-id"))?;
     let gpu: SharedGpu = Arc::new(RwLock::new(GpuState::Starting));
     spawn_gpu_init(gpu.clone());
     let jobs = JobService::new(
@@ -100,8 +100,9 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServerError> {
     Ok(())
 }
 
-/// Reads a secret kept in `path`, creating it (random, owner-only) the first time.
-fn persistent_secret(path: &Path) -> Result<String, ServerError> {
+/// Reads a random token kept in `path` (the webhook secret, the node id), creating it
+/// (owner-only) the first time.
+fn persistent_token(path: &Path) -> Result<String, ServerError> {
     if let Ok(s) = std::fs::read_to_string(path) {
         let s = s.trim().to_owned();
         if !s.is_empty() {

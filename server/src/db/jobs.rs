@@ -139,24 +139,24 @@ pub async fn claim(
     .await
 }
 
-/// Renews the lease of a job this worker runs; returns the job's status now (a job cancelled
-/// through another server shows up here as `CANCELLED`), or `None` if the job is gone.
+/// Renews the lease of a job this worker runs; false when the job is no longer this worker's
+/// running job (cancelled, e.g. through another server, or gone).
 pub async fn heartbeat(
     db: &Db,
     id: &str,
     worker: &str,
     lease_ms: i64,
-) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query("UPDATE jobs SET lease_expires_at = $1 WHERE id = $2 AND worker_id = $3 AND status = 'IN_PROGRESS'")
-        .bind(now_ms() + lease_ms)
-        .bind(id)
-        .bind(worker)
-        .execute(&db.pool)
-        .await?;
-    sqlx::query_scalar("SELECT status FROM jobs WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&db.pool)
-        .await
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query(
+        "UPDATE jobs SET lease_expires_at = $1 \
+         WHERE id = $2 AND worker_id = $3 AND status = 'IN_PROGRESS'",
+    )
+    .bind(now_ms() + lease_ms)
+    .bind(id)
+    .bind(worker)
+    .execute(&db.pool)
+    .await?;
+    Ok(r.rows_affected() > 0)
 }
 
 /// Records progress and appends it to the job's stream (for RunPod's `stream`).
@@ -331,9 +331,9 @@ pub async fn expire_ttl(db: &Db) -> Result<Vec<String>, sqlx::Error> {
     .await
 }
 
-/// Requeues running jobs that belong to `worker` (a restart of this node) or whose lease ran
-/// out (a worker that died); returns their ids.
-pub async fn requeue_orphans(db: &Db, worker: &str) -> Result<Vec<String>, sqlx::Error> {
+/// Requeues running jobs whose lease ran out (a worker that died) and, with `worker`, those of
+/// that worker (a restart of this node); returns their ids.
+pub async fn requeue_orphans(db: &Db, worker: Option<&str>) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar(
         "UPDATE jobs SET status = 'IN_QUEUE', worker_id = NULL, lease_expires_at = NULL, \
          stage = 'queued', message = 'requeued after its worker stopped' \

@@ -80,7 +80,8 @@ impl JobService {
 
     /// Requeues this node's interrupted jobs and starts the dispatcher and housekeeping.
     pub async fn start(&self) -> Result<(), ServerError> {
-        let requeued = q::requeue_orphans(&self.inner.db, &self.inner.settings.worker_id).await?;
+        let requeued =
+            q::requeue_orphans(&self.inner.db, Some(&self.inner.settings.worker_id)).await?;
         if !requeued.is_empty() {
             tracing::warn!(jobs = ?requeued, "requeued jobs interrupted by a previous stop");
         }

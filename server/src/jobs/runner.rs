@@ -122,8 +122,7 @@ pub async fn housekeeping(svc: JobService) {
             }
             Err(e) => tracing::warn!("ttl expiry failed: {e}"),
         }
-        // Only leases that ran out: pass a worker id no job has.
-        match q::requeue_orphans(db, "").await {
+        match q::requeue_orphans(db, None).await {
             Ok(ids) if !ids.is_empty() => {
                 tracing::warn!(jobs = ?ids, "requeued jobs whose worker stopped");
                 svc.wake();
@@ -254,8 +253,8 @@ async fn heartbeat(svc: JobService, id: String, token: CancellationToken) {
     loop {
         tokio::time::sleep(period).await;
         match q::heartbeat(&svc.inner.db, &id, &svc.inner.settings.worker_id, lease).await {
-            Ok(Some(s)) if s == status::IN_PROGRESS => {}
-            Ok(_) => {
+            Ok(true) => {}
+            Ok(false) => {
                 token.cancel();
                 return;
             }
