@@ -12,7 +12,8 @@
 // atomics). Then the orientation wrap, L2 normalise, clamp at `mag_thr`, L2 normalise
 // (sums by one thread, in order), optionally RootSIFT, and min(255, round(512 v)) packed 4 per
 // u32. Output per keypoint `first + k`: 128 floats and 32 words.
-// Limits: one octave per dispatch; `frames[].layer` selects the Gaussian image.
+// Limits: one Gaussian image per dispatch (the host groups keypoints by octave and
+// `frames[].layer`, so a binding never exceeds one image).
 
 #import grid
 
@@ -95,7 +96,6 @@ fn describe(
     let exp_scale = -1.0 / (4.0 * 4.0 * 0.5);
     let cx = i32(round_away(f.x));
     let cy = i32(round_away(f.y));
-    let base = f.layer * params.width * params.height;
     if lid == 0u {
         window_side = u32(2 * radius + 1);
     }
@@ -120,7 +120,7 @@ fn describe(
                 let rbin = r_rot + 2.0 - 0.5;
                 let cbin = c_rot + 2.0 - 0.5;
                 if rbin > -1.0 && rbin < 4.0 && cbin > -1.0 && cbin < 4.0 {
-                    let i = base + u32(py * w + px);
+                    let i = u32(py * w + px);
                     let dx = gaussians[i + 1u] - gaussians[i - 1u];
                     let dy = gaussians[i + params.width] - gaussians[i - params.width];
                     let mag = sqrt(dx * dx + dy * dy) * exp((c_rot * c_rot + r_rot * r_rot) * exp_scale);

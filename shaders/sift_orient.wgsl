@@ -9,8 +9,9 @@
 // its bin in raster order, so each bin sums in the CPU reference's order (no float atomics).
 // Then the circular [1,4,6,4,1]/16 smoothing, and thread 0 finds the peaks >= 0.8 max with
 // parabolic interpolation. Output per keypoint `first + k`: `MAX_ORI + 1` words, the count then
-// the angles (radians, [0, 2pi)) in bin order. Limits: one octave per dispatch; at most
-// MAX_ORI = 18 peaks exist in 36 bins; `frames[].layer` selects the Gaussian image.
+// the angles (radians, [0, 2pi)) in bin order. Limits: one Gaussian image per dispatch (the
+// host groups keypoints by octave and `frames[].layer`, so a binding never exceeds one image);
+// at most MAX_ORI = 18 peaks exist in 36 bins.
 
 #import grid
 
@@ -84,7 +85,6 @@ fn orient(
     let exp_scale = -1.0 / (2.0 * ws * ws);
     let w = i32(params.width);
     let h = i32(params.height);
-    let base = f.layer * params.width * params.height;
     if lid == 0u {
         window_side = u32(2 * radius + 1);
     }
@@ -99,7 +99,7 @@ fn orient(
             let px = cx - radius + i32(p % side);
             let py = cy - radius + i32(p / side);
             if px > 0 && px < w - 1 && py > 0 && py < h - 1 {
-                let i = base + u32(py * w + px);
+                let i = u32(py * w + px);
                 let dx = gaussians[i + 1u] - gaussians[i - 1u];
                 let dy = gaussians[i + params.width] - gaussians[i - params.width];
                 let ox = f32(px) - f.x;

@@ -6,10 +6,12 @@
 // (central differences; Cramer's rule on the 3x3 Hessian); the sample moves by the offset
 // rounded half away from zero while any component is >= 0.5; rejected when it leaves
 // s in 1..=S or the border margin, when the Hessian is singular, when it does not converge, when
-// |D(x^)| * S < contrast_threshold, or on the 2x2 edge test. `dogs` holds the octave's S+2 DoG
-// images one after the other. Output per extremum `first + i`: (x, y, sigma, response) in input
-// pixels and (kept, x, y, s) of the final integer sample (kept = 0: rejected).
-// Limits: one octave per dispatch; extrema indices fit u32.
+// |D(x^)| * S < contrast_threshold, or on the 2x2 edge test. `dog0`..`dog4` are the octave's
+// S+2 DoG images, one binding each (so no binding is larger than one image; slots past S+1 are
+// bound to any image and never read). Output per extremum `first + i`: (x, y, sigma, response) in
+// input pixels and (kept, x, y, s) of the final integer sample (kept = 0: rejected).
+// Limits: one octave per dispatch; S <= 3 scales per octave (the five DoG slots); extrema
+// indices fit u32.
 
 #import grid
 
@@ -35,13 +37,33 @@ struct Refined {
 
 @group(0) @binding(0) var<uniform> params: RefineParams;
 @group(0) @binding(1) var<storage, read> extrema: array<vec4<u32>>;
-@group(0) @binding(2) var<storage, read> dogs: array<f32>;
-@group(0) @binding(3) var<storage, read_write> refined: array<Refined>;
+@group(0) @binding(2) var<storage, read> dog0: array<f32>;
+@group(0) @binding(3) var<storage, read> dog1: array<f32>;
+@group(0) @binding(4) var<storage, read> dog2: array<f32>;
+@group(0) @binding(5) var<storage, read> dog3: array<f32>;
+@group(0) @binding(6) var<storage, read> dog4: array<f32>;
+@group(0) @binding(7) var<storage, read_write> refined: array<Refined>;
 
-// DoG image `s` at (x + dx, y + dy).
+// DoG image `s` (0..=4) at (x, y).
 fn dog_at(s: i32, x: i32, y: i32) -> f32 {
-    let w = i32(params.width);
-    return dogs[u32((s * i32(params.height) + y) * w + x)];
+    let i = u32(y * i32(params.width) + x);
+    switch s {
+        case 0: {
+            return dog0[i];
+        }
+        case 1: {
+            return dog1[i];
+        }
+        case 2: {
+            return dog2[i];
+        }
+        case 3: {
+            return dog3[i];
+        }
+        default: {
+            return dog4[i];
+        }
+    }
 }
 
 // Determinant of the matrix with rows a, b, c, expanded along the first row.

@@ -126,9 +126,10 @@ fn persistent_token(path: &Path) -> Result<String, ServerError> {
 
 fn spawn_gpu_init(slot: SharedGpu) {
     tokio::spawn(async move {
-        // Jobs work on whole photos and scenes: take the adapter's full buffer limits rather
-        // than the WebGPU baseline the browser has (a doubled first octave of a 1600-px photo
-        // alone needs more than 128 MiB in one binding).
+        // Jobs work on whole scenes: take the adapter's full buffer limits rather than the
+        // WebGPU baseline the browser has (a multi-million-splat scene needs more than 128 MiB
+        // in one binding). Feature extraction fits the baseline too: its kernels bind one
+        // scale-space image at a time.
         match splatpod::gpu::GpuContext::new_for_large_scenes().await {
             Ok(ctx) => {
                 let s = ctx.summary();

@@ -31,10 +31,16 @@ impl CaptureAnalyzer {
         Self {
             sharpness: SharpnessKernel::new(ctx),
             sift: SiftGpu::new(ctx),
-            params: SiftParams {
-                max_features: Some(max_features),
-                ..SiftParams::default()
-            },
+            params: Self::sift_params(max_features),
+        }
+    }
+
+    /// The SIFT settings of the check: plain SIFT (no upsampling) with a feature cap, on frames
+    /// the capture page has downscaled to [`crate::images::DEFAULT_MAX_SIDE`].
+    pub fn sift_params(max_features: u32) -> SiftParams {
+        SiftParams {
+            max_features: Some(max_features),
+            ..SiftParams::default()
         }
     }
 

@@ -12,6 +12,7 @@ mod extract;
 mod extrema;
 mod matcher;
 mod pairs;
+mod presets;
 mod pyramid;
 mod sharpness;
 pub mod sift;
@@ -32,10 +33,11 @@ pub use matcher::{
     MatchParams, Matcher, Nearest,
 };
 pub use pairs::{select_pairs, PairError, PairMode};
+pub use presets::Quality;
 pub use pyramid::{GpuOctave, GpuScaleSpace, PyramidKernel, PyramidParams};
 pub use sharpness::{SharpnessKernel, SharpnessParams};
 pub use sift_gpu::{
     DescribeKernel, DescribeParams, GpuFrame, OrientKernel, OrientParams, RefineKernel,
-    RefineParams, SiftGpu, StackedOctave, StackedScaleSpace, MAX_ORIENTATIONS,
+    RefineParams, SiftGpu, MAX_GPU_SCALES_PER_OCTAVE, MAX_ORIENTATIONS,
 };
 pub use storage::{read_features, write_features, FeatureFileError, FEATURE_RECORD_BYTES};

@@ -346,14 +346,24 @@ fn sift_test_image(w: u32, h: u32, blobs: usize, seed: u64) -> Vec<f32> {
             rng.random_range(1.5..10.0f32),
             rng.random_range(-0.4..0.4f32),
         );
-        for y in 0..h {
-            for x in 0..w {
+        // Within 6 sigma (beyond it a blob adds under 2e-8, below the background's f32 step).
+        let (x0, x1) = window(cx, sx, w);
+        let (y0, y1) = window(cy, sy, h);
+        for y in y0..y1 {
+            for x in x0..x1 {
                 let d2 = ((x as f32 - cx) / sx).powi(2) + ((y as f32 - cy) / sy).powi(2);
                 img[(y * w + x) as usize] += amp * (-0.5 * d2).exp();
             }
         }
     }
     img
+}
+
+/// The pixel range `c ± 6 s` clamped to `0..n`.
+fn window(c: f32, s: f32, n: u32) -> (u32, u32) {
+    let lo = (c - 6.0 * s).floor().max(0.0) as u32;
+    let hi = ((c + 6.0 * s).ceil() as u32 + 1).min(n);
+    (lo.min(hi), hi)
 }
 
 /// [`sift_test_image`] over a blurred checkerboard plus noise: hundreds of keypoints in every
@@ -396,9 +406,8 @@ async fn gpu_refinement_equals_the_cpu_reference_on_the_same_scale_space() {
         let space = pyramid.build(&ctx, &img, w, h, &params).expect("pyramid");
         let found = extrema.find(&ctx, &space, &params).await.expect("extrema");
         let cpu_space = space.read(&ctx).await.expect("read");
-        let stacked = StackedScaleSpace::new(&ctx, &space);
         let gpu = refine
-            .refine(&ctx, &stacked, &found, &params)
+            .refine(&ctx, &space, &found, &params)
             .await
             .expect("refine");
         assert_eq!(gpu.len(), found.len());
@@ -420,7 +429,7 @@ async fn gpu_refinement_equals_the_cpu_reference_on_the_same_scale_space() {
             found.len()
         );
         let mut g = refine
-            .localize(&ctx, &stacked, &found, &params)
+            .localize(&ctx, &space, &found, &params)
             .await
             .expect("localize");
         let mut c = localize_keypoints_cpu(&cpu_space, &params);
@@ -456,9 +465,8 @@ async fn gpu_orientations_equal_the_cpu_reference_on_the_same_scale_space() {
         let cpu_space = space.read(&ctx).await.expect("read");
         let located = localize_keypoints_cpu(&cpu_space, &params);
         assert!(located.len() >= 50, "{w}x{h}: {} keypoints", located.len());
-        let stacked = StackedScaleSpace::new(&ctx, &space);
         let gpu = orient
-            .orientations(&ctx, &stacked, &located, &params)
+            .orientations(&ctx, &space, &located, &params)
             .await
             .expect("orient");
         let cpu = assign_orientations_cpu(&cpu_space, &located, &params);
@@ -484,7 +492,7 @@ async fn gpu_orientations_equal_the_cpu_reference_on_the_same_scale_space() {
         }
         assert_eq!(next, cpu.len());
         let assigned = orient
-            .assign(&ctx, &stacked, &located, &params)
+            .assign(&ctx, &space, &located, &params)
             .await
             .expect("assign");
         assert_eq!(assigned.len(), cpu.len());
@@ -514,9 +522,8 @@ async fn gpu_descriptors_equal_the_cpu_reference_on_the_same_scale_space() {
         let located = localize_keypoints_cpu(&cpu_space, &params);
         let keypoints = assign_orientations_cpu(&cpu_space, &located, &params);
         assert!(keypoints.len() >= 50, "{w}x{h}: {}", keypoints.len());
-        let stacked = StackedScaleSpace::new(&ctx, &space);
         let (floats, bytes) = describe
-            .describe(&ctx, &stacked, &keypoints, &params)
+            .describe(&ctx, &space, &keypoints, &params)
             .await
             .expect("describe");
         let cpu = describe_keypoints_cpu(&cpu_space, &keypoints, &params);
@@ -567,37 +574,7 @@ async fn gpu_sift_pipeline_matches_detect_and_describe_cpu() {
         let (ck, cf) = detect_and_describe_float_cpu(&img, w, h, &params);
         assert_eq!(gd.len(), gk.len());
         assert!(ck.len() >= 100, "{} CPU keypoints", ck.len());
-        let diff = gk.len().abs_diff(ck.len());
-        assert!(
-            diff * 100 <= ck.len(),
-            "GPU {} vs CPU {} keypoints",
-            gk.len(),
-            ck.len()
-        );
-        // Every CPU keypoint has a GPU twin (same place, scale, orientation) with a close
-        // descriptor, allowing for the 1 % that a last-bit difference may move across a threshold.
-        let mut matched = 0;
-        for (c, cd) in ck.iter().zip(&cf) {
-            let twin = gk.iter().zip(&gf).find(|(g, _)| {
-                keypoints_close(g, c) && angle_close(g.orientation, c.orientation, 1e-3)
-            });
-            if let Some((_, gd)) = twin {
-                let d = gd
-                    .iter()
-                    .zip(cd)
-                    .map(|(a, b)| (a - b).powi(2))
-                    .sum::<f32>()
-                    .sqrt();
-                if d < 1e-3 {
-                    matched += 1;
-                }
-            }
-        }
-        assert!(
-            matched * 100 >= ck.len() * 99,
-            "{matched} of {} CPU keypoints matched",
-            ck.len()
-        );
+        assert_sift_agrees("320x240", (&gk, &gf), (&ck, &cf));
     }
 }
 
@@ -663,17 +640,106 @@ async fn capture_signals_track_sharpness_texture_and_overlap() {
     );
 }
 
+/// GPU and CPU pipelines agree: every CPU keypoint (but 1 %) has a GPU twin (same place, scale,
+/// orientation) with a descriptor within 1e-3, and the counts differ by at most 1 %.
+fn assert_sift_agrees(
+    what: &str,
+    gpu: (&[sift::Keypoint], &[[f32; DESCRIPTOR_BYTES]]),
+    cpu: (&[sift::Keypoint], &[[f32; DESCRIPTOR_BYTES]]),
+) {
+    let ((gk, gf), (ck, cf)) = (gpu, cpu);
+    let diff = gk.len().abs_diff(ck.len());
+    assert!(
+        diff * 100 <= ck.len(),
+        "{what}: GPU {} vs CPU {} keypoints",
+        gk.len(),
+        ck.len()
+    );
+    // Index the GPU keypoints by rounded position so the search stays linear on big images.
+    let cell = |k: &sift::Keypoint| ((k.x / 4.0) as i64, (k.y / 4.0) as i64);
+    let mut grid: std::collections::HashMap<(i64, i64), Vec<usize>> = Default::default();
+    for (i, g) in gk.iter().enumerate() {
+        grid.entry(cell(g)).or_default().push(i);
+    }
+    let mut matched = 0;
+    for (c, cd) in ck.iter().zip(cf) {
+        let (cx, cy) = cell(c);
+        let twin = (-1..=1)
+            .flat_map(|dy| (-1..=1).map(move |dx| (cx + dx, cy + dy)))
+            .filter_map(|k| grid.get(&k))
+            .flatten()
+            .find(|&&i| {
+                keypoints_close(&gk[i], c) && angle_close(gk[i].orientation, c.orientation, 1e-3)
+            });
+        if let Some(&i) = twin {
+            let d = gf[i]
+                .iter()
+                .zip(cd)
+                .map(|(a, b)| (a - b).powi(2))
+                .sum::<f32>()
+                .sqrt();
+            if d < 1e-3 {
+                matched += 1;
+            }
+        }
+    }
+    assert!(
+        matched * 100 >= ck.len() * 99,
+        "{what}: {matched} of {} CPU keypoints matched",
+        ck.len()
+    );
+}
+
+/// The default input of every server preset (`Quality`) and of the capture check: a photo
+/// downscaled to the default 1600-px longer side at 4:3, the largest image they produce. With
+/// the doubled first octave its scale space is 3200 x 2400 x (6 + 5) images, 338 MB, so it must
+/// run within the WebGPU-baseline 128 MiB binding limit (lavapipe's and the browser's), and it
+/// must equal the CPU reference there.
+#[wasm_bindgen_test(unsupported = tokio::test)]
+async fn every_preset_default_input_runs_within_the_baseline_limits() {
+    use super::sift::detect_and_describe_float_cpu;
+    let ctx = gpu().await;
+    let limits = &ctx.summary().limits;
+    assert!(
+        limits.max_storage_buffer_binding_size <= 128 << 20,
+        "the test GPU must keep the WebGPU baseline binding limit"
+    );
+    let sift = SiftGpu::new(&ctx);
+    let side = crate::images::DEFAULT_MAX_SIDE;
+    let (w, h) = (side, side * 3 / 4);
+    let img = sift_textured_image(w, h, 70);
+    let presets = Quality::ALL
+        .iter()
+        .map(|q| (q.name(), q.sift_params(None)))
+        .chain([("capture", CaptureAnalyzer::sift_params(4096))]);
+    for (name, params) in presets {
+        let (gk, gf, gd) = sift
+            .detect_and_describe_float(&ctx, &img, w, h, &params)
+            .await
+            .unwrap_or_else(|e| panic!("{name} preset at {w}x{h}: {e}"));
+        assert_eq!(gd.len(), gk.len());
+        let cap = params.max_features.unwrap_or(u32::MAX) as usize;
+        assert!(
+            gk.len() * 2 >= cap.min(4096),
+            "{name}: only {} keypoints",
+            gk.len()
+        );
+        let (ck, cf) = detect_and_describe_float_cpu(&img, w, h, &params);
+        assert_sift_agrees(name, (&gk, &gf), (&ck, &cf));
+    }
+}
+
+/// An image whose first octave alone exceeds a binding is refused before any work, with a
+/// message naming the way out.
 #[wasm_bindgen_test(unsupported = tokio::test)]
 async fn gpu_sift_refuses_images_over_the_binding_limit_before_any_work() {
     let ctx = gpu().await;
-    let limit = ctx.summary().limits.max_storage_buffer_binding_size;
-    // A doubled first octave of 6 levels × 4 bytes must exceed the limit; the same image
-    // without upsampling must not.
-    let side = ((limit / 4 / 6) as f64).sqrt() as u32 / 2 + 8;
-    assert!(
-        (side as u64).pow(2) * 6 * 4 <= limit,
-        "the plain octave fits"
-    );
+    let limits = &ctx.summary().limits;
+    let limit = limits
+        .max_storage_buffer_binding_size
+        .min(limits.max_buffer_size);
+    // One doubled first-octave image (4 bytes a pixel) just over the limit.
+    let side = ((limit / 4) as f64).sqrt() as u32 / 2 + 2;
     let gray = vec![0.5f32; (side * side) as usize];
     let sift = SiftGpu::new(&ctx);
     let upsampled = sift::SiftParams {
@@ -687,10 +753,19 @@ async fn gpu_sift_refuses_images_over_the_binding_limit_before_any_work() {
         Err(crate::gpu::GpuError::TooLarge(msg)) => assert!(msg.contains("no upsampling"), "{msg}"),
         other => panic!("expected TooLarge, got {:?}", other.map(|(k, _)| k.len())),
     }
-    let plain = sift::SiftParams::default();
-    let (keypoints, _) = sift
-        .detect_and_describe(&ctx, &gray, side, side, &plain)
+    let many_scales = sift::SiftParams {
+        scales_per_octave: MAX_GPU_SCALES_PER_OCTAVE + 1,
+        ..sift::SiftParams::default()
+    };
+    let small = vec![0.5f32; 64 * 64];
+    match sift
+        .detect_and_describe(&ctx, &small, 64, 64, &many_scales)
         .await
-        .expect("fits without upsampling");
-    assert!(keypoints.is_empty(), "a flat image has no features");
+    {
+        Err(crate::gpu::GpuError::Unsupported(msg)) => assert!(msg.contains("scales"), "{msg}"),
+        other => panic!(
+            "expected Unsupported, got {:?}",
+            other.map(|(k, _)| k.len())
+        ),
+    }
 }

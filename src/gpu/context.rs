@@ -18,6 +18,10 @@ pub enum GpuError {
     Validation(String),
     #[error("input too large for the GPU: {0}")]
     TooLarge(String),
+    /// The input is one a kernel does not handle (e.g. keypoints of another scale space, or a
+    /// setting outside the kernel's stated limits).
+    #[error("input not supported by the GPU kernel: {0}")]
+    Unsupported(String),
 }
 
 /// The limits that matter to Splatpod's kernels, for status pages and `/readiness`.

@@ -2,6 +2,7 @@
 
 use serde::Deserialize;
 use splatpod::features::sift::SiftParams;
+pub use splatpod::features::Quality;
 
 use crate::error::ServerError;
 
@@ -28,14 +29,6 @@ impl Task {
             Task::Reconstruct => "reconstruct",
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Quality {
-    Low,
-    Medium,
-    High,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -146,31 +139,11 @@ impl JobInput {
         Ok(parsed)
     }
 
-    /// Features kept per image: explicit, else by quality.
-    pub fn feature_cap(&self) -> u32 {
-        self.max_features.unwrap_or(match self.quality {
-            Some(Quality::Low) => 2048,
-            Some(Quality::High) => 16384,
-            _ => 8192,
-        })
-    }
-
-    /// SIFT settings for the job's quality. Medium (the default) is the setting measured on the
-    /// Strecha pairs against COLMAP (doubled first octave, contrast 0.02); RootSIFT throughout
-    /// (COLMAP's default too: +2–4 % matches there at equal or better epipolar accuracy).
+    /// SIFT settings for the job's quality preset ([`Quality::sift_params`]).
     pub fn sift_params(&self) -> SiftParams {
-        let (upsample, contrast_threshold) = match self.quality {
-            Some(Quality::Low) => (false, 0.04),
-            Some(Quality::High) => (true, 0.0133),
-            _ => (true, 0.02),
-        };
-        SiftParams {
-            max_features: Some(self.feature_cap()),
-            upsample,
-            contrast_threshold,
-            root_sift: true,
-            ..SiftParams::default()
-        }
+        self.quality
+            .unwrap_or_default()
+            .sift_params(self.max_features)
     }
 }
 
@@ -183,7 +156,6 @@ mod tests {
     fn inputs_are_checked() {
         let ok = JobInput::parse(&json!({"task": "features", "project_id": "p"}), 10);
         let ok = ok.expect("valid");
-        assert_eq!(ok.feature_cap(), 8192);
         let p = ok.sift_params();
         assert!(p.upsample && p.root_sift && p.max_features == Some(8192));
         for (bad, want) in [

@@ -54,7 +54,9 @@ impl From<splatpod::gpu::GpuError> for TaskError {
     fn from(e: splatpod::gpu::GpuError) -> Self {
         use splatpod::gpu::GpuError::*;
         match e {
-            TooLarge(_) | Validation(_) => TaskError::Permanent(format!("GPU: {e}")),
+            TooLarge(_) | Unsupported(_) | Validation(_) => {
+                TaskError::Permanent(format!("GPU: {e}"))
+            }
             _ => TaskError::Transient(format!("GPU: {e}")),
         }
     }
@@ -190,7 +192,7 @@ async fn features(run: &Run<'_>, project_id: &str, input: &JobInput) -> Result<V
             "project {project_id} has no images to extract features from"
         )));
     }
-    let max_side = input.max_side.unwrap_or(1600);
+    let max_side = input.max_side.unwrap_or(splatpod::images::DEFAULT_MAX_SIDE);
     let params = input.sift_params();
     let sift = SiftGpu::new(run.ctx);
     let n = imgs.len();

@@ -5,8 +5,9 @@
 use std::f32::consts::TAU;
 use std::sync::Arc;
 
-use super::{group_by_octave, StackedScaleSpace};
+use super::group_by_image;
 use crate::features::sift::{Keypoint, SiftParams, DESCR_HIST_BINS, DESCR_MAG_THR};
+use crate::features::GpuScaleSpace;
 use crate::features::{Descriptors, DESCRIPTOR_BYTES, DESCRIPTOR_WORDS};
 use crate::gpu::{
     bind_buffers, buffer_bind_group_layout, compute_pipeline, dispatch_size, read_buffer,
@@ -64,7 +65,7 @@ impl DescribeKernel {
     pub async fn describe(
         &self,
         ctx: &GpuContext,
-        space: &StackedScaleSpace,
+        space: &GpuScaleSpace,
         keypoints: &[Keypoint],
         params: &SiftParams,
     ) -> Result<(Vec<[f32; DESCRIPTOR_BYTES]>, Descriptors), GpuError> {
@@ -72,7 +73,7 @@ impl DescribeKernel {
             return Ok((Vec::new(), Descriptors::default()));
         }
         let n = keypoints.len();
-        let grouped = group_by_octave(keypoints, space.octaves.len(), params);
+        let grouped = group_by_image(keypoints, params);
         let frames = storage_buffer_init(ctx, "sift_describe frames", &grouped.frames);
         let floats = storage_buffer(
             ctx,
@@ -89,11 +90,20 @@ impl DescribeKernel {
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
             pass.set_pipeline(&self.pipeline);
-            for (o, &(first, count)) in grouped.ranges.iter().enumerate() {
-                if count == 0 {
-                    continue;
-                }
-                let oct = &space.octaves[o];
+            for g in &grouped.groups {
+                let (first, count) = (g.first, g.count);
+                let oct = space.octaves.get(g.octave as usize).ok_or_else(|| {
+                    GpuError::Unsupported(format!(
+                        "keypoint octave {} not in the scale space",
+                        g.octave
+                    ))
+                })?;
+                let image = oct.gaussians.get(g.scale as usize).ok_or_else(|| {
+                    GpuError::Unsupported(format!(
+                        "keypoint scale {} not in octave {}",
+                        g.scale, g.octave
+                    ))
+                })?;
                 let uniform = uniform_buffer(
                     ctx,
                     "sift_describe params",
@@ -112,7 +122,7 @@ impl DescribeKernel {
                         _pad1: 0,
                     },
                 );
-                let buffers = [&uniform, &frames, &oct.gaussians, &floats, &words];
+                let buffers = [&uniform, &frames, image, &floats, &words];
                 let bind_group = bind_buffers(&ctx.device, "sift_describe", &self.layout, &buffers);
                 let grid = dispatch_size(count, max_dim);
                 pass.set_bind_group(0, &bind_group, &[]);

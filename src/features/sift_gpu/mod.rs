@@ -11,57 +11,9 @@ mod refine;
 pub use describe::{DescribeKernel, DescribeParams};
 pub use orient::{OrientKernel, OrientParams, MAX_ORIENTATIONS};
 pub use pipeline::SiftGpu;
-pub use refine::{RefineKernel, RefineParams};
+pub use refine::{RefineKernel, RefineParams, MAX_GPU_SCALES_PER_OCTAVE};
 
-use super::pyramid::GpuScaleSpace;
 use super::sift::{Keypoint, SiftParams};
-use crate::gpu::{storage_buffer, GpuContext};
-
-/// One octave of a [`GpuScaleSpace`] with its images stacked in two buffers (the kernels after
-/// the extrema index images by scale, and WebGPU binds at most 8 storage buffers).
-pub struct StackedOctave {
-    pub width: u32,
-    pub height: u32,
-    /// The `S+2` DoG images, one after the other.
-    pub dogs: wgpu::Buffer,
-    /// The `S+3` Gaussian images, one after the other.
-    pub gaussians: wgpu::Buffer,
-}
-
-/// Every octave of a scale space, stacked (see [`StackedOctave`]).
-pub struct StackedScaleSpace {
-    pub octaves: Vec<StackedOctave>,
-}
-
-impl StackedScaleSpace {
-    /// Copies the images of `space` into one DoG and one Gaussian buffer per octave (one
-    /// submission, GPU-side copies).
-    pub fn new(ctx: &GpuContext, space: &GpuScaleSpace) -> Self {
-        let mut enc = ctx.device.create_command_encoder(&Default::default());
-        let octaves = space
-            .octaves
-            .iter()
-            .map(|o| {
-                let bytes = o.width as u64 * o.height as u64 * 4;
-                let mut stack = |images: &[wgpu::Buffer], label| {
-                    let out = storage_buffer(ctx, label, bytes * images.len() as u64);
-                    for (i, b) in images.iter().enumerate() {
-                        enc.copy_buffer_to_buffer(b, 0, &out, i as u64 * bytes, bytes);
-                    }
-                    out
-                };
-                StackedOctave {
-                    width: o.width,
-                    height: o.height,
-                    dogs: stack(&o.dogs, "stacked dogs"),
-                    gaussians: stack(&o.gaussians, "stacked gaussians"),
-                }
-            })
-            .collect();
-        ctx.queue.submit([enc.finish()]);
-        Self { octaves }
-    }
-}
 
 /// Where a kernel samples a keypoint, as `Frame` in `sift_orient.wgsl` / `sift_describe.wgsl`:
 /// position and sigma in octave pixels, orientation, and the Gaussian image index.
@@ -78,21 +30,28 @@ pub struct GpuFrame {
     pub _pad2: u32,
 }
 
-/// Keypoints grouped by octave for per-octave dispatches: the frames in octave order, and per
-/// octave `(first, count)`; `order[j]` is the input index of frame `j`.
+/// Keypoints grouped by the Gaussian image they sample, for one dispatch per image: the frames
+/// in (octave, scale) order, and per group `(octave, scale, first, count)`; `order[j]` is the
+/// input index of frame `j`. Each dispatch binds one image, so no binding ever exceeds the size
+/// of a single image (WebGPU's baseline allows 128 MiB per binding).
 pub(crate) struct Grouped {
     pub frames: Vec<GpuFrame>,
-    pub ranges: Vec<(u32, u32)>,
+    pub groups: Vec<ImageGroup>,
     pub order: Vec<usize>,
 }
 
-pub(crate) fn group_by_octave(
-    keypoints: &[Keypoint],
-    octaves: usize,
-    params: &SiftParams,
-) -> Grouped {
+/// The frames `first..first + count` sample Gaussian image `scale` of `octave`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ImageGroup {
+    pub octave: u32,
+    pub scale: u32,
+    pub first: u32,
+    pub count: u32,
+}
+
+pub(crate) fn group_by_image(keypoints: &[Keypoint], params: &SiftParams) -> Grouped {
     let mut order: Vec<usize> = (0..keypoints.len()).collect();
-    order.sort_by_key(|&i| keypoints[i].octave);
+    order.sort_by_key(|&i| (keypoints[i].octave, keypoints[i].scale));
     let frames: Vec<GpuFrame> = order
         .iter()
         .map(|&i| {
@@ -108,17 +67,22 @@ pub(crate) fn group_by_octave(
             }
         })
         .collect();
-    let mut ranges = vec![(0u32, 0u32); octaves];
+    let mut groups: Vec<ImageGroup> = Vec::new();
     for (j, &i) in order.iter().enumerate() {
-        let o = keypoints[i].octave as usize;
-        if ranges[o].1 == 0 {
-            ranges[o].0 = j as u32;
+        let (octave, scale) = (keypoints[i].octave, keypoints[i].scale);
+        match groups.last_mut() {
+            Some(g) if g.octave == octave && g.scale == scale => g.count += 1,
+            _ => groups.push(ImageGroup {
+                octave,
+                scale,
+                first: j as u32,
+                count: 1,
+            }),
         }
-        ranges[o].1 += 1;
     }
     Grouped {
         frames,
-        ranges,
+        groups,
         order,
     }
 }

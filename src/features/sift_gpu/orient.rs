@@ -4,8 +4,9 @@
 use std::f32::consts::TAU;
 use std::sync::Arc;
 
-use super::{group_by_octave, StackedScaleSpace};
+use super::group_by_image;
 use crate::features::sift::{Keypoint, SiftParams, ORI_BINS};
+use crate::features::GpuScaleSpace;
 use crate::gpu::{
     bind_buffers, buffer_bind_group_layout, compute_pipeline, dispatch_size, read_buffer,
     storage_buffer, storage_buffer_init, uniform_buffer, GpuContext, GpuError,
@@ -59,14 +60,14 @@ impl OrientKernel {
     pub async fn orientations(
         &self,
         ctx: &GpuContext,
-        space: &StackedScaleSpace,
+        space: &GpuScaleSpace,
         keypoints: &[Keypoint],
         params: &SiftParams,
     ) -> Result<Vec<Vec<f32>>, GpuError> {
         if keypoints.is_empty() {
             return Ok(Vec::new());
         }
-        let grouped = group_by_octave(keypoints, space.octaves.len(), params);
+        let grouped = group_by_image(keypoints, params);
         let frames = storage_buffer_init(ctx, "sift_orient frames", &grouped.frames);
         let stride = MAX_ORIENTATIONS + 1;
         let output = storage_buffer(
@@ -79,11 +80,20 @@ impl OrientKernel {
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
             pass.set_pipeline(&self.pipeline);
-            for (o, &(first, count)) in grouped.ranges.iter().enumerate() {
-                if count == 0 {
-                    continue;
-                }
-                let oct = &space.octaves[o];
+            for g in &grouped.groups {
+                let (first, count) = (g.first, g.count);
+                let oct = space.octaves.get(g.octave as usize).ok_or_else(|| {
+                    GpuError::Unsupported(format!(
+                        "keypoint octave {} not in the scale space",
+                        g.octave
+                    ))
+                })?;
+                let image = oct.gaussians.get(g.scale as usize).ok_or_else(|| {
+                    GpuError::Unsupported(format!(
+                        "keypoint scale {} not in octave {}",
+                        g.scale, g.octave
+                    ))
+                })?;
                 let uniform = uniform_buffer(
                     ctx,
                     "sift_orient params",
@@ -102,7 +112,7 @@ impl OrientKernel {
                     &ctx.device,
                     "sift_orient",
                     &self.layout,
-                    &[&uniform, &frames, &oct.gaussians, &output],
+                    &[&uniform, &frames, image, &output],
                 );
                 let grid = dispatch_size(count, max_dim);
                 pass.set_bind_group(0, &bind_group, &[]);
@@ -125,7 +135,7 @@ impl OrientKernel {
     pub async fn assign(
         &self,
         ctx: &GpuContext,
-        space: &StackedScaleSpace,
+        space: &GpuScaleSpace,
         keypoints: &[Keypoint],
         params: &SiftParams,
     ) -> Result<Vec<Keypoint>, GpuError> {

@@ -2,7 +2,7 @@
 //! the `max_features` cap on the host, descriptors), as
 //! [`detect_and_describe_cpu`](crate::features::sift::detect_and_describe_cpu).
 
-use super::{DescribeKernel, OrientKernel, RefineKernel, StackedScaleSpace};
+use super::{DescribeKernel, OrientKernel, RefineKernel, MAX_GPU_SCALES_PER_OCTAVE};
 use crate::features::sift::{retain_strongest, Keypoint, SiftParams};
 use crate::features::{Descriptors, ExtremaKernel, PyramidKernel, DESCRIPTOR_BYTES};
 use crate::gpu::{GpuContext, GpuError};
@@ -52,40 +52,43 @@ impl SiftGpu {
         h: u32,
         params: &SiftParams,
     ) -> Result<(Vec<Keypoint>, Vec<[f32; DESCRIPTOR_BYTES]>, Descriptors), GpuError> {
-        check_stack_fits(ctx, w, h, params)?;
+        check_images_fit(ctx, w, h, params)?;
         let space = self.pyramid.build(ctx, gray, w, h, params)?;
         let extrema = self.extrema.find(ctx, &space, params).await?;
-        let stacked = StackedScaleSpace::new(ctx, &space);
-        drop(space);
-        let located = self
-            .refine
-            .localize(ctx, &stacked, &extrema, params)
-            .await?;
-        let mut keypoints = self.orient.assign(ctx, &stacked, &located, params).await?;
+        let located = self.refine.localize(ctx, &space, &extrema, params).await?;
+        let mut keypoints = self.orient.assign(ctx, &space, &located, params).await?;
         if let Some(max) = params.max_features {
             retain_strongest(&mut keypoints, max as usize);
         }
         let (floats, descriptors) = self
             .describe
-            .describe(ctx, &stacked, &keypoints, params)
+            .describe(ctx, &space, &keypoints, params)
             .await?;
         Ok((keypoints, floats, descriptors))
     }
 }
 
-/// The orientation and descriptor kernels bind all Gaussian images of an octave as one buffer;
-/// refuse up front (instead of a validation error later) when octave 0's stack exceeds the
-/// device's storage-binding limit: 128 MiB in the WebGPU baseline, i.e. about 1600 × 1200
-/// pixels with the doubled first octave, or 3200 × 2400 without it.
-fn check_stack_fits(ctx: &GpuContext, w: u32, h: u32, params: &SiftParams) -> Result<(), GpuError> {
+/// Every kernel binds single scale-space images (never a stack), so an image fits when its
+/// largest image, octave 0, fits one storage binding and one buffer: 128 MiB in the WebGPU
+/// baseline, i.e. up to 5792 × 5792 pixels with the doubled first octave. Refuses up front,
+/// before any work, instead of a validation error later.
+fn check_images_fit(ctx: &GpuContext, w: u32, h: u32, params: &SiftParams) -> Result<(), GpuError> {
+    if params.scales_per_octave == 0 || params.scales_per_octave > MAX_GPU_SCALES_PER_OCTAVE {
+        return Err(GpuError::Unsupported(format!(
+            "{} scales per octave (GPU SIFT handles 1 to {MAX_GPU_SCALES_PER_OCTAVE})",
+            params.scales_per_octave
+        )));
+    }
     let factor = if params.upsample { 2 } else { 1 };
-    let levels = params.scales_per_octave as u64 + 3;
-    let need = (w as u64 * factor) * (h as u64 * factor) * levels * 4;
-    let limit = ctx.summary().limits.max_storage_buffer_binding_size;
+    let need = (w as u64 * factor) * (h as u64 * factor) * 4;
+    let limits = &ctx.summary().limits;
+    let limit = limits
+        .max_storage_buffer_binding_size
+        .min(limits.max_buffer_size);
     if need > limit {
         return Err(GpuError::TooLarge(format!(
-            "a {w}x{h} image{} needs a {need}-byte scale-space stack, over this device's \
-             {limit}-byte storage binding limit; use a smaller max side{}",
+            "a {w}x{h} image{} needs {need}-byte scale-space images, over this device's \
+             {limit}-byte buffer limit; use a smaller max side{}",
             if params.upsample {
                 " with the doubled first octave"
             } else {

@@ -4,14 +4,21 @@
 
 use std::sync::Arc;
 
-use super::StackedScaleSpace;
 use crate::features::sift::{Extremum, Keypoint, SiftParams, IMG_BORDER, MAX_INTERP_STEPS};
+use crate::features::GpuScaleSpace;
 use crate::gpu::{
     bind_buffers, buffer_bind_group_layout, compute_pipeline, dispatch_size, read_buffer,
     storage_buffer, storage_buffer_init, uniform_buffer, GpuContext, GpuError,
 };
 
 const SOURCE: &str = include_str!("../../../shaders/sift_refine.wgsl");
+
+/// DoG slots of `sift_refine.wgsl`: `S + 2` images for `S` scales per octave, each bound on its
+/// own so that no binding exceeds one image. Lowe, OpenCV and COLMAP all use `S = 3`.
+const DOG_SLOTS: usize = 5;
+
+/// Most scales per octave the GPU refinement (and so [`super::SiftGpu`]) handles.
+pub const MAX_GPU_SCALES_PER_OCTAVE: u32 = DOG_SLOTS as u32 - 2;
 
 /// Host mirror of `RefineParams` in `sift_refine.wgsl`.
 #[repr(C)]
@@ -47,6 +54,10 @@ impl RefineKernel {
                 Uniform,
                 Storage { read_only: true },
                 Storage { read_only: true },
+                Storage { read_only: true },
+                Storage { read_only: true },
+                Storage { read_only: true },
+                Storage { read_only: true },
                 Storage { read_only: false },
             ],
         );
@@ -62,12 +73,18 @@ impl RefineKernel {
     pub async fn refine(
         &self,
         ctx: &GpuContext,
-        space: &StackedScaleSpace,
+        space: &GpuScaleSpace,
         extrema: &[Extremum],
         params: &SiftParams,
     ) -> Result<Vec<Option<(Keypoint, (u32, u32, u32))>>, GpuError> {
         if extrema.is_empty() {
             return Ok(Vec::new());
+        }
+        if params.scales_per_octave > MAX_GPU_SCALES_PER_OCTAVE {
+            return Err(GpuError::Unsupported(format!(
+                "{} scales per octave (the GPU refinement handles at most {MAX_GPU_SCALES_PER_OCTAVE})",
+                params.scales_per_octave
+            )));
         }
         // Grouped by octave for one dispatch per octave (stable: `find` already orders them).
         let mut order: Vec<usize> = (0..extrema.len()).collect();
@@ -89,7 +106,14 @@ impl RefineKernel {
                     .iter()
                     .take_while(|e| e.octave == o)
                     .count();
-                let oct = &space.octaves[o as usize];
+                let oct = space.octaves.get(o as usize).ok_or_else(|| {
+                    GpuError::Unsupported(format!("extremum octave {o} not in the scale space"))
+                })?;
+                let last = oct.dogs.last().ok_or_else(|| {
+                    GpuError::Unsupported(format!("octave {o} has no DoG images"))
+                })?;
+                let dogs: [&wgpu::Buffer; DOG_SLOTS] =
+                    std::array::from_fn(|s| oct.dogs.get(s).unwrap_or(last));
                 let uniform = uniform_buffer(
                     ctx,
                     "sift_refine params",
@@ -112,7 +136,9 @@ impl RefineKernel {
                     &ctx.device,
                     "sift_refine",
                     &self.layout,
-                    &[&uniform, &input, &oct.dogs, &output],
+                    &[
+                        &uniform, &input, dogs[0], dogs[1], dogs[2], dogs[3], dogs[4], &output,
+                    ],
                 );
                 let grid = dispatch_size((count as u32).div_ceil(64), max_dim);
                 pass.set_bind_group(0, &bind_group, &[]);
@@ -147,7 +173,7 @@ impl RefineKernel {
     pub async fn localize(
         &self,
         ctx: &GpuContext,
-        space: &StackedScaleSpace,
+        space: &GpuScaleSpace,
         extrema: &[Extremum],
         params: &SiftParams,
     ) -> Result<Vec<Keypoint>, GpuError> {
