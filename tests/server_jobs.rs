@@ -1238,6 +1238,52 @@ async fn s3_blob_store_holds_uploads_and_artifacts() {
     assert!(listing.contains("<KeyCount>0</KeyCount>"), "{listing}");
 }
 
+/// The reported bug: on a server without a GPU (lavapipe: 128 MiB per binding, the WebGPU
+/// baseline) a `features` job with the default input (1600-px side, medium quality: doubled
+/// first octave) failed on full-size Strecha photos. It must complete with thousands of features
+/// per photo and matches between them.
+#[tokio::test]
+async fn default_features_job_completes_on_a_baseline_gpu() {
+    let api = Api::start(&Backend::Sqlite, &[]).await;
+    let (_, ready) = api.get("/readiness").await;
+    let project = api.project("defaults").await;
+    let files = (0..2).map(|i| (format!("{i}.jpg"), photo(i))).collect();
+    assert_eq!(api.upload(&project, files).await.0, 201);
+    let id = api
+        .run(json!({"task": "features", "project_id": project}))
+        .await;
+    let done = api.wait_final(&id, 600).await;
+    assert_eq!(done["status"], "COMPLETED", "{done}\nadapter: {ready}");
+    let (_, arts) = api.get(&format!("/api/projects/{project}/artifacts")).await;
+    let names: Vec<String> = arts["artifacts"]
+        .as_array()
+        .expect("artifacts")
+        .iter()
+        .filter_map(|a| a["name"].as_str().map(str::to_owned))
+        .collect();
+    let mut spf = 0;
+    for name in names.iter().filter(|n| n.ends_with(".spf")) {
+        let bytes = api
+            .bytes(&format!("/api/projects/{project}/artifacts/{name}"))
+            .await;
+        let features = splatpod::features::read_features(&bytes).expect("feature file");
+        assert!(
+            features.keypoints.len() >= 2000,
+            "{name}: {} features",
+            features.keypoints.len()
+        );
+        spf += 1;
+    }
+    assert_eq!(spf, 2, "{names:?}");
+    let per_pair = done["output"]["matches_per_pair"].clone();
+    let matched = per_pair
+        .as_array()
+        .and_then(|p| p.first())
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    assert!(matched >= 500, "matches per pair: {per_pair}");
+}
+
 /// CORS is off by default and allows exactly the configured origins.
 #[tokio::test]
 async fn cors_allows_only_configured_origins() {
