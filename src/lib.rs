@@ -8,6 +8,7 @@ pub mod gpu;
 pub mod images;
 pub mod render;
 pub mod scan;
+pub mod sfm;
 pub mod sort;
 
 #[cfg(test)]

@@ -1,0 +1,13 @@
+//! Structure-from-Motion: from matched photos to camera intrinsics, poses and a sparse point
+//! cloud, in COLMAP's terms (cameras, images, points3D) so models move freely between Splatpod,
+//! COLMAP and nerfstudio.
+//!
+//! - [`model`]: the reconstruction (cameras, posed images with their 2D points, 3D points with
+//!   tracks).
+//! - [`camera`]: COLMAP camera models, projection and unprojection with distortion.
+
+pub mod camera;
+pub mod model;
+
+pub use camera::{Camera, CameraModel};
+pub use model::{Image, Point2D, Point3D, Reconstruction, TrackElement};
