@@ -105,21 +105,28 @@ fn refine(
     var dyy = 0.0;
     var dxy = 0.0;
     for (var it = 0u; it < params.max_steps; it++) {
-        let c = dog_at(s, x, y);
+        // The 3x3x3 neighbourhood, loaded in one loop (one binding switch in the code: shader
+        // compilers, SwiftShader's especially, choke on a switch inlined at every sample).
+        var nb: array<f32, 27>;
+        for (var k = 0; k < 27; k++) {
+            nb[k] = dog_at(s - 1 + k / 9, x - 1 + k % 3, y - 1 + (k / 3) % 3);
+        }
+        // nb[l * 9 + (dy + 1) * 3 + (dx + 1)] for layer s - 1 + l.
+        let c = nb[13];
         let v2 = c * 2.0;
-        let cr = dog_at(s, x + 1, y);
-        let cl = dog_at(s, x - 1, y);
-        let cd = dog_at(s, x, y + 1);
-        let cu = dog_at(s, x, y - 1);
-        let nc = dog_at(s + 1, x, y);
-        let pc = dog_at(s - 1, x, y);
+        let cr = nb[14];
+        let cl = nb[12];
+        let cd = nb[16];
+        let cu = nb[10];
+        let nc = nb[22];
+        let pc = nb[4];
         g = vec3<f32>((cr - cl) * 0.5, (cd - cu) * 0.5, (nc - pc) * 0.5);
         dxx = cr + cl - v2;
         dyy = cd + cu - v2;
         let dss = nc + pc - v2;
-        dxy = (dog_at(s, x + 1, y + 1) - dog_at(s, x - 1, y + 1) - dog_at(s, x + 1, y - 1) + dog_at(s, x - 1, y - 1)) * 0.25;
-        let dxs = (dog_at(s + 1, x + 1, y) - dog_at(s + 1, x - 1, y) - dog_at(s - 1, x + 1, y) + dog_at(s - 1, x - 1, y)) * 0.25;
-        let dys = (dog_at(s + 1, x, y + 1) - dog_at(s + 1, x, y - 1) - dog_at(s - 1, x, y + 1) + dog_at(s - 1, x, y - 1)) * 0.25;
+        dxy = (nb[17] - nb[15] - nb[11] + nb[9]) * 0.25;
+        let dxs = (nb[23] - nb[21] - nb[5] + nb[3]) * 0.25;
+        let dys = (nb[25] - nb[19] - nb[7] + nb[1]) * 0.25;
         let r0 = vec3<f32>(dxx, dxy, dxs);
         let r1 = vec3<f32>(dxy, dyy, dys);
         let r2 = vec3<f32>(dxs, dys, dss);

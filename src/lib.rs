@@ -2,6 +2,7 @@
 //! server (wgpu on Vulkan). Every kernel lives in `shaders/`, has one host module here, and a CPU
 //! reference that its tests compare against.
 
+pub mod api;
 pub mod features;
 pub mod formats;
 pub mod gpu;

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use common::{create_key, Server};
 use serde_json::{json, Value};
 use sha2::Sha256;
+use splatpod::api;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A database for the server under test: SQLite in its data folder, or PostgreSQL.
@@ -147,6 +148,10 @@ impl Api {
         let headers = res.headers().clone();
         let text = res.text().await.expect("body");
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        if status >= 400 && body.is_object() {
+            let e = typed::<api::ErrorBody>(&body);
+            assert_eq!(e.status, status, "{body}");
+        }
         (status, body, headers)
     }
 
@@ -193,7 +198,7 @@ impl Api {
     async fn project(&self, name: &str) -> String {
         let (s, p) = self.post("/api/projects", json!({ "name": name })).await;
         assert_eq!(s, 201, "{p}");
-        p["id"].as_str().expect("project id").to_owned()
+        typed::<api::Project>(&p).id
     }
 
     async fn upload(&self, project: &str, files: Vec<(String, Vec<u8>)>) -> (u16, Value) {
@@ -212,19 +217,25 @@ impl Api {
                     .multipart(form),
             )
             .await;
+        if (200..300).contains(&s) {
+            typed::<api::UploadResult>(&b);
+        }
         (s, b)
     }
 
     async fn run(&self, input: Value) -> String {
         let (s, j) = self.post("/v2/{ep}/run", json!({ "input": input })).await;
         assert_eq!(s, 200, "{j}");
-        assert_eq!(j["status"], "IN_QUEUE");
-        j["id"].as_str().expect("job id").to_owned()
+        let accepted = typed::<api::JobAccepted>(&j);
+        assert_eq!(accepted.status, api::JobStatus::InQueue);
+        accepted.id
     }
 
+    /// The status body, checked against the API's type on the way.
     async fn status(&self, id: &str) -> Value {
         let (s, b) = self.get(&format!("/v2/{{ep}}/status/{id}")).await;
         assert_eq!(s, 200, "{b}");
+        typed::<api::JobStatusBody>(&b);
         b
     }
 
@@ -243,13 +254,21 @@ impl Api {
 
     async fn wait_final(&self, id: &str, secs: u64) -> Value {
         self.wait_for(id, secs, |b| {
-            matches!(
-                b["status"].as_str(),
-                Some("COMPLETED" | "FAILED" | "CANCELLED" | "TIMED_OUT")
-            )
+            typed::<api::JobStatusBody>(b).status.is_final()
         })
         .await
     }
+}
+
+/// `body` as the API type `T`: fails the test when a response does not have its declared shape
+/// (a missing or mistyped field; unknown extra fields are tolerated by serde).
+fn typed<T: serde::de::DeserializeOwned>(body: &Value) -> T {
+    serde_json::from_value(body.clone()).unwrap_or_else(|e| {
+        panic!(
+            "response is not a {}: {e}\n{body}",
+            std::any::type_name::<T>()
+        )
+    })
 }
 
 fn uuid_like() -> String {
@@ -1282,6 +1301,42 @@ async fn default_features_job_completes_on_a_baseline_gpu() {
         .and_then(Value::as_u64)
         .unwrap_or(0);
     assert!(matched >= 500, "matches per pair: {per_pair}");
+}
+
+/// A server fault (here: the blob store's folder replaced by a file, so nothing can be stored)
+/// answers 500 with a request id and no internal detail (paths, storage or database messages);
+/// the detail goes to the log. The project is left as it was.
+#[tokio::test]
+async fn server_errors_carry_a_request_id_and_no_internal_detail() {
+    let api = Api::start(&Backend::Sqlite, &[]).await;
+    let project = api.project("faults").await;
+    let blobs = api.server.data_dir.path().join("blobs");
+    let _ = std::fs::remove_dir_all(&blobs);
+    std::fs::write(&blobs, b"not a folder").expect("a file where the blob folder was");
+    let (s, b, _) = api
+        .send(
+            api.http
+                .put(api.url(&format!("/api/projects/{project}/artifacts/scene.ply")))
+                .bearer_auth(&api.key)
+                .body(make_scene_ply()),
+        )
+        .await;
+    assert_eq!(s, 500, "{b}");
+    let e = typed::<api::ErrorBody>(&b);
+    let id = e.request_id.expect("a request id");
+    assert!(e.error.contains(&id), "{b}");
+    for leak in [
+        "blobs",
+        "projects/",
+        "storage",
+        "directory",
+        "/tmp",
+        "os error",
+    ] {
+        assert!(!e.error.contains(leak), "leaks `{leak}`: {b}");
+    }
+    let (_, p) = api.get(&format!("/api/projects/{project}")).await;
+    assert_eq!(typed::<api::Project>(&p).artifact_count, 0, "{p}");
 }
 
 /// CORS is off by default and allows exactly the configured origins.

@@ -3,6 +3,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use splatpod::api::ErrorBody;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -65,10 +66,23 @@ impl ServerError {
 impl IntoResponse for ServerError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if status == StatusCode::INTERNAL_SERVER_ERROR {
-            tracing::error!("{self}");
-        }
-        let body = serde_json::json!({ "error": self.to_string(), "status": status.as_u16() });
+        // Server faults keep their detail (database, storage, file paths) in the log, under a
+        // request id the client can quote; the client sees only that id.
+        let body = if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
+            let request_id = uuid::Uuid::new_v4().to_string();
+            tracing::error!(request_id = %request_id, "{self}");
+            ErrorBody {
+                error: format!("internal server error (request id {request_id})"),
+                status: status.as_u16(),
+                request_id: Some(request_id),
+            }
+        } else {
+            ErrorBody {
+                error: self.to_string(),
+                status: status.as_u16(),
+                request_id: None,
+            }
+        };
         let mut res = (status, Json(body)).into_response();
         match &self {
             ServerError::RateLimited { retry_after_s } => {

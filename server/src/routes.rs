@@ -9,7 +9,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::json;
+use splatpod::api::{Health, Readiness};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
@@ -169,17 +169,20 @@ pub fn router(
 }
 
 /// Liveness, plus the job endpoint's name so clients (the PWA) can build `/v2/{endpoint}/` URLs.
-async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
-    Json(json!({ "status": "ok", "endpoint": state.config.endpoint }))
+async fn health(State(state): State<AppState>) -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+        endpoint: state.config.endpoint.clone(),
+    })
 }
 
-async fn readiness(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ServerError> {
+async fn readiness(State(state): State<AppState>) -> Result<Json<Readiness>, ServerError> {
     let adapter = state.adapter().map_err(ServerError::Unavailable)?;
-    Ok(Json(json!({
-        "status": "ready",
-        "version": env!("CARGO_PKG_VERSION"),
-        "gpu": adapter,
-    })))
+    Ok(Json(Readiness {
+        status: "ready".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        gpu: adapter,
+    }))
 }
 
 /// Headers the PWA needs: the service worker must never be served stale and may control the

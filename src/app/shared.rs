@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_params_map;
+use splatpod::api::SharedView;
 
 use super::viewer::viewer_view;
 
@@ -39,15 +40,14 @@ async fn fetch_share(token: &str) -> Share {
     if !res.ok() {
         return Share::Failed(format!("The server answered {}.", res.status()));
     }
-    let body: serde_json::Value = match res.json().await {
+    let body: SharedView = match res.json().await {
         Ok(b) => b,
         Err(e) => return Share::Failed(format!("Unreadable answer from the server: {e}")),
     };
-    let text = |v: &serde_json::Value| v.as_str().map(str::to_owned);
     Share::Ready {
-        name: text(&body["project"]["name"]).unwrap_or_else(|| "Shared scene".into()),
-        scene_url: text(&body["scene_url"]),
-        thumbnail_url: text(&body["thumbnail_url"]),
+        name: body.project.name,
+        scene_url: body.scene_url,
+        thumbnail_url: body.thumbnail_url,
     }
 }
 

@@ -2,6 +2,7 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use splatpod::api::{ErrorBody, Readiness};
 use splatpod::gpu::{AdapterSummary, GpuContext};
 
 /// What the browser offers for GPU compute.
@@ -17,7 +18,7 @@ enum BrowserGpu {
 #[derive(Clone, Debug)]
 enum ServerState {
     Checking,
-    Ready(serde_json::Value),
+    Ready(Box<Readiness>),
     NotReady(String),
     Unreachable(String),
 }
@@ -43,16 +44,16 @@ async fn probe_server() -> ServerState {
         Ok(r) => r,
         Err(e) => return ServerState::Unreachable(e.to_string()),
     };
-    let ok = response.ok();
-    match response.json::<serde_json::Value>().await {
-        Ok(body) if ok => ServerState::Ready(body),
-        Ok(body) => ServerState::NotReady(
-            body.get("error")
-                .and_then(|e| e.as_str())
-                .unwrap_or("not ready")
-                .to_owned(),
-        ),
-        Err(e) => ServerState::Unreachable(e.to_string()),
+    if response.ok() {
+        match response.json::<Readiness>().await {
+            Ok(body) => ServerState::Ready(Box::new(body)),
+            Err(e) => ServerState::Unreachable(format!("unreadable answer: {e}")),
+        }
+    } else {
+        match response.json::<ErrorBody>().await {
+            Ok(body) => ServerState::NotReady(body.error),
+            Err(_) => ServerState::NotReady(format!("HTTP {}", response.status())),
+        }
     }
 }
 
@@ -131,16 +132,14 @@ pub fn StatusPage() -> impl IntoView {
                     <p class="warn" data-state="starting">"The server is up but not ready: " {e}</p>
                 }.into_any(),
                 ServerState::Ready(body) => {
-                    let version = body["version"].as_str().unwrap_or("?").to_owned();
-                    let gpu = body["gpu"].clone();
-                    let fact = move |k: &str| gpu[k].as_str().unwrap_or("?").to_owned();
+                    let Readiness { version, gpu, .. } = *body;
                     view! {
                         <div data-state="ready">
                             <p class="ok">"Server ready (version " {version} ")."</p>
                             <dl class="facts">
-                                <dt>"Adapter"</dt><dd id="server-adapter">{fact("name")}</dd>
-                                <dt>"Backend"</dt><dd>{fact("backend")}</dd>
-                                <dt>"Driver"</dt><dd>{format!("{} {}", fact("driver"), fact("driver_info"))}</dd>
+                                <dt>"Adapter"</dt><dd id="server-adapter">{gpu.name}</dd>
+                                <dt>"Backend"</dt><dd>{gpu.backend}</dd>
+                                <dt>"Driver"</dt><dd>{format!("{} {}", gpu.driver, gpu.driver_info)}</dd>
                             </dl>
                         </div>
                     }.into_any()

@@ -6,7 +6,11 @@ use std::rc::Rc;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use serde_json::{json, Value};
+use serde::de::DeserializeOwned;
+use splatpod::api::{
+    ErrorBody, FeaturesOutput, Health, JobAccepted, JobInput, JobStatus, JobStatusBody, NewProject,
+    Project, Quality, RunRequest, Task, UploadResult,
+};
 use wasm_bindgen::JsCast;
 
 /// Local-storage key under which the API key is remembered.
@@ -36,21 +40,20 @@ fn storage() -> Option<web_sys::Storage> {
     web_sys::window().and_then(|w| w.local_storage().ok().flatten())
 }
 
-/// The answer's JSON, or the server's `error` message for a non-2xx status.
-async fn json_of(res: gloo_net::http::Response) -> Result<Value, String> {
+/// The typed answer, or the server's `error` message for a non-2xx status.
+async fn body_of<T: DeserializeOwned>(res: gloo_net::http::Response) -> Result<T, String> {
     let status = res.status();
-    let body: Value = res
-        .json()
-        .await
-        .map_err(|e| format!("unreadable answer (HTTP {status}): {e}"))?;
     if (200..300).contains(&status) {
-        Ok(body)
+        res.json()
+            .await
+            .map_err(|e| format!("unreadable answer (HTTP {status}): {e}"))
     } else if status == 401 {
         Err("the server refused the API key".into())
     } else {
-        Err(body["error"]
-            .as_str()
-            .map_or_else(|| format!("HTTP {status}"), str::to_owned))
+        Err(res
+            .json::<ErrorBody>()
+            .await
+            .map_or_else(|_| format!("HTTP {status}"), |b| b.error))
     }
 }
 
@@ -59,19 +62,16 @@ fn net(e: gloo_net::Error) -> String {
 }
 
 /// Summary of a finished features job for the status line.
-fn summary(output: &Value) -> String {
-    let mut per_pair: Vec<u64> = output["matches_per_pair"]
-        .as_array()
-        .map(|a| a.iter().filter_map(Value::as_u64).collect())
-        .unwrap_or_default();
+fn summary(output: Option<serde_json::Value>) -> String {
+    let Some(output) = output.and_then(|v| serde_json::from_value::<FeaturesOutput>(v).ok()) else {
+        return "Done (the server sent no readable summary).".into();
+    };
+    let mut per_pair = output.matches_per_pair.clone();
     per_pair.sort_unstable();
     let median = per_pair.get(per_pair.len() / 2).copied().unwrap_or(0);
     format!(
         "Done: {} photos, {} pairs matched (median {} matches per pair). Project {}.",
-        output["images"],
-        output["pairs"],
-        median,
-        output["project_id"].as_str().unwrap_or("?")
+        output.images, output.pairs, median, output.project_id
     )
 }
 
@@ -79,31 +79,31 @@ fn summary(output: &Value) -> String {
 async fn send(
     key: String,
     name: String,
-    quality: String,
+    quality: Quality,
     files: Vec<web_sys::File>,
     set: impl Fn(Stage, Option<f64>),
 ) -> Result<String, String> {
     let auth = format!("Bearer {key}");
     set(Stage::Working("Contacting the server…".into()), None);
-    let health = json_of(
+    let health: Health = body_of(
         gloo_net::http::Request::get("/health")
             .send()
             .await
             .map_err(net)?,
     )
     .await?;
-    let endpoint = health["endpoint"].as_str().unwrap_or("splatpod").to_owned();
-    let project = json_of(
+    let endpoint = health.endpoint;
+    let project: Project = body_of(
         gloo_net::http::Request::post("/api/projects")
             .header("Authorization", &auth)
-            .json(&json!({ "name": name }))
+            .json(&NewProject { name })
             .map_err(|e| e.to_string())?
             .send()
             .await
             .map_err(net)?,
     )
     .await?;
-    let project_id = project["id"].as_str().unwrap_or_default().to_owned();
+    let project_id = project.id;
 
     set(
         Stage::Working(format!("Uploading {} photos…", files.len())),
@@ -114,7 +114,7 @@ async fn send(
         form.append_with_blob_and_filename("images", f, &f.name())
             .map_err(|_| format!("cannot add {} to the upload", f.name()))?;
     }
-    let uploaded = json_of(
+    let uploaded: UploadResult = body_of(
         gloo_net::http::Request::post(&format!("/api/projects/{project_id}/images"))
             .header("Authorization", &auth)
             .body(form)
@@ -124,48 +124,50 @@ async fn send(
             .map_err(net)?,
     )
     .await?;
-    let stored =
-        uploaded["stored"].as_u64().unwrap_or(0) + uploaded["duplicates"].as_u64().unwrap_or(0);
-    let rejected = uploaded["rejected"].as_u64().unwrap_or(0);
+    let stored = uploaded.stored + uploaded.duplicates;
+    let rejected = uploaded.rejected;
     if stored < 2 {
         return Err(format!(
             "only {stored} usable photos reached the server ({rejected} rejected); at least two are needed"
         ));
     }
 
-    let job = json_of(
+    let request = RunRequest {
+        input: JobInput {
+            project_id: Some(project_id),
+            quality: Some(quality),
+            ..JobInput::new(Task::Features)
+        },
+        webhook: None,
+        policy: None,
+        s3_config: None,
+    };
+    let job: JobAccepted = body_of(
         gloo_net::http::Request::post(&format!("/v2/{endpoint}/run"))
             .header("Authorization", &auth)
-            .json(&json!({ "input": {
-                "task": "features",
-                "project_id": project_id,
-                "quality": quality,
-            }}))
+            .json(&request)
             .map_err(|e| e.to_string())?
             .send()
             .await
             .map_err(net)?,
     )
     .await?;
-    let id = job["id"].as_str().unwrap_or_default().to_owned();
     loop {
         gloo_timers_sleep(500).await;
-        let s = json_of(
-            gloo_net::http::Request::get(&format!("/v2/{endpoint}/status/{id}"))
+        let s: JobStatusBody = body_of(
+            gloo_net::http::Request::get(&format!("/v2/{endpoint}/status/{}", job.id))
                 .header("Authorization", &auth)
                 .send()
                 .await
                 .map_err(net)?,
         )
         .await?;
-        let progress = s["progress"].as_f64();
-        match s["status"].as_str().unwrap_or_default() {
-            "COMPLETED" => return Ok(summary(&s["output"])),
-            "FAILED" | "TIMED_OUT" | "CANCELLED" => {
+        match s.status {
+            JobStatus::Completed => return Ok(summary(s.output)),
+            st if st.is_final() => {
                 return Err(format!(
-                    "the job ended {}: {}",
-                    s["status"].as_str().unwrap_or("?"),
-                    s["error"].as_str().unwrap_or("no reason given")
+                    "the job ended {st}: {}",
+                    s.error.as_deref().unwrap_or("no reason given")
                 ))
             }
             st => {
@@ -177,14 +179,14 @@ async fn send(
                     } else {
                         String::new()
                     },
-                    if st == "IN_QUEUE" {
+                    if st == JobStatus::InQueue {
                         "queued"
                     } else {
                         "running"
                     },
-                    s["message"].as_str().unwrap_or("")
+                    s.message.as_deref().unwrap_or("")
                 );
-                set(Stage::Working(line), progress);
+                set(Stage::Working(line), Some(s.progress));
             }
         }
     }
@@ -241,7 +243,7 @@ pub fn UploadPanel(files: Rc<dyn Fn() -> Vec<web_sys::File>>) -> impl IntoView {
         } else {
             n
         };
-        let q = quality.get_untracked();
+        let q = Quality::from_name(&quality.get_untracked()).unwrap_or_default();
         progress.set(None);
         spawn_local(async move {
             let set = move |s: Stage, p: Option<f64>| {

@@ -33,6 +33,11 @@ impl Quality {
         }
     }
 
+    /// The preset called `name` (see [`Self::name`]).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|q| q.name() == name)
+    }
+
     /// Features kept per image by default.
     pub fn feature_cap(self) -> u32 {
         match self {

@@ -707,7 +707,9 @@ async fn every_preset_default_input_runs_within_the_baseline_limits() {
     let sift = SiftGpu::new(&ctx);
     let side = crate::images::DEFAULT_MAX_SIDE;
     let (w, h) = (side, side * 3 / 4);
-    let img = sift_textured_image(w, h, 70);
+    // Blobs of every scale on a gradient, as sparse as a photo's texture: a few thousand
+    // keypoints keep each dispatch short enough for a software GPU's watchdog in the browser.
+    let img = sift_test_image(w, h, (w * h / 2400) as usize, 70);
     let presets = Quality::ALL
         .iter()
         .map(|q| (q.name(), q.sift_params(None)))
@@ -718,12 +720,7 @@ async fn every_preset_default_input_runs_within_the_baseline_limits() {
             .await
             .unwrap_or_else(|e| panic!("{name} preset at {w}x{h}: {e}"));
         assert_eq!(gd.len(), gk.len());
-        let cap = params.max_features.unwrap_or(u32::MAX) as usize;
-        assert!(
-            gk.len() * 2 >= cap.min(4096),
-            "{name}: only {} keypoints",
-            gk.len()
-        );
+        assert!(gk.len() >= 500, "{name}: only {} keypoints", gk.len());
         let (ck, cf) = detect_and_describe_float_cpu(&img, w, h, &params);
         assert_sift_agrees(name, (&gk, &gf), (&ck, &cf));
     }

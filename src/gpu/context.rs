@@ -1,7 +1,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Errors while opening or using the GPU.
 #[derive(Debug, thiserror::Error)]
@@ -25,7 +25,7 @@ pub enum GpuError {
 }
 
 /// The limits that matter to Splatpod's kernels, for status pages and `/readiness`.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct LimitsSummary {
     pub max_buffer_size: u64,
     pub max_storage_buffer_binding_size: u64,
@@ -47,7 +47,7 @@ impl From<&wgpu::Limits> for LimitsSummary {
 }
 
 /// What the adapter says about itself, plus the limits the device was opened with.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AdapterSummary {
     pub name: String,
     pub backend: String,

@@ -6,7 +6,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::Json;
 use bytes::Bytes;
-use serde_json::{json, Value};
+use splatpod::api::{ArtifactList, SceneImported};
 
 use super::projects::require;
 use crate::auth::Authed;
@@ -19,11 +19,12 @@ pub async fn list(
     State(st): State<AppState>,
     _auth: Authed,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ServerError> {
+) -> Result<Json<ArtifactList>, ServerError> {
     require(&st, &id).await?;
-    Ok(Json(
-        json!({ "artifacts": artifacts::list(&st.db, &id).await? }),
-    ))
+    let list = artifacts::list(&st.db, &id).await?;
+    Ok(Json(ArtifactList {
+        artifacts: list.into_iter().map(Into::into).collect(),
+    }))
 }
 
 /// The artifact's bytes as a download.
@@ -65,7 +66,7 @@ pub async fn put_scene(
     _auth: Authed,
     Path((id, name)): Path<(String, String)>,
     body: Bytes,
-) -> Result<(StatusCode, Json<Value>), ServerError> {
+) -> Result<(StatusCode, Json<SceneImported>), ServerError> {
     require(&st, &id).await?;
     if !SCENE_NAMES.contains(&name.as_str()) {
         return Err(ServerError::BadInput(format!(
@@ -125,6 +126,11 @@ pub async fn put_scene(
     crate::db::projects::touch(&st.db, &id).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "name": name, "bytes": len, "splats": splats, "artifacts": stored })),
+        Json(SceneImported {
+            name,
+            bytes: len,
+            splats: splats as u64,
+            artifacts: stored,
+        }),
     ))
 }

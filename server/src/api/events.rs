@@ -10,7 +10,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
 
 use crate::auth::Authed;
-use crate::db::jobs::{self as q, status};
+use crate::db::jobs as q;
 use crate::error::ServerError;
 use crate::jobs::status_body;
 use crate::state::AppState;
@@ -47,10 +47,11 @@ pub async fn events(
                     "{}|{}|{:?}|{:?}",
                     job.status, job.progress, job.stage, job.message
                 );
-                let fin = status::is_final(&job.status);
+                let fin = job.status.is_final();
                 if fingerprint != last || fin {
                     let name = if fin { "done" } else { "progress" };
-                    let ev = Event::default().event(name).data(body.to_string());
+                    let data = serde_json::to_string(&body).unwrap_or_default();
+                    let ev = Event::default().event(name).data(data);
                     return Some((Ok(ev), (st, id, fingerprint, fin)));
                 }
                 tokio::time::sleep(Duration::from_millis(250)).await;

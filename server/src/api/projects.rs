@@ -4,24 +4,18 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use splatpod::api::{self, NewProject, ProjectList};
 
 use crate::auth::Authed;
 use crate::db::projects::{self, Project};
 use crate::error::ServerError;
 use crate::state::AppState;
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewProject {
-    pub name: String,
-}
-
 pub async fn create(
     State(st): State<AppState>,
     _auth: Authed,
     body: Result<Json<NewProject>, axum::extract::rejection::JsonRejection>,
-) -> Result<(StatusCode, Json<Project>), ServerError> {
+) -> Result<(StatusCode, Json<api::Project>), ServerError> {
     let Json(body) = body.map_err(|e| ServerError::BadInput(e.body_text()))?;
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
@@ -30,7 +24,7 @@ pub async fn create(
         ));
     }
     let p = projects::create(&st.db, name).await?;
-    Ok((StatusCode::CREATED, Json(p)))
+    Ok((StatusCode::CREATED, Json(p.into())))
 }
 
 #[derive(Deserialize)]
@@ -43,13 +37,15 @@ pub async fn list(
     State(st): State<AppState>,
     _auth: Authed,
     Query(page): Query<Page>,
-) -> Result<Json<Value>, ServerError> {
+) -> Result<Json<ProjectList>, ServerError> {
     let limit = page.limit.unwrap_or(100).clamp(1, 1000);
     let offset = page.offset.unwrap_or(0).max(0);
     let items = projects::list(&st.db, limit, offset).await?;
-    Ok(Json(
-        json!({ "projects": items, "limit": limit, "offset": offset }),
-    ))
+    Ok(Json(ProjectList {
+        projects: items.into_iter().map(Into::into).collect(),
+        limit,
+        offset,
+    }))
 }
 
 /// The project or a 404 naming it.
@@ -63,8 +59,8 @@ pub async fn get(
     State(st): State<AppState>,
     _auth: Authed,
     Path(id): Path<String>,
-) -> Result<Json<Project>, ServerError> {
-    Ok(Json(require(&st, &id).await?))
+) -> Result<Json<api::Project>, ServerError> {
+    Ok(Json(require(&st, &id).await?.into()))
 }
 
 pub async fn delete(

@@ -9,33 +9,18 @@ use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::Json;
 use bytes::Bytes;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use splatpod::api::{
+    EndpointHealth, GpuHealth, JobAccepted, JobCounts, JobStatusBody, PurgeResult, RunRequest,
+    StreamBody, StreamChunk, WorkerCounts,
+};
 
 use crate::auth::Authed;
-use crate::db::jobs::{self as q, status, Job, NewJob};
+use crate::db::jobs::{self as q, Job, JobStatus, NewJob};
 use crate::db::{new_id, projects};
 use crate::error::ServerError;
-use crate::jobs::input::JobInput;
-use crate::jobs::status_body;
+use crate::jobs::input::validate;
+use crate::jobs::{output_value, status_body};
 use crate::state::AppState;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RunRequest {
-    input: Value,
-    webhook: Option<String>,
-    policy: Option<Policy>,
-    /// Accepted for compatibility; Splatpod keeps no per-request S3 settings.
-    #[serde(rename = "s3Config")]
-    _s3_config: Option<Value>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Policy {
-    execution_timeout: Option<i64>,
-    ttl: Option<i64>,
-}
 
 fn check_endpoint(st: &AppState, endpoint: &str) -> Result<(), ServerError> {
     if endpoint == st.config.endpoint {
@@ -53,8 +38,9 @@ async fn submit(
 ) -> Result<Job, ServerError> {
     st.limits.job_submission(key_id, ip)?;
     let req: RunRequest = serde_json::from_slice(body)
-        .map_err(|e| ServerError::BadInput(format!("request body: {e}")))?;
-    let input = JobInput::parse(&req.input, st.config.max_url_images)?;
+        .map_err(|e| ServerError::BadInput(format!("invalid request body: {e}")))?;
+    let input = &req.input;
+    validate(input, st.config.max_url_images)?;
     if let Some(p) = &input.project_id {
         if projects::get(&st.db, p).await?.is_none() {
             return Err(ServerError::NotFound(format!("no project with id `{p}`")));
@@ -66,10 +52,7 @@ async fn submit(
             .await
             .map_err(|e| ServerError::BadInput(format!("webhook: {e}")))?;
     }
-    let policy = req.policy.unwrap_or(Policy {
-        execution_timeout: None,
-        ttl: None,
-    });
+    let policy = req.policy.clone().unwrap_or_default();
     for v in [policy.execution_timeout, policy.ttl].into_iter().flatten() {
         if v <= 0 {
             return Err(ServerError::BadInput(
@@ -78,7 +61,7 @@ async fn submit(
         }
     }
     let id = new_id();
-    let input_text = req.input.to_string();
+    let input_text = serde_json::to_string(input)?;
     let job = q::insert(
         &st.db,
         &NewJob {
@@ -107,10 +90,13 @@ pub async fn run(
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     Path(endpoint): Path<String>,
     body: Bytes,
-) -> Result<Json<Value>, ServerError> {
+) -> Result<Json<JobAccepted>, ServerError> {
     check_endpoint(&st, &endpoint)?;
     let job = submit(&st, &key.id, addr.ip(), &body).await?;
-    Ok(Json(json!({ "id": job.id, "status": job.status })))
+    Ok(Json(JobAccepted {
+        id: job.id,
+        status: job.status,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -126,7 +112,7 @@ pub async fn runsync(
     Path(endpoint): Path<String>,
     Query(wait): Query<Wait>,
     body: Bytes,
-) -> Result<Json<Value>, ServerError> {
+) -> Result<Json<JobStatusBody>, ServerError> {
     check_endpoint(&st, &endpoint)?;
     let job = submit(&st, &key.id, addr.ip(), &body).await?;
     let bound = Duration::from_secs(st.config.runsync_wait_s);
@@ -150,7 +136,7 @@ pub async fn status(
     State(st): State<AppState>,
     _auth: Authed,
     Path((endpoint, id)): Path<(String, String)>,
-) -> Result<Json<Value>, ServerError> {
+) -> Result<Json<JobStatusBody>, ServerError> {
     Ok(Json(status_body(&find(&st, &endpoint, &id).await?)))
 }
 
@@ -158,31 +144,33 @@ pub async fn stream(
     State(st): State<AppState>,
     _auth: Authed,
     Path((endpoint, id)): Path<(String, String)>,
-) -> Result<Json<Value>, ServerError> {
+) -> Result<Json<StreamBody>, ServerError> {
     find(&st, &endpoint, &id).await?;
     // Chunks first, then the status: a final status means no chunk can follow.
     let chunks = q::stream_since_last(&st.db, &id).await?;
     let job = find(&st, &endpoint, &id).await?;
-    let stream: Vec<Value> = chunks
+    let stream = chunks
         .iter()
-        .map(|c| json!({ "output": serde_json::from_str::<Value>(c).unwrap_or(Value::String(c.clone())) }))
+        .map(|c| StreamChunk {
+            output: output_value(c),
+        })
         .collect();
-    let mut body = json!({ "id": job.id, "status": job.status, "stream": stream });
-    if status::is_final(&job.status) {
-        if let Some(e) = &job.error {
-            if job.status != status::COMPLETED {
-                body["error"] = Value::String(e.clone());
-            }
-        }
-    }
-    Ok(Json(body))
+    let error = job
+        .error
+        .filter(|_| job.status.is_final() && job.status != JobStatus::Completed);
+    Ok(Json(StreamBody {
+        id: job.id,
+        status: job.status,
+        stream,
+        error,
+    }))
 }
 
 pub async fn cancel(
     State(st): State<AppState>,
     _auth: Authed,
     Path((endpoint, id)): Path<(String, String)>,
-) -> Result<Json<Value>, ServerError> {
+) -> Result<Json<JobStatusBody>, ServerError> {
     find(&st, &endpoint, &id).await?;
     let job = st
         .jobs
@@ -197,7 +185,7 @@ pub async fn retry(
     Authed(key): Authed,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     Path((endpoint, id)): Path<(String, String)>,
-) -> Result<Json<Value>, ServerError> {
+) -> Result<Json<JobAccepted>, ServerError> {
     let job = find(&st, &endpoint, &id).await?;
     st.limits.job_submission(&key.id, addr.ip())?;
     if !q::retry(&st.db, &id).await? {
@@ -207,44 +195,70 @@ pub async fn retry(
         )));
     }
     st.jobs.wake();
-    Ok(Json(json!({ "id": id, "status": status::IN_QUEUE })))
+    Ok(Json(JobAccepted {
+        id,
+        status: JobStatus::InQueue,
+    }))
 }
 
 pub async fn purge_queue(
     State(st): State<AppState>,
     _auth: Authed,
     Path(endpoint): Path<String>,
-) -> Result<Json<Value>, ServerError> {
+) -> Result<Json<PurgeResult>, ServerError> {
     check_endpoint(&st, &endpoint)?;
     let removed = st.jobs.purge_queue().await?;
-    Ok(Json(json!({ "removed": removed, "status": "completed" })))
+    Ok(Json(PurgeResult {
+        removed: removed as u64,
+        status: "completed".into(),
+    }))
 }
 
 pub async fn health(
     State(st): State<AppState>,
     _auth: Authed,
     Path(endpoint): Path<String>,
-) -> Result<Json<Value>, ServerError> {
+) -> Result<Json<EndpointHealth>, ServerError> {
     check_endpoint(&st, &endpoint)?;
     let counts = q::counts(&st.db, &endpoint).await?;
-    let count = |s: &str| counts.iter().find(|(k, _)| k == s).map_or(0, |(_, n)| *n);
+    let count = |s: JobStatus| {
+        counts
+            .iter()
+            .find(|(k, _)| *k == s)
+            .map_or(0, |(_, n)| *n as u64)
+    };
     let (idle, running) = st.jobs.workers();
     let gpu = match st.adapter() {
-        Ok(a) => {
-            json!({ "ready": true, "name": a.name, "backend": a.backend, "driver": a.driver, "deviceType": a.device_type })
-        }
-        Err(e) => json!({ "ready": false, "error": e }),
-    };
-    Ok(Json(json!({
-        "jobs": {
-            "completed": count(status::COMPLETED),
-            "failed": count(status::FAILED) + count(status::TIMED_OUT),
-            "cancelled": count(status::CANCELLED),
-            "inProgress": count(status::IN_PROGRESS),
-            "inQueue": count(status::IN_QUEUE),
-            "retried": q::retried_count(&st.db, &endpoint).await?,
+        Ok(a) => GpuHealth {
+            ready: true,
+            name: Some(a.name),
+            backend: Some(a.backend),
+            driver: Some(a.driver),
+            device_type: Some(a.device_type),
+            error: None,
         },
-        "workers": { "idle": idle, "running": running },
-        "gpu": gpu,
-    })))
+        Err(e) => GpuHealth {
+            ready: false,
+            name: None,
+            backend: None,
+            driver: None,
+            device_type: None,
+            error: Some(e),
+        },
+    };
+    Ok(Json(EndpointHealth {
+        jobs: JobCounts {
+            completed: count(JobStatus::Completed),
+            failed: count(JobStatus::Failed) + count(JobStatus::TimedOut),
+            cancelled: count(JobStatus::Cancelled),
+            in_progress: count(JobStatus::InProgress),
+            in_queue: count(JobStatus::InQueue),
+            retried: q::retried_count(&st.db, &endpoint).await?.max(0) as u64,
+        },
+        workers: WorkerCounts {
+            idle: idle as u64,
+            running: running as u64,
+        },
+        gpu,
+    }))
 }

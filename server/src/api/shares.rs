@@ -4,8 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use splatpod::api::{self, NewShare, ShareList, SharedProject, SharedView};
 
 use super::projects::require;
 use crate::auth::Authed;
@@ -16,13 +15,6 @@ use crate::state::AppState;
 
 /// What a share link may read: the viewer's scene and the thumbnail, nothing else.
 const VIEWER_ARTIFACTS: [&str; 4] = ["scene.ply", "scene.spz", "scene.splat", "thumbnail.png"];
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct NewShare {
-    /// Lifetime in seconds; none = until revoked.
-    pub expires_in_s: Option<u64>,
-}
 
 fn base_url(st: &AppState, headers: &HeaderMap) -> String {
     if let Some(u) = &st.config.public_url {
@@ -39,15 +31,15 @@ fn base_url(st: &AppState, headers: &HeaderMap) -> String {
     format!("http://{host}")
 }
 
-fn share_json(base: &str, s: &Share) -> Value {
-    json!({
-        "token": s.token,
-        "url": format!("{base}/s/{}", s.token),
-        "project_id": s.project_id,
-        "created_at": s.created_at,
-        "expires_at": s.expires_at,
-        "revoked_at": s.revoked_at,
-    })
+fn share_body(base: &str, s: Share) -> api::Share {
+    api::Share {
+        url: format!("{base}/s/{}", s.token),
+        token: s.token,
+        project_id: s.project_id,
+        created_at: s.created_at,
+        expires_at: s.expires_at,
+        revoked_at: s.revoked_at,
+    }
 }
 
 pub async fn create(
@@ -56,7 +48,7 @@ pub async fn create(
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Option<Json<NewShare>>,
-) -> Result<(StatusCode, Json<Value>), ServerError> {
+) -> Result<(StatusCode, Json<api::Share>), ServerError> {
     require(&st, &id).await?;
     let body = body.map(|Json(b)| b).unwrap_or_default();
     let expires_at = match body.expires_in_s {
@@ -74,7 +66,7 @@ pub async fn create(
     let share = shares::create(&st.db, &id, expires_at).await?;
     Ok((
         StatusCode::CREATED,
-        Json(share_json(&base_url(&st, &headers), &share)),
+        Json(share_body(&base_url(&st, &headers), share)),
     ))
 }
 
@@ -83,15 +75,15 @@ pub async fn list(
     _auth: Authed,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ServerError> {
+) -> Result<Json<ShareList>, ServerError> {
     require(&st, &id).await?;
     let base = base_url(&st, &headers);
-    let items: Vec<Value> = shares::list(&st.db, &id)
+    let shares = shares::list(&st.db, &id)
         .await?
-        .iter()
-        .map(|s| share_json(&base, s))
+        .into_iter()
+        .map(|s| share_body(&base, s))
         .collect();
-    Ok(Json(json!({ "shares": items })))
+    Ok(Json(ShareList { shares }))
 }
 
 pub async fn revoke(
@@ -118,28 +110,32 @@ async fn valid(st: &AppState, token: &str) -> Result<Share, ServerError> {
 pub async fn view(
     State(st): State<AppState>,
     Path(token): Path<String>,
-) -> Result<Json<Value>, ServerError> {
+) -> Result<Json<SharedView>, ServerError> {
     let share = valid(&st, &token).await?;
     let project = projects::get(&st.db, &share.project_id)
         .await?
         .ok_or_else(|| ServerError::NotFound("the shared project was deleted".into()))?;
     let arts = artifacts::list(&st.db, &share.project_id).await?;
-    let viewable: Vec<&str> = arts
-        .iter()
-        .map(|a| a.name.as_str())
-        .filter(|n| VIEWER_ARTIFACTS.contains(n))
+    let viewable: Vec<String> = arts
+        .into_iter()
+        .map(|a| a.name)
+        .filter(|n| VIEWER_ARTIFACTS.contains(&n.as_str()))
         .collect();
+    let has = |name: &str| viewable.iter().any(|n| n == name);
     // The compact SPZ first: it is what a phone should download.
     let scene = ["scene.spz", "scene.ply", "scene.splat"]
-        .iter()
-        .find(|n| viewable.contains(n));
-    Ok(Json(json!({
-        "project": { "name": project.name, "image_count": project.image_count },
-        "artifacts": viewable,
-        "scene_url": scene.map(|n| format!("/api/s/{token}/{n}")),
-        "thumbnail_url": viewable.contains(&"thumbnail.png").then(|| format!("/api/s/{token}/thumbnail.png")),
-        "expires_at": share.expires_at,
-    })))
+        .into_iter()
+        .find(|n| has(n));
+    Ok(Json(SharedView {
+        project: SharedProject {
+            name: project.name,
+            image_count: project.image_count,
+        },
+        scene_url: scene.map(|n| format!("/api/s/{token}/{n}")),
+        thumbnail_url: has("thumbnail.png").then(|| format!("/api/s/{token}/thumbnail.png")),
+        artifacts: viewable,
+        expires_at: share.expires_at,
+    }))
 }
 
 /// `GET /api/s/{token}/{name}`: one viewer artifact of the shared project.

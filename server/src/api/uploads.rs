@@ -6,7 +6,7 @@ use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use bytes::BytesMut;
-use serde_json::{json, Value};
+use splatpod::api::{ImageList, UploadResult, UploadStatus, UploadedFile};
 
 use super::projects::require;
 use crate::auth::Authed;
@@ -49,7 +49,7 @@ pub async fn upload(
     _auth: Authed,
     Path(id): Path<String>,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
-) -> Result<(StatusCode, Json<Value>), ServerError> {
+) -> Result<(StatusCode, Json<UploadResult>), ServerError> {
     require(&st, &id).await?;
     let multipart = multipart.map_err(|e| ServerError::BadInput(e.body_text()))?;
     let mut undo = Undo {
@@ -70,11 +70,11 @@ async fn receive(
     id: &str,
     mut multipart: Multipart,
     new_images: &mut Vec<Image>,
-) -> Result<(StatusCode, Json<Value>), ServerError> {
+) -> Result<(StatusCode, Json<UploadResult>), ServerError> {
     let max_bytes = st.config.max_image_bytes;
     let mut results = Vec::new();
     let mut first_error: Option<ServerError> = None;
-    let (mut stored, mut duplicates, mut rejected) = (0usize, 0usize, 0usize);
+    let (mut stored, mut duplicates, mut rejected) = (0u64, 0u64, 0u64);
     let mut files = 0usize;
     while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
         match field.name() {
@@ -115,16 +115,30 @@ async fn receive(
             Ok(Ingested::Stored(img)) => {
                 stored += 1;
                 new_images.push(img.clone());
-                results.push(json!({"file_name": name, "status": "stored", "image": img}));
+                results.push(UploadedFile {
+                    file_name: name,
+                    status: UploadStatus::Stored,
+                    image: Some(img.into()),
+                    error: None,
+                });
             }
             Ok(Ingested::Duplicate(img)) => {
                 duplicates += 1;
-                results.push(json!({"file_name": name, "status": "duplicate", "image": img}));
+                results.push(UploadedFile {
+                    file_name: name,
+                    status: UploadStatus::Duplicate,
+                    image: Some(img.into()),
+                    error: None,
+                });
             }
             Err(e) if e.status().is_client_error() => {
                 rejected += 1;
-                results
-                    .push(json!({"file_name": name, "status": "rejected", "error": e.to_string()}));
+                results.push(UploadedFile {
+                    file_name: name,
+                    status: UploadStatus::Rejected,
+                    image: None,
+                    error: Some(e.to_string()),
+                });
                 first_error.get_or_insert(e);
             }
             Err(e) => return Err(e),
@@ -162,12 +176,12 @@ async fn receive(
     };
     Ok((
         code,
-        Json(json!({
-            "stored": stored,
-            "duplicates": duplicates,
-            "rejected": rejected,
-            "files": results,
-        })),
+        Json(UploadResult {
+            stored,
+            duplicates,
+            rejected,
+            files: results,
+        }),
     ))
 }
 
@@ -175,8 +189,10 @@ pub async fn list(
     State(st): State<AppState>,
     _auth: Authed,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ServerError> {
+) -> Result<Json<ImageList>, ServerError> {
     require(&st, &id).await?;
     let imgs = images::list(&st.db, &id).await?;
-    Ok(Json(json!({ "images": imgs })))
+    Ok(Json(ImageList {
+        images: imgs.into_iter().map(Into::into).collect(),
+    }))
 }

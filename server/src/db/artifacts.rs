@@ -1,19 +1,29 @@
 //! Results kept with a project (feature files, matches, scenes, thumbnails).
 
-use serde::Serialize;
-
 use super::{now_ms, Db};
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Artifact {
     pub project_id: String,
     pub name: String,
     pub content_type: String,
     pub bytes: i64,
-    #[serde(skip)]
     pub blob_key: String,
     pub job_id: Option<String>,
     pub created_at: i64,
+}
+
+impl From<Artifact> for splatpod::api::ArtifactInfo {
+    fn from(a: Artifact) -> Self {
+        splatpod::api::ArtifactInfo {
+            project_id: a.project_id,
+            name: a.name,
+            content_type: a.content_type,
+            bytes: a.bytes,
+            job_id: a.job_id,
+            created_at: a.created_at,
+        }
+    }
 }
 
 const COLUMNS: &str = "project_id, name, content_type, bytes, blob_key, job_id, created_at";

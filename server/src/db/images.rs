@@ -1,10 +1,8 @@
 //! Uploaded photos: metadata here, bytes in the object store under `blob_key`.
 
-use serde::Serialize;
-
 use super::Db;
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Image {
     pub id: String,
     pub project_id: String,
@@ -16,9 +14,25 @@ pub struct Image {
     pub width: i64,
     pub height: i64,
     pub focal_35mm: Option<f64>,
-    #[serde(skip)]
     pub blob_key: String,
     pub created_at: i64,
+}
+
+impl From<Image> for splatpod::api::ImageInfo {
+    fn from(i: Image) -> Self {
+        splatpod::api::ImageInfo {
+            id: i.id,
+            project_id: i.project_id,
+            sha256: i.sha256,
+            file_name: i.file_name,
+            format: i.format,
+            bytes: i.bytes,
+            width: i.width,
+            height: i.height,
+            focal_35mm: i.focal_35mm,
+            created_at: i.created_at,
+        }
+    }
 }
 
 const COLUMNS: &str = "id, project_id, sha256, file_name, format, bytes, width, height, \

@@ -8,26 +8,14 @@ use serde::Serialize;
 
 use super::{now_ms, Backend, Db};
 
-/// RunPod's job statuses.
-pub mod status {
-    pub const IN_QUEUE: &str = "IN_QUEUE";
-    pub const IN_PROGRESS: &str = "IN_PROGRESS";
-    pub const COMPLETED: &str = "COMPLETED";
-    pub const FAILED: &str = "FAILED";
-    pub const CANCELLED: &str = "CANCELLED";
-    pub const TIMED_OUT: &str = "TIMED_OUT";
-
-    /// Whether a job in this status will not change again on its own.
-    pub fn is_final(s: &str) -> bool {
-        matches!(s, COMPLETED | FAILED | CANCELLED | TIMED_OUT)
-    }
-}
+pub use splatpod::api::JobStatus;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Job {
     pub id: String,
     pub endpoint: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: JobStatus,
     pub task: String,
     pub input: String,
     pub output: Option<String>,
@@ -220,7 +208,7 @@ pub async fn stream_since_last(db: &Db, id: &str) -> Result<Vec<String>, sqlx::E
 
 /// How a run ended, as the worker saw it.
 pub struct Finish<'a> {
-    pub status: &'a str,
+    pub status: JobStatus,
     pub output: Option<&'a str>,
     pub error: Option<&'a str>,
     pub gpu_ms: i64,
@@ -237,7 +225,7 @@ pub async fn finish(db: &Db, id: &str, worker: &str, f: &Finish<'_>) -> Result<b
          message = CASE WHEN $1 = 'COMPLETED' THEN 'completed' ELSE $7 END \
          WHERE id = $8 AND worker_id = $9 AND status = 'IN_PROGRESS'",
     )
-    .bind(f.status)
+    .bind(f.status.as_str())
     .bind(f.output)
     .bind(f.error)
     .bind(now_ms())
@@ -346,11 +334,19 @@ pub async fn requeue_orphans(db: &Db, worker: Option<&str>) -> Result<Vec<String
 }
 
 /// Job counts by status for `health`.
-pub async fn counts(db: &Db, endpoint: &str) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    sqlx::query_as("SELECT status, COUNT(*) FROM jobs WHERE endpoint = $1 GROUP BY status")
-        .bind(endpoint)
-        .fetch_all(&db.pool)
-        .await
+pub async fn counts(db: &Db, endpoint: &str) -> Result<Vec<(JobStatus, i64)>, sqlx::Error> {
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("SELECT status, COUNT(*) FROM jobs WHERE endpoint = $1 GROUP BY status")
+            .bind(endpoint)
+            .fetch_all(&db.pool)
+            .await?;
+    rows.into_iter()
+        .map(|(s, n)| {
+            JobStatus::parse(&s)
+                .map(|s| (s, n))
+                .ok_or_else(|| sqlx::Error::Decode(format!("unknown job status `{s}`").into()))
+        })
+        .collect()
 }
 
 /// Jobs that were retried at least once.

@@ -1,11 +1,9 @@
 //! Projects: a named set of photos and what was computed from them.
 
-use serde::Serialize;
-
 use super::{new_id, now_ms, Db};
 
 /// A project as the API returns it, with its counts.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Project {
     pub id: String,
     pub name: String,
@@ -14,6 +12,20 @@ pub struct Project {
     pub job_count: i64,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+impl From<Project> for splatpod::api::Project {
+    fn from(p: Project) -> Self {
+        splatpod::api::Project {
+            id: p.id,
+            name: p.name,
+            image_count: p.image_count,
+            artifact_count: p.artifact_count,
+            job_count: p.job_count,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }
+    }
 }
 
 const SELECT: &str = "SELECT p.id, p.name, p.created_at, p.updated_at, \

@@ -1,10 +1,8 @@
 //! Share links: an unguessable token that reads one project's viewer data, nothing else.
 
-use serde::Serialize;
-
 use super::{now_ms, Db};
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Share {
     pub token: String,
     pub project_id: String,

@@ -1,72 +1,14 @@
-//! A job's `input`, checked when the job is submitted so mistakes get a 400 at once.
+//! A job's `input` (the engine's [`JobInput`]), checked when the job is submitted so mistakes
+//! get a 400 at once, and the settings derived from it.
 
-use serde::Deserialize;
+pub use splatpod::api::{JobInput, PairModeName, Task};
 use splatpod::features::sift::SiftParams;
-pub use splatpod::features::Quality;
 
 use crate::error::ServerError;
 
-/// The engine task a job runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Task {
-    /// SIFT features for every image, then matches between image pairs.
-    Features,
-    /// Renders the project's scene artifact to `thumbnail.png`.
-    Render,
-    Sfm,
-    Train,
-    Reconstruct,
-}
-
-impl Task {
-    pub fn name(self) -> &'static str {
-        match self {
-            Task::Features => "features",
-            Task::Render => "render",
-            Task::Sfm => "sfm",
-            Task::Train => "train",
-            Task::Reconstruct => "reconstruct",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PairModeName {
-    Exhaustive,
-    Sequential,
-}
-
-/// Everything a job may ask for. Unknown fields are refused so typos do not pass silently.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct JobInput {
-    pub task: Task,
-    pub project_id: Option<String>,
-    /// Photos to fetch into a new project instead of `project_id`.
-    pub image_urls: Option<Vec<String>>,
-    /// Longer image side for feature extraction (default 1600).
-    pub max_side: Option<u32>,
-    /// Most features kept per image (default 8192, or by `quality`).
-    pub max_features: Option<u32>,
-    pub quality: Option<Quality>,
-    /// Pair selection for matching (default exhaustive up to 100 images, else sequential).
-    pub pair_mode: Option<PairModeName>,
-    /// Frames each frame is matched with in sequential mode (default 10).
-    pub overlap: Option<u32>,
-    /// Training iterations (for `train`, when it lands).
-    pub iterations: Option<u32>,
-    /// Thumbnail size for `render` (default 512 × 512).
-    pub width: Option<u32>,
-    pub height: Option<u32>,
-}
-
-impl JobInput {
-    /// Parses and checks `input`; `max_url_images` bounds `image_urls`.
-    pub fn parse(input: &serde_json::Value, max_url_images: usize) -> Result<Self, ServerError> {
-        let parsed: JobInput = serde_json::from_value(input.clone())
-            .map_err(|e| ServerError::BadInput(format!("invalid job input: {e}")))?;
+/// Checks a parsed `input`; `max_url_images` bounds `image_urls`.
+pub fn validate(parsed: &JobInput, max_url_images: usize) -> Result<(), ServerError> {
+    {
         match parsed.task {
             Task::Features | Task::Render => {}
             other => {
@@ -136,15 +78,16 @@ impl JobInput {
                 ));
             }
         }
-        Ok(parsed)
     }
+    Ok(())
+}
 
-    /// SIFT settings for the job's quality preset ([`Quality::sift_params`]).
-    pub fn sift_params(&self) -> SiftParams {
-        self.quality
-            .unwrap_or_default()
-            .sift_params(self.max_features)
-    }
+/// SIFT settings for the job's quality preset ([`Quality::sift_params`]).
+pub fn sift_params(input: &JobInput) -> SiftParams {
+    input
+        .quality
+        .unwrap_or_default()
+        .sift_params(input.max_features)
 }
 
 #[cfg(test)]
@@ -152,11 +95,18 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// Parses and validates as a submission does.
+    fn parse(input: &serde_json::Value, max: usize) -> Result<JobInput, ServerError> {
+        let parsed: JobInput = serde_json::from_value(input.clone())
+            .map_err(|e| ServerError::BadInput(format!("invalid job input: {e}")))?;
+        validate(&parsed, max).map(|()| parsed)
+    }
+
     #[test]
     fn inputs_are_checked() {
-        let ok = JobInput::parse(&json!({"task": "features", "project_id": "p"}), 10);
+        let ok = parse(&json!({"task": "features", "project_id": "p"}), 10);
         let ok = ok.expect("valid");
-        let p = ok.sift_params();
+        let p = sift_params(&ok);
         assert!(p.upsample && p.root_sift && p.max_features == Some(8192));
         for (bad, want) in [
             (
@@ -180,13 +130,11 @@ mod tests {
             ),
             (json!("just a string"), "invalid job input"),
         ] {
-            let e = JobInput::parse(&bad, 10)
-                .expect_err("must fail")
-                .to_string();
+            let e = parse(&bad, 10).expect_err("must fail").to_string();
             assert!(e.contains(want), "{bad}: {e}");
         }
         let many: Vec<String> = (0..11).map(|i| format!("http://h/{i}.jpg")).collect();
-        let e = JobInput::parse(&json!({"task": "features", "image_urls": many}), 10);
+        let e = parse(&json!({"task": "features", "image_urls": many}), 10);
         assert!(matches!(e, Err(ServerError::TooLarge(_))));
     }
 }

@@ -14,16 +14,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::blob::BlobStore;
-use crate::db::jobs::{self as q, status, Job};
+use crate::db::jobs::{self as q, Job, JobStatus};
 use crate::db::{now_ms, Db};
 use crate::error::ServerError;
 use crate::net::HostGuard;
 use crate::state::SharedGpu;
+use splatpod::api::JobStatusBody;
 
 /// Settings of the worker pool.
 #[derive(Debug, Clone)]
@@ -106,7 +107,7 @@ impl JobService {
             token.cancel();
         }
         if let Some(job) = &job {
-            if !status::is_final(&before.status) && job.status == status::CANCELLED {
+            if !before.status.is_final() && job.status == JobStatus::Cancelled {
                 self.send_webhook(job);
             }
         }
@@ -140,7 +141,7 @@ impl JobService {
         loop {
             let job = q::get(&self.inner.db, id).await?;
             match &job {
-                Some(j) if !status::is_final(&j.status) => {}
+                Some(j) if !j.status.is_final() => {}
                 _ => return Ok(job),
             }
             if tokio::time::Instant::now() >= deadline {
@@ -170,40 +171,41 @@ impl JobService {
     }
 }
 
+/// A stored job output (JSON text) as a value; text that is not JSON stays a string.
+pub fn output_value(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
+}
+
 /// The RunPod-shaped status body of a job, plus Splatpod's progress fields.
-pub fn status_body(job: &Job) -> Value {
+pub fn status_body(job: &Job) -> JobStatusBody {
     let now = now_ms();
     let delay = match job.started_at {
         Some(s) => s - job.created_at,
-        None if job.status == status::IN_QUEUE => now - job.created_at,
+        None if job.status == JobStatus::InQueue => now - job.created_at,
         None => job.finished_at.unwrap_or(now) - job.created_at,
     };
     let execution = match job.started_at {
         Some(s) => job.finished_at.unwrap_or(now) - s,
         None => 0,
     };
-    let mut body = json!({
-        "id": job.id,
-        "status": job.status,
-        "delayTime": delay.max(0),
-        "executionTime": execution.max(0),
-        "progress": job.progress,
-        "stage": job.stage,
-        "message": job.message,
-        "task": job.task,
-        "projectId": job.project_id,
-        "attempts": job.attempts,
-        "retries": job.retried,
-        "gpuSeconds": job.gpu_ms as f64 / 1000.0,
-        "costUsd": job.cost_usd,
-    });
-    if let Some(out) = &job.output {
-        body["output"] = serde_json::from_str(out).unwrap_or(Value::String(out.clone()));
+    JobStatusBody {
+        id: job.id.clone(),
+        status: job.status,
+        delay_time: delay.max(0),
+        execution_time: execution.max(0),
+        progress: job.progress,
+        stage: job.stage.clone(),
+        message: job.message.clone(),
+        task: job.task.clone(),
+        project_id: job.project_id.clone(),
+        attempts: job.attempts,
+        retries: job.retried,
+        gpu_seconds: job.gpu_ms as f64 / 1000.0,
+        cost_usd: job.cost_usd,
+        output: job.output.as_deref().map(output_value),
+        error: job
+            .error
+            .clone()
+            .filter(|_| job.status != JobStatus::Completed),
     }
-    if let Some(err) = &job.error {
-        if job.status != status::COMPLETED {
-            body["error"] = Value::String(err.clone());
-        }
-    }
-    body
 }

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::input::JobInput;
 use super::tasks::{self, TaskError};
 use super::JobService;
-use crate::db::jobs::{self as q, status, Finish, Job};
+use crate::db::jobs::{self as q, Finish, Job, JobStatus};
 use crate::db::now_ms;
 use crate::state::{read_gpu, GpuState};
 
@@ -192,7 +192,7 @@ async fn run_job(svc: &JobService, ctx: Option<GpuContext>, job: Job) {
     let worker = &inner.settings.worker_id;
     let db = &inner.db;
     let job_id = job.id.as_str();
-    let finish = |st: &'static str, output: Option<String>, error: Option<String>| async move {
+    let finish = |st: JobStatus, output: Option<String>, error: Option<String>| async move {
         let f = Finish {
             status: st,
             output: output.as_deref(),
@@ -203,10 +203,10 @@ async fn run_job(svc: &JobService, ctx: Option<GpuContext>, job: Job) {
         q::finish(db, job_id, worker, &f).await
     };
     let result = match outcome {
-        Outcome::Done(v) => finish(status::COMPLETED, Some(v.to_string()), None).await,
+        Outcome::Done(v) => finish(JobStatus::Completed, Some(v.to_string()), None).await,
         Outcome::TimedOut(ms) => {
             let msg = format!("execution timeout of {ms} ms exceeded");
-            finish(status::TIMED_OUT, None, Some(msg)).await
+            finish(JobStatus::TimedOut, None, Some(msg)).await
         }
         Outcome::Cancelled => Ok(false),
         Outcome::Failed(TaskError::Transient(msg)) if job.attempts < job.max_attempts => {
@@ -229,7 +229,7 @@ async fn run_job(svc: &JobService, ctx: Option<GpuContext>, job: Job) {
             });
             return log_db(&job.id, r);
         }
-        Outcome::Failed(e) => finish(status::FAILED, None, Some(e.to_string())).await,
+        Outcome::Failed(e) => finish(JobStatus::Failed, None, Some(e.to_string())).await,
     };
     if let Ok(true) = result {
         if let Ok(Some(done)) = q::get(db, &job.id).await {

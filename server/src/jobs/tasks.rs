@@ -15,6 +15,7 @@ use crate::db::jobs::{self as q, Job};
 use crate::db::{artifacts, images, projects};
 use crate::error::ServerError;
 use crate::ingest::{ingest_image, Ingested};
+use splatpod::api::{FeaturesOutput, MatchesArtifact, PairMatches, RenderOutput};
 
 /// Why a task stopped early.
 #[derive(Debug, thiserror::Error)]
@@ -136,13 +137,18 @@ pub async fn run(
         )));
     }
     match input.task {
-        Task::Features => features(&run, &project_id, input).await,
-        Task::Render => render(&run, &project_id, input).await,
+        Task::Features => to_value(features(&run, &project_id, input).await?),
+        Task::Render => to_value(render(&run, &project_id, input).await?),
         other => Err(TaskError::Permanent(format!(
             "task `{}` is not available in this server build",
             other.name()
         ))),
     }
+}
+
+/// A task's typed output as the JSON the job stores.
+fn to_value(output: impl serde::Serialize) -> Result<Value, TaskError> {
+    serde_json::to_value(output).map_err(|e| TaskError::Permanent(format!("job output: {e}")))
 }
 
 /// Downloads `image_urls` (SSRF-guarded, size-capped) into a new project.
@@ -184,7 +190,11 @@ async fn fetch_into_new_project(run: &Run<'_>, input: &JobInput) -> Result<Strin
     Ok(project.id)
 }
 
-async fn features(run: &Run<'_>, project_id: &str, input: &JobInput) -> Result<Value, TaskError> {
+async fn features(
+    run: &Run<'_>,
+    project_id: &str,
+    input: &JobInput,
+) -> Result<FeaturesOutput, TaskError> {
     let inner = &run.svc.inner;
     let imgs = images::list(&inner.db, project_id).await?;
     if imgs.is_empty() {
@@ -193,7 +203,7 @@ async fn features(run: &Run<'_>, project_id: &str, input: &JobInput) -> Result<V
         )));
     }
     let max_side = input.max_side.unwrap_or(splatpod::images::DEFAULT_MAX_SIDE);
-    let params = input.sift_params();
+    let params = super::input::sift_params(input);
     let sift = SiftGpu::new(run.ctx);
     let n = imgs.len();
     let mut all = Vec::with_capacity(n);
@@ -240,7 +250,7 @@ async fn features(run: &Run<'_>, project_id: &str, input: &JobInput) -> Result<V
             write_features(&feats),
         )
         .await?;
-        counts.push(feats.keypoints.len());
+        counts.push(feats.keypoints.len() as u64);
         all.push(feats);
     }
 
@@ -273,15 +283,14 @@ async fn features(run: &Run<'_>, project_id: &str, input: &JobInput) -> Result<V
             &MatchOptions::default(),
         )
         .await?;
-        per_pair.push(m.len());
-        let list: Vec<[u32; 2]> = m.iter().map(|m| [m.query, m.train]).collect();
-        pair_out.push(json!({
-            "a": imgs[a as usize].id,
-            "b": imgs[b as usize].id,
-            "matches": list,
-        }));
+        per_pair.push(m.len() as u64);
+        pair_out.push(PairMatches {
+            a: imgs[a as usize].id.clone(),
+            b: imgs[b as usize].id.clone(),
+            matches: m.iter().map(|m| [m.query, m.train]).collect(),
+        });
     }
-    let matches = json!({ "pairs": pair_out });
+    let matches = MatchesArtifact { pairs: pair_out };
     run.put_artifact(
         project_id,
         "matches.json",
@@ -290,21 +299,28 @@ async fn features(run: &Run<'_>, project_id: &str, input: &JobInput) -> Result<V
     )
     .await?;
     projects::touch(&inner.db, project_id).await?;
-    Ok(json!({
-        "project_id": project_id,
-        "images": n,
-        "features_per_image": counts,
-        "pairs": pairs.len(),
-        "matches_per_pair": per_pair,
-        "pair_mode": match mode { PairMode::Exhaustive => "exhaustive", PairMode::Sequential { .. } => "sequential" },
-        "artifacts": ["matches.json", "features-<image id>.spf"],
-    }))
+    Ok(FeaturesOutput {
+        project_id: project_id.to_owned(),
+        images: n as u64,
+        features_per_image: counts,
+        pairs: pairs.len() as u64,
+        matches_per_pair: per_pair,
+        pair_mode: match mode {
+            PairMode::Exhaustive => PairModeName::Exhaustive,
+            PairMode::Sequential { .. } => PairModeName::Sequential,
+        },
+        artifacts: vec!["matches.json".into(), "features-<image id>.spf".into()],
+    })
 }
 
 /// Scene artifact names the render task looks for, in order.
 pub const SCENE_NAMES: [&str; 3] = ["scene.ply", "scene.spz", "scene.splat"];
 
-async fn render(run: &Run<'_>, project_id: &str, input: &JobInput) -> Result<Value, TaskError> {
+async fn render(
+    run: &Run<'_>,
+    project_id: &str,
+    input: &JobInput,
+) -> Result<RenderOutput, TaskError> {
     use glam::Vec3;
     use splatpod::render::{Camera, GpuScene, Renderer};
     let inner = &run.svc.inner;
@@ -349,11 +365,11 @@ async fn render(run: &Run<'_>, project_id: &str, input: &JobInput) -> Result<Val
     run.put_artifact(project_id, "thumbnail.png", "image/png", png)
         .await?;
     projects::touch(&inner.db, project_id).await?;
-    Ok(json!({
-        "project_id": project_id,
-        "splats": scene.len(),
-        "width": w,
-        "height": h,
-        "artifact": "thumbnail.png",
-    }))
+    Ok(RenderOutput {
+        project_id: project_id.to_owned(),
+        splats: scene.len() as u64,
+        width: w,
+        height: h,
+        artifact: "thumbnail.png".into(),
+    })
 }

@@ -25,7 +25,7 @@ pub async fn deliver(
     secret: &str,
     url: &str,
     job_id: &str,
-    body: &serde_json::Value,
+    body: &splatpod::api::JobStatusBody,
 ) {
     let bytes = match serde_json::to_vec(body) {
         Ok(b) => b,

@@ -1,0 +1,540 @@
+//! The HTTP API's request and response bodies, one definition for the server (which produces
+//! them), the PWA (which reads them) and the end-to-end tests. Field names are the wire names;
+//! the RunPod-compatible job bodies use RunPod's camelCase.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use crate::features::Quality;
+pub use crate::gpu::AdapterSummary;
+
+/// Where a job stands (RunPod's status names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum JobStatus {
+    InQueue,
+    InProgress,
+    Completed,
+    Failed,
+    Cancelled,
+    TimedOut,
+}
+
+impl JobStatus {
+    pub const ALL: [JobStatus; 6] = [
+        JobStatus::InQueue,
+        JobStatus::InProgress,
+        JobStatus::Completed,
+        JobStatus::Failed,
+        JobStatus::Cancelled,
+        JobStatus::TimedOut,
+    ];
+
+    /// The wire name (also what the database stores).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::InQueue => "IN_QUEUE",
+            JobStatus::InProgress => "IN_PROGRESS",
+            JobStatus::Completed => "COMPLETED",
+            JobStatus::Failed => "FAILED",
+            JobStatus::Cancelled => "CANCELLED",
+            JobStatus::TimedOut => "TIMED_OUT",
+        }
+    }
+
+    /// The status named `s`, if any.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    /// Whether a job in this status will not change again on its own.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            JobStatus::Completed | JobStatus::Failed | JobStatus::Cancelled | JobStatus::TimedOut
+        )
+    }
+}
+
+impl TryFrom<String> for JobStatus {
+    type Error = String;
+
+    /// For database rows that store the wire name.
+    fn try_from(s: String) -> Result<Self, String> {
+        Self::parse(&s).ok_or_else(|| format!("unknown job status `{s}`"))
+    }
+}
+
+impl std::fmt::Display for JobStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Every error response: the message, the HTTP status, and for server faults (5xx) the request
+/// id that the server's log keeps the detail under.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+    pub status: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+/// `GET /health`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Health {
+    pub status: String,
+    /// The job endpoint name under `/v2/`.
+    pub endpoint: String,
+}
+
+/// `GET /readiness` once the GPU is open.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Readiness {
+    pub status: String,
+    pub version: String,
+    pub gpu: AdapterSummary,
+}
+
+// ---- projects, photos, artifacts ----
+
+/// `POST /api/projects`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewProject {
+    pub name: String,
+}
+
+/// A project with its counts (times in ms since the Unix epoch).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Project {
+    pub id: String,
+    pub name: String,
+    pub image_count: i64,
+    pub artifact_count: i64,
+    pub job_count: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// `GET /api/projects`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProjectList {
+    pub projects: Vec<Project>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// A stored photo.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageInfo {
+    pub id: String,
+    pub project_id: String,
+    pub sha256: String,
+    /// The client's file name, for display only.
+    pub file_name: String,
+    pub format: String,
+    pub bytes: i64,
+    pub width: i64,
+    pub height: i64,
+    /// 35-mm-equivalent focal length from EXIF, the intrinsics prior.
+    pub focal_35mm: Option<f64>,
+    pub created_at: i64,
+}
+
+/// `GET /api/projects/{id}/images`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageList {
+    pub images: Vec<ImageInfo>,
+}
+
+/// What became of one uploaded file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UploadStatus {
+    Stored,
+    /// The project already has these exact bytes.
+    Duplicate,
+    Rejected,
+}
+
+/// One file of an upload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UploadedFile {
+    pub file_name: String,
+    pub status: UploadStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// `POST /api/projects/{id}/images`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UploadResult {
+    pub stored: u64,
+    pub duplicates: u64,
+    pub rejected: u64,
+    pub files: Vec<UploadedFile>,
+}
+
+/// A result kept with a project.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArtifactInfo {
+    pub project_id: String,
+    pub name: String,
+    pub content_type: String,
+    pub bytes: i64,
+    pub job_id: Option<String>,
+    pub created_at: i64,
+}
+
+/// `GET /api/projects/{id}/artifacts`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArtifactList {
+    pub artifacts: Vec<ArtifactInfo>,
+}
+
+/// `PUT /api/projects/{id}/artifacts/scene.*`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SceneImported {
+    pub name: String,
+    pub bytes: i64,
+    pub splats: u64,
+    /// The artifacts written (the upload and, for PLY and `.splat`, a compact `scene.spz`).
+    pub artifacts: Vec<String>,
+}
+
+// ---- share links ----
+
+/// `POST /api/projects/{id}/shares`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewShare {
+    /// Lifetime in seconds; none = until revoked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in_s: Option<u64>,
+}
+
+/// A share link.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Share {
+    pub token: String,
+    /// The read-only viewer's address.
+    pub url: String,
+    pub project_id: String,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+/// `GET /api/projects/{id}/shares`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShareList {
+    pub shares: Vec<Share>,
+}
+
+/// The shared project as a share link shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SharedProject {
+    pub name: String,
+    pub image_count: i64,
+}
+
+/// `GET /api/s/{token}`: what the read-only viewer needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SharedView {
+    pub project: SharedProject,
+    pub artifacts: Vec<String>,
+    pub scene_url: Option<String>,
+    pub thumbnail_url: Option<String>,
+    pub expires_at: Option<i64>,
+}
+
+// ---- jobs (RunPod-compatible) ----
+
+/// The engine task a job runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Task {
+    /// SIFT features for every image, then matches between image pairs.
+    Features,
+    /// Renders the project's scene artifact to `thumbnail.png`.
+    Render,
+    Sfm,
+    Train,
+    Reconstruct,
+}
+
+impl Task {
+    pub fn name(self) -> &'static str {
+        match self {
+            Task::Features => "features",
+            Task::Render => "render",
+            Task::Sfm => "sfm",
+            Task::Train => "train",
+            Task::Reconstruct => "reconstruct",
+        }
+    }
+}
+
+/// How image pairs are chosen for matching.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PairModeName {
+    Exhaustive,
+    Sequential,
+}
+
+/// A job's `input`. Unknown fields are refused so typos do not pass silently.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobInput {
+    pub task: Task,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<String>,
+    /// Photos to fetch into a new project instead of `project_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_urls: Option<Vec<String>>,
+    /// Longer image side for feature extraction (default 1600).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_side: Option<u32>,
+    /// Most features kept per image (default by `quality`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_features: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<Quality>,
+    /// Pair selection for matching (default exhaustive up to 100 images, else sequential).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pair_mode: Option<PairModeName>,
+    /// Frames each frame is matched with in sequential mode (default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overlap: Option<u32>,
+    /// Training iterations (for `train`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iterations: Option<u32>,
+    /// Thumbnail size for `render` (default 512 × 512).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+}
+
+impl JobInput {
+    /// An input for `task` with every option at its default.
+    pub fn new(task: Task) -> Self {
+        JobInput {
+            task,
+            project_id: None,
+            image_urls: None,
+            max_side: None,
+            max_features: None,
+            quality: None,
+            pair_mode: None,
+            overlap: None,
+            iterations: None,
+            width: None,
+            height: None,
+        }
+    }
+}
+
+/// Per-request limits, in milliseconds (RunPod's `policy`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobPolicy {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_timeout: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<i64>,
+}
+
+/// `POST /v2/{endpoint}/run` and `runsync`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunRequest {
+    pub input: JobInput,
+    /// Called with the final status body (signed, see the README).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<JobPolicy>,
+    /// Accepted for RunPod compatibility; Splatpod keeps no per-request S3 settings.
+    #[serde(default, rename = "s3Config", skip_serializing_if = "Option::is_none")]
+    pub s3_config: Option<Value>,
+}
+
+/// `run` and `retry`: the job id and its status.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobAccepted {
+    pub id: String,
+    pub status: JobStatus,
+}
+
+/// `status/{id}`, `runsync`, `cancel/{id}` and the webhook body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobStatusBody {
+    pub id: String,
+    pub status: JobStatus,
+    /// Milliseconds queued before a worker took it.
+    pub delay_time: i64,
+    /// Milliseconds of execution so far.
+    pub execution_time: i64,
+    /// 0–100 within the current attempt.
+    pub progress: f64,
+    pub stage: Option<String>,
+    pub message: Option<String>,
+    pub task: String,
+    pub project_id: Option<String>,
+    pub attempts: i64,
+    pub retries: i64,
+    pub gpu_seconds: f64,
+    pub cost_usd: f64,
+    /// The task's result (e.g. [`FeaturesOutput`]) once completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<Value>,
+    /// Why it failed, timed out or was cancelled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One chunk of `stream/{id}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StreamChunk {
+    pub output: Value,
+}
+
+/// `stream/{id}`: the chunks since the previous call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StreamBody {
+    pub id: String,
+    pub status: JobStatus,
+    pub stream: Vec<StreamChunk>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// `purge-queue`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PurgeResult {
+    pub removed: u64,
+    pub status: String,
+}
+
+/// Job counts by state (`health`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobCounts {
+    pub completed: u64,
+    /// Failed and timed out.
+    pub failed: u64,
+    pub cancelled: u64,
+    pub in_progress: u64,
+    pub in_queue: u64,
+    pub retried: u64,
+}
+
+/// Worker slots (`health`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkerCounts {
+    pub idle: u64,
+    pub running: u64,
+}
+
+/// The GPU as `health` reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GpuHealth {
+    pub ready: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// `GET /v2/{endpoint}/health`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EndpointHealth {
+    pub jobs: JobCounts,
+    pub workers: WorkerCounts,
+    pub gpu: GpuHealth,
+}
+
+/// The `output` of a completed `features` job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeaturesOutput {
+    pub project_id: String,
+    pub images: u64,
+    pub features_per_image: Vec<u64>,
+    pub pairs: u64,
+    pub matches_per_pair: Vec<u64>,
+    pub pair_mode: PairModeName,
+    pub artifacts: Vec<String>,
+}
+
+/// `matches.json`, written by the `features` job: per image pair (image ids), the matched
+/// feature indices `[index in a, index in b]` into the images' `.spf` files.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatchesArtifact {
+    pub pairs: Vec<PairMatches>,
+}
+
+/// The matches of one image pair.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PairMatches {
+    pub a: String,
+    pub b: String,
+    pub matches: Vec<[u32; 2]>,
+}
+
+/// The `output` of a completed `render` job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RenderOutput {
+    pub project_id: String,
+    pub splats: u64,
+    pub width: u32,
+    pub height: u32,
+    pub artifact: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_status_names_round_trip() {
+        for s in JobStatus::ALL {
+            let json = serde_json::to_string(&s).expect("serialise");
+            assert_eq!(json, format!("\"{}\"", s.as_str()));
+            assert_eq!(JobStatus::parse(s.as_str()), Some(s));
+            assert_eq!(serde_json::from_str::<JobStatus>(&json).expect("parse"), s);
+        }
+        assert_eq!(JobStatus::parse("DONE"), None);
+        assert!(JobStatus::TimedOut.is_final() && !JobStatus::InProgress.is_final());
+    }
+
+    #[test]
+    fn job_input_refuses_unknown_fields_and_omits_defaults() {
+        let input = JobInput {
+            project_id: Some("p".into()),
+            quality: Some(Quality::High),
+            ..JobInput::new(Task::Features)
+        };
+        let json = serde_json::to_value(&input).expect("serialise");
+        assert_eq!(
+            json,
+            serde_json::json!({"task": "features", "project_id": "p", "quality": "high"})
+        );
+        let typo = serde_json::json!({"task": "features", "projct_id": "p"});
+        let err = serde_json::from_value::<JobInput>(typo).expect_err("typo");
+        assert!(err.to_string().contains("unknown field"), "{err}");
+    }
+}
