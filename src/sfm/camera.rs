@@ -250,9 +250,7 @@ impl Camera {
     /// Pixel of the normalized (undistorted, z = 1) point `uv`: distortion, then focal length
     /// and principal point (COLMAP's `ImgFromCam`).
     pub fn normalized_to_image(&self, uv: &Vector2<f64>) -> Vector2<f64> {
-        let (f, c) = (self.focal_lengths(), self.principal_point());
-        let d = distortion(self.model, &self.params, uv).offset;
-        Vector2::new(f.x * (uv.x + d.x) + c.x, f.y * (uv.y + d.y) + c.y)
+        normalized_to_image(self.model, &self.params, uv)
     }
 
     /// The pixel of `uv` with its Jacobians w.r.t. `uv` and w.r.t. the parameters (analytic).
@@ -297,12 +295,46 @@ fn param(params: &[f64], i: usize) -> f64 {
 }
 
 /// (fx, fy) of a model's parameter vector.
-fn focal_of(model: CameraModel, params: &[f64]) -> Vector2<f64> {
+pub(crate) fn focal_of(model: CameraModel, params: &[f64]) -> Vector2<f64> {
     match model.focal_indices() {
         [f] => Vector2::repeat(param(params, *f)),
         [fx, fy, ..] => Vector2::new(param(params, *fx), param(params, *fy)),
         [] => Vector2::zeros(),
     }
+}
+
+/// Pixel of `uv` under `model`/`params`, without derivatives (the cost evaluations of bundle
+/// adjustment call it with their own parameter vectors).
+pub(crate) fn normalized_to_image(
+    model: CameraModel,
+    params: &[f64],
+    uv: &Vector2<f64>,
+) -> Vector2<f64> {
+    let f = focal_of(model, params);
+    let pp = model.principal_point_indices();
+    let (u, v) = (uv.x, uv.y);
+    let e = |k: usize| {
+        model
+            .extra_indices()
+            .get(k)
+            .map_or(0.0, |&i| param(params, i))
+    };
+    let (du, dv) = match model {
+        CameraModel::SimplePinhole | CameraModel::Pinhole => (0.0, 0.0),
+        CameraModel::SimpleRadial | CameraModel::Radial | CameraModel::OpenCv => {
+            let r2 = u * u + v * v;
+            let radial = e(0) * r2 + e(1) * r2 * r2;
+            let (p1, p2) = (e(2), e(3));
+            (
+                u * radial + 2.0 * p1 * u * v + p2 * (r2 + 2.0 * u * u),
+                v * radial + 2.0 * p2 * u * v + p1 * (r2 + 2.0 * v * v),
+            )
+        }
+    };
+    Vector2::new(
+        f.x * (u + du) + param(params, pp[0]),
+        f.y * (v + dv) + param(params, pp[1]),
+    )
 }
 
 /// A distortion offset with its derivatives.
@@ -372,8 +404,9 @@ fn distortion(model: CameraModel, params: &[f64], uv: &Vector2<f64>) -> Distorti
     }
 }
 
-/// Pixel of `uv` under `model`/`params` with ∂pixel/∂uv and ∂pixel/∂params.
-fn projection_jacobians(
+/// Pixel of `uv` under `model`/`params` with ∂pixel/∂uv and ∂pixel/∂params (bundle adjustment
+/// calls it with its own parameter vectors, of the model's length).
+pub(crate) fn projection_jacobians(
     model: CameraModel,
     params: &[f64],
     uv: &Vector2<f64>,
