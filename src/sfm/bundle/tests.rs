@@ -254,6 +254,29 @@ fn local_adjustment_leaves_fixed_images_and_unseen_points_untouched() {
 }
 
 #[test]
+fn fixed_cameras_keep_their_intrinsics() {
+    let (model, params) = simple_radial();
+    let truth = make_scene(&spec(model, params));
+    let (mut rec, opts) = gauged_start(&truth, 21);
+    let before = rec.cameras.clone();
+    let report = bundle_adjust(
+        &mut rec,
+        &BundleOptions {
+            fixed_cameras: BTreeSet::from([1]),
+            ..opts
+        },
+    )
+    .expect("runs");
+    assert_eq!(report.variable_cameras, 0);
+    assert_eq!(rec.cameras, before);
+    // With the focal length held 3 % off, the fit cannot reach the noise level.
+    assert!(
+        report.final_rms_px > 1.5 * NOISE_PX * 2f64.sqrt(),
+        "{report:?}"
+    );
+}
+
+#[test]
 fn nothing_varies_when_everything_is_held() {
     let (model, params) = simple_radial();
     let truth = make_scene(&spec(model, params));
