@@ -5,9 +5,14 @@
 //! - [`model`]: the reconstruction (cameras, posed images with their 2D points, 3D points with
 //!   tracks).
 //! - [`camera`]: COLMAP camera models, projection and unprojection with distortion.
+//! - [`bundle`]: bundle adjustment (Levenberg–Marquardt, Schur complement, robust losses).
 
+pub mod bundle;
 pub mod camera;
 pub mod model;
 
-pub use camera::{Camera, CameraModel};
+pub use bundle::{
+    bundle_adjust, BundleError, BundleOptions, BundleReport, LossFunction, Termination,
+};
+pub use camera::{Camera, CameraError, CameraModel};
 pub use model::{Image, Point2D, Point3D, Reconstruction, TrackElement};
