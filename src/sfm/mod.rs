@@ -5,10 +5,12 @@
 //! - [`model`]: the reconstruction (cameras, posed images with their 2D points, 3D points with
 //!   tracks).
 //! - [`camera`]: COLMAP camera models, projection and unprojection with distortion.
+//! - [`geometry`]: minimal solvers (E, F, H, P3P), LO-RANSAC, triangulation, two-view geometry.
 //! - [`bundle`]: bundle adjustment (Levenberg–Marquardt, Schur complement, robust losses).
 
 pub mod bundle;
 pub mod camera;
+pub mod geometry;
 pub mod model;
 
 pub use bundle::{
