@@ -5,9 +5,14 @@
 //! - [`model`]: the reconstruction (cameras, posed images with their 2D points, 3D points with
 //!   tracks).
 //! - [`camera`]: COLMAP camera models, projection and unprojection with distortion.
+//! - [`colmap`]: COLMAP sparse models (binary and text) read and written exactly.
+//! - [`transforms`]: nerfstudio / instant-ngp `transforms.json` (intrinsics, OpenGL
+//!   camera-to-world poses).
 
 pub mod camera;
+pub mod colmap;
 pub mod model;
+pub mod transforms;
 
 pub use camera::{Camera, CameraModel};
 pub use model::{Image, Point2D, Point3D, Reconstruction, TrackElement};
