@@ -199,7 +199,7 @@ impl Transforms {
         };
         let size = |value: Option<f64>, field| {
             let v = value.ok_or_else(|| missing(field))?;
-            if v >= 1.0 && v <= MAX_EXACT_SIZE && v.fract() == 0.0 {
+            if (1.0..=MAX_EXACT_SIZE).contains(&v) && v.fract() == 0.0 {
                 Ok(v)
             } else {
                 Err(invalid(format!("{field} = {v} is not an image size")))

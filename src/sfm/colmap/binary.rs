@@ -1,5 +1,7 @@
 //! COLMAP's binary model files (`cameras.bin`, `images.bin`, `points3D.bin`), little-endian, in
-//! the layouts of COLMAP's `reconstruction_io_binary.cc`.
+//! the layouts of COLMAP's `reconstruction_io_binary.cc`. Camera ids are COLMAP's `camera_t`
+//! (u32) in both `cameras.bin` and `images.bin` (some descriptions say i32 in `cameras.bin`:
+//! the same bytes for every id below 2³¹).
 
 use nalgebra::{Isometry3, Translation3, Vector2, Vector3};
 

@@ -1,6 +1,8 @@
 //! COLMAP's text model files (`cameras.txt`, `images.txt`, `points3D.txt`), with COLMAP's header
 //! comments. Numbers are written in the shortest form that reads back to the same `f64`, so a
-//! text model round-trips exactly.
+//! text model round-trips exactly. An image name is the rest of its line, so names with
+//! spaces round-trip here (COLMAP's own text reader stops a name at the first space; use the
+//! binary format for such names).
 
 use std::fmt::Write as _;
 use std::str::FromStr;
@@ -174,7 +176,7 @@ pub fn read_text(
         if let Some((line, text)) = lines.next() {
             let mut f = Fields::new(names.images, line, text);
             let values: Vec<&str> = std::iter::from_fn(|| f.token()).collect();
-            if values.len() % 3 != 0 {
+            if !values.len().is_multiple_of(3) {
                 return Err(f.error(format!(
                     "image {id}: POINTS2D come as (X, Y, POINT3D_ID) triples, found {} values",
                     values.len()
@@ -225,7 +227,7 @@ pub fn read_text(
         let color = [f.next("R")?, f.next("G")?, f.next("B")?];
         let error = f.next("ERROR")?;
         let values: Vec<u32> = f.remaining("TRACK (IMAGE_ID, POINT2D_IDX)")?;
-        if values.len() % 2 != 0 {
+        if !values.len().is_multiple_of(2) {
             return Err(f.error(format!(
                 "point3D {id}: TRACK comes as (IMAGE_ID, POINT2D_IDX) pairs, found {} values",
                 values.len()
