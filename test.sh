@@ -7,10 +7,12 @@ cd "$(dirname "$0")"
 source .ci/setup.sh
 # Test-only services and peers: a private PostgreSQL server (the job-service tests run on it and
 # on SQLite), a local S3-compatible server (moto) for the S3 blob store, and the `runpod` SDK
-# (its endpoint client is run unchanged against the server).
+# (its endpoint client is run unchanged against the server), and pycolmap (COLMAP's own model
+# reader and writer, for the SfM interop tests).
 source .ci/postgres.sh
 source .ci/s3.sh
 python3 -c "import runpod" 2>/dev/null || python3 -m pip install --quiet --root-user-action=ignore 'runpod==1.12.0'
+python3 -c "import pycolmap" 2>/dev/null || python3 -m pip install --quiet --root-user-action=ignore 'pycolmap==4.2.1'
 
 step() { printf '\n==> %s\n' "$*"; }
 

@@ -7,11 +7,16 @@
 //! - [`camera`]: COLMAP camera models, projection and unprojection with distortion.
 //! - [`geometry`]: minimal solvers (E, F, H, P3P), LO-RANSAC, triangulation, two-view geometry.
 //! - [`bundle`]: bundle adjustment (Levenberg–Marquardt, Schur complement, robust losses).
+//! - [`colmap`]: COLMAP sparse models (binary and text) read and written exactly.
+//! - [`transforms`]: nerfstudio / instant-ngp `transforms.json` (intrinsics, OpenGL
+//!   camera-to-world poses).
 
 pub mod bundle;
 pub mod camera;
+pub mod colmap;
 pub mod geometry;
 pub mod model;
+pub mod transforms;
 
 pub use bundle::{
     bundle_adjust, BundleError, BundleOptions, BundleReport, LossFunction, Termination,
