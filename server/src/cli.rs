@@ -28,6 +28,8 @@ pub enum Command {
     Bench(BenchArgs),
     /// Print the GPU adapter the server would use.
     GpuInfo,
+    /// Structure-from-Motion on a folder of photos: COLMAP model, transforms.json, points.ply.
+    Sfm(crate::sfm_cli::SfmArgs),
     /// Render a splat scene (PLY, SPZ or .splat) to a PNG, e.g. a project thumbnail.
     Render(RenderArgs),
     /// Manage API keys (`keys create --name N` prints a new key once).

@@ -16,6 +16,7 @@ mod net;
 mod ratelimit;
 mod render;
 mod routes;
+mod sfm_cli;
 mod spawn;
 mod state;
 
@@ -30,6 +31,7 @@ async fn main() -> std::process::ExitCode {
         cli::Command::Bench(args) => bench::run(args).await,
         cli::Command::GpuInfo => gpu_info().await,
         cli::Command::Render(args) => render::run(args).await,
+        cli::Command::Sfm(args) => sfm_cli::run(args).await,
         cli::Command::Keys(args) => admin::keys(args).await,
         cli::Command::Jobs(args) => admin::jobs(args).await,
         cli::Command::BenchApi(args) => loadtest::run(args).await,

@@ -7,6 +7,10 @@
 //! - [`camera`]: COLMAP camera models, projection and unprojection with distortion.
 //! - [`geometry`]: minimal solvers (E, F, H, P3P), LO-RANSAC, triangulation, two-view geometry.
 //! - [`bundle`]: bundle adjustment (Levenberg–Marquardt, Schur complement, robust losses).
+//! - [`mapper`]: incremental mapping (verification, registration, triangulation, bundle
+//!   adjustment) with honest failure reports.
+//! - [`prepare`], [`pipeline`]: from photos to the mapper's input (GPU SIFT, matching, shared
+//!   cameras with EXIF focal priors) and from the model to coloured points.
 //! - [`colmap`]: COLMAP sparse models (binary and text) read and written exactly.
 //! - [`transforms`]: nerfstudio / instant-ngp `transforms.json` (intrinsics, OpenGL
 //!   camera-to-world poses).
@@ -15,7 +19,10 @@ pub mod bundle;
 pub mod camera;
 pub mod colmap;
 pub mod geometry;
+pub mod mapper;
 pub mod model;
+pub mod pipeline;
+pub mod prepare;
 pub mod transforms;
 
 pub use bundle::{

@@ -1,0 +1,210 @@
+//! `splatpod-server sfm PHOTOS_DIR --out DIR`: Structure-from-Motion on a folder of photos with
+//! progress bars: GPU SIFT, matching, verification, incremental mapping, bundle adjustment.
+//! Writes `sparse/0/*.bin` (COLMAP), `transforms.json` (nerfstudio), `points.ply` and
+//! `sfm.json` (what happened to every photo, timings).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use splatpod::api::{PairModeName, Quality};
+use splatpod::features::{PairMode, SiftGpu};
+use splatpod::gpu::GpuContext;
+use splatpod::images::{decode_image, DecodeOptions, DecodedImage};
+use splatpod::sfm::mapper::{reconstruct, MapperOptions, UnregisteredImage};
+use splatpod::sfm::prepare::{sfm_input, FeaturedImage};
+use splatpod::sfm::{colmap, pipeline, transforms};
+
+use crate::error::ServerError;
+
+#[derive(Debug, Args)]
+pub struct SfmArgs {
+    /// Folder of JPEG/PNG photos.
+    pub photos: PathBuf,
+    /// Output folder (created).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Feature preset: low, medium or high.
+    #[arg(long, default_value = "medium")]
+    pub quality: String,
+    /// Longer side the photos are downscaled to for features.
+    #[arg(long, default_value_t = splatpod::images::DEFAULT_MAX_SIDE)]
+    pub max_side: u32,
+    /// exhaustive (default up to 100 photos) or sequential (video frames).
+    #[arg(long)]
+    pub pair_mode: Option<String>,
+    /// Neighbours each frame is matched with in sequential mode.
+    #[arg(long, default_value_t = 10)]
+    pub overlap: u32,
+}
+
+/// `sfm.json`.
+#[derive(Debug, Serialize)]
+pub struct SfmSummary {
+    pub photos: usize,
+    pub registered: usize,
+    pub points: usize,
+    pub observations: usize,
+    pub rms_reprojection_px: f64,
+    pub matched_pairs: usize,
+    pub verified_pairs: usize,
+    pub unregistered: Vec<UnregisteredImage>,
+    pub ms_features: f64,
+    pub ms_matching: f64,
+    pub ms_mapping: f64,
+}
+
+fn bar(len: u64, what: &str) -> ProgressBar {
+    let b = ProgressBar::new(len);
+    if let Ok(style) = ProgressStyle::with_template(&format!(
+        "{{elapsed:>4}} {what:<12} [{{bar:30}}] {{pos}}/{{len}} {{msg}}"
+    )) {
+        b.set_style(style);
+    }
+    b
+}
+
+/// The pair selection for `n` photos: the named mode, else exhaustive up to 100 photos.
+pub fn pair_mode(name: Option<PairModeName>, n: usize, overlap: u32) -> PairMode {
+    match (name, n) {
+        (Some(PairModeName::Exhaustive), _) => PairMode::Exhaustive,
+        (None, n) if n <= 100 => PairMode::Exhaustive,
+        _ => PairMode::Sequential { window: overlap },
+    }
+}
+
+pub async fn run(args: SfmArgs) -> Result<(), ServerError> {
+    let quality = Quality::from_name(&args.quality).ok_or_else(|| {
+        ServerError::BadInput(format!(
+            "unknown quality `{}` (low, medium, high)",
+            args.quality
+        ))
+    })?;
+    let mode_name = match args.pair_mode.as_deref() {
+        None => None,
+        Some("exhaustive") => Some(PairModeName::Exhaustive),
+        Some("sequential") => Some(PairModeName::Sequential),
+        Some(other) => {
+            return Err(ServerError::BadInput(format!(
+                "unknown pair mode `{other}` (exhaustive, sequential)"
+            )))
+        }
+    };
+    let paths = crate::bench::photo_paths(&args.photos)?;
+    if paths.len() < 2 {
+        return Err(ServerError::BadInput(format!(
+            "{} holds {} photos; structure-from-motion needs at least two",
+            args.photos.display(),
+            paths.len()
+        )));
+    }
+    let ctx = GpuContext::new_for_large_scenes().await?;
+    let sift = SiftGpu::new(&ctx);
+    let params = quality.sift_params(None);
+
+    let t0 = Instant::now();
+    let b = bar(paths.len() as u64, "features");
+    let mut photos: Vec<(String, DecodedImage)> = Vec::with_capacity(paths.len());
+    let mut features = Vec::with_capacity(paths.len());
+    for p in &paths {
+        let name = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("photo")
+            .to_owned();
+        b.set_message(name.clone());
+        let bytes = std::fs::read(p)?;
+        let decoded = decode_image(
+            &bytes,
+            Some(&name),
+            &DecodeOptions {
+                max_side: Some(args.max_side),
+                ..DecodeOptions::default()
+            },
+        )
+        .map_err(|e| ServerError::BadInput(format!("{name}: {e}")))?;
+        features.push(pipeline::extract(&ctx, &sift, &decoded, &params).await?);
+        photos.push((name, decoded));
+        b.inc(1);
+    }
+    b.finish();
+    let ms_features = t0.elapsed().as_secs_f64() * 1e3;
+
+    let t1 = Instant::now();
+    let mode = pair_mode(mode_name, photos.len(), args.overlap);
+    let b = bar(0, "matching");
+    let pairs = pipeline::match_pairs(&ctx, &features, mode, &mut |done, total| {
+        b.set_length(total as u64);
+        b.set_position(done as u64);
+    })
+    .await?;
+    b.finish();
+    let ms_matching = t1.elapsed().as_secs_f64() * 1e3;
+
+    let t2 = Instant::now();
+    let featured: Vec<FeaturedImage<'_>> = photos
+        .iter()
+        .zip(&features)
+        .map(|((name, decoded), f)| FeaturedImage {
+            name: name.clone(),
+            features: f,
+            focal_35mm: decoded.focal.focal_35mm.map(f64::from),
+        })
+        .collect();
+    let input = sfm_input(&featured, pairs);
+    let b = bar(1000, "mapping");
+    let result = reconstruct(&input, &MapperOptions::default(), &mut |p| {
+        b.set_prefix(p.stage);
+        b.set_position((p.fraction.clamp(0.0, 1.0) * 1000.0) as u64);
+        b.set_message(p.message);
+    })
+    .map_err(|e| ServerError::BadInput(e.to_string()))?;
+    b.finish();
+    let ms_mapping = t2.elapsed().as_secs_f64() * 1e3;
+
+    let mut rec = result.reconstruction;
+    let decoded: Vec<&DecodedImage> = photos.iter().map(|(_, d)| d).collect();
+    pipeline::color_points(&mut rec, &decoded);
+    let sparse = args.out.join("sparse/0");
+    std::fs::create_dir_all(&sparse)?;
+    colmap::write_model(&sparse, &rec, colmap::ModelFormat::Binary)
+        .map_err(|e| ServerError::Internal(format!("writing the COLMAP model: {e}")))?;
+    let tj = transforms::write_transforms(&rec)
+        .map_err(|e| ServerError::Internal(format!("writing transforms.json: {e}")))?;
+    std::fs::write(args.out.join("transforms.json"), tj)?;
+    std::fs::write(args.out.join("points.ply"), pipeline::points_ply(&rec))?;
+    let summary = SfmSummary {
+        photos: photos.len(),
+        registered: rec.images.len(),
+        points: rec.points3d.len(),
+        observations: rec.points3d.values().map(|p| p.track.len()).sum(),
+        rms_reprojection_px: result.rms_reprojection_px,
+        matched_pairs: result.matched_pairs,
+        verified_pairs: result.verified_pairs,
+        unregistered: result.unregistered,
+        ms_features,
+        ms_matching,
+        ms_mapping,
+    };
+    std::fs::write(
+        args.out.join("sfm.json"),
+        serde_json::to_vec_pretty(&summary)?,
+    )?;
+    println!(
+        "registered {} of {} photos, {} points, {:.2} px RMS reprojection; features {:.1} s, matching {:.1} s, mapping {:.1} s -> {}",
+        summary.registered,
+        summary.photos,
+        summary.points,
+        summary.rms_reprojection_px,
+        ms_features / 1e3,
+        ms_matching / 1e3,
+        ms_mapping / 1e3,
+        args.out.display()
+    );
+    for u in &summary.unregistered {
+        println!("  not registered: {}: {}", u.name, u.reason);
+    }
+    Ok(())
+}

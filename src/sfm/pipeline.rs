@@ -1,0 +1,106 @@
+//! The feature stage as the mapper wants it, on the GPU: SIFT per photo, descriptor matching per
+//! selected pair, then point colours from the photos once the model exists. Shared by the CLI,
+//! the server's `sfm` job and the end-to-end tests.
+
+use super::Reconstruction;
+use crate::features::sift::SiftParams;
+use crate::features::{
+    match_descriptors, select_pairs, ImageFeatures, MatchOptions, PairMode, SiftGpu,
+};
+use crate::gpu::{GpuContext, GpuError};
+use crate::images::DecodedImage;
+
+/// SIFT features of a decoded photo on the GPU.
+pub async fn extract(
+    ctx: &GpuContext,
+    sift: &SiftGpu,
+    photo: &DecodedImage,
+    params: &SiftParams,
+) -> Result<ImageFeatures, GpuError> {
+    let (keypoints, descriptors) = sift
+        .detect_and_describe(ctx, &photo.gray, photo.width, photo.height, params)
+        .await?;
+    Ok(ImageFeatures {
+        keypoints,
+        descriptors,
+        scale: photo.width as f64 / photo.original_width.max(1) as f64,
+        width: photo.width,
+        height: photo.height,
+    })
+}
+
+/// Ratio-tested mutual matches of the pairs `mode` selects; `progress(done, total)` after each.
+pub async fn match_pairs(
+    ctx: &GpuContext,
+    features: &[ImageFeatures],
+    mode: PairMode,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Vec<(usize, usize, Vec<[u32; 2]>)>, GpuError> {
+    let pairs = select_pairs(features.len() as u32, mode, 200_000)
+        .map_err(|e| GpuError::Unsupported(e.to_string()))?;
+    let mut out = Vec::with_capacity(pairs.len());
+    for (k, &(a, b)) in pairs.iter().enumerate() {
+        let (fa, fb) = (&features[a as usize], &features[b as usize]);
+        let m = match_descriptors(
+            ctx,
+            &fa.descriptors,
+            &fb.descriptors,
+            &MatchOptions::default(),
+        )
+        .await?;
+        out.push((
+            a as usize,
+            b as usize,
+            m.iter().map(|m| [m.query, m.train]).collect(),
+        ));
+        progress(k + 1, pairs.len());
+    }
+    Ok(out)
+}
+
+/// Colours every 3D point from the first photo that observes it (`photos[image id - 1]`, the
+/// decoded photo whose keypoints the model used).
+pub fn color_points(rec: &mut Reconstruction, photos: &[&DecodedImage]) {
+    for p in rec.points3d.values_mut() {
+        let Some(t) = p.track.first() else {
+            continue;
+        };
+        let (Some(img), Some(photo)) = (
+            rec.images.get(&t.image_id),
+            photos.get(t.image_id as usize - 1),
+        ) else {
+            continue;
+        };
+        let Some(obs) = img.points2d.get(t.point2d_idx as usize) else {
+            continue;
+        };
+        let s = photo.width as f64 / photo.original_width.max(1) as f64;
+        let x = (obs.xy.x * s - 0.5).round();
+        let y = (obs.xy.y * s - 0.5).round();
+        if x < 0.0 || y < 0.0 || x >= photo.width as f64 || y >= photo.height as f64 {
+            continue;
+        }
+        let i = (y as usize * photo.width as usize + x as usize) * 4;
+        if let Some(px) = photo.rgba8.get(i..i + 3) {
+            p.color = [px[0], px[1], px[2]];
+        }
+    }
+}
+
+/// The points as a binary little-endian PLY (x, y, z as float; red, green, blue as uchar), the
+/// form splat trainers and viewers read as an initial cloud.
+pub fn points_ply(rec: &Reconstruction) -> Vec<u8> {
+    let header = format!(
+        "ply\nformat binary_little_endian 1.0\nelement vertex {}\nproperty float x\nproperty float y\nproperty float z\nproperty uchar red\nproperty uchar green\nproperty uchar blue\nend_header\n",
+        rec.points3d.len()
+    );
+    let mut out = Vec::with_capacity(header.len() + rec.points3d.len() * 15);
+    out.extend_from_slice(header.as_bytes());
+    for p in rec.points3d.values() {
+        for c in p.xyz.iter() {
+            out.extend_from_slice(&(*c as f32).to_le_bytes());
+        }
+        out.extend_from_slice(&p.color);
+    }
+    out
+}
