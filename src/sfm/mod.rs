@@ -14,15 +14,18 @@
 //! - [`colmap`]: COLMAP sparse models (binary and text) read and written exactly.
 //! - [`transforms`]: nerfstudio / instant-ngp `transforms.json` (intrinsics, OpenGL
 //!   camera-to-world poses).
+//! - [`reference`], [`evaluate`]: reference poses (Strecha ground truth) and accuracy metrics.
 
 pub mod bundle;
 pub mod camera;
 pub mod colmap;
+pub mod evaluate;
 pub mod geometry;
 pub mod mapper;
 pub mod model;
 pub mod pipeline;
 pub mod prepare;
+pub mod reference;
 pub mod transforms;
 
 pub use bundle::{
