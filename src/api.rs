@@ -495,6 +495,27 @@ pub struct PairMatches {
     pub matches: Vec<[u32; 2]>,
 }
 
+/// A photo the `sfm` job left out, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnregisteredPhoto {
+    /// The image's file name in the model (`{image id}.{format}`).
+    pub name: String,
+    pub file_name: String,
+    pub reason: String,
+}
+
+/// The `output` of a completed `sfm` job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SfmOutput {
+    pub project_id: String,
+    pub images: u64,
+    pub registered: u64,
+    pub points: u64,
+    pub rms_reprojection_px: f64,
+    pub unregistered: Vec<UnregisteredPhoto>,
+    pub artifacts: Vec<String>,
+}
+
 /// The `output` of a completed `render` job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RenderOutput {

@@ -13,9 +13,10 @@ use splatpod::api::{PairModeName, Quality};
 use splatpod::features::{PairMode, SiftGpu};
 use splatpod::gpu::GpuContext;
 use splatpod::images::{decode_image, DecodeOptions, DecodedImage};
+use splatpod::sfm::evaluate::{evaluate, PoseEvaluation};
 use splatpod::sfm::mapper::{reconstruct, MapperOptions, UnregisteredImage};
 use splatpod::sfm::prepare::{sfm_input, FeaturedImage};
-use splatpod::sfm::{colmap, pipeline, transforms};
+use splatpod::sfm::{colmap, pipeline, reference, transforms};
 
 use crate::error::ServerError;
 
@@ -38,6 +39,10 @@ pub struct SfmArgs {
     /// Neighbours each frame is matched with in sequential mode.
     #[arg(long, default_value_t = 10)]
     pub overlap: u32,
+    /// Reference poses to evaluate against: a Strecha scene folder (with `gt_cameras/`) or a
+    /// `transforms.json`; the evaluation goes into `sfm.json`.
+    #[arg(long)]
+    pub reference: Option<PathBuf>,
 }
 
 /// `sfm.json`.
@@ -54,6 +59,25 @@ pub struct SfmSummary {
     pub ms_features: f64,
     pub ms_matching: f64,
     pub ms_mapping: f64,
+    /// Against `--reference`, after a similarity alignment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evaluation: Option<PoseEvaluation>,
+}
+
+/// The reference poses of `path` (see [`SfmArgs::reference`]).
+pub fn reference_poses(
+    path: &std::path::Path,
+) -> Result<Vec<(String, nalgebra::Isometry3<f64>)>, ServerError> {
+    let bad = |e: String| ServerError::BadInput(format!("reference {}: {e}", path.display()));
+    if path.is_dir() {
+        let cams = reference::read_strecha_scene(path).map_err(|e| bad(e.to_string()))?;
+        Ok(reference::strecha_poses(&cams))
+    } else {
+        let rec =
+            transforms::read_transforms(&std::fs::read(path)?).map_err(|e| bad(e.to_string()))?;
+        reference::strip_directories(&reference::reconstruction_poses(&rec))
+            .map_err(|e| bad(e.to_string()))
+    }
 }
 
 fn bar(len: u64, what: &str) -> ProgressBar {
@@ -175,6 +199,13 @@ pub async fn run(args: SfmArgs) -> Result<(), ServerError> {
         .map_err(|e| ServerError::Internal(format!("writing transforms.json: {e}")))?;
     std::fs::write(args.out.join("transforms.json"), tj)?;
     std::fs::write(args.out.join("points.ply"), pipeline::points_ply(&rec))?;
+    let evaluation = match &args.reference {
+        Some(path) => Some(
+            evaluate(&rec, &reference_poses(path)?)
+                .map_err(|e| ServerError::BadInput(format!("evaluation: {e}")))?,
+        ),
+        None => None,
+    };
     let summary = SfmSummary {
         photos: photos.len(),
         registered: rec.images.len(),
@@ -187,6 +218,7 @@ pub async fn run(args: SfmArgs) -> Result<(), ServerError> {
         ms_features,
         ms_matching,
         ms_mapping,
+        evaluation,
     };
     std::fs::write(
         args.out.join("sfm.json"),
@@ -203,6 +235,17 @@ pub async fn run(args: SfmArgs) -> Result<(), ServerError> {
         ms_mapping / 1e3,
         args.out.display()
     );
+    if let Some(e) = &summary.evaluation {
+        println!(
+            "  vs reference: {} of {} registered; rotation error median {:.3}° max {:.3}°; centre error median {:.4} % max {:.4} % of the scene extent",
+            e.matched_count,
+            e.reference_count,
+            e.rotation_error_deg.median,
+            e.rotation_error_deg.max,
+            e.center_error.median * 100.0,
+            e.center_error.max * 100.0
+        );
+    }
     for u in &summary.unregistered {
         println!("  not registered: {}: {}", u.name, u.reason);
     }

@@ -38,7 +38,7 @@ pub fn router(
         )
         .route("/api/projects/{id}/artifacts", get(artifacts::list))
         .route(
-            "/api/projects/{id}/artifacts/{name}",
+            "/api/projects/{id}/artifacts/{*name}",
             get(artifacts::get)
                 .put(artifacts::put_scene)
                 .layer(DefaultBodyLimit::max(scene_limit)),

@@ -10,10 +10,10 @@ use crate::error::ServerError;
 pub fn validate(parsed: &JobInput, max_url_images: usize) -> Result<(), ServerError> {
     {
         match parsed.task {
-            Task::Features | Task::Render => {}
+            Task::Features | Task::Render | Task::Sfm => {}
             other => {
                 return Err(ServerError::BadInput(format!(
-                "task `{}` is not available in this server build yet (available: features, render)",
+                "task `{}` is not available in this server build yet (available: features, render, sfm)",
                 other.name()
             )))
             }
@@ -113,7 +113,7 @@ mod tests {
                 json!({"task": "nope", "project_id": "p"}),
                 "unknown variant",
             ),
-            (json!({"task": "sfm", "project_id": "p"}), "not available"),
+            (json!({"task": "train", "project_id": "p"}), "not available"),
             (json!({"task": "features"}), "needs `project_id`"),
             (
                 json!({"task": "features", "project_id": "p", "image_urls": ["http://x/"]}),

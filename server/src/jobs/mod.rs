@@ -4,6 +4,7 @@
 
 pub mod input;
 mod runner;
+mod sfm_task;
 mod tasks;
 mod webhook;
 

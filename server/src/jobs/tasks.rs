@@ -64,19 +64,29 @@ impl From<splatpod::gpu::GpuError> for TaskError {
 }
 
 /// What a running task can touch.
-struct Run<'a> {
-    svc: &'a JobService,
-    ctx: &'a GpuContext,
-    job: &'a Job,
-    cancel: CancellationToken,
+pub(super) struct Run<'a> {
+    pub svc: &'a JobService,
+    pub ctx: &'a GpuContext,
+    pub job: &'a Job,
+    pub cancel: CancellationToken,
+    /// The job's percent range this step's 0–100 maps to (a task that runs another as its
+    /// first part narrows it).
+    pub span: std::sync::Mutex<(f64, f64)>,
 }
 
 impl Run<'_> {
     /// Records stage + percent (and a stream chunk); fails with `Cancelled` when asked to stop.
-    async fn progress(&self, stage: &str, percent: f64, message: &str) -> Result<(), TaskError> {
+    pub async fn progress(
+        &self,
+        stage: &str,
+        percent: f64,
+        message: &str,
+    ) -> Result<(), TaskError> {
         if self.cancel.is_cancelled() {
             return Err(TaskError::Cancelled);
         }
+        let (lo, hi) = *self.span.lock().unwrap_or_else(|p| p.into_inner());
+        let percent = lo + (hi - lo) * percent.clamp(0.0, 100.0) / 100.0;
         let chunk = json!({"stage": stage, "progress": percent, "message": message}).to_string();
         q::progress(
             &self.svc.inner.db,
@@ -90,7 +100,7 @@ impl Run<'_> {
         Ok(())
     }
 
-    async fn put_artifact(
+    pub async fn put_artifact(
         &self,
         project_id: &str,
         name: &str,
@@ -126,6 +136,7 @@ pub async fn run(
         ctx,
         job,
         cancel,
+        span: std::sync::Mutex::new((0.0, 100.0)),
     };
     let project_id = match (&input.project_id, &job.project_id) {
         (Some(p), _) | (None, Some(p)) => p.clone(),
@@ -139,6 +150,7 @@ pub async fn run(
     match input.task {
         Task::Features => to_value(features(&run, &project_id, input).await?),
         Task::Render => to_value(render(&run, &project_id, input).await?),
+        Task::Sfm => to_value(super::sfm_task::sfm(&run, &project_id, input).await?),
         other => Err(TaskError::Permanent(format!(
             "task `{}` is not available in this server build",
             other.name()
@@ -190,7 +202,7 @@ async fn fetch_into_new_project(run: &Run<'_>, input: &JobInput) -> Result<Strin
     Ok(project.id)
 }
 
-async fn features(
+pub(super) async fn features(
     run: &Run<'_>,
     project_id: &str,
     input: &JobInput,
