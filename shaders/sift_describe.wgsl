@@ -16,6 +16,8 @@
 // `frames[].layer`, so a binding never exceeds one image).
 
 #import grid
+#import sift_math
+#import sift_frame
 
 struct DescribeParams {
     width: u32,
@@ -30,17 +32,6 @@ struct DescribeParams {
     root_sift: u32,
     _pad0: u32,
     _pad1: u32,
-}
-
-struct Frame {
-    x: f32,
-    y: f32,
-    sigma: f32,
-    angle: f32,
-    layer: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
 }
 
 const CHUNK: u32 = 256u;
@@ -59,20 +50,6 @@ var<workgroup> hist: array<f32, HIST>;
 var<workgroup> desc: array<f32, 128>;
 var<workgroup> window_side: u32;
 var<workgroup> norm: f32;
-
-fn round_away(v: f32) -> f32 {
-    let a = abs(v);
-    let t = floor(a);
-    return sign(v) * select(t, t + 1.0, a - t >= 0.5);
-}
-
-fn angle_0_tau(dy: f32, dx: f32) -> f32 {
-    if dx == 0.0 && dy == 0.0 {
-        return 0.0;
-    }
-    let a = atan2(dy, dx);
-    return select(a, a + params.tau, a < 0.0);
-}
 
 @compute @workgroup_size(256)
 fn describe(
@@ -125,7 +102,7 @@ fn describe(
                     let dy = gaussians[i + params.width] - gaussians[i - params.width];
                     let mag = sqrt(dx * dx + dy * dy) * exp((c_rot * c_rot + r_rot * r_rot) * exp_scale);
                     // (a - theta) rem_euclid 2pi, both in [0, 2pi): exact as the CPU's fmod.
-                    let d = f.angle - angle_0_tau(dy, dx);
+                    let d = f.angle - angle_0_tau(dy, dx, params.tau);
                     let rel = select(d, d + params.tau, d < 0.0);
                     let obin = rel * params.bins_per_rad;
                     let r0 = floor(rbin);

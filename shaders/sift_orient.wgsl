@@ -14,6 +14,8 @@
 // at most MAX_ORI = 18 peaks exist in 36 bins.
 
 #import grid
+#import sift_math
+#import sift_frame
 
 struct OrientParams {
     width: u32,
@@ -24,17 +26,6 @@ struct OrientParams {
     bins_per_rad: f32,
     rad_per_bin: f32,
     _pad0: u32,
-}
-
-struct Frame {
-    x: f32,
-    y: f32,
-    sigma: f32,
-    angle: f32,
-    layer: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
 }
 
 const BINS: u32 = 36u;
@@ -51,21 +42,6 @@ var<workgroup> chunk_val: array<f32, CHUNK>;
 var<workgroup> raw: array<f32, BINS>;
 var<workgroup> smoothed: array<f32, BINS>;
 var<workgroup> window_side: u32;
-
-fn round_away(v: f32) -> f32 {
-    let a = abs(v);
-    let t = floor(a);
-    return sign(v) * select(t, t + 1.0, a - t >= 0.5);
-}
-
-// atan2(dy, dx) in [0, 2pi); 0 for a zero gradient (as Rust's atan2(0, 0)).
-fn angle_0_tau(dy: f32, dx: f32) -> f32 {
-    if dx == 0.0 && dy == 0.0 {
-        return 0.0;
-    }
-    let a = atan2(dy, dx);
-    return select(a, a + params.tau, a < 0.0);
-}
 
 @compute @workgroup_size(256)
 fn orient(
@@ -106,7 +82,7 @@ fn orient(
                 let oy = f32(py) - f.y;
                 let weight = exp((ox * ox + oy * oy) * exp_scale);
                 let mag = sqrt(dx * dx + dy * dy);
-                bin = u32(round_away(angle_0_tau(dy, dx) * params.bins_per_rad)) % BINS;
+                bin = u32(round_away(angle_0_tau(dy, dx, params.tau) * params.bins_per_rad)) % BINS;
                 val = weight * mag;
             }
         }

@@ -14,6 +14,7 @@
 // indices fit u32.
 
 #import grid
+#import sift_math
 
 struct RefineParams {
     width: u32,
@@ -69,13 +70,6 @@ fn dog_at(s: i32, x: i32, y: i32) -> f32 {
 // Determinant of the matrix with rows a, b, c, expanded along the first row.
 fn det3(a: vec3<f32>, b: vec3<f32>, c: vec3<f32>) -> f32 {
     return a.x * (b.y * c.z - b.z * c.y) - a.y * (b.x * c.z - b.z * c.x) + a.z * (b.x * c.y - b.y * c.x);
-}
-
-// Rust's `f32::round`: half away from zero, exact for every f32.
-fn round_away(v: f32) -> f32 {
-    let a = abs(v);
-    let t = floor(a);
-    return sign(v) * select(t, t + 1.0, a - t >= 0.5);
 }
 
 @compute @workgroup_size(64)

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use super::pyramid::GpuScaleSpace;
 use super::sift::{Extremum, SiftParams, IMG_BORDER};
 use crate::gpu::{
-    bind_buffers, buffer_bind_group_layout, compute_pipeline, read_buffer, storage_buffer,
-    uniform_buffer, GpuContext, GpuError,
+    read_buffer, record, storage_buffer, uniform_buffer, GpuContext, GpuError, Kernel,
+    WorkgroupGrid, READ, READ_WRITE, UNIFORM,
 };
 
 const SOURCE: &str = include_str!("../../shaders/extrema.wgsl");
@@ -28,29 +28,20 @@ pub struct ExtremaParams {
 
 /// Owns the extrema pipeline and its bind-group layout.
 pub struct ExtremaKernel {
-    layout: wgpu::BindGroupLayout,
+    kernel: Kernel,
     pipeline: Arc<wgpu::ComputePipeline>,
 }
 
 impl ExtremaKernel {
     pub fn new(ctx: &GpuContext) -> Self {
-        use wgpu::BufferBindingType::{Storage, Uniform};
-        let layout = buffer_bind_group_layout(
-            &ctx.device,
+        let (kernel, [pipeline]) = Kernel::new(
+            ctx,
             "extrema",
-            &[
-                Uniform,
-                Storage { read_only: true },
-                Storage { read_only: true },
-                Storage { read_only: true },
-                Storage { read_only: false },
-                Storage { read_only: false },
-            ],
+            SOURCE,
+            &[UNIFORM, READ, READ, READ, READ_WRITE, READ_WRITE],
+            ["find_extrema"],
         );
-        let pipeline = ctx.pipeline("extrema.find_extrema", |d| {
-            compute_pipeline(d, "extrema.wgsl", SOURCE, Some(&layout), "find_extrema")
-        });
-        Self { layout, pipeline }
+        Self { kernel, pipeline }
     }
 
     /// All DoG extrema of `space`, ordered by octave, scale, row, column (as the CPU reference).
@@ -119,17 +110,20 @@ impl ExtremaKernel {
                     &hits,
                     &count,
                 ];
-                let bind_group = bind_buffers(&ctx.device, "extrema", &self.layout, &buffers);
-                steps.push((bind_group, oct.width, oct.height));
+                let bind_group = self.kernel.bind(ctx, &buffers);
+                // 16 x 16 pixels per workgroup.
+                let grid = WorkgroupGrid {
+                    x: oct.width.div_ceil(16),
+                    y: oct.height.div_ceil(16),
+                };
+                steps.push((bind_group, grid));
             }
         }
         let mut enc = ctx.device.create_command_encoder(&Default::default());
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
-            pass.set_pipeline(&self.pipeline);
-            for (bg, w, h) in &steps {
-                pass.set_bind_group(0, bg, &[]);
-                pass.dispatch_workgroups(w.div_ceil(16), h.div_ceil(16), 1);
+            for (bind_group, grid) in &steps {
+                record(&mut pass, &self.pipeline, bind_group, *grid);
             }
         }
         ctx.queue.submit([enc.finish()]);

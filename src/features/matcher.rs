@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use super::descriptors::{Descriptors, DESCRIPTOR_WORDS};
 use crate::gpu::{
-    bind_buffers, buffer_bind_group_layout, compute_pipeline, dispatch_size, read_buffer,
-    storage_buffer, storage_buffer_init, uniform_buffer, GpuContext, GpuError,
+    read_buffer, storage_buffer, storage_buffer_init, uniform_buffer, GpuContext, GpuError, Kernel,
+    READ, READ_WRITE, UNIFORM,
 };
 
 const SOURCE: &str = include_str!("../../shaders/match.wgsl");
@@ -60,27 +60,20 @@ impl Default for MatchOptions {
 
 /// Owns the matching pipeline and its bind-group layout.
 pub struct Matcher {
-    layout: wgpu::BindGroupLayout,
+    kernel: Kernel,
     pipeline: Arc<wgpu::ComputePipeline>,
 }
 
 impl Matcher {
     pub fn new(ctx: &GpuContext) -> Self {
-        use wgpu::BufferBindingType::{Storage, Uniform};
-        let layout = buffer_bind_group_layout(
-            &ctx.device,
+        let (kernel, [pipeline]) = Kernel::new(
+            ctx,
             "match",
-            &[
-                Uniform,
-                Storage { read_only: true },
-                Storage { read_only: true },
-                Storage { read_only: false },
-            ],
+            SOURCE,
+            &[UNIFORM, READ, READ, READ_WRITE],
+            ["nearest_two"],
         );
-        let pipeline = ctx.pipeline("match.nearest_two", |d| {
-            compute_pipeline(d, "match.wgsl", SOURCE, Some(&layout), "nearest_two")
-        });
-        Self { layout, pipeline }
+        Self { kernel, pipeline }
     }
 
     /// For every descriptor of `query`, its two nearest in `train`.
@@ -108,17 +101,12 @@ impl Matcher {
         let q = storage_buffer_init(ctx, "query descriptors", query.words());
         let t = storage_buffer_init(ctx, "train descriptors", train.words());
         let out = storage_buffer(ctx, "nearest two", nq as u64 * 16);
-        let bind_group = bind_buffers(&ctx.device, "match", &self.layout, &[&params, &q, &t, &out]);
-        let grid = dispatch_size(
-            nq.div_ceil(256),
-            ctx.device.limits().max_compute_workgroups_per_dimension,
-        );
+        let bind_group = self.kernel.bind(ctx, &[&params, &q, &t, &out]);
         let mut enc = ctx.device.create_command_encoder(&Default::default());
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
-            pass.set_pipeline(&self.pipeline);
-            pass.set_bind_group(0, &bind_group, &[]);
-            pass.dispatch_workgroups(grid.x, grid.y, 1);
+            self.kernel
+                .dispatch(&mut pass, &self.pipeline, &bind_group, nq.div_ceil(256));
         }
         ctx.queue.submit([enc.finish()]);
         let raw: Vec<[u32; 4]> = read_buffer(ctx, &out, nq as usize).await?;

@@ -8,8 +8,8 @@ use super::sift::{
     ScaleSpace, SiftParams,
 };
 use crate::gpu::{
-    bind_buffers, buffer_bind_group_layout, compute_pipeline, read_buffer, storage_buffer,
-    storage_buffer_init, uniform_buffer, GpuContext, GpuError,
+    read_buffer, record, storage_buffer, storage_buffer_init, uniform_buffer, GpuContext, GpuError,
+    Kernel, WorkgroupGrid, READ, READ_WRITE, UNIFORM,
 };
 
 const SOURCE: &str = include_str!("../../shaders/pyramid.wgsl");
@@ -68,7 +68,7 @@ impl GpuScaleSpace {
 
 /// Owns the pyramid pipelines and their shared bind-group layout.
 pub struct PyramidKernel {
-    layout: wgpu::BindGroupLayout,
+    kernel: Kernel,
     blur_h: Arc<wgpu::ComputePipeline>,
     blur_v: Arc<wgpu::ComputePipeline>,
     downsample: Arc<wgpu::ComputePipeline>,
@@ -79,36 +79,24 @@ pub struct PyramidKernel {
 struct Step {
     pipeline: Arc<wgpu::ComputePipeline>,
     bind_group: wgpu::BindGroup,
-    width: u32,
-    height: u32,
+    grid: WorkgroupGrid,
 }
 
 impl PyramidKernel {
     pub fn new(ctx: &GpuContext) -> Self {
-        use wgpu::BufferBindingType::{Storage, Uniform};
-        let layout = buffer_bind_group_layout(
-            &ctx.device,
+        let (kernel, [blur_h, blur_v, downsample, dog]) = Kernel::new(
+            ctx,
             "pyramid",
-            &[
-                Uniform,
-                Storage { read_only: true },
-                Storage { read_only: false },
-                Storage { read_only: true },
-                Storage { read_only: true },
-            ],
+            SOURCE,
+            &[UNIFORM, READ, READ_WRITE, READ, READ],
+            ["blur_h", "blur_v", "downsample", "dog"],
         );
-        let p = |key, entry| {
-            let layout = &layout;
-            ctx.pipeline(key, move |d| {
-                compute_pipeline(d, "pyramid.wgsl", SOURCE, Some(layout), entry)
-            })
-        };
         Self {
-            blur_h: p("pyramid.blur_h", "blur_h"),
-            blur_v: p("pyramid.blur_v", "blur_v"),
-            downsample: p("pyramid.downsample", "downsample"),
-            dog: p("pyramid.dog", "dog"),
-            layout,
+            kernel,
+            blur_h,
+            blur_v,
+            downsample,
+            dog,
         }
     }
 
@@ -159,17 +147,16 @@ impl PyramidKernel {
                         dst: &wgpu::Buffer,
                         src2: &wgpu::Buffer| {
             let uniform = uniform_buffer(ctx, "pyramid params", &params);
-            let bind_group = bind_buffers(
-                &ctx.device,
-                "pyramid step",
-                &self.layout,
-                &[&uniform, src, dst, &weights, src2],
-            );
+            let bind_group = self.kernel.bind(ctx, &[&uniform, src, dst, &weights, src2]);
+            // 16 x 16 pixels per workgroup.
+            let grid = WorkgroupGrid {
+                x: params.width.div_ceil(16),
+                y: params.height.div_ceil(16),
+            };
             steps.push(Step {
                 pipeline: pipeline.clone(),
                 bind_group,
-                width: params.width,
-                height: params.height,
+                grid,
             });
         };
 
@@ -258,9 +245,7 @@ impl PyramidKernel {
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
             for s in &steps {
-                pass.set_pipeline(&s.pipeline);
-                pass.set_bind_group(0, &s.bind_group, &[]);
-                pass.dispatch_workgroups(s.width.div_ceil(16), s.height.div_ceil(16), 1);
+                record(&mut pass, &s.pipeline, &s.bind_group, s.grid);
             }
         }
         ctx.queue.submit([enc.finish()]);

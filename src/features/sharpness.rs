@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use crate::gpu::{
-    bind_buffers, buffer_bind_group_layout, compute_pipeline, dispatch_size, read_buffer,
-    storage_buffer, storage_buffer_init, uniform_buffer, GpuContext, GpuError,
+    read_buffer, storage_buffer, storage_buffer_init, uniform_buffer, GpuContext, GpuError, Kernel,
+    READ, READ_WRITE, UNIFORM,
 };
 
 const SOURCE: &str = include_str!("../../shaders/sharpness.wgsl");
@@ -21,32 +21,20 @@ pub struct SharpnessParams {
 
 /// Owns the sharpness pipeline and its bind-group layout.
 pub struct SharpnessKernel {
-    layout: wgpu::BindGroupLayout,
+    kernel: Kernel,
     pipeline: Arc<wgpu::ComputePipeline>,
 }
 
 impl SharpnessKernel {
     pub fn new(ctx: &GpuContext) -> Self {
-        use wgpu::BufferBindingType::{Storage, Uniform};
-        let layout = buffer_bind_group_layout(
-            &ctx.device,
+        let (kernel, [pipeline]) = Kernel::new(
+            ctx,
             "sharpness",
-            &[
-                Uniform,
-                Storage { read_only: true },
-                Storage { read_only: false },
-            ],
+            SOURCE,
+            &[UNIFORM, READ, READ_WRITE],
+            ["laplacian_moments"],
         );
-        let pipeline = ctx.pipeline("sharpness.laplacian_moments", |d| {
-            compute_pipeline(
-                d,
-                "sharpness.wgsl",
-                SOURCE,
-                Some(&layout),
-                "laplacian_moments",
-            )
-        });
-        Self { layout, pipeline }
+        Self { kernel, pipeline }
     }
 
     /// Variance of the Laplacian of a `width × height` grayscale image (values in 0..1);
@@ -81,22 +69,12 @@ impl SharpnessKernel {
         );
         let input = storage_buffer_init(ctx, "gray", gray);
         let partials = storage_buffer(ctx, "laplacian partials", groups as u64 * 8);
-        let bind_group = bind_buffers(
-            &ctx.device,
-            "sharpness",
-            &self.layout,
-            &[&params, &input, &partials],
-        );
-        let grid = dispatch_size(
-            groups,
-            ctx.device.limits().max_compute_workgroups_per_dimension,
-        );
+        let bind_group = self.kernel.bind(ctx, &[&params, &input, &partials]);
         let mut enc = ctx.device.create_command_encoder(&Default::default());
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
-            pass.set_pipeline(&self.pipeline);
-            pass.set_bind_group(0, &bind_group, &[]);
-            pass.dispatch_workgroups(grid.x, grid.y, 1);
+            self.kernel
+                .dispatch(&mut pass, &self.pipeline, &bind_group, groups);
         }
         ctx.queue.submit([enc.finish()]);
         let sums: Vec<[f32; 2]> = read_buffer(ctx, &partials, groups as usize).await?;

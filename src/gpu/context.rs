@@ -59,7 +59,10 @@ pub struct AdapterSummary {
     pub optional_features: Vec<String>,
 }
 
-type PipelineMap = HashMap<&'static str, Arc<wgpu::ComputePipeline>>;
+/// A cached pipeline's key: the kernel's label (its WGSL file stem) and the entry point.
+pub type PipelineKey = (&'static str, &'static str);
+
+type PipelineMap = HashMap<PipelineKey, Arc<wgpu::ComputePipeline>>;
 
 /// The first GPU error nobody caught (a shader the browser's compiler rejected, a bad binding),
 /// kept so the next readback reports it instead of returning zeros.
@@ -198,11 +201,11 @@ impl GpuContext {
 
     /// Returns the pipeline cached under `key`, building it with `build` on first use.
     ///
-    /// Kernel hosts key their pipelines by a static name such as `"scan.scan_blocks"`, so each
-    /// pipeline is compiled once per device however many plans use it.
+    /// Kernels key their pipelines by (label, entry point) such as `("scan", "scan_blocks")`, so
+    /// each pipeline is compiled once per device however many plans use it.
     pub fn pipeline(
         &self,
-        key: &'static str,
+        key: PipelineKey,
         build: impl FnOnce(&wgpu::Device) -> wgpu::ComputePipeline,
     ) -> Arc<wgpu::ComputePipeline> {
         let mut map = self.pipelines.lock().unwrap_or_else(|p| p.into_inner());

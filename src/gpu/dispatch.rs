@@ -1,3 +1,5 @@
+//! Folding a 1-D workgroup count into a 2-D grid within the per-dimension dispatch limit.
+
 /// A 2-D grid of workgroups covering a 1-D range of work.
 ///
 /// WebGPU caps each dispatch dimension at 65 535 workgroups, so large inputs fold the workgroup

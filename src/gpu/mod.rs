@@ -7,11 +7,15 @@
 mod buffers;
 mod context;
 mod dispatch;
+mod kernel;
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod mirrors;
 mod pipeline;
 mod shader;
 
 pub use buffers::{read_buffer, storage_buffer, storage_buffer_init, uniform_buffer};
-pub use context::{AdapterSummary, GpuContext, GpuError, LimitsSummary};
+pub use context::{AdapterSummary, GpuContext, GpuError, LimitsSummary, PipelineKey};
 pub use dispatch::{dispatch_size, WorkgroupGrid};
-pub use pipeline::{bind_buffers, buffer_bind_group_layout, buffer_layout_entry, compute_pipeline};
+pub use kernel::{derived_pipelines, record, Kernel, READ, READ_WRITE, UNIFORM};
+pub use pipeline::{bind_buffers, buffer_bind_group_layout, buffer_layout_entry};
 pub use shader::compose_wgsl;

@@ -1,39 +1,4 @@
-//! Pipeline and layout helpers shared by every kernel host.
-
-use super::compose_wgsl;
-
-/// Compiles `entry` of a WGSL kernel `source` (after `#import` expansion).
-///
-/// With `layout`, the pipeline uses that one bind-group layout as group 0 (kernels whose hosts
-/// share bind groups between entry points); without, wgpu derives a layout from what the entry
-/// point uses, which keeps each entry within WebGPU's per-stage storage-buffer limit.
-pub fn compute_pipeline(
-    device: &wgpu::Device,
-    label: &str,
-    source: &str,
-    layout: Option<&wgpu::BindGroupLayout>,
-    entry: &str,
-) -> wgpu::ComputePipeline {
-    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-        label: Some(label),
-        source: wgpu::ShaderSource::Wgsl(compose_wgsl(source).into()),
-    });
-    let pipeline_layout = layout.map(|l| {
-        device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some(label),
-            bind_group_layouts: &[Some(l)],
-            immediate_size: 0,
-        })
-    });
-    device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-        label: Some(entry),
-        layout: pipeline_layout.as_ref(),
-        module: &module,
-        entry_point: Some(entry),
-        compilation_options: Default::default(),
-        cache: None,
-    })
-}
+//! Bind-group layout and bind-group helpers for buffer-only kernels.
 
 /// A compute-stage buffer binding of `ty` at `binding`.
 pub fn buffer_layout_entry(

@@ -8,6 +8,8 @@
 /// Snippets a kernel may `#import`.
 const SNIPPETS: &[(&str, &str)] = &[
     ("grid", include_str!("../../shaders/grid.wgsl")),
+    ("sift_frame", include_str!("../../shaders/sift_frame.wgsl")),
+    ("sift_math", include_str!("../../shaders/sift_math.wgsl")),
     (
         "splat_types",
         include_str!("../../shaders/splat_types.wgsl"),

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::gpu::{compute_pipeline, GpuContext};
+use crate::gpu::{derived_pipelines, GpuContext};
 
 const SOURCE: &str = include_str!("../../shaders/project.wgsl");
 
@@ -16,16 +16,17 @@ pub struct ProjectKernel {
 
 impl ProjectKernel {
     pub fn new(ctx: &GpuContext) -> Self {
-        let p = |key, entry| {
-            ctx.pipeline(key, |d| {
-                compute_pipeline(d, "project.wgsl", SOURCE, None, entry)
-            })
-        };
+        let [project, gather_counts, write_total, emit] = derived_pipelines(
+            ctx,
+            "project",
+            SOURCE,
+            ["project", "gather_counts", "write_total", "emit"],
+        );
         Self {
-            project: p("project.project", "project"),
-            gather_counts: p("project.gather_counts", "gather_counts"),
-            write_total: p("project.write_total", "write_total"),
-            emit: p("project.emit", "emit"),
+            project,
+            gather_counts,
+            write_total,
+            emit,
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::gpu::{compute_pipeline, GpuContext};
+use crate::gpu::{derived_pipelines, GpuContext};
 
 const SOURCE: &str = include_str!("../../shaders/rasterize.wgsl");
 
@@ -14,14 +14,11 @@ pub struct RasterizeKernel {
 
 impl RasterizeKernel {
     pub fn new(ctx: &GpuContext) -> Self {
-        let p = |key, entry| {
-            ctx.pipeline(key, |d| {
-                compute_pipeline(d, "rasterize.wgsl", SOURCE, None, entry)
-            })
-        };
+        let [tile_ranges, rasterize] =
+            derived_pipelines(ctx, "rasterize", SOURCE, ["tile_ranges", "rasterize"]);
         Self {
-            tile_ranges: p("rasterize.tile_ranges", "tile_ranges"),
-            rasterize: p("rasterize.rasterize", "rasterize"),
+            tile_ranges,
+            rasterize,
         }
     }
 }

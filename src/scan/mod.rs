@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex};
 use bytemuck::Zeroable;
 
 use crate::gpu::{
-    bind_buffers, buffer_bind_group_layout, compute_pipeline, dispatch_size, read_buffer,
-    storage_buffer, storage_buffer_init, uniform_buffer, GpuContext, GpuError, WorkgroupGrid,
+    dispatch_size, read_buffer, record, storage_buffer, storage_buffer_init, uniform_buffer,
+    GpuContext, GpuError, Kernel, WorkgroupGrid, READ_WRITE, UNIFORM,
 };
 
 const SOURCE: &str = include_str!("../../shaders/scan.wgsl");
@@ -36,33 +36,22 @@ pub struct ScanParams {
 
 /// Owns the scan kernel's bind-group layout and pipelines.
 pub struct ScanKernel {
-    layout: wgpu::BindGroupLayout,
+    kernel: Kernel,
     scan_blocks: Arc<wgpu::ComputePipeline>,
     add_offsets: Arc<wgpu::ComputePipeline>,
 }
 
 impl ScanKernel {
     pub fn new(ctx: &GpuContext) -> Self {
-        use wgpu::BufferBindingType::{Storage, Uniform};
-        let layout = buffer_bind_group_layout(
-            &ctx.device,
+        let (kernel, [scan_blocks, add_offsets]) = Kernel::new(
+            ctx,
             "scan",
-            &[
-                Uniform,
-                Storage { read_only: false },
-                Storage { read_only: false },
-            ],
+            SOURCE,
+            &[UNIFORM, READ_WRITE, READ_WRITE],
+            ["scan_blocks", "add_offsets"],
         );
-        let build = |entry: &'static str| {
-            let layout = &layout;
-            move |device: &wgpu::Device| {
-                compute_pipeline(device, "scan.wgsl", SOURCE, Some(layout), entry)
-            }
-        };
-        let scan_blocks = ctx.pipeline("scan.scan_blocks", build("scan_blocks"));
-        let add_offsets = ctx.pipeline("scan.add_offsets", build("add_offsets"));
         Self {
-            layout,
+            kernel,
             scan_blocks,
             add_offsets,
         }
@@ -83,12 +72,7 @@ impl ScanKernel {
             let sums = storage_buffer(ctx, "scan block sums", num_blocks as u64 * 4);
             let target = levels.last().map_or(data, |l: &ScanLevel| &l.sums);
             let params = uniform_buffer(ctx, "scan params", &ScanParams::zeroed());
-            let bind_group = bind_buffers(
-                &ctx.device,
-                "scan level",
-                &self.layout,
-                &[&params, target, &sums],
-            );
+            let bind_group = self.kernel.bind(ctx, &[&params, target, &sums]);
             levels.push(ScanLevel {
                 bind_group,
                 params,
@@ -157,19 +141,15 @@ impl ScanPlan {
     /// the same pass see the result.
     pub fn record(&self, pass: &mut wgpu::ComputePass<'_>) {
         let grids = self.grids.lock().unwrap_or_else(|p| p.into_inner());
-        pass.set_pipeline(&self.scan_blocks);
         for (level, grid) in self.levels.iter().zip(grids.iter()) {
             if !grid.is_empty() {
-                pass.set_bind_group(0, &level.bind_group, &[]);
-                pass.dispatch_workgroups(grid.x, grid.y, 1);
+                record(pass, &self.scan_blocks, &level.bind_group, *grid);
             }
         }
         // The top level holds a single block: its result is final. Push offsets down.
-        pass.set_pipeline(&self.add_offsets);
         for (level, grid) in self.levels.iter().zip(grids.iter()).rev().skip(1) {
             if !grid.is_empty() {
-                pass.set_bind_group(0, &level.bind_group, &[]);
-                pass.dispatch_workgroups(grid.x, grid.y, 1);
+                record(pass, &self.add_offsets, &level.bind_group, *grid);
             }
         }
     }

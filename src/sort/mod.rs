@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex};
 use bytemuck::Zeroable;
 
 use crate::gpu::{
-    bind_buffers, buffer_bind_group_layout, compute_pipeline, dispatch_size, read_buffer,
-    storage_buffer, storage_buffer_init, uniform_buffer, GpuContext, GpuError, WorkgroupGrid,
+    dispatch_size, read_buffer, record, storage_buffer, storage_buffer_init, uniform_buffer,
+    GpuContext, GpuError, Kernel, WorkgroupGrid, READ, READ_WRITE, UNIFORM,
 };
 use crate::scan::{ScanKernel, ScanPlan};
 
@@ -50,7 +50,7 @@ pub fn default_chunks_per_block(_n: u32) -> u32 {
 
 /// Owns the sort kernel's bind-group layout and pipelines (and the scan it builds on).
 pub struct RadixSort {
-    layout: wgpu::BindGroupLayout,
+    kernel: Kernel,
     count: Arc<wgpu::ComputePipeline>,
     scatter: Arc<wgpu::ComputePipeline>,
     scan: ScanKernel,
@@ -58,29 +58,15 @@ pub struct RadixSort {
 
 impl RadixSort {
     pub fn new(ctx: &GpuContext) -> Self {
-        use wgpu::BufferBindingType::{Storage, Uniform};
-        let layout = buffer_bind_group_layout(
-            &ctx.device,
+        let (kernel, [count, scatter]) = Kernel::new(
+            ctx,
             "sort",
-            &[
-                Uniform,
-                Storage { read_only: true },
-                Storage { read_only: true },
-                Storage { read_only: false },
-                Storage { read_only: false },
-                Storage { read_only: false },
-            ],
+            SOURCE,
+            &[UNIFORM, READ, READ, READ_WRITE, READ_WRITE, READ_WRITE],
+            ["count", "scatter"],
         );
-        let build = |entry: &'static str| {
-            let layout = &layout;
-            move |device: &wgpu::Device| {
-                compute_pipeline(device, "sort.wgsl", SOURCE, Some(layout), entry)
-            }
-        };
-        let count = ctx.pipeline("sort.count", build("count"));
-        let scatter = ctx.pipeline("sort.scatter", build("scatter"));
         Self {
-            layout,
+            kernel,
             count,
             scatter,
             scan: ScanKernel::new(ctx),
@@ -140,12 +126,9 @@ impl RadixSort {
                 } else {
                     (&tmp_keys, &tmp_values, keys, values)
                 };
-                let bg = bind_buffers(
-                    &ctx.device,
-                    "sort pass",
-                    &self.layout,
-                    &[&params, src_k, src_v, dst_k, dst_v, &counts],
-                );
+                let bg = self
+                    .kernel
+                    .bind(ctx, &[&params, src_k, src_v, dst_k, dst_v, &counts]);
                 pass_params.push(params);
                 bg
             })
@@ -256,13 +239,9 @@ impl SortPlan {
             });
             if active {
                 for bind_group in &self.bind_groups {
-                    pass.set_pipeline(&self.count);
-                    pass.set_bind_group(0, bind_group, &[]);
-                    pass.dispatch_workgroups(grid.x, grid.y, 1);
+                    record(&mut pass, &self.count, bind_group, grid);
                     self.scan.record(&mut pass);
-                    pass.set_pipeline(&self.scatter);
-                    pass.set_bind_group(0, bind_group, &[]);
-                    pass.dispatch_workgroups(grid.x, grid.y, 1);
+                    record(&mut pass, &self.scatter, bind_group, grid);
                 }
             }
         }

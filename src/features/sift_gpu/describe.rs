@@ -10,8 +10,8 @@ use crate::features::sift::{Keypoint, SiftParams, DESCR_HIST_BINS, DESCR_MAG_THR
 use crate::features::GpuScaleSpace;
 use crate::features::{Descriptors, DESCRIPTOR_BYTES, DESCRIPTOR_WORDS};
 use crate::gpu::{
-    bind_buffers, buffer_bind_group_layout, compute_pipeline, dispatch_size, read_buffer,
-    storage_buffer, storage_buffer_init, uniform_buffer, GpuContext, GpuError,
+    read_buffer, storage_buffer, storage_buffer_init, uniform_buffer, GpuContext, GpuError, Kernel,
+    READ, READ_WRITE, UNIFORM,
 };
 
 const SOURCE: &str = include_str!("../../../shaders/sift_describe.wgsl");
@@ -36,28 +36,20 @@ pub struct DescribeParams {
 
 /// Owns the descriptor pipeline and its bind-group layout.
 pub struct DescribeKernel {
-    layout: wgpu::BindGroupLayout,
+    kernel: Kernel,
     pipeline: Arc<wgpu::ComputePipeline>,
 }
 
 impl DescribeKernel {
     pub fn new(ctx: &GpuContext) -> Self {
-        use wgpu::BufferBindingType::{Storage, Uniform};
-        let layout = buffer_bind_group_layout(
-            &ctx.device,
+        let (kernel, [pipeline]) = Kernel::new(
+            ctx,
             "sift_describe",
-            &[
-                Uniform,
-                Storage { read_only: true },
-                Storage { read_only: true },
-                Storage { read_only: false },
-                Storage { read_only: false },
-            ],
+            SOURCE,
+            &[UNIFORM, READ, READ, READ_WRITE, READ_WRITE],
+            ["describe"],
         );
-        let pipeline = ctx.pipeline("sift_describe.describe", |d| {
-            compute_pipeline(d, "sift_describe.wgsl", SOURCE, Some(&layout), "describe")
-        });
-        Self { layout, pipeline }
+        Self { kernel, pipeline }
     }
 
     /// Descriptor `i` of keypoint `i` (with orientation): the unit-norm floats and the same
@@ -85,25 +77,12 @@ impl DescribeKernel {
             "sift_describe words",
             (n * DESCRIPTOR_WORDS * 4) as u64,
         );
-        let max_dim = ctx.device.limits().max_compute_workgroups_per_dimension;
         let mut enc = ctx.device.create_command_encoder(&Default::default());
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
-            pass.set_pipeline(&self.pipeline);
             for g in &grouped.groups {
                 let (first, count) = (g.first, g.count);
-                let oct = space.octaves.get(g.octave as usize).ok_or_else(|| {
-                    GpuError::Unsupported(format!(
-                        "keypoint octave {} not in the scale space",
-                        g.octave
-                    ))
-                })?;
-                let image = oct.gaussians.get(g.scale as usize).ok_or_else(|| {
-                    GpuError::Unsupported(format!(
-                        "keypoint scale {} not in octave {}",
-                        g.scale, g.octave
-                    ))
-                })?;
+                let (oct, image) = g.image(space)?;
                 let uniform = uniform_buffer(
                     ctx,
                     "sift_describe params",
@@ -123,10 +102,9 @@ impl DescribeKernel {
                     },
                 );
                 let buffers = [&uniform, &frames, image, &floats, &words];
-                let bind_group = bind_buffers(&ctx.device, "sift_describe", &self.layout, &buffers);
-                let grid = dispatch_size(count, max_dim);
-                pass.set_bind_group(0, &bind_group, &[]);
-                pass.dispatch_workgroups(grid.x, grid.y, 1);
+                let bind_group = self.kernel.bind(ctx, &buffers);
+                self.kernel
+                    .dispatch(&mut pass, &self.pipeline, &bind_group, count);
             }
         }
         ctx.queue.submit([enc.finish()]);

@@ -14,6 +14,8 @@ pub use pipeline::SiftGpu;
 pub use refine::{RefineKernel, RefineParams, MAX_GPU_SCALES_PER_OCTAVE};
 
 use super::sift::{Keypoint, SiftParams};
+use super::{GpuOctave, GpuScaleSpace};
+use crate::gpu::GpuError;
 
 /// Where a kernel samples a keypoint, as `Frame` in `sift_orient.wgsl` / `sift_describe.wgsl`:
 /// position and sigma in octave pixels, orientation, and the Gaussian image index.
@@ -47,6 +49,28 @@ pub(crate) struct ImageGroup {
     pub scale: u32,
     pub first: u32,
     pub count: u32,
+}
+
+impl ImageGroup {
+    /// The octave and Gaussian image this group samples, or which of them `space` lacks.
+    pub fn image<'a>(
+        &self,
+        space: &'a GpuScaleSpace,
+    ) -> Result<(&'a GpuOctave, &'a wgpu::Buffer), GpuError> {
+        let oct = space.octaves.get(self.octave as usize).ok_or_else(|| {
+            GpuError::Unsupported(format!(
+                "keypoint octave {} not in the scale space",
+                self.octave
+            ))
+        })?;
+        let image = oct.gaussians.get(self.scale as usize).ok_or_else(|| {
+            GpuError::Unsupported(format!(
+                "keypoint scale {} not in octave {}",
+                self.scale, self.octave
+            ))
+        })?;
+        Ok((oct, image))
+    }
 }
 
 pub(crate) fn group_by_image(keypoints: &[Keypoint], params: &SiftParams) -> Grouped {

@@ -8,8 +8,8 @@ use super::group_by_image;
 use crate::features::sift::{Keypoint, SiftParams, ORI_BINS};
 use crate::features::GpuScaleSpace;
 use crate::gpu::{
-    bind_buffers, buffer_bind_group_layout, compute_pipeline, dispatch_size, read_buffer,
-    storage_buffer, storage_buffer_init, uniform_buffer, GpuContext, GpuError,
+    read_buffer, storage_buffer, storage_buffer_init, uniform_buffer, GpuContext, GpuError, Kernel,
+    READ, READ_WRITE, UNIFORM,
 };
 
 const SOURCE: &str = include_str!("../../../shaders/sift_orient.wgsl");
@@ -33,27 +33,20 @@ pub struct OrientParams {
 
 /// Owns the orientation pipeline and its bind-group layout.
 pub struct OrientKernel {
-    layout: wgpu::BindGroupLayout,
+    kernel: Kernel,
     pipeline: Arc<wgpu::ComputePipeline>,
 }
 
 impl OrientKernel {
     pub fn new(ctx: &GpuContext) -> Self {
-        use wgpu::BufferBindingType::{Storage, Uniform};
-        let layout = buffer_bind_group_layout(
-            &ctx.device,
+        let (kernel, [pipeline]) = Kernel::new(
+            ctx,
             "sift_orient",
-            &[
-                Uniform,
-                Storage { read_only: true },
-                Storage { read_only: true },
-                Storage { read_only: false },
-            ],
+            SOURCE,
+            &[UNIFORM, READ, READ, READ_WRITE],
+            ["orient"],
         );
-        let pipeline = ctx.pipeline("sift_orient.orient", |d| {
-            compute_pipeline(d, "sift_orient.wgsl", SOURCE, Some(&layout), "orient")
-        });
-        Self { layout, pipeline }
+        Self { kernel, pipeline }
     }
 
     /// The dominant orientations of each keypoint, in radians `[0, 2π)`, in bin order.
@@ -75,25 +68,12 @@ impl OrientKernel {
             "sift_orient out",
             (keypoints.len() * stride * 4) as u64,
         );
-        let max_dim = ctx.device.limits().max_compute_workgroups_per_dimension;
         let mut enc = ctx.device.create_command_encoder(&Default::default());
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
-            pass.set_pipeline(&self.pipeline);
             for g in &grouped.groups {
                 let (first, count) = (g.first, g.count);
-                let oct = space.octaves.get(g.octave as usize).ok_or_else(|| {
-                    GpuError::Unsupported(format!(
-                        "keypoint octave {} not in the scale space",
-                        g.octave
-                    ))
-                })?;
-                let image = oct.gaussians.get(g.scale as usize).ok_or_else(|| {
-                    GpuError::Unsupported(format!(
-                        "keypoint scale {} not in octave {}",
-                        g.scale, g.octave
-                    ))
-                })?;
+                let (oct, image) = g.image(space)?;
                 let uniform = uniform_buffer(
                     ctx,
                     "sift_orient params",
@@ -108,15 +88,9 @@ impl OrientKernel {
                         _pad0: 0,
                     },
                 );
-                let bind_group = bind_buffers(
-                    &ctx.device,
-                    "sift_orient",
-                    &self.layout,
-                    &[&uniform, &frames, image, &output],
-                );
-                let grid = dispatch_size(count, max_dim);
-                pass.set_bind_group(0, &bind_group, &[]);
-                pass.dispatch_workgroups(grid.x, grid.y, 1);
+                let bind_group = self.kernel.bind(ctx, &[&uniform, &frames, image, &output]);
+                self.kernel
+                    .dispatch(&mut pass, &self.pipeline, &bind_group, count);
             }
         }
         ctx.queue.submit([enc.finish()]);

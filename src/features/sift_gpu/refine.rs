@@ -7,8 +7,8 @@ use std::sync::Arc;
 use crate::features::sift::{Extremum, Keypoint, SiftParams, IMG_BORDER, MAX_INTERP_STEPS};
 use crate::features::GpuScaleSpace;
 use crate::gpu::{
-    bind_buffers, buffer_bind_group_layout, compute_pipeline, dispatch_size, read_buffer,
-    storage_buffer, storage_buffer_init, uniform_buffer, GpuContext, GpuError,
+    read_buffer, storage_buffer, storage_buffer_init, uniform_buffer, GpuContext, GpuError, Kernel,
+    READ, READ_WRITE, UNIFORM,
 };
 
 const SOURCE: &str = include_str!("../../../shaders/sift_refine.wgsl");
@@ -40,31 +40,20 @@ pub struct RefineParams {
 
 /// Owns the refinement pipeline and its bind-group layout.
 pub struct RefineKernel {
-    layout: wgpu::BindGroupLayout,
+    kernel: Kernel,
     pipeline: Arc<wgpu::ComputePipeline>,
 }
 
 impl RefineKernel {
     pub fn new(ctx: &GpuContext) -> Self {
-        use wgpu::BufferBindingType::{Storage, Uniform};
-        let layout = buffer_bind_group_layout(
-            &ctx.device,
+        let (kernel, [pipeline]) = Kernel::new(
+            ctx,
             "sift_refine",
-            &[
-                Uniform,
-                Storage { read_only: true },
-                Storage { read_only: true },
-                Storage { read_only: true },
-                Storage { read_only: true },
-                Storage { read_only: true },
-                Storage { read_only: true },
-                Storage { read_only: false },
-            ],
+            SOURCE,
+            &[UNIFORM, READ, READ, READ, READ, READ, READ, READ_WRITE],
+            ["refine"],
         );
-        let pipeline = ctx.pipeline("sift_refine.refine", |d| {
-            compute_pipeline(d, "sift_refine.wgsl", SOURCE, Some(&layout), "refine")
-        });
-        Self { layout, pipeline }
+        Self { kernel, pipeline }
     }
 
     /// Refines every extremum (e.g. from [`crate::features::ExtremaKernel::find`]), result `i`
@@ -94,11 +83,9 @@ impl RefineKernel {
         let raw: Vec<[u32; 4]> = extrema.iter().map(|e| [e.x, e.y, e.scale, 0]).collect();
         let input = storage_buffer_init(ctx, "sift_refine extrema", &raw);
         let output = storage_buffer(ctx, "sift_refine out", extrema.len() as u64 * 32);
-        let max_dim = ctx.device.limits().max_compute_workgroups_per_dimension;
         let mut enc = ctx.device.create_command_encoder(&Default::default());
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
-            pass.set_pipeline(&self.pipeline);
             let mut first = 0usize;
             while first < extrema.len() {
                 let o = extrema[first].octave;
@@ -132,17 +119,15 @@ impl RefineKernel {
                         octave_factor: params.octave_factor(o),
                     },
                 );
-                let bind_group = bind_buffers(
-                    &ctx.device,
-                    "sift_refine",
-                    &self.layout,
+                let bind_group = self.kernel.bind(
+                    ctx,
                     &[
                         &uniform, &input, dogs[0], dogs[1], dogs[2], dogs[3], dogs[4], &output,
                     ],
                 );
-                let grid = dispatch_size((count as u32).div_ceil(64), max_dim);
-                pass.set_bind_group(0, &bind_group, &[]);
-                pass.dispatch_workgroups(grid.x, grid.y, 1);
+                let groups = (count as u32).div_ceil(64);
+                self.kernel
+                    .dispatch(&mut pass, &self.pipeline, &bind_group, groups);
                 first += count;
             }
         }
