@@ -10,12 +10,12 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use splatpod::api::{PairModeName, Quality};
-use splatpod::features::{PairMode, SiftGpu};
+use splatpod::features::PairMode;
 use splatpod::gpu::GpuContext;
 use splatpod::images::{decode_image, DecodeOptions, DecodedImage};
 use splatpod::sfm::evaluate::{evaluate, PoseEvaluation};
-use splatpod::sfm::mapper::{reconstruct, MapperOptions, UnregisteredImage};
-use splatpod::sfm::prepare::{sfm_input, FeaturedImage};
+use splatpod::sfm::mapper::{MapperOptions, UnregisteredImage};
+use splatpod::sfm::pipeline::PipelineProgress;
 use splatpod::sfm::{colmap, pipeline, reference, transforms};
 
 use crate::error::ServerError;
@@ -59,6 +59,8 @@ pub struct SfmSummary {
     pub ms_features: f64,
     pub ms_matching: f64,
     pub ms_mapping: f64,
+    /// Decoding included.
+    pub ms_total: f64,
     /// Against `--reference`, after a similarity alignment.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub evaluation: Option<PoseEvaluation>,
@@ -125,13 +127,10 @@ pub async fn run(args: SfmArgs) -> Result<(), ServerError> {
         )));
     }
     let ctx = GpuContext::new_for_large_scenes().await?;
-    let sift = SiftGpu::new(&ctx);
     let params = quality.sift_params(None);
-
     let t0 = Instant::now();
-    let b = bar(paths.len() as u64, "features");
+    let b = bar(paths.len() as u64, "decoding");
     let mut photos: Vec<(String, DecodedImage)> = Vec::with_capacity(paths.len());
-    let mut features = Vec::with_capacity(paths.len());
     for p in &paths {
         let name = p
             .file_name()
@@ -149,48 +148,69 @@ pub async fn run(args: SfmArgs) -> Result<(), ServerError> {
             },
         )
         .map_err(|e| ServerError::BadInput(format!("{name}: {e}")))?;
-        features.push(pipeline::extract(&ctx, &sift, &decoded, &params).await?);
         photos.push((name, decoded));
         b.inc(1);
     }
     b.finish();
-    let ms_features = t0.elapsed().as_secs_f64() * 1e3;
-
-    let t1 = Instant::now();
     let mode = pair_mode(mode_name, photos.len(), args.overlap);
-    let b = bar(0, "matching");
-    let pairs = pipeline::match_pairs(&ctx, &features, mode, &mut |done, total| {
-        b.set_length(total as u64);
-        b.set_position(done as u64);
-    })
-    .await?;
-    b.finish();
-    let ms_matching = t1.elapsed().as_secs_f64() * 1e3;
-
-    let t2 = Instant::now();
-    let featured: Vec<FeaturedImage<'_>> = photos
-        .iter()
-        .zip(&features)
-        .map(|((name, decoded), f)| FeaturedImage {
-            name: name.clone(),
-            features: f,
-            focal_35mm: decoded.focal.focal_35mm.map(f64::from),
-        })
-        .collect();
-    let input = sfm_input(&featured, pairs);
-    let b = bar(1000, "mapping");
-    let result = reconstruct(&input, &MapperOptions::default(), &mut |p| {
-        b.set_prefix(p.stage);
-        b.set_position((p.fraction.clamp(0.0, 1.0) * 1000.0) as u64);
-        b.set_message(p.message);
-    })
-    .map_err(|e| ServerError::BadInput(e.to_string()))?;
-    b.finish();
-    let ms_mapping = t2.elapsed().as_secs_f64() * 1e3;
-
-    let mut rec = result.reconstruction;
-    let decoded: Vec<&DecodedImage> = photos.iter().map(|(_, d)| d).collect();
-    pipeline::color_points(&mut rec, &decoded);
+    // One bar per stage; each stage's wall time is taken when the next one starts.
+    let mut times: Vec<(&'static str, f64)> = Vec::new();
+    let mut current: Option<(&'static str, ProgressBar, Instant)> = None;
+    let mut enter =
+        |name: &'static str,
+         len: u64,
+         current: &mut Option<(&'static str, ProgressBar, Instant)>| {
+            if current.as_ref().is_some_and(|c| c.0 == name) {
+                return;
+            }
+            if let Some((n, b, t)) = current.take() {
+                b.finish();
+                times.push((n, t.elapsed().as_secs_f64() * 1e3));
+            }
+            *current = Some((name, bar(len, name), Instant::now()));
+        };
+    let result = pipeline::reconstruct_photos(
+        &ctx,
+        &photos,
+        &params,
+        mode,
+        &MapperOptions::default(),
+        &mut |p| match p {
+            PipelineProgress::Features { done, total } => {
+                enter("features", total as u64, &mut current);
+                if let Some((_, b, _)) = &current {
+                    b.set_position(done as u64);
+                }
+            }
+            PipelineProgress::Matching { done, total } => {
+                enter("matching", total as u64, &mut current);
+                if let Some((_, b, _)) = &current {
+                    b.set_position(done as u64);
+                }
+            }
+            PipelineProgress::Mapping(m) => {
+                enter("mapping", 1000, &mut current);
+                if let Some((_, b, _)) = &current {
+                    b.set_position((m.fraction.clamp(0.0, 1.0) * 1000.0) as u64);
+                    b.set_message(format!("{}: {}", m.stage, m.message));
+                }
+            }
+        },
+    )
+    .await
+    .map_err(|e| match e {
+        pipeline::PipelineError::Gpu(g) => ServerError::Gpu(g),
+        pipeline::PipelineError::Sfm(s) => ServerError::BadInput(s.to_string()),
+    })?;
+    if let Some((n, b, t)) = current.take() {
+        b.finish();
+        times.push((n, t.elapsed().as_secs_f64() * 1e3));
+    }
+    let time_of = |name: &str| times.iter().find(|t| t.0 == name).map_or(0.0, |t| t.1);
+    let (ms_features, ms_matching, ms_mapping) =
+        (time_of("features"), time_of("matching"), time_of("mapping"));
+    let ms_total = t0.elapsed().as_secs_f64() * 1e3;
+    let rec = result.reconstruction;
     let sparse = args.out.join("sparse/0");
     std::fs::create_dir_all(&sparse)?;
     colmap::write_model(&sparse, &rec, colmap::ModelFormat::Binary)
@@ -218,6 +238,7 @@ pub async fn run(args: SfmArgs) -> Result<(), ServerError> {
         ms_features,
         ms_matching,
         ms_mapping,
+        ms_total,
         evaluation,
     };
     std::fs::write(

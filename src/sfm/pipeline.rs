@@ -74,9 +74,10 @@ pub fn color_points(rec: &mut Reconstruction, photos: &[&DecodedImage]) {
         let Some(obs) = img.points2d.get(t.point2d_idx as usize) else {
             continue;
         };
-        let s = photo.width as f64 / photo.original_width.max(1) as f64;
-        let x = (obs.xy.x * s - 0.5).round();
-        let y = (obs.xy.y * s - 0.5).round();
+        let sx = photo.width as f64 / photo.original_width.max(1) as f64;
+        let sy = photo.height as f64 / photo.original_height.max(1) as f64;
+        let x = (obs.xy.x * sx - 0.5).round();
+        let y = (obs.xy.y * sy - 0.5).round();
         if x < 0.0 || y < 0.0 || x >= photo.width as f64 || y >= photo.height as f64 {
             continue;
         }
@@ -103,4 +104,66 @@ pub fn points_ply(rec: &Reconstruction) -> Vec<u8> {
         out.extend_from_slice(&p.color);
     }
     out
+}
+
+/// Where [`reconstruct_photos`] stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PipelineProgress {
+    /// `done` of `total` photos have features.
+    Features { done: usize, total: usize },
+    /// `done` of `total` pairs are matched.
+    Matching { done: usize, total: usize },
+    /// The mapper's own progress.
+    Mapping(super::mapper::SfmProgress),
+}
+
+/// Why [`reconstruct_photos`] gave no model.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Gpu(#[from] GpuError),
+    #[error(transparent)]
+    Sfm(#[from] super::mapper::SfmError),
+}
+
+/// The whole pipeline on decoded photos: GPU SIFT, matching of the pairs `mode` selects,
+/// shared cameras with EXIF focal priors, the incremental mapper, point colours.
+pub async fn reconstruct_photos(
+    ctx: &GpuContext,
+    photos: &[(String, DecodedImage)],
+    params: &SiftParams,
+    mode: PairMode,
+    options: &super::mapper::MapperOptions,
+    progress: &mut dyn FnMut(PipelineProgress),
+) -> Result<super::mapper::SfmResult, PipelineError> {
+    let sift = SiftGpu::new(ctx);
+    let mut features = Vec::with_capacity(photos.len());
+    for (k, (_, photo)) in photos.iter().enumerate() {
+        features.push(extract(ctx, &sift, photo, params).await?);
+        progress(PipelineProgress::Features {
+            done: k + 1,
+            total: photos.len(),
+        });
+    }
+    let pairs = match_pairs(ctx, &features, mode, &mut |done, total| {
+        progress(PipelineProgress::Matching { done, total })
+    })
+    .await?;
+    let featured: Vec<super::prepare::FeaturedImage<'_>> = photos
+        .iter()
+        .zip(&features)
+        .map(|((name, photo), f)| super::prepare::FeaturedImage {
+            name: name.clone(),
+            features: f,
+            original_size: (photo.original_width, photo.original_height),
+            focal_35mm: photo.focal.focal_35mm.map(f64::from),
+        })
+        .collect();
+    let input = super::prepare::sfm_input(&featured, pairs);
+    let mut result = super::mapper::reconstruct(&input, options, &mut |p| {
+        progress(PipelineProgress::Mapping(p))
+    })?;
+    let decoded: Vec<&DecodedImage> = photos.iter().map(|(_, d)| d).collect();
+    color_points(&mut result.reconstruction, &decoded);
+    Ok(result)
 }

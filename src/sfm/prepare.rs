@@ -17,21 +17,12 @@ pub const DEFAULT_FOCAL_FACTOR: f64 = 1.2;
 pub struct FeaturedImage<'a> {
     pub name: String,
     pub features: &'a ImageFeatures,
+    /// The photo's size before downscaling (the model's pixels). Each axis scales on its own:
+    /// a downscale rounds the other side, so one factor would shift keypoints by up to half a
+    /// pixel.
+    pub original_size: (u32, u32),
     /// EXIF 35-mm-equivalent focal length, if the photo has one.
     pub focal_35mm: Option<f64>,
-}
-
-/// The photo's size before downscaling.
-fn original_size(f: &ImageFeatures) -> (u64, u64) {
-    let s = if f.scale > 0.0 && f.scale.is_finite() {
-        f.scale
-    } else {
-        1.0
-    };
-    (
-        (f.width as f64 / s).round() as u64,
-        (f.height as f64 / s).round() as u64,
-    )
 }
 
 /// Builds the mapper input. `pairs` are `(image a, image b, [keypoint in a, keypoint in b])`.
@@ -45,7 +36,10 @@ pub fn sfm_input(
     let mut by_key: BTreeMap<(u64, u64, Option<u64>), u32> = BTreeMap::new();
     let mut out = Vec::with_capacity(images.len());
     for img in images {
-        let (w, h) = original_size(img.features);
+        let (w, h) = (
+            u64::from(img.original_size.0.max(1)),
+            u64::from(img.original_size.1.max(1)),
+        );
         let focal_key = img.focal_35mm.map(|f| (f * 1000.0).round() as u64);
         let id = *by_key.entry((w, h, focal_key)).or_insert_with(|| {
             let diag = ((w * w + h * h) as f64).sqrt();
@@ -66,11 +60,8 @@ pub fn sfm_input(
             });
             id
         });
-        let s = if img.features.scale > 0.0 {
-            img.features.scale
-        } else {
-            1.0
-        };
+        let sx = w as f64 / f64::from(img.features.width.max(1));
+        let sy = h as f64 / f64::from(img.features.height.max(1));
         out.push(SfmImage {
             name: img.name.clone(),
             camera_id: id,
@@ -80,7 +71,7 @@ pub fn sfm_input(
                 .features
                 .keypoints
                 .iter()
-                .map(|k| Vector2::new((k.x as f64 + 0.5) / s, (k.y as f64 + 0.5) / s))
+                .map(|k| Vector2::new((k.x as f64 + 0.5) * sx, (k.y as f64 + 0.5) * sy))
                 .collect(),
         });
     }

@@ -95,6 +95,10 @@ pub(super) async fn sfm(
         .map(|((im, f), name)| FeaturedImage {
             name: name.clone(),
             features: f,
+            original_size: (
+                u32::try_from(im.width).unwrap_or(0),
+                u32::try_from(im.height).unwrap_or(0),
+            ),
             focal_35mm: im.focal_35mm,
         })
         .collect();
