@@ -240,7 +240,7 @@ impl Api {
     }
 
     /// Polls until the job's status satisfies `done`, failing after `secs`.
-    async fn wait_for(&self, id: &str, secs: u64, done: impl Fn(&Value) -> bool) -> Value {
+    async fn wait_for(&self, id: &str, secs: u64, mut done: impl FnMut(&Value) -> bool) -> Value {
         let deadline = Instant::now() + Duration::from_secs(secs);
         loop {
             let b = self.status(id).await;
@@ -1301,6 +1301,64 @@ async fn default_features_job_completes_on_a_baseline_gpu() {
         .and_then(Value::as_u64)
         .unwrap_or(0);
     assert!(matched >= 500, "matches per pair: {per_pair}");
+}
+
+/// The `sfm` job on four overlapping photos: it runs the features first (none exist yet),
+/// reports the SfM stages, registers every photo and stores a COLMAP model that COLMAP's
+/// format reader takes, a `transforms.json` and a coloured `points.ply`.
+#[tokio::test]
+async fn sfm_job_reconstructs_a_project() {
+    let api = Api::start(&Backend::Sqlite, &[]).await;
+    let project = api.project("sfm").await;
+    let files = (3..7).map(|i| (format!("{i}.jpg"), photo(i))).collect();
+    assert_eq!(api.upload(&project, files).await.0, 201);
+    let id = api
+        .run(json!({"task": "sfm", "project_id": project, "max_side": 768, "quality": "low"}))
+        .await;
+    let mut stages = std::collections::BTreeSet::new();
+    let done = api
+        .wait_for(&id, 600, |b| {
+            if let Some(s) = b["stage"].as_str() {
+                stages.insert(s.to_owned());
+            }
+            typed::<api::JobStatusBody>(b).status.is_final()
+        })
+        .await;
+    assert_eq!(done["status"], "COMPLETED", "{done}");
+    let out: api::SfmOutput = serde_json::from_value(done["output"].clone()).expect("output");
+    assert_eq!((out.images, out.registered), (4, 4), "{out:?}");
+    assert!(
+        out.points >= 300 && out.rms_reprojection_px < 1.0,
+        "{out:?}"
+    );
+    assert!(stages.contains("features"), "{stages:?}");
+    let get = |name: String| {
+        let api = &api;
+        let project = project.clone();
+        async move {
+            api.bytes(&format!("/api/projects/{project}/artifacts/{name}"))
+                .await
+        }
+    };
+    let model = splatpod::sfm::colmap::read_binary(
+        &get("sparse/0/cameras.bin".into()).await,
+        &get("sparse/0/images.bin".into()).await,
+        &get("sparse/0/points3D.bin".into()).await,
+    )
+    .expect("COLMAP model");
+    assert_eq!(model.images.len(), 4);
+    assert_eq!(model.points3d.len() as u64, out.points);
+    let cam = model.cameras.values().next().expect("a camera");
+    assert_eq!((cam.width, cam.height), (1536, 1024), "full-size pixels");
+    let tj = splatpod::sfm::transforms::read_transforms(&get("transforms.json".into()).await)
+        .expect("transforms.json");
+    assert_eq!(tj.images.len(), 4);
+    let ply = get("points.ply".into()).await;
+    let header = format!("element vertex {}\n", out.points);
+    assert!(
+        ply.windows(header.len()).any(|w| w == header.as_bytes()),
+        "points.ply header"
+    );
 }
 
 /// A server fault (here: the blob store's folder replaced by a file, so nothing can be stored)

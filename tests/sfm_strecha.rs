@@ -92,7 +92,11 @@ async fn reconstruct_and_check(scene: &str, max_rotation_deg: f64, max_center: f
     );
     let reproj = eval.reprojection.error_px.expect("observations");
     assert!(reproj.mean < 1.0, "{scene}: reprojection {reproj:?}");
-    assert!(eval.num_points3d >= 1000, "{scene}: {} points", eval.num_points3d);
+    assert!(
+        eval.num_points3d >= 1000,
+        "{scene}: {} points",
+        eval.num_points3d
+    );
     for cam in rec.cameras.values() {
         assert_eq!((cam.width, cam.height), (1536, 1024), "{scene}: {cam:?}");
     }
