@@ -58,7 +58,10 @@ pub struct SfmSummary {
     pub unregistered: Vec<UnregisteredImage>,
     pub ms_features: f64,
     pub ms_matching: f64,
+    /// Verification + incremental mapping + final bundle adjustment.
     pub ms_mapping: f64,
+    pub ms_verification: f64,
+    pub ms_bundle_adjustment: f64,
     /// Decoding included.
     pub ms_total: f64,
     /// Against `--reference`, after a similarity alignment.
@@ -189,7 +192,7 @@ pub async fn run(args: SfmArgs) -> Result<(), ServerError> {
                 }
             }
             PipelineProgress::Mapping(m) => {
-                enter("mapping", 1000, &mut current);
+                enter(m.stage, 1000, &mut current);
                 if let Some((_, b, _)) = &current {
                     b.set_position((m.fraction.clamp(0.0, 1.0) * 1000.0) as u64);
                     b.set_message(format!("{}: {}", m.stage, m.message));
@@ -206,9 +209,11 @@ pub async fn run(args: SfmArgs) -> Result<(), ServerError> {
         b.finish();
         times.push((n, t.elapsed().as_secs_f64() * 1e3));
     }
-    let time_of = |name: &str| times.iter().find(|t| t.0 == name).map_or(0.0, |t| t.1);
-    let (ms_features, ms_matching, ms_mapping) =
-        (time_of("features"), time_of("matching"), time_of("mapping"));
+    let time_of = |name: &str| -> f64 { times.iter().filter(|t| t.0 == name).map(|t| t.1).sum() };
+    let (ms_features, ms_matching) = (time_of("features"), time_of("matching"));
+    let ms_verification = time_of("verification");
+    let ms_bundle_adjustment = time_of("bundle adjustment");
+    let ms_mapping = ms_verification + time_of("mapping") + ms_bundle_adjustment;
     let ms_total = t0.elapsed().as_secs_f64() * 1e3;
     let rec = result.reconstruction;
     let sparse = args.out.join("sparse/0");
@@ -238,6 +243,8 @@ pub async fn run(args: SfmArgs) -> Result<(), ServerError> {
         ms_features,
         ms_matching,
         ms_mapping,
+        ms_verification,
+        ms_bundle_adjustment,
         ms_total,
         evaluation,
     };

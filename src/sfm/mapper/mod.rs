@@ -112,17 +112,21 @@ pub fn reconstruct(
     if n < 2 {
         return Err(SfmError::TooFewImages(n));
     }
-    let mut verified = Vec::with_capacity(input.pairs.len());
-    for k in 0..input.pairs.len() {
-        if let Some(v) = verify_pair(input, k, opts.seed.wrapping_add(k as u64)) {
-            verified.push(v);
-        }
-        progress(SfmProgress {
-            stage: "verification",
-            fraction: (k + 1) as f64 / input.pairs.len() as f64,
-            message: format!("verified pair {} of {}", k + 1, input.pairs.len()),
-        });
-    }
+    let total = input.pairs.len();
+    let verified: Vec<VerifiedPair> = parallel_map(
+        total,
+        &mut |done| {
+            progress(SfmProgress {
+                stage: "verification",
+                fraction: done as f64 / total.max(1) as f64,
+                message: format!("verified pair {done} of {total}"),
+            })
+        },
+        |k| verify_pair(input, k, opts.seed.wrapping_add(k as u64)),
+    )
+    .into_iter()
+    .flatten()
+    .collect();
     let matched = verified.len();
     let good = verified
         .iter()
@@ -173,6 +177,54 @@ pub fn reconstruct(
         matched_pairs: matched,
         rms_reprojection_px: rms,
     })
+}
+
+/// `f(0..n)` in order, on every core natively (scoped threads taking items from a shared
+/// counter) and one after another in the browser; `progress(done)` on the calling thread.
+fn parallel_map<T: Send>(
+    n: usize,
+    progress: &mut dyn FnMut(usize),
+    f: impl Fn(usize) -> T + Sync,
+) -> Vec<T> {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::mpsc;
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |t| t.get())
+            .min(n.max(1));
+        let next = AtomicUsize::new(0);
+        let (tx, rx) = mpsc::channel::<(usize, T)>();
+        let mut out: Vec<Option<T>> = (0..n).map(|_| None).collect();
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                let tx = tx.clone();
+                let (next, f) = (&next, &f);
+                scope.spawn(move || loop {
+                    let k = next.fetch_add(1, Ordering::Relaxed);
+                    if k >= n || tx.send((k, f(k))).is_err() {
+                        break;
+                    }
+                });
+            }
+            drop(tx);
+            for (done, (k, v)) in rx.iter().enumerate() {
+                out[k] = Some(v);
+                progress(done + 1);
+            }
+        });
+        out.into_iter().flatten().collect()
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        (0..n)
+            .map(|k| {
+                let v = f(k);
+                progress(k + 1);
+                v
+            })
+            .collect()
+    }
 }
 
 /// Calibrated pairs with a pose, best first: wide enough baseline, then most inliers.

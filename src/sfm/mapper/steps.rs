@@ -224,6 +224,10 @@ pub fn adjust(
         fixed_images: BTreeSet::from([image_id(a)]),
         fixed_scale_image: Some((image_id(b), axis)),
         variable_images: variable,
+        // A relative cost decrease under 1e-6 moves poses far below their uncertainty;
+        // tighter tolerances only spend iterations.
+        function_tolerance: 1e-6,
+        parameter_tolerance: 1e-8,
         ..BundleOptions::default()
     };
     bundle_adjust(&mut st.rec, &options).ok()
