@@ -518,10 +518,11 @@ async fn lifecycle(backend: Backend) {
     let (s, b) = api
         .post(
             "/v2/{ep}/run",
-            json!({"input": {"task": "sfm", "project_id": project}}),
+            json!({"input": {"task": "train", "project_id": project}}),
         )
         .await;
     assert_eq!(s, 400, "{b}");
+    assert!(b["error"].as_str().unwrap_or("").contains("not available"), "{b}");
     let (s, _, _) = api
         .send(
             api.http
