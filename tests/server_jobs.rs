@@ -522,7 +522,10 @@ async fn lifecycle(backend: Backend) {
         )
         .await;
     assert_eq!(s, 400, "{b}");
-    assert!(b["error"].as_str().unwrap_or("").contains("not available"), "{b}");
+    assert!(
+        b["error"].as_str().unwrap_or("").contains("not available"),
+        "{b}"
+    );
     let (s, _, _) = api
         .send(
             api.http

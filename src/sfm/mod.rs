@@ -23,6 +23,7 @@ pub mod evaluate;
 pub mod geometry;
 pub mod mapper;
 pub mod model;
+pub mod parallel;
 pub mod pipeline;
 pub mod prepare;
 pub mod reference;

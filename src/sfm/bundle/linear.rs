@@ -49,13 +49,53 @@ pub(crate) struct Step {
 /// camera contribute nothing; accepted states have none).
 pub(crate) fn linearize(problem: &Problem, state: &State, loss: LossFunction) -> Linearization {
     let n = problem.camera_vars;
+    // Points split over the cores; each part sums its own camera block.
+    let parts = crate::sfm::parallel::map_chunks(problem.points.len(), |range| {
+        linearize_points(problem, state, loss, range)
+    });
     let mut u = DMatrix::<f64>::zeros(n, n);
     let mut gc = DVector::<f64>::zeros(n);
     let mut points = Vec::with_capacity(problem.points.len());
+    for part in parts {
+        u += part.u;
+        gc += part.gc;
+        points.extend(part.points);
+    }
+    u.fill_lower_triangle_with_upper_triangle();
+    let mut max_gradient = gc.amax();
+    for system in points.iter().flatten() {
+        max_gradient = max_gradient.max(system.g.amax());
+    }
+    Linearization {
+        u,
+        gc,
+        points,
+        max_gradient,
+    }
+}
+
+/// The camera block (upper triangle), camera gradient and point systems of `range`'s points.
+struct PartialLinearization {
+    u: DMatrix<f64>,
+    gc: DVector<f64>,
+    points: Vec<Option<PointSystem>>,
+}
+
+fn linearize_points(
+    problem: &Problem,
+    state: &State,
+    loss: LossFunction,
+    range: std::ops::Range<usize>,
+) -> PartialLinearization {
+    let n = problem.camera_vars;
+    let mut u = DMatrix::<f64>::zeros(n, n);
+    let mut gc = DVector::<f64>::zeros(n);
+    let mut points = Vec::with_capacity(range.len());
     // Column buffer of one observation: (unknown, ∂r/∂unknown); poses come before intrinsics
     // in the numbering, so the buffer is sorted.
     let mut columns: Vec<(usize, nalgebra::Vector2<f64>)> = Vec::with_capacity(14);
-    for (point_index, block) in problem.points.iter().enumerate() {
+    for point_index in range {
+        let block = &problem.points[point_index];
         let mut system = block.variable.then(|| PointSystem {
             v: Matrix3::zeros(),
             g: Vector3::zeros(),
@@ -105,17 +145,7 @@ pub(crate) fn linearize(problem: &Problem, state: &State, loss: LossFunction) ->
         }
         points.push(system);
     }
-    u.fill_lower_triangle_with_upper_triangle();
-    let mut max_gradient = gc.amax();
-    for system in points.iter().flatten() {
-        max_gradient = max_gradient.max(system.g.amax());
-    }
-    Linearization {
-        u,
-        gc,
-        points,
-        max_gradient,
-    }
+    PartialLinearization { u, gc, points }
 }
 
 /// Sorts coupling rows by unknown and sums rows of the same unknown (a camera's intrinsics seen
@@ -132,23 +162,23 @@ fn merge_rows(rows: &mut Vec<(usize, RowVector3<f64>)>) {
     *rows = merged;
 }
 
-/// Solves `(H + λ D) δ = −g` (D: H's clamped diagonal) by eliminating the points; `None` when
-/// the damped system is not positive definite (the caller raises λ).
-pub(crate) fn solve(lin: &Linearization, lambda: f64) -> Option<Step> {
-    let n = lin.gc.len();
-    let mut s = lin.u.clone();
-    let mut rhs = -&lin.gc;
-    let damping_c: Vec<f64> = (0..n)
-        .map(|i| lambda * lin.u[(i, i)].clamp(MIN_DIAGONAL, MAX_DIAGONAL))
-        .collect();
-    for (i, d) in damping_c.iter().enumerate() {
-        s[(i, i)] += d;
-    }
-    // Eliminate each point: S −= W V⁻¹ Wᵀ, rhs += W V⁻¹ gₚ.
-    let mut inverses: Vec<Option<(Matrix3<f64>, Vector3<f64>)>> =
-        Vec::with_capacity(lin.points.len());
+/// One part's Schur reduction (upper triangle of −W V⁻¹ Wᵀ, W V⁻¹ gₚ) and the damped point
+/// inverses; `None` when a point block is not positive definite.
+#[allow(clippy::type_complexity)]
+fn eliminate(
+    systems: &[Option<PointSystem>],
+    lambda: f64,
+    n: usize,
+) -> Option<(
+    DMatrix<f64>,
+    DVector<f64>,
+    Vec<Option<(Matrix3<f64>, Vector3<f64>)>>,
+)> {
+    let mut s = DMatrix::<f64>::zeros(n, n);
+    let mut rhs = DVector::<f64>::zeros(n);
+    let mut inverses = Vec::with_capacity(systems.len());
     let mut scaled: Vec<RowVector3<f64>> = Vec::new();
-    for system in &lin.points {
+    for system in systems {
         let Some(system) = system else {
             inverses.push(None);
             continue;
@@ -169,6 +199,34 @@ pub(crate) fn solve(lin: &Linearization, lambda: f64) -> Option<Step> {
             }
         }
         inverses.push(Some((inverse, damping_p)));
+    }
+    Some((s, rhs, inverses))
+}
+
+/// Solves `(H + λ D) δ = −g` (D: H's clamped diagonal) by eliminating the points; `None` when
+/// the damped system is not positive definite (the caller raises λ).
+pub(crate) fn solve(lin: &Linearization, lambda: f64) -> Option<Step> {
+    let n = lin.gc.len();
+    let mut s = lin.u.clone();
+    let mut rhs = -&lin.gc;
+    let damping_c: Vec<f64> = (0..n)
+        .map(|i| lambda * lin.u[(i, i)].clamp(MIN_DIAGONAL, MAX_DIAGONAL))
+        .collect();
+    for (i, d) in damping_c.iter().enumerate() {
+        s[(i, i)] += d;
+    }
+    // Eliminate each point: S −= W V⁻¹ Wᵀ, rhs += W V⁻¹ gₚ (points split over the cores, each
+    // part summing its own reduction).
+    let parts = crate::sfm::parallel::map_chunks(lin.points.len(), |range| {
+        eliminate(&lin.points[range], lambda, n)
+    });
+    let mut inverses: Vec<Option<(Matrix3<f64>, Vector3<f64>)>> =
+        Vec::with_capacity(lin.points.len());
+    for part in parts {
+        let (ds, drhs, inv) = part?;
+        s += ds;
+        rhs += drhs;
+        inverses.extend(inv);
     }
     s.fill_lower_triangle_with_upper_triangle();
     let cameras: DVector<f64> = if n == 0 {

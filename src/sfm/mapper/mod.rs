@@ -113,7 +113,7 @@ pub fn reconstruct(
         return Err(SfmError::TooFewImages(n));
     }
     let total = input.pairs.len();
-    let verified: Vec<VerifiedPair> = parallel_map(
+    let verified: Vec<VerifiedPair> = crate::sfm::parallel::map_items(
         total,
         &mut |done| {
             progress(SfmProgress {
@@ -179,54 +179,6 @@ pub fn reconstruct(
     })
 }
 
-/// `f(0..n)` in order, on every core natively (scoped threads taking items from a shared
-/// counter) and one after another in the browser; `progress(done)` on the calling thread.
-fn parallel_map<T: Send>(
-    n: usize,
-    progress: &mut dyn FnMut(usize),
-    f: impl Fn(usize) -> T + Sync,
-) -> Vec<T> {
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        use std::sync::mpsc;
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |t| t.get())
-            .min(n.max(1));
-        let next = AtomicUsize::new(0);
-        let (tx, rx) = mpsc::channel::<(usize, T)>();
-        let mut out: Vec<Option<T>> = (0..n).map(|_| None).collect();
-        std::thread::scope(|scope| {
-            for _ in 0..threads {
-                let tx = tx.clone();
-                let (next, f) = (&next, &f);
-                scope.spawn(move || loop {
-                    let k = next.fetch_add(1, Ordering::Relaxed);
-                    if k >= n || tx.send((k, f(k))).is_err() {
-                        break;
-                    }
-                });
-            }
-            drop(tx);
-            for (done, (k, v)) in rx.iter().enumerate() {
-                out[k] = Some(v);
-                progress(done + 1);
-            }
-        });
-        out.into_iter().flatten().collect()
-    }
-    #[cfg(target_arch = "wasm32")]
-    {
-        (0..n)
-            .map(|k| {
-                let v = f(k);
-                progress(k + 1);
-                v
-            })
-            .collect()
-    }
-}
-
 /// Calibrated pairs with a pose, best first: wide enough baseline, then most inliers.
 fn initial_pairs(
     verified: &[VerifiedPair],
@@ -265,9 +217,16 @@ fn grow(
     loop {
         report(progress, st, connected);
         // The unregistered photo seeing the most triangulated points goes next.
-        let next = (0..n)
+        let candidates: Vec<usize> = (0..n)
             .filter(|&i| !st.is_registered(i) && failed[i].is_none())
-            .map(|i| (steps::correspondences_2d3d(st, i).len(), i))
+            .collect();
+        let shared: &MapState<'_> = st;
+        let counts = crate::sfm::parallel::map_items(candidates.len(), &mut |_| {}, |k| {
+            steps::correspondences_2d3d(shared, candidates[k]).len()
+        });
+        let next = counts
+            .into_iter()
+            .zip(candidates)
             .max_by(|x, y| x.0.cmp(&y.0).then(y.1.cmp(&x.1)));
         let Some((_, i)) = next else {
             break;
