@@ -5,6 +5,7 @@
 use std::ops::Range;
 
 /// Below this many items a split costs more than it saves.
+#[cfg(not(target_arch = "wasm32"))]
 const MIN_ITEMS_PER_THREAD: usize = 512;
 
 /// Threads worth using for `n` items.

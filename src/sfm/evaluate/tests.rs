@@ -3,6 +3,7 @@ use nalgebra::{
 };
 
 use super::*;
+#[cfg(not(target_arch = "wasm32"))]
 use crate::sfm::reference::{reconstruction_poses, strecha_poses};
 use crate::sfm::{Camera, CameraModel, Image, Point2D, Point3D, TrackElement};
 
