@@ -8,7 +8,7 @@ use super::essential::{essential_from_pose, relative_pose_from_essential, Essent
 use super::essential_refine::refine_relative_pose;
 use super::fundamental::FundamentalEstimator;
 use super::homography::HomographyEstimator;
-use super::ransac::{ransac, RansacOptions};
+use super::ransac::{ransac, required_iterations, RansacOptions};
 use super::triangulation::triangulation_angle;
 
 /// How the pair's correspondences are best explained.
@@ -140,12 +140,24 @@ pub fn estimate_two_view(
         )
         .map(|r| (r.model, r.inlier_mask, r.num_inliers)),
     );
+    // H only changes the decision when it explains more than `max_h_inlier_ratio` of E's or
+    // F's inliers. If it did, an all-inlier sample would turn up within the iterations that
+    // inlier ratio needs; after that many without one, the pair is not planar (with the same
+    // confidence). Non-planar scenes would otherwise run H to the iteration cap.
+    let best_ef = e
+        .as_ref()
+        .map_or(0, |m| m.2)
+        .max(f.as_ref().map_or(0, |m| m.2));
+    let mut h_options = ransac_options(options.max_error_px, 3);
+    if best_ef > 0 && n > 0 {
+        let ratio = options.max_h_inlier_ratio * best_ef as f64 / n as f64;
+        h_options.max_iterations =
+            required_iterations(ratio, 4, options.confidence, options.max_iterations)
+                .max(options.min_iterations);
+    }
     let h = keep(
-        ransac(
-            &HomographyEstimator { x1: px1, x2: px2 },
-            &ransac_options(options.max_error_px, 3),
-        )
-        .map(|r| (r.model.h, r.inlier_mask, r.num_inliers)),
+        ransac(&HomographyEstimator { x1: px1, x2: px2 }, &h_options)
+            .map(|r| (r.model.h, r.inlier_mask, r.num_inliers)),
     );
     let count = |m: &Option<(Matrix3<f64>, Vec<bool>, usize)>| m.as_ref().map_or(0, |m| m.2);
     let (ne, nf, nh) = (count(&e), count(&f), count(&h));
