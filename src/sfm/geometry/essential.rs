@@ -7,7 +7,7 @@ use nalgebra::{
 };
 
 use super::linalg::{
-    matrix3_from_row_major, normalize_points, null_space, null_vector, unit_frobenius,
+    gather, matrix3_from_row_major, normalize_points, null_space, null_vector, unit_frobenius,
 };
 use super::ransac::Estimator;
 use super::triangulation::triangulate_point;
@@ -334,14 +334,12 @@ impl Estimator for EssentialEstimator<'_> {
     }
 
     fn estimate(&self, sample: &[usize]) -> Vec<Matrix3<f64>> {
-        let a: Vec<_> = sample.iter().map(|&i| self.x1[i]).collect();
-        let b: Vec<_> = sample.iter().map(|&i| self.x2[i]).collect();
+        let (a, b) = gather(self.x1, self.x2, sample);
         essential_five_point(&a, &b)
     }
 
     fn estimate_nonminimal(&self, inliers: &[usize], _current: &Matrix3<f64>) -> Vec<Matrix3<f64>> {
-        let a: Vec<_> = inliers.iter().map(|&i| self.x1[i]).collect();
-        let b: Vec<_> = inliers.iter().map(|&i| self.x2[i]).collect();
+        let (a, b) = gather(self.x1, self.x2, inliers);
         let mut out = essential_five_point(&a, &b);
         out.extend(essential_eight_point(&a, &b));
         out

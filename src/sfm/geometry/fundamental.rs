@@ -5,7 +5,7 @@ use nalgebra::{DMatrix, Matrix3, Vector2, Vector3, SVD};
 
 use super::essential::{linear_eight_point, sampson_error};
 use super::linalg::{
-    matrix3_from_row_major, normalize_points, null_space, real_roots, unit_frobenius,
+    gather, matrix3_from_row_major, normalize_points, null_space, real_roots, unit_frobenius,
 };
 use super::ransac::Estimator;
 
@@ -74,14 +74,12 @@ impl Estimator for FundamentalEstimator<'_> {
     }
 
     fn estimate(&self, sample: &[usize]) -> Vec<Matrix3<f64>> {
-        let a: Vec<_> = sample.iter().map(|&i| self.x1[i]).collect();
-        let b: Vec<_> = sample.iter().map(|&i| self.x2[i]).collect();
+        let (a, b) = gather(self.x1, self.x2, sample);
         fundamental_seven_point(&a, &b)
     }
 
     fn estimate_nonminimal(&self, inliers: &[usize], _current: &Matrix3<f64>) -> Vec<Matrix3<f64>> {
-        let a: Vec<_> = inliers.iter().map(|&i| self.x1[i]).collect();
-        let b: Vec<_> = inliers.iter().map(|&i| self.x2[i]).collect();
+        let (a, b) = gather(self.x1, self.x2, inliers);
         fundamental_eight_point(&a, &b).into_iter().collect()
     }
 

@@ -4,7 +4,8 @@
 use nalgebra::{DMatrix, Matrix3, Vector2};
 
 use super::linalg::{
-    matrix3_from_row_major, normalize_points, null_space_with_singular_values, unit_frobenius,
+    gather, matrix3_from_row_major, normalize_points, null_space_with_singular_values,
+    unit_frobenius,
 };
 use super::ransac::Estimator;
 
@@ -80,8 +81,7 @@ pub struct HomographyEstimator<'a> {
 
 impl HomographyEstimator<'_> {
     fn fit(&self, idx: &[usize]) -> Vec<HomographyModel> {
-        let a: Vec<_> = idx.iter().map(|&i| self.x1[i]).collect();
-        let b: Vec<_> = idx.iter().map(|&i| self.x2[i]).collect();
+        let (a, b) = gather(self.x1, self.x2, idx);
         homography_dlt(&a, &b)
             .and_then(HomographyModel::new)
             .into_iter()

@@ -31,6 +31,15 @@ pub(crate) fn null_space_with_singular_values(
     Some((vectors, svd.singular_values))
 }
 
+/// The correspondences `idx` of two matched point lists (an estimator's sample or inliers).
+pub(crate) fn gather(
+    x1: &[Vector2<f64>],
+    x2: &[Vector2<f64>],
+    idx: &[usize],
+) -> (Vec<Vector2<f64>>, Vec<Vector2<f64>>) {
+    idx.iter().map(|&i| (x1[i], x2[i])).unzip()
+}
+
 /// The least-squares null vector of `a` (unit length).
 pub(crate) fn null_vector(a: &DMatrix<f64>) -> Option<DVector<f64>> {
     null_space(a, 1)?.pop()
