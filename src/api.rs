@@ -287,6 +287,27 @@ pub enum PairModeName {
     Sequential,
 }
 
+impl PairModeName {
+    /// Photos up to which matching defaults to every pair.
+    pub const EXHAUSTIVE_UP_TO: usize = 100;
+
+    /// The pair selection for `images` photos: the requested mode, else exhaustive up to
+    /// [`Self::EXHAUSTIVE_UP_TO`] photos and sequential (each with its `window` successors)
+    /// beyond.
+    pub fn resolve(
+        requested: Option<Self>,
+        images: usize,
+        window: u32,
+    ) -> crate::features::PairMode {
+        use crate::features::PairMode;
+        match (requested, images) {
+            (Some(PairModeName::Exhaustive), _) => PairMode::Exhaustive,
+            (None, n) if n <= Self::EXHAUSTIVE_UP_TO => PairMode::Exhaustive,
+            _ => PairMode::Sequential { window },
+        }
+    }
+}
+
 /// A job's `input`. Unknown fields are refused so typos do not pass silently.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

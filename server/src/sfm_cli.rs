@@ -10,7 +10,6 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use splatpod::api::{PairModeName, Quality};
-use splatpod::features::PairMode;
 use splatpod::gpu::GpuContext;
 use splatpod::images::{decode_image, DecodeOptions, DecodedImage};
 use splatpod::sfm::evaluate::{evaluate, PoseEvaluation};
@@ -95,15 +94,6 @@ fn bar(len: u64, what: &str) -> ProgressBar {
     b
 }
 
-/// The pair selection for `n` photos: the named mode, else exhaustive up to 100 photos.
-pub fn pair_mode(name: Option<PairModeName>, n: usize, overlap: u32) -> PairMode {
-    match (name, n) {
-        (Some(PairModeName::Exhaustive), _) => PairMode::Exhaustive,
-        (None, n) if n <= 100 => PairMode::Exhaustive,
-        _ => PairMode::Sequential { window: overlap },
-    }
-}
-
 pub async fn run(args: SfmArgs) -> Result<(), ServerError> {
     let quality = Quality::from_name(&args.quality).ok_or_else(|| {
         ServerError::BadInput(format!(
@@ -155,7 +145,7 @@ pub async fn run(args: SfmArgs) -> Result<(), ServerError> {
         b.inc(1);
     }
     b.finish();
-    let mode = pair_mode(mode_name, photos.len(), args.overlap);
+    let mode = PairModeName::resolve(mode_name, photos.len(), args.overlap);
     // One bar per stage; each stage's wall time is taken when the next one starts.
     let mut times: Vec<(&'static str, f64)> = Vec::new();
     let mut current: Option<(&'static str, ProgressBar, Instant)> = None;

@@ -6,7 +6,6 @@ use std::collections::HashMap;
 
 use splatpod::api::{JobInput, MatchesArtifact, SfmOutput, UnregisteredPhoto};
 use splatpod::features::{read_features, ImageFeatures};
-use splatpod::images::{decode_image, DecodeOptions};
 use splatpod::sfm::mapper::{reconstruct, MapperOptions, SfmProgress};
 use splatpod::sfm::prepare::{sfm_input, FeaturedImage};
 use splatpod::sfm::{colmap, pipeline, transforms};
@@ -130,23 +129,7 @@ pub(super) async fn sfm(
         .await?;
     let mut decoded = Vec::with_capacity(imgs.len());
     for (img, f) in imgs.iter().zip(&feats) {
-        let bytes = inner.blobs.get(&img.blob_key).await?;
-        let name = img.file_name.clone();
-        let max_side = f.width.max(f.height);
-        let d = tokio::task::spawn_blocking(move || {
-            decode_image(
-                &bytes,
-                Some(&name),
-                &DecodeOptions {
-                    max_side: Some(max_side),
-                    ..DecodeOptions::default()
-                },
-            )
-        })
-        .await
-        .map_err(|e| TaskError::Transient(format!("decoder thread: {e}")))?
-        .map_err(|e| TaskError::Permanent(format!("{}: {e}", img.file_name)))?;
-        decoded.push(d);
+        decoded.push(run.decode_photo(img, f.width.max(f.height)).await?);
     }
     let refs: Vec<_> = decoded.iter().collect();
     pipeline::color_points(&mut rec, &refs);

@@ -3,10 +3,10 @@
 use bytes::Bytes;
 use serde_json::{json, Value};
 use splatpod::features::{
-    match_descriptors, select_pairs, write_features, ImageFeatures, MatchOptions, PairMode, SiftGpu,
+    match_descriptors, select_pairs, write_features, MatchOptions, PairMode, SiftGpu,
 };
 use splatpod::gpu::GpuContext;
-use splatpod::images::{decode_image, DecodeOptions};
+use splatpod::images::{decode_image, DecodeOptions, DecodedImage};
 use tokio_util::sync::CancellationToken;
 
 use super::input::{JobInput, PairModeName, Task};
@@ -98,6 +98,26 @@ impl Run<'_> {
         )
         .await?;
         Ok(())
+    }
+
+    /// A stored photo decoded off the async threads, its longer side at most `max_side`.
+    pub async fn decode_photo(
+        &self,
+        img: &crate::db::images::Image,
+        max_side: u32,
+    ) -> Result<DecodedImage, TaskError> {
+        let bytes = self.svc.inner.blobs.get(&img.blob_key).await?;
+        let name = img.file_name.clone();
+        tokio::task::spawn_blocking(move || {
+            let opts = DecodeOptions {
+                max_side: Some(max_side),
+                ..DecodeOptions::default()
+            };
+            decode_image(&bytes, Some(&name), &opts)
+        })
+        .await
+        .map_err(|e| TaskError::Transient(format!("decoder thread: {e}")))?
+        .map_err(|e| TaskError::Permanent(format!("{}: {e}", img.file_name)))
     }
 
     pub async fn put_artifact(
@@ -227,34 +247,8 @@ pub(super) async fn features(
             &format!("extracting features from image {} of {n}", i + 1),
         )
         .await?;
-        let bytes = inner.blobs.get(&img.blob_key).await?;
-        let name = img.file_name.clone();
-        let decoded = tokio::task::spawn_blocking(move || {
-            let opts = DecodeOptions {
-                max_side: Some(max_side),
-                ..DecodeOptions::default()
-            };
-            decode_image(&bytes, Some(&name), &opts)
-        })
-        .await
-        .map_err(|e| TaskError::Transient(format!("decoder thread: {e}")))?
-        .map_err(|e| TaskError::Permanent(format!("{}: {e}", img.file_name)))?;
-        let (keypoints, descriptors) = sift
-            .detect_and_describe(
-                run.ctx,
-                &decoded.gray,
-                decoded.width,
-                decoded.height,
-                &params,
-            )
-            .await?;
-        let feats = ImageFeatures {
-            keypoints,
-            descriptors,
-            scale: decoded.width as f64 / decoded.original_width as f64,
-            width: decoded.width,
-            height: decoded.height,
-        };
+        let decoded = run.decode_photo(img, max_side).await?;
+        let feats = splatpod::sfm::pipeline::extract(run.ctx, &sift, &decoded, &params).await?;
         run.put_artifact(
             project_id,
             &format!("features-{}.spf", img.id),
@@ -266,13 +260,7 @@ pub(super) async fn features(
         all.push(feats);
     }
 
-    let mode = match (input.pair_mode, n) {
-        (Some(PairModeName::Exhaustive), _) => PairMode::Exhaustive,
-        (None, n) if n <= 100 => PairMode::Exhaustive,
-        _ => PairMode::Sequential {
-            window: input.overlap.unwrap_or(10),
-        },
-    };
+    let mode = PairModeName::resolve(input.pair_mode, n, input.overlap.unwrap_or(10));
     let pairs =
         select_pairs(n as u32, mode, 20_000).map_err(|e| TaskError::Permanent(e.to_string()))?;
     let mut pair_out = Vec::with_capacity(pairs.len());
