@@ -13,15 +13,12 @@ pub type Feature = (usize, u32);
 #[derive(Debug, Default)]
 pub struct CorrespondenceGraph {
     links: Vec<HashMap<u32, Vec<Feature>>>,
-    /// Number of verified correspondences per image pair `(min, max)`.
-    pub pair_counts: HashMap<(usize, usize), usize>,
 }
 
 impl CorrespondenceGraph {
     /// The graph of `images` images from verified pairs (degenerate pairs add nothing).
     pub fn new(images: usize, pairs: &[VerifiedPair]) -> Self {
         let mut links: Vec<HashMap<u32, Vec<Feature>>> = vec![HashMap::new(); images];
-        let mut pair_counts = HashMap::new();
         for p in pairs {
             if p.config == TwoViewConfig::Degenerate || p.inliers.is_empty() {
                 continue;
@@ -30,9 +27,8 @@ impl CorrespondenceGraph {
                 links[p.a].entry(i).or_default().push((p.b, j));
                 links[p.b].entry(j).or_default().push((p.a, i));
             }
-            pair_counts.insert((p.a.min(p.b), p.a.max(p.b)), p.inliers.len());
         }
-        Self { links, pair_counts }
+        Self { links }
     }
 
     /// The features tied to keypoint `kp` of `image`.

@@ -142,9 +142,10 @@ pub fn reconstruct(
     }
     // Try the best initial pairs until one grows a model of at least half the connected
     // photos (or the best one otherwise).
+    let connected = (0..n).filter(|&i| graph.is_connected(i)).count();
     let mut best: Option<(MapState<'_>, Vec<UnregisteredImage>)> = None;
     for &(a, b, pose) in initial.iter().take(3) {
-        let mut st = MapState::new(input, CorrespondenceGraph::new(n, &verified));
+        let mut st = MapState::new(input, &graph);
         let failures = grow(&mut st, (a, b), pose, opts, progress);
         let registered = st.rec.images.len();
         let better = best
@@ -153,7 +154,6 @@ pub fn reconstruct(
         if better {
             best = Some((st, failures));
         }
-        let connected = (0..n).filter(|&i| graph.is_connected(i)).count();
         if registered * 2 >= connected.max(2) {
             break;
         }

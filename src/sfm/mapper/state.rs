@@ -10,7 +10,8 @@ use crate::sfm::{Image, Point2D, Point3D, Reconstruction, TrackElement};
 /// The reconstruction being built. Image `i` of the input is image id `i + 1`.
 pub struct MapState<'a> {
     pub input: &'a SfmInput,
-    pub graph: CorrespondenceGraph,
+    /// Built once from the verified pairs; every attempt at a model reads it.
+    pub graph: &'a CorrespondenceGraph,
     pub rec: Reconstruction,
     next_point: u64,
 }
@@ -26,7 +27,7 @@ pub fn image_index(id: u32) -> usize {
 }
 
 impl<'a> MapState<'a> {
-    pub fn new(input: &'a SfmInput, graph: CorrespondenceGraph) -> Self {
+    pub fn new(input: &'a SfmInput, graph: &'a CorrespondenceGraph) -> Self {
         let mut rec = Reconstruction::default();
         for c in &input.cameras {
             rec.cameras.insert(c.id, c.clone());
