@@ -11,6 +11,7 @@ pub mod render;
 pub mod scan;
 pub mod sfm;
 pub mod sort;
+pub mod train;
 
 #[cfg(test)]
 pub(crate) mod test_support;
