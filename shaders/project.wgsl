@@ -37,8 +37,7 @@ fn sh_coeff(base: u32, k: u32) -> vec3<f32> {
 
 fn eval_sh(i: u32, dir: vec3<f32>) -> vec3<f32> {
     let deg = params.sh_degree;
-    let per = 3u * (deg + 1u) * (deg + 1u);
-    let base = i * per;
+    let base = i * params.sh_floats;
     var c = SH_C0 * sh_coeff(base, 0u);
     if deg > 0u {
         let x = dir.x;

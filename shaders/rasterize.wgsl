@@ -7,7 +7,8 @@
 // exp(-0.5 d^T conic d)), skipped when the exponent is positive or alpha < 1/255; a pixel stops
 // before the splat that would take its transmittance below 1e-4; the workgroup stops when every
 // pixel has. Output: colour + T * background with alpha = 1 - T, and expected depth
-// (sum of depth * weight / alpha, 0 where alpha is 0).
+// (sum of depth * weight / alpha, 0 where alpha is 0), and for the backward pass the end of the
+// pixel's run: one past the index (into the tile's intersection list) of its last blended splat.
 
 #import splat_types
 
@@ -18,6 +19,7 @@
 @group(0) @binding(4) var<storage, read> projected: array<Projected>;
 @group(0) @binding(5) var<storage, read_write> out_rgba: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read_write> out_depth: array<f32>;
+@group(0) @binding(7) var<storage, read_write> out_last: array<u32>;
 
 @compute @workgroup_size(256)
 fn tile_ranges(
@@ -74,6 +76,7 @@ fn rasterize(
     var transmittance = 1.0;
     var color = vec3<f32>(0.0);
     var depth = 0.0;
+    var last = range.x;
     let count = range.y - range.x;
     let batches = (count + BATCH - 1u) / BATCH;
     for (var b = 0u; b < batches; b++) {
@@ -113,6 +116,7 @@ fn rasterize(
                 break;
             }
             let weight = alpha * transmittance;
+            last = start + k + 1u;
             color += batch_color[k].xyz * weight;
             depth += g.w * weight;
             transmittance = next_t;
@@ -123,5 +127,6 @@ fn rasterize(
         let a = 1.0 - transmittance;
         out_rgba[o] = vec4<f32>(color + transmittance * params.background.xyz, a);
         out_depth[o] = select(0.0, depth / a, a > 0.0);
+        out_last[o] = last;
     }
 }

@@ -12,6 +12,12 @@ struct RenderParams {
     near: f32,
     num_intersections: u32,
     background: vec4<f32>,
+    // SH floats stored per splat (3 (degree+1)^2 for a viewer scene, 48 while training, where
+    // `sh_degree` grows while the storage stays).
+    sh_floats: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 struct Projected {

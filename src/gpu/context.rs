@@ -133,9 +133,17 @@ impl GpuContext {
             .await
             .map_err(|e| GpuError::NoAdapter(e.to_string()))?;
 
-        // Timestamp queries are optional and used only by benchmarks; everything else stays
-        // inside the WebGPU baseline (`Limits::defaults()`).
-        let optional = adapter.features() & wgpu::Features::TIMESTAMP_QUERY;
+        // Timestamp queries are optional and used only by benchmarks; natively, subgroups and
+        // f32 atomic add speed up the training backward pass where the adapter has them (its
+        // baseline variant needs neither). Limits stay at the WebGPU baseline
+        // (`Limits::defaults()`).
+        #[cfg(not(target_arch = "wasm32"))]
+        let wanted = wgpu::Features::TIMESTAMP_QUERY
+            | wgpu::Features::SUBGROUP
+            | wgpu::Features::SHADER_FLOAT32_ATOMIC;
+        #[cfg(target_arch = "wasm32")]
+        let wanted = wgpu::Features::TIMESTAMP_QUERY;
+        let optional = adapter.features() & wanted;
         let mut limits = wgpu::Limits::defaults();
         if large_buffers {
             let offered = adapter.limits();

@@ -229,7 +229,11 @@ fn mirrors() -> Vec<Mirror> {
                 sh_degree,
                 near,
                 num_intersections,
-                background
+                background,
+                sh_floats,
+                _pad0,
+                _pad1,
+                _pad2
             ]
         ),
         mirror!(

@@ -1,10 +1,12 @@
 //! CPU reference rasterizer: the same 3DGS maths as `project.wgsl` + `rasterize.wgsl`, written
-//! plainly (per-pixel loops over depth-sorted splats), for tests and for tools without a GPU.
+//! plainly (per-pixel loops over depth-sorted splats) in f64, for tests and for tools without a
+//! GPU. Being f64 and smooth away from the kernels' cut-offs, it is also the function the
+//! training kernels' gradients are checked against by finite differences.
 
-use glam::{Mat3, Vec2, Vec3, Vec4Swizzles};
+use glam::{DMat3, DVec2, DVec3, Vec2, Vec3};
 
 use super::camera::{Camera, TILE_SIZE};
-use crate::formats::{sigmoid, GaussianScene};
+use crate::formats::GaussianScene;
 
 /// A rendered image: straight RGB composited over the background, alpha = 1 − transmittance,
 /// and expected depth (0 where alpha is 0). Row-major, `width × height`.
@@ -38,28 +40,43 @@ pub struct ProjectedCpu {
     pub rect: [u32; 4],
 }
 
-const SH_C0: f32 = 0.282_094_8;
-const SH_C1: f32 = 0.488_602_5;
-const SH_C2: [f32; 5] = [
-    1.092_548_4,
-    -1.092_548_4,
-    0.315_391_57,
-    -1.092_548_4,
-    0.546_274_2,
+/// [`ProjectedCpu`] in f64, as the reference computes it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Projected64 {
+    xy: DVec2,
+    depth: f64,
+    opacity: f64,
+    conic: DVec3,
+    color: DVec3,
+    rect: [u32; 4],
+}
+
+const SH_C0: f64 = 0.282_094_791_773_878_14;
+const SH_C1: f64 = 0.488_602_511_902_919_9;
+const SH_C2: [f64; 5] = [
+    1.092_548_430_592_079_2,
+    -1.092_548_430_592_079_2,
+    0.315_391_565_252_520_05,
+    -1.092_548_430_592_079_2,
+    0.546_274_215_296_039_6,
 ];
-const SH_C3: [f32; 7] = [
-    -0.590_043_6,
-    2.890_611_4,
-    -0.457_045_8,
-    0.373_176_33,
-    -0.457_045_8,
-    1.445_305_7,
-    -0.590_043_6,
+const SH_C3: [f64; 7] = [
+    -0.590_043_589_926_643_5,
+    2.890_611_442_640_554,
+    -0.457_045_799_464_465_8,
+    0.373_176_332_590_115_4,
+    -0.457_045_799_464_465_8,
+    1.445_305_721_320_277,
+    -0.590_043_589_926_643_5,
 ];
 
 /// View-dependent colour of a splat from its SH coefficients (coefficient-major RGB).
 pub fn eval_sh(sh: &[f32], degree: u32, dir: Vec3) -> Vec3 {
-    let c = |k: usize| Vec3::new(sh[3 * k], sh[3 * k + 1], sh[3 * k + 2]);
+    eval_sh64(sh, degree, dir.as_dvec3()).as_vec3()
+}
+
+fn eval_sh64(sh: &[f32], degree: u32, dir: DVec3) -> DVec3 {
+    let c = |k: usize| DVec3::new(sh[3 * k] as f64, sh[3 * k + 1] as f64, sh[3 * k + 2] as f64);
     let mut out = SH_C0 * c(0);
     if degree > 0 {
         let (x, y, z) = (dir.x, dir.y, dir.z);
@@ -82,26 +99,27 @@ pub fn eval_sh(sh: &[f32], degree: u32, dir: Vec3) -> Vec3 {
             }
         }
     }
-    (out + Vec3::splat(0.5)).max(Vec3::ZERO)
+    (out + DVec3::splat(0.5)).max(DVec3::ZERO)
 }
 
-fn quat_to_mat(q: [f32; 4]) -> Mat3 {
+fn quat_to_mat(q: [f32; 4]) -> DMat3 {
+    let q = q.map(f64::from);
     let len = (q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3])
         .sqrt()
         .max(1e-12);
     let (w, x, y, z) = (q[0] / len, q[1] / len, q[2] / len, q[3] / len);
-    Mat3::from_cols(
-        Vec3::new(
+    DMat3::from_cols(
+        DVec3::new(
             1.0 - 2.0 * (y * y + z * z),
             2.0 * (x * y + w * z),
             2.0 * (x * z - w * y),
         ),
-        Vec3::new(
+        DVec3::new(
             2.0 * (x * y - w * z),
             1.0 - 2.0 * (x * x + z * z),
             2.0 * (y * z + w * x),
         ),
-        Vec3::new(
+        DVec3::new(
             2.0 * (x * z + w * y),
             2.0 * (y * z - w * x),
             1.0 - 2.0 * (x * x + y * y),
@@ -116,30 +134,43 @@ pub fn project_splat(
     cam: &Camera,
     near: f32,
 ) -> Option<ProjectedCpu> {
-    let mean = Vec3::from(scene.positions[i]);
-    let p = cam.world_to_camera.transform_point3(mean);
+    project64(scene, i, cam, near as f64).map(|s| ProjectedCpu {
+        xy: s.xy.as_vec2(),
+        depth: s.depth as f32,
+        opacity: s.opacity as f32,
+        conic: s.conic.as_vec3(),
+        color: s.color.as_vec3(),
+        rect: s.rect,
+    })
+}
+
+fn project64(scene: &GaussianScene, i: usize, cam: &Camera, near: f64) -> Option<Projected64> {
+    let view = cam.world_to_camera.as_dmat4();
+    let mean = DVec3::from(scene.positions[i].map(f64::from));
+    let p = view.transform_point3(mean);
     if p.z <= near {
         return None;
     }
     let rot = quat_to_mat(scene.rotations[i]);
-    let s = Vec3::from(scene.log_scales[i]).exp();
-    let m = Mat3::from_cols(rot.x_axis * s.x, rot.y_axis * s.y, rot.z_axis * s.z);
+    let s = DVec3::from(scene.log_scales[i].map(f64::from)).exp();
+    let m = DMat3::from_cols(rot.x_axis * s.x, rot.y_axis * s.y, rot.z_axis * s.z);
     let cov3 = m * m.transpose();
 
-    let (w, h) = (cam.width as f32, cam.height as f32);
-    let lim_x_pos = (w - cam.cx) / cam.fx + 0.3 * w / cam.fx;
-    let lim_x_neg = cam.cx / cam.fx + 0.3 * w / cam.fx;
-    let lim_y_pos = (h - cam.cy) / cam.fy + 0.3 * h / cam.fy;
-    let lim_y_neg = cam.cy / cam.fy + 0.3 * h / cam.fy;
+    let (fx, fy, cx, cy) = (cam.fx as f64, cam.fy as f64, cam.cx as f64, cam.cy as f64);
+    let (w, h) = (cam.width as f64, cam.height as f64);
+    let lim_x_pos = (w - cx) / fx + 0.3 * w / fx;
+    let lim_x_neg = cx / fx + 0.3 * w / fx;
+    let lim_y_pos = (h - cy) / fy + 0.3 * h / fy;
+    let lim_y_neg = cy / fy + 0.3 * h / fy;
     let z = p.z;
     let tx = z * (p.x / z).clamp(-lim_x_neg, lim_x_pos);
     let ty = z * (p.y / z).clamp(-lim_y_neg, lim_y_pos);
-    let j = Mat3::from_cols(
-        Vec3::new(cam.fx / z, 0.0, 0.0),
-        Vec3::new(0.0, cam.fy / z, 0.0),
-        Vec3::new(-cam.fx * tx / (z * z), -cam.fy * ty / (z * z), 0.0),
+    let j = DMat3::from_cols(
+        DVec3::new(fx / z, 0.0, 0.0),
+        DVec3::new(0.0, fy / z, 0.0),
+        DVec3::new(-fx * tx / (z * z), -fy * ty / (z * z), 0.0),
     );
-    let view3 = Mat3::from_mat4(cam.world_to_camera);
+    let view3 = DMat3::from_mat4(view);
     let t = j * view3;
     let cov2 = t * cov3 * t.transpose();
     let a = cov2.x_axis.x + 0.3;
@@ -149,17 +180,17 @@ pub fn project_splat(
     if det <= 0.0 {
         return None;
     }
-    let conic = Vec3::new(c / det, -b / det, a / det);
+    let conic = DVec3::new(c / det, -b / det, a / det);
     let mid = 0.5 * (a + c);
     let lambda = mid + (mid * mid - det).max(0.1).sqrt();
     let radius = (3.0 * lambda.sqrt()).ceil();
-    let xy = Vec2::new(cam.fx * p.x / z + cam.cx, cam.fy * p.y / z + cam.cy);
+    let xy = DVec2::new(fx * p.x / z + cx, fy * p.y / z + cy);
 
     let (tiles_x, tiles_y) = cam.tiles();
-    let tile = TILE_SIZE as f32;
+    let tile = TILE_SIZE as f64;
     let lo = ((xy - radius) / tile).floor();
     let hi = ((xy + radius + tile - 1.0) / tile).floor();
-    let clamp = |v: f32, max: u32| (v.max(0.0) as u32).min(max);
+    let clamp = |v: f64, max: u32| (v.max(0.0) as u32).min(max);
     let rect = [
         clamp(lo.x, tiles_x),
         clamp(lo.y, tiles_y),
@@ -169,14 +200,15 @@ pub fn project_splat(
     if rect[2] <= rect[0] || rect[3] <= rect[1] {
         return None;
     }
-    let cam_pos = cam.world_to_camera.inverse().w_axis.xyz();
+    let cam_pos = view.inverse().w_axis.truncate();
     let dir = (mean - cam_pos).normalize();
-    Some(ProjectedCpu {
+    let opacity = 1.0 / (1.0 + (-(scene.opacity_logits[i] as f64)).exp());
+    Some(Projected64 {
         xy,
         depth: z,
-        opacity: sigmoid(scene.opacity_logits[i]),
+        opacity,
         conic,
-        color: eval_sh(scene.sh_of(i), scene.sh_degree, dir),
+        color: eval_sh64(scene.sh_of(i), scene.sh_degree, dir),
         rect,
     })
 }
@@ -189,22 +221,51 @@ pub fn render_cpu(
     background: Vec3,
     near: f32,
 ) -> RenderedImage {
-    let mut splats: Vec<ProjectedCpu> = (0..scene.len())
-        .filter_map(|i| project_splat(scene, i, cam, near))
+    let image = render_cpu_f64(scene, cam, background.as_dvec3(), near as f64);
+    RenderedImage {
+        width: cam.width,
+        height: cam.height,
+        rgba: image.rgba.iter().map(|p| p.map(|c| c as f32)).collect(),
+        depth: image.depth.iter().map(|d| *d as f32).collect(),
+    }
+}
+
+/// [`render_cpu`]'s image before rounding to f32: the reference that finite differences of the
+/// training kernels' gradients are taken on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenderedImage64 {
+    pub rgba: Vec<[f64; 4]>,
+    pub depth: Vec<f64>,
+    /// Splats blended at each pixel: where it differs between two renders, a cut-off (alpha
+    /// 1/255, transmittance 1e-4, the tile rectangle) was crossed and the image jumped.
+    pub blended: Vec<u32>,
+}
+
+/// [`render_cpu`] in f64 throughout.
+pub fn render_cpu_f64(
+    scene: &GaussianScene,
+    cam: &Camera,
+    background: DVec3,
+    near: f64,
+) -> RenderedImage64 {
+    let mut splats: Vec<Projected64> = (0..scene.len())
+        .filter_map(|i| project64(scene, i, cam, near))
         .collect();
-    // Positive depths order like their bit patterns; the sort is stable, as on the GPU.
-    splats.sort_by_key(|s| s.depth.to_bits());
+    // Positive depths order like their f32 bit patterns, as the GPU's keys; the sort is stable.
+    splats.sort_by_key(|s| (s.depth as f32).to_bits());
 
     let (w, h) = (cam.width, cam.height);
     let mut rgba = Vec::with_capacity((w * h) as usize);
     let mut depth_out = Vec::with_capacity((w * h) as usize);
+    let mut blended = Vec::with_capacity((w * h) as usize);
     for py in 0..h {
         for px in 0..w {
             let (tx, ty) = (px / TILE_SIZE, py / TILE_SIZE);
-            let pixel = Vec2::new(px as f32 + 0.5, py as f32 + 0.5);
-            let mut t = 1.0f32;
-            let mut color = Vec3::ZERO;
-            let mut depth = 0.0f32;
+            let pixel = DVec2::new(px as f64 + 0.5, py as f64 + 0.5);
+            let mut count = 0;
+            let mut t = 1.0f64;
+            let mut color = DVec3::ZERO;
+            let mut depth = 0.0f64;
             for s in &splats {
                 if tx < s.rect[0] || tx >= s.rect[2] || ty < s.rect[1] || ty >= s.rect[3] {
                     continue;
@@ -226,17 +287,18 @@ pub fn render_cpu(
                 color += s.color * alpha * t;
                 depth += s.depth * alpha * t;
                 t = next_t;
+                count += 1;
             }
+            blended.push(count);
             let a = 1.0 - t;
             let c = color + t * background;
             rgba.push([c.x, c.y, c.z, a]);
             depth_out.push(if a > 0.0 { depth / a } else { 0.0 });
         }
     }
-    RenderedImage {
-        width: w,
-        height: h,
+    RenderedImage64 {
         rgba,
         depth: depth_out,
+        blended,
     }
 }

@@ -19,12 +19,15 @@ mod tests;
 
 pub use blit::{blit_cpu, blit_pixel_cpu, BlitKernel, BlitParams};
 pub use camera::{percentile_box, Camera, TILE_SIZE};
-pub use cpu::{eval_sh, project_splat, render_cpu, ProjectedCpu, RenderedImage};
+pub use cpu::{
+    eval_sh, project_splat, render_cpu, render_cpu_f64, ProjectedCpu, RenderedImage,
+    RenderedImage64,
+};
 pub use orbit::{OrbitCamera, VIEWER_FOV_Y};
 pub use procedural::procedural_scene;
 pub use project::ProjectKernel;
 pub use rasterize::RasterizeKernel;
-pub use renderer::{FrameStats, GpuScene, Renderer, StageTimes};
+pub use renderer::{FrameBuffers, FrameStats, GpuScene, Renderer, StageTimes};
 
 /// Near plane of the reference implementation: splats closer than this are culled.
 pub const NEAR_PLANE: f32 = 0.2;
@@ -44,6 +47,10 @@ pub struct RenderParams {
     pub near: f32,
     pub num_intersections: u32,
     pub background: [f32; 4],
+    pub sh_floats: u32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+    pub _pad2: u32,
 }
 
 /// Host mirror of `Projected` in `splat_types.wgsl` (64 bytes).

@@ -18,7 +18,10 @@ use crate::sort::{RadixSort, SortPlan};
 /// A scene uploaded to the GPU.
 pub struct GpuScene {
     pub len: u32,
+    /// SH degree evaluated (≤ what `sh_floats` holds).
     pub sh_degree: u32,
+    /// SH floats stored per splat.
+    pub sh_floats: u32,
     means: wgpu::Buffer,
     log_scales: wgpu::Buffer,
     rotations: wgpu::Buffer,
@@ -58,11 +61,34 @@ impl GpuScene {
         Ok(Self {
             len,
             sh_degree: scene.sh_degree,
+            sh_floats: scene.sh_floats_per_splat() as u32,
             means: storage_buffer_init(ctx, "splat means", &means),
             log_scales: storage_buffer_init(ctx, "splat log scales", &scales),
             rotations: storage_buffer_init(ctx, "splat rotations", &scene.rotations),
             sh: storage_buffer_init(ctx, "splat sh", &scene.sh),
         })
+    }
+}
+
+impl GpuScene {
+    /// A scene over buffers someone else owns and updates (the trainer), in the layout of
+    /// `train` (means + opacity logit, log scales, rotations as vec4; `sh_floats` SH floats per
+    /// splat of which degree `sh_degree` is evaluated).
+    pub fn from_buffers(
+        len: u32,
+        sh_degree: u32,
+        sh_floats: u32,
+        [means, log_scales, rotations, sh]: [&wgpu::Buffer; 4],
+    ) -> Self {
+        Self {
+            len,
+            sh_degree,
+            sh_floats,
+            means: means.clone(),
+            log_scales: log_scales.clone(),
+            rotations: rotations.clone(),
+            sh: sh.clone(),
+        }
     }
 }
 
@@ -130,6 +156,18 @@ struct Image {
     ranges: wgpu::Buffer,
     rgba: wgpu::Buffer,
     depth: wgpu::Buffer,
+    last: wgpu::Buffer,
+}
+
+/// The buffers of the last frame that the training backward pass reads.
+pub struct FrameBuffers<'a> {
+    pub params: &'a wgpu::Buffer,
+    pub projected: &'a wgpu::Buffer,
+    pub tile_counts: &'a wgpu::Buffer,
+    pub tile_splats: &'a wgpu::Buffer,
+    pub ranges: &'a wgpu::Buffer,
+    pub rgba: &'a wgpu::Buffer,
+    pub last: &'a wgpu::Buffer,
 }
 
 /// Renders one uploaded scene from any camera.
@@ -281,6 +319,25 @@ impl Renderer {
         })
     }
 
+    /// Evaluates SH up to `degree` from the next frame (training raises it as it goes).
+    pub fn set_sh_degree(&mut self, degree: u32) {
+        self.scene.sh_degree = degree.min(3);
+    }
+
+    /// The last frame's buffers, for the training backward pass.
+    pub fn frame_buffers(&self) -> Option<FrameBuffers<'_>> {
+        let (isect, image) = (self.isect.as_ref()?, self.image.as_ref()?);
+        Some(FrameBuffers {
+            params: &self.params,
+            projected: &self.projected,
+            tile_counts: &self.tile_counts,
+            tile_splats: &isect.splats,
+            ranges: &image.ranges,
+            rgba: &image.rgba,
+            last: &image.last,
+        })
+    }
+
     /// Splats in the scene.
     pub fn len(&self) -> u32 {
         self.scene.len
@@ -306,6 +363,7 @@ impl Renderer {
             ranges: storage_buffer(&self.ctx, "tile ranges", tx as u64 * ty as u64 * 8),
             rgba: storage_buffer(&self.ctx, "image rgba", pixels * 16),
             depth: storage_buffer(&self.ctx, "image depth", pixels * 4),
+            last: storage_buffer(&self.ctx, "image last splat", pixels * 4),
         });
         self.raster_bg = None;
     }
@@ -382,6 +440,10 @@ impl Renderer {
             near: NEAR_PLANE,
             num_intersections: 0,
             background: background.extend(1.0).to_array(),
+            sh_floats: self.scene.sh_floats,
+            _pad0: 0,
+            _pad1: 0,
+            _pad2: 0,
         };
         let queue = self.ctx.queue.clone();
         queue.write_buffer(&self.params, 0, bytemuck::bytes_of(&params));
@@ -455,6 +517,7 @@ impl Renderer {
                         (4, &self.projected),
                         (5, &image.rgba),
                         (6, &image.depth),
+                        (7, &image.last),
                     ],
                 ),
             ]);

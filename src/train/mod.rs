@@ -12,6 +12,7 @@
 //! Gradients and Adam's two moments have the same layout as the parameters they belong to.
 
 pub mod adam;
+pub mod backward;
 pub mod dataset;
 pub mod densify;
 pub mod loss;

@@ -1,0 +1,26 @@
+// Gradient accumulation for `backward.wgsl` on the WebGPU baseline (no subgroups, no float
+// atomics): every pixel adds its own contribution with a compare-and-swap loop on the f32's
+// bits. Correct everywhere, slower under contention.
+@group(0) @binding(9) var<storage, read_write> v_splat: array<atomic<u32>>;
+
+fn any_lane(valid: bool) -> bool {
+    return valid;
+}
+
+fn grad_sum(slot: u32, v: f32) {
+    if v == 0.0 {
+        return;
+    }
+    var old = atomicLoad(&v_splat[slot]);
+    loop {
+        let r = atomicCompareExchangeWeak(&v_splat[slot], old, bitcast<u32>(bitcast<f32>(old) + v));
+        if r.exchanged {
+            break;
+        }
+        old = r.old_value;
+    }
+}
+
+fn grad_load(slot: u32) -> f32 {
+    return bitcast<f32>(atomicLoad(&v_splat[slot]));
+}
