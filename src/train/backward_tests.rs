@@ -7,7 +7,7 @@
 //! Tolerance: |gpu − fd| ≤ 2e-2 |fd| + 2e-3 · (largest |fd| of that parameter group) — the GPU
 //! works in f32, recovers transmittance by division and sums in arbitrary order.
 
-use glam::{DVec3, Vec3};
+use glam::Vec3;
 use rand::{rngs::SmallRng, Rng, SeedableRng};
 use wasm_bindgen_test::wasm_bindgen_test;
 
@@ -170,12 +170,7 @@ async fn gpu_grads(
 }
 
 fn loss(scene: &GaussianScene, weights: &[[f32; 4]]) -> (f64, Vec<u32>) {
-    let img = render_cpu_f64(
-        scene,
-        &camera(),
-        DVec3::from(BACKGROUND.as_dvec3()),
-        NEAR_PLANE as f64,
-    );
+    let img = render_cpu_f64(scene, &camera(), BACKGROUND.as_dvec3(), NEAR_PLANE as f64);
     let l = img
         .rgba
         .iter()
