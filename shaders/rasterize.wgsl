@@ -20,6 +20,9 @@
 @group(0) @binding(5) var<storage, read_write> out_rgba: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read_write> out_depth: array<f32>;
 @group(0) @binding(7) var<storage, read_write> out_last: array<u32>;
+// The frame's intersection count as `project.wgsl` wrote it; `params.num_intersections` is the
+// capacity of the lists, so the pass never needs the count on the CPU.
+@group(0) @binding(8) var<storage, read> isect_total: array<u32>;
 
 @compute @workgroup_size(256)
 fn tile_ranges(
@@ -27,7 +30,7 @@ fn tile_ranges(
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
     let k = gid.x + gid.y * nwg.x * 256u;
-    let n = params.num_intersections;
+    let n = min(params.num_intersections, isect_total[0]);
     if k >= n {
         return;
     }

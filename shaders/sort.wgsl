@@ -7,6 +7,8 @@
 // final place; each thread ranks 4 consecutive keys, so one scan covers 1024 keys). Only the bits selected by `shift` and `mask` are compared, so sorting the low N
 // bits takes ceil(N / 4) passes. Limits: n < 2^32, blocks of 1024..8192 keys; no subgroups and no
 // inter-workgroup forward-progress assumptions (safe on every WebGPU device and on lavapipe).
+// The sorted length is min(params.n, len_limit[0]): a plan sized for a capacity sorts however
+// many pairs an earlier kernel produced, without the CPU reading that count back.
 
 #import grid
 
@@ -34,6 +36,11 @@ const BINS: u32 = 16u;
 @group(0) @binding(4) var<storage, read_write> values_out: array<u32>;
 // counts[digit * num_blocks + block]; after the scan, the output offset of that (digit, block).
 @group(0) @binding(5) var<storage, read_write> counts: array<u32>;
+@group(0) @binding(6) var<storage, read> len_limit: array<u32>;
+
+fn key_count() -> u32 {
+    return min(params.n, len_limit[0]);
+}
 
 // Eight copies of the 16-bin histogram (indexed by thread % 8) cut atomic contention when many
 // keys share a digit.
@@ -57,9 +64,10 @@ fn count(
     let base = block * params.chunks_per_block * CHUNK;
     let count = params.chunks_per_block * KEYS_PER_THREAD;
     let copy = (lid % COPIES) * BINS;
+    let n = key_count();
     for (var k = 0u; k < count; k++) {
         let g = base + k * WG + lid;
-        if g < params.n {
+        if g < n {
             let digit = (keys_in[g] >> params.shift) & params.mask;
             atomicAdd(&histogram[copy + digit], 1u);
         }
@@ -102,10 +110,14 @@ fn scatter(
     if block >= params.num_blocks {
         return;
     }
+    let block_base = block * params.chunks_per_block * CHUNK;
+    let n = key_count();
+    if block_base >= n {
+        return;
+    }
     if lid < BINS {
         digit_base[lid] = counts[lid * params.num_blocks + block];
     }
-    let block_base = block * params.chunks_per_block * CHUNK;
     for (var chunk = 0u; chunk < params.chunks_per_block; chunk++) {
         let chunk_base = block_base + chunk * CHUNK;
         // Thread t owns keys 4t..4t+3 of the chunk, in order, so ranks stay stable.
@@ -119,7 +131,7 @@ fn scatter(
         for (var k = 0u; k < KEYS_PER_THREAD; k++) {
             let g = first + k;
             digits[k] = BINS;
-            if g < params.n {
+            if g < n {
                 let key = keys_in[g];
                 let digit = (key >> params.shift) & params.mask;
                 keys[k] = key;
@@ -180,7 +192,7 @@ fn scatter(
         }
         workgroupBarrier();
         // Coalesced write-out: consecutive threads write consecutive keys of a digit's run.
-        let valid = min(CHUNK, params.n - min(params.n, chunk_base));
+        let valid = min(CHUNK, n - min(n, chunk_base));
         for (var k = 0u; k < KEYS_PER_THREAD; k++) {
             let pos = k * WG + lid;
             if pos < valid {

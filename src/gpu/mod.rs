@@ -12,6 +12,7 @@ mod kernel;
 mod mirrors;
 mod pipeline;
 mod shader;
+mod watch;
 
 pub use buffers::{read_buffer, storage_buffer, storage_buffer_init, uniform_buffer};
 pub use context::{AdapterSummary, GpuContext, GpuError, LimitsSummary, PipelineKey};
@@ -19,3 +20,4 @@ pub use dispatch::{dispatch_size, WorkgroupGrid};
 pub use kernel::{derived_pipelines, record, Kernel, READ, READ_WRITE, UNIFORM};
 pub use pipeline::{bind_buffers, buffer_bind_group_layout, buffer_layout_entry};
 pub use shader::compose_wgsl;
+pub use watch::CounterWatch;

@@ -9,8 +9,8 @@ use super::{
 };
 use crate::formats::GaussianScene;
 use crate::gpu::{
-    dispatch_size, read_buffer, storage_buffer, storage_buffer_init, uniform_buffer, GpuContext,
-    GpuError,
+    dispatch_size, read_buffer, storage_buffer, storage_buffer_init, uniform_buffer, CounterWatch,
+    GpuContext, GpuError,
 };
 use crate::scan::{ScanKernel, ScanPlan};
 use crate::sort::{RadixSort, SortPlan};
@@ -137,7 +137,8 @@ impl Timestamps {
 /// What a frame did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameStats {
-    /// (tile, splat) pairs sorted and blended.
+    /// (tile, splat) pairs sorted and blended: this frame's when it read the count back first,
+    /// else the latest count read back (a frame or two old).
     pub intersections: u32,
 }
 
@@ -192,6 +193,10 @@ pub struct Renderer {
     image: Option<Image>,
     raster_bg: Option<[wgpu::BindGroup; 2]>,
     timestamps: Option<Timestamps>,
+    total_watch: CounterWatch,
+    /// The latest intersection count read back.
+    last_total: u32,
+    resync: bool,
 }
 
 impl Renderer {
@@ -316,6 +321,9 @@ impl Renderer {
             image: None,
             raster_bg: None,
             timestamps: None,
+            total_watch: CounterWatch::new(ctx, "intersection count readback"),
+            last_total: 0,
+            resync: false,
         })
     }
 
@@ -383,7 +391,7 @@ impl Renderer {
                  use a smaller window or a smaller scene"
             )));
         }
-        let capacity = ((total as u64 * 5 / 4).max(4096)).min(limit) as u32;
+        let capacity = ((total as u64 * 3 / 2).max(4096)).min(limit) as u32;
         let keys = storage_buffer(&self.ctx, "tile keys", capacity as u64 * 4);
         let splats = storage_buffer(&self.ctx, "tile splats", capacity as u64 * 4);
         let sort = self
@@ -422,13 +430,30 @@ impl Renderer {
     }
 
     /// Renders a frame into the renderer's image buffers.
+    ///
+    /// The frame is one submission that never waits for the CPU: the tile sort and the tile
+    /// ranges take the intersection count from the GPU, within a capacity sized from earlier
+    /// frames (×1.5). The count is read back without waiting; a frame that needed more than the
+    /// capacity loses its farthest intersections and the next frames get room. The first frame
+    /// (and any after [`Renderer::resync`] or a change of tile grid) reads the count back first.
     pub async fn render(&mut self, cam: &Camera, background: Vec3) -> Result<FrameStats, GpuError> {
         if cam.width == 0 || cam.height == 0 {
             return Err(GpuError::TooLarge("image of zero size".into()));
         }
         self.ensure_image(cam.width, cam.height);
         let (tiles_x, tiles_y) = cam.tiles();
-        let mut params = RenderParams {
+        let num_tiles = tiles_x * tiles_y;
+        let key_bits = (32 - num_tiles.saturating_sub(1).leading_zeros()).max(1);
+        if let Some(total) = self.total_watch.poll(&self.ctx) {
+            self.last_total = total;
+            if self.isect.as_ref().is_some_and(|i| total > i.capacity) {
+                self.ensure_intersections(total, key_bits)?;
+            }
+        }
+        let synced = self.isect.as_ref().is_none_or(|i| i.key_bits != key_bits) || self.resync;
+        self.resync = false;
+
+        let params = RenderParams {
             view: cam.world_to_camera.to_cols_array_2d(),
             cam_pos: cam.position().extend(1.0).to_array(),
             focal: [cam.fx, cam.fy],
@@ -438,7 +463,7 @@ impl Renderer {
             num_splats: self.scene.len,
             sh_degree: self.scene.sh_degree,
             near: NEAR_PLANE,
-            num_intersections: 0,
+            num_intersections: self.isect.as_ref().map_or(0, |i| i.capacity),
             background: background.extend(1.0).to_array(),
             sh_floats: self.scene.sh_floats,
             _pad0: 0,
@@ -454,24 +479,30 @@ impl Renderer {
             .max_compute_workgroups_per_dimension;
         let splat_grid = dispatch_size(self.scene.len.div_ceil(256), max_dim);
 
-        let total = if self.scene.len > 0 {
-            let ts = self.timestamps.as_ref();
-            let mut enc = self.ctx.device.create_command_encoder(&Default::default());
-            {
-                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: Some("project"),
-                    timestamp_writes: ts.map(|t| t.writes(0)),
-                });
+        let ts = self.timestamps.as_ref();
+        let mut enc = self.ctx.device.create_command_encoder(&Default::default());
+        {
+            // Opened even when empty so every timestamp of the frame is written.
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("project"),
+                timestamp_writes: ts.map(|t| t.writes(0)),
+            });
+            if self.scene.len > 0 {
                 pass.set_pipeline(&self.project.project);
                 pass.set_bind_group(0, &self.project_bg, &[]);
                 pass.dispatch_workgroups(splat_grid.x, splat_grid.y, 1);
             }
-            self.depth_sort.encode(&mut enc, ts.map(|t| t.writes(1)));
-            {
-                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: Some("tile counts"),
-                    timestamp_writes: ts.map(|t| t.writes(2)),
-                });
+        }
+        self.depth_sort.encode(&mut enc, ts.map(|t| t.writes(1)));
+        if self.scene.len == 0 {
+            enc.clear_buffer(&self.total, 0, None);
+        }
+        {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("tile counts"),
+                timestamp_writes: ts.map(|t| t.writes(2)),
+            });
+            if self.scene.len > 0 {
                 pass.set_pipeline(&self.project.gather_counts);
                 pass.set_bind_group(0, &self.gather_bg[0], &[]);
                 pass.set_bind_group(1, &self.gather_bg[1], &[]);
@@ -482,21 +513,24 @@ impl Renderer {
                 pass.set_bind_group(1, &self.total_bg[1], &[]);
                 pass.dispatch_workgroups(1, 1, 1);
             }
+        }
+        if synced {
             queue.submit([enc.finish()]);
-            read_buffer::<u32>(&self.ctx, &self.total, 1).await?[0]
-        } else {
-            0
-        };
-
-        let num_tiles = tiles_x * tiles_y;
-        let key_bits = (32 - num_tiles.saturating_sub(1).leading_zeros()).max(1);
-        self.ensure_intersections(total, key_bits)?;
-        params.num_intersections = total;
-        queue.write_buffer(&self.params, 0, bytemuck::bytes_of(&params));
+            let total = read_buffer::<u32>(&self.ctx, &self.total, 1).await?[0];
+            self.last_total = total;
+            self.ensure_intersections(total, key_bits)?;
+            enc = self.ctx.device.create_command_encoder(&Default::default());
+            let capacity = self.isect.as_ref().map_or(0, |i| i.capacity);
+            let params = RenderParams {
+                num_intersections: capacity,
+                ..params
+            };
+            queue.write_buffer(&self.params, 0, bytemuck::bytes_of(&params));
+        }
+        let ts = self.timestamps.as_ref();
         let (Some(isect), Some(image)) = (&self.isect, &self.image) else {
             return Err(GpuError::Device("frame buffers missing".into()));
         };
-        isect.sort.set_len(&queue, total);
         if self.raster_bg.is_none() {
             let d = &self.ctx.device;
             self.raster_bg = Some([
@@ -504,7 +538,12 @@ impl Renderer {
                     d,
                     &self.raster.tile_ranges,
                     0,
-                    &[(0, &self.params), (1, &isect.keys), (2, &image.ranges)],
+                    &[
+                        (0, &self.params),
+                        (1, &isect.keys),
+                        (2, &image.ranges),
+                        (8, &self.total),
+                    ],
                 ),
                 bind(
                     d,
@@ -525,35 +564,31 @@ impl Renderer {
         let Some(raster_bg) = &self.raster_bg else {
             return Err(GpuError::Device("raster bind groups missing".into()));
         };
-
-        let ts = self.timestamps.as_ref();
-        let mut enc = self.ctx.device.create_command_encoder(&Default::default());
         {
-            // Opened even when empty so every timestamp of the frame is written.
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some("emit"),
                 timestamp_writes: ts.map(|t| t.writes(3)),
             });
-            if total > 0 {
+            if self.scene.len > 0 {
                 pass.set_pipeline(&self.project.emit);
                 pass.set_bind_group(0, &isect.emit[0], &[]);
                 pass.set_bind_group(1, &isect.emit[1], &[]);
                 pass.dispatch_workgroups(splat_grid.x, splat_grid.y, 1);
             }
         }
-        isect.sort.encode(&mut enc, ts.map(|t| t.writes(4)));
+        isect
+            .sort
+            .encode_counted(&queue, &mut enc, &self.total, ts.map(|t| t.writes(4)));
         enc.clear_buffer(&image.ranges, 0, None);
         {
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some("rasterize"),
                 timestamp_writes: ts.map(|t| t.writes(5)),
             });
-            if total > 0 {
-                let grid = dispatch_size(total.div_ceil(256), max_dim);
-                pass.set_pipeline(&self.raster.tile_ranges);
-                pass.set_bind_group(0, &raster_bg[0], &[]);
-                pass.dispatch_workgroups(grid.x, grid.y, 1);
-            }
+            let grid = dispatch_size(isect.capacity.div_ceil(256), max_dim);
+            pass.set_pipeline(&self.raster.tile_ranges);
+            pass.set_bind_group(0, &raster_bg[0], &[]);
+            pass.dispatch_workgroups(grid.x, grid.y, 1);
             pass.set_pipeline(&self.raster.rasterize);
             pass.set_bind_group(0, &raster_bg[1], &[]);
             pass.dispatch_workgroups(tiles_x, tiles_y, 1);
@@ -561,10 +596,20 @@ impl Renderer {
         if let Some(ts) = ts {
             enc.resolve_query_set(&ts.set, 0..2 * TIMED_PASSES, &ts.resolve, 0);
         }
+        let watching = !synced && self.total_watch.record(&mut enc, &self.total);
         queue.submit([enc.finish()]);
+        if watching {
+            self.total_watch.arm();
+        }
         Ok(FrameStats {
-            intersections: total,
+            intersections: self.last_total,
         })
+    }
+
+    /// Makes the next frame read its intersection count back before sorting (e.g. after the
+    /// scene grew), so it cannot overflow the capacity.
+    pub fn resync(&mut self) {
+        self.resync = true;
     }
 
     /// The last frame's colour buffer (`vec4<f32>` per pixel, row-major) and its size.

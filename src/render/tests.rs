@@ -208,3 +208,46 @@ async fn one_renderer_draws_many_views_and_sizes() {
         assert_close(&gpu, &cpu, &format!("view {i} {w}x{h}"));
     }
 }
+
+#[wasm_bindgen_test(unsupported = tokio::test)]
+async fn frames_after_a_jump_in_intersections_catch_up_without_a_sync() {
+    // A view away from the scene sizes the intersection lists at their minimum; turning to the
+    // scene from close by multiplies the count. The frames
+    // then render without reading the count first: within a few frames the count read back in
+    // the background grows the lists and every later frame matches the reference again.
+    let ctx = gpu().await;
+    let scene = random_scene(3000, 1, 21);
+    let mut r =
+        Renderer::new(&ctx, GpuScene::upload(&ctx, &scene).expect("upload")).expect("renderer");
+    let bg = Vec3::splat(0.1);
+    let away = Camera::look_at(
+        Vec3::new(0.0, 0.0, -4.0),
+        Vec3::new(0.0, 0.0, -10.0),
+        Vec3::NEG_Y,
+        0.8,
+        96,
+        64,
+    );
+    let near = Camera::look_at(
+        Vec3::new(0.2, -0.1, -2.5),
+        Vec3::ZERO,
+        Vec3::NEG_Y,
+        1.2,
+        96,
+        64,
+    );
+    let first = r.render(&away, bg).await.expect("away").intersections;
+    assert_eq!(first, 0);
+    let cpu = render_cpu(&scene, &near, bg, NEAR_PLANE);
+    let mut grown = 0;
+    for frame in 0..8 {
+        let stats = r.render(&near, bg).await.expect("near");
+        grown = grown.max(stats.intersections);
+        let gpu = r.read_image().await.expect("read");
+        if frame >= 4 {
+            assert_close(&gpu, &cpu, &format!("near frame {frame}"));
+        }
+    }
+    // More than the smallest lists hold, so the near frames did overflow at first.
+    assert!(grown > 4096, "{grown} intersections");
+}

@@ -62,7 +62,9 @@ impl RadixSort {
             ctx,
             "sort",
             SOURCE,
-            &[UNIFORM, READ, READ, READ_WRITE, READ_WRITE, READ_WRITE],
+            &[
+                UNIFORM, READ, READ, READ_WRITE, READ_WRITE, READ_WRITE, READ,
+            ],
             ["count", "scatter"],
         );
         Self {
@@ -117,6 +119,7 @@ impl RadixSort {
         let tmp_values = storage_buffer(ctx, "sort tmp values", n as u64 * 4);
         let counts = storage_buffer(ctx, "sort digit counts", num_blocks as u64 * 16 * 4);
         let scan = self.scan.plan(ctx, &counts, num_blocks * 16);
+        let len_limit = storage_buffer_init(ctx, "sort length limit", &[u32::MAX]);
         let mut pass_params = Vec::new();
         let bind_groups = (0..passes)
             .map(|p| {
@@ -126,9 +129,10 @@ impl RadixSort {
                 } else {
                     (&tmp_keys, &tmp_values, keys, values)
                 };
-                let bg = self
-                    .kernel
-                    .bind(ctx, &[&params, src_k, src_v, dst_k, dst_v, &counts]);
+                let bg = self.kernel.bind(
+                    ctx,
+                    &[&params, src_k, src_v, dst_k, dst_v, &counts, &len_limit],
+                );
                 pass_params.push(params);
                 bg
             })
@@ -151,6 +155,7 @@ impl RadixSort {
                 keys: (tmp_keys.clone(), keys.clone()),
                 values: (tmp_values.clone(), values.clone()),
             }),
+            len_limit,
             _buffers: [tmp_keys, tmp_values, counts],
         };
         plan.set_len(&ctx.queue, n);
@@ -181,6 +186,9 @@ pub struct SortPlan {
     pass_params: Vec<wgpu::Buffer>,
     scan: ScanPlan,
     copy_back: Option<CopyBack>,
+    /// The GPU-side bound on the sorted length (`u32::MAX` unless [`SortPlan::encode_counted`]
+    /// copied a count in).
+    len_limit: wgpu::Buffer,
     _buffers: [wgpu::Buffer; 3],
 }
 
@@ -213,10 +221,30 @@ impl SortPlan {
             };
             queue.write_buffer(buffer, 0, bytemuck::bytes_of(&params));
         }
+        queue.write_buffer(&self.len_limit, 0, bytemuck::bytes_of(&u32::MAX));
         self.scan.set_len(queue, num_blocks * 16);
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         state.len = n;
         state.grid = dispatch_size(num_blocks, self.max_dim);
+    }
+
+    /// Records a sort of as many pairs as the first u32 of `count` says (clamped to the capacity),
+    /// a value an earlier kernel of the same submission wrote: nothing waits for the CPU. The
+    /// dispatch covers the capacity; blocks past the count return at once. Pairs past the count
+    /// are left unspecified (an odd pass count copies the whole capacity back).
+    pub fn encode_counted(
+        &self,
+        queue: &wgpu::Queue,
+        encoder: &mut wgpu::CommandEncoder,
+        count: &wgpu::Buffer,
+        timestamp_writes: Option<wgpu::ComputePassTimestampWrites<'_>>,
+    ) {
+        let len = self.state.lock().unwrap_or_else(|p| p.into_inner()).len;
+        if len != self.capacity {
+            self.set_len(queue, self.capacity);
+        }
+        encoder.copy_buffer_to_buffer(count, 0, &self.len_limit, 0, 4);
+        self.encode(encoder, timestamp_writes);
     }
 
     /// Records the sort: one compute pass (with optional timestamps at its start and end), then a

@@ -112,6 +112,36 @@ async fn one_plan_sorts_different_lengths_up_to_its_capacity() {
     }
 }
 
+#[wasm_bindgen_test(unsupported = tokio::test)]
+async fn a_counted_sort_sorts_as_many_pairs_as_the_gpu_count_says() {
+    use crate::gpu::{read_buffer, storage_buffer_init};
+    let ctx = gpu().await;
+    let capacity = 40_000usize;
+    let sorter = super::RadixSort::new(&ctx);
+    let keys = values(crate::test_support::Pattern::Random, capacity, 5, 0x3fff);
+    let idx: Vec<u32> = (0..capacity as u32).collect();
+    let kb = storage_buffer_init(&ctx, "k", &keys);
+    let vb = storage_buffer_init(&ctx, "v", &idx);
+    let count = storage_buffer_init(&ctx, "count", &[0u32]);
+    let plan = sorter
+        .plan(&ctx, &kb, &vb, capacity as u32, 14)
+        .expect("plan");
+    // The last count exceeds the capacity: the sort clamps it.
+    for n in [capacity as u32, 1, 0, 17_001, 1025, u32::MAX] {
+        ctx.queue.write_buffer(&kb, 0, bytemuck::cast_slice(&keys));
+        ctx.queue.write_buffer(&vb, 0, bytemuck::cast_slice(&idx));
+        ctx.queue.write_buffer(&count, 0, bytemuck::bytes_of(&n));
+        let mut enc = ctx.device.create_command_encoder(&Default::default());
+        plan.encode_counted(&ctx.queue, &mut enc, &count, None);
+        ctx.queue.submit([enc.finish()]);
+        let len = (n as usize).min(capacity);
+        let gk: Vec<u32> = read_buffer(&ctx, &kb, capacity).await.expect("keys");
+        let gv: Vec<u32> = read_buffer(&ctx, &vb, capacity).await.expect("values");
+        let (ck, cv) = sort_pairs_cpu(&keys[..len], &idx[..len], 14);
+        assert!(gk[..len] == ck[..] && gv[..len] == cv[..], "n={n}");
+    }
+}
+
 #[test]
 fn cpu_reference_is_stable_on_low_bits() {
     let (k, v) = sort_pairs_cpu(&[0x10, 0x01, 0x11, 0x00], &[0, 1, 2, 3], 4);
