@@ -15,6 +15,8 @@ use crate::features::{
 use crate::render::{BlitParams, ProjectedSplat, RenderParams};
 use crate::scan::ScanParams;
 use crate::sort::SortParams;
+use crate::train::adam::AdamParams;
+use crate::train::densify::DensifyParams;
 
 /// The scalar at the bottom of a field: what the GPU reads its bits as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -247,6 +249,37 @@ fn mirrors() -> Vec<Mirror> {
             "blit.wgsl",
             "BlitParams",
             [image_size, target_size, srgb_target, _pad]
+        ),
+        mirror!(
+            AdamParams,
+            "adam.wgsl",
+            "AdamParams",
+            [
+                count, stride, split, _pad0, lr_a, lr_b, beta1, beta2, eps, bias1, bias2_sqrt,
+                _pad1
+            ]
+        ),
+        mirror!(
+            DensifyParams,
+            "densify.wgsl",
+            "DensifyParams",
+            [
+                n,
+                stride,
+                mode,
+                seed,
+                half_size,
+                grad_threshold,
+                log_grow_scale,
+                log_prune_scale,
+                prune_big,
+                prune_logit,
+                reset_logit,
+                log_split,
+                _pad0,
+                _pad1,
+                _pad2
+            ]
         ),
     ]
 }
