@@ -15,6 +15,7 @@ use crate::features::{
 use crate::render::{BlitParams, ProjectedSplat, RenderParams};
 use crate::scan::ScanParams;
 use crate::sort::SortParams;
+use crate::train::loss::LossParams;
 
 /// The scalar at the bottom of a field: what the GPU reads its bits as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -243,6 +244,26 @@ fn mirrors() -> Vec<Mirror> {
             "blit.wgsl",
             "BlitParams",
             [image_size, target_size, srgb_target, _pad]
+        ),
+        mirror!(
+            LossParams,
+            "loss.wgsl",
+            "LossParams",
+            [
+                width,
+                height,
+                tiles_x,
+                num_tiles,
+                inv_values,
+                inv_windows,
+                l1_weight,
+                ssim_weight,
+                c1,
+                c2,
+                margin,
+                _pad0,
+                taps
+            ]
         ),
     ]
 }
