@@ -17,6 +17,7 @@ use crate::scan::ScanParams;
 use crate::sort::SortParams;
 use crate::train::adam::AdamParams;
 use crate::train::densify::DensifyParams;
+use crate::train::loss::LossParams;
 
 /// The scalar at the bottom of a field: what the GPU reads its bits as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -279,6 +280,26 @@ fn mirrors() -> Vec<Mirror> {
                 _pad0,
                 _pad1,
                 _pad2
+            ]
+        ),
+        mirror!(
+            LossParams,
+            "loss.wgsl",
+            "LossParams",
+            [
+                width,
+                height,
+                tiles_x,
+                num_tiles,
+                inv_values,
+                inv_windows,
+                l1_weight,
+                ssim_weight,
+                c1,
+                c2,
+                margin,
+                _pad0,
+                taps
             ]
         ),
     ]
