@@ -51,7 +51,8 @@ const MODE_MOMENT: u32 = 2u;
 
 // Each entry point binds only what it uses (layouts derived per entry point).
 @group(0) @binding(0) var<uniform> params: DensifyParams;
-@group(0) @binding(1) var<storage, read> grad_xy: array<vec2<f32>>;
+// Screen-space mean gradients: x, y at `params.stride` floats per splat.
+@group(0) @binding(1) var<storage, read> grad_xy: array<f32>;
 @group(0) @binding(2) var<storage, read> tiles: array<u32>;
 @group(0) @binding(3) var<storage, read_write> grad2d: array<f32>;
 @group(0) @binding(4) var<storage, read_write> visits: array<u32>;
@@ -84,7 +85,8 @@ fn accumulate(
     if i >= params.n || tiles[i] == 0u {
         return;
     }
-    grad2d[i] += length(grad_xy[i] * params.half_size);
+    let o = i * params.stride;
+    grad2d[i] += length(vec2<f32>(grad_xy[o], grad_xy[o + 1u]) * params.half_size);
     visits[i] += 1u;
 }
 

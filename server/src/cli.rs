@@ -30,6 +30,8 @@ pub enum Command {
     GpuInfo,
     /// Structure-from-Motion on a folder of photos: COLMAP model, transforms.json, points.ply.
     Sfm(crate::sfm_cli::SfmArgs),
+    /// Train Gaussian splats on a COLMAP or transforms.json folder: PLY/SPZ, checkpoints, report.
+    Train(crate::train_cli::TrainArgs),
     /// Render a splat scene (PLY, SPZ or .splat) to a PNG, e.g. a project thumbnail.
     Render(RenderArgs),
     /// Manage API keys (`keys create --name N` prints a new key once).

@@ -23,6 +23,8 @@ pub enum ServerError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("storage error: {0}")]
     Blob(#[from] object_store::Error),
+    #[error(transparent)]
+    Train(#[from] splatpod::train::trainer::TrainError),
     #[error("{0}")]
     BadInput(String),
     #[error("{0}")]

@@ -19,6 +19,7 @@ mod routes;
 mod sfm_cli;
 mod spawn;
 mod state;
+mod train_cli;
 
 use clap::Parser;
 
@@ -32,6 +33,7 @@ async fn main() -> std::process::ExitCode {
         cli::Command::GpuInfo => gpu_info().await,
         cli::Command::Render(args) => render::run(args).await,
         cli::Command::Sfm(args) => sfm_cli::run(args).await,
+        cli::Command::Train(args) => train_cli::run(args).await,
         cli::Command::Keys(args) => admin::keys(args).await,
         cli::Command::Jobs(args) => admin::jobs(args).await,
         cli::Command::BenchApi(args) => loadtest::run(args).await,

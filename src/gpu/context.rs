@@ -200,6 +200,13 @@ impl GpuContext {
         &self.summary
     }
 
+    /// Bytes of GPU memory this device's buffers hold now (native; `None` in the browser, whose
+    /// WebGPU does not say). Training samples it for its peak-memory figure.
+    pub fn buffer_memory(&self) -> Option<u64> {
+        let bytes = self.device.get_internal_counters().hal.buffer_memory.read();
+        (bytes > 0).then_some(bytes as u64)
+    }
+
     /// True when GPU timestamp queries are enabled (native benchmarks).
     pub fn has_timestamps(&self) -> bool {
         self.device
@@ -237,6 +244,22 @@ impl GpuContext {
 
     /// Waits until all submitted work has finished (natively); a no-op in the browser, where the
     /// event loop drives the GPU.
+    /// Blocks until submission `index` has run (native); in the browser the event loop drives
+    /// the GPU and this returns at once. Frame loops use it to keep a bounded number of
+    /// submissions in flight.
+    pub fn wait_for(&self, index: wgpu::SubmissionIndex) -> Result<(), GpuError> {
+        #[cfg(not(target_arch = "wasm32"))]
+        self.device
+            .poll(wgpu::PollType::Wait {
+                submission_index: Some(index),
+                timeout: None,
+            })
+            .map_err(|e| GpuError::Poll(e.to_string()))?;
+        #[cfg(target_arch = "wasm32")]
+        let _ = index;
+        Ok(())
+    }
+
     pub fn wait_idle(&self) -> Result<(), GpuError> {
         #[cfg(not(target_arch = "wasm32"))]
         self.device

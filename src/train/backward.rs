@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use super::adam::SplatBuffers;
 use crate::gpu::{derived_pipelines, dispatch_size, storage_buffer, GpuContext};
 use crate::render::{bind, FrameBuffers};
 
@@ -45,33 +46,6 @@ pub struct BackwardKernel {
     rasterize: Arc<wgpu::ComputePipeline>,
     sh: Arc<wgpu::ComputePipeline>,
     project: Arc<wgpu::ComputePipeline>,
-}
-
-/// The four parameter buffers, or their four gradient buffers (layout of [`crate::train`]).
-#[derive(Clone)]
-pub struct ParamBuffers {
-    pub means: wgpu::Buffer,
-    pub log_scales: wgpu::Buffer,
-    pub rotations: wgpu::Buffer,
-    pub sh: wgpu::Buffer,
-}
-
-impl ParamBuffers {
-    /// Zeroed buffers for `n` splats with `sh_floats` SH floats each.
-    pub fn zeroed(ctx: &GpuContext, label: &str, n: u32, sh_floats: u32) -> Self {
-        let n = n.max(1) as u64;
-        Self {
-            means: storage_buffer(ctx, &format!("{label} means"), n * 16),
-            log_scales: storage_buffer(ctx, &format!("{label} log scales"), n * 16),
-            rotations: storage_buffer(ctx, &format!("{label} rotations"), n * 16),
-            sh: storage_buffer(ctx, &format!("{label} sh"), n * 4 * sh_floats as u64),
-        }
-    }
-
-    /// The buffers in the order `GpuScene::from_buffers` and Adam take them.
-    pub fn each(&self) -> [&wgpu::Buffer; 4] {
-        [&self.means, &self.log_scales, &self.rotations, &self.sh]
-    }
 }
 
 impl BackwardKernel {
@@ -129,8 +103,8 @@ impl BackwardPass {
         kernel: &BackwardKernel,
         enc: &mut wgpu::CommandEncoder,
         frame: &FrameBuffers<'_>,
-        params: &ParamBuffers,
-        grads: &ParamBuffers,
+        params: &SplatBuffers,
+        grads: &SplatBuffers,
         v_rgb: &wgpu::Buffer,
         num_splats: u32,
         (width, height): (u32, u32),

@@ -11,11 +11,12 @@ use glam::Vec3;
 use rand::{rngs::SmallRng, Rng, SeedableRng};
 use wasm_bindgen_test::wasm_bindgen_test;
 
-use super::{Accumulation, BackwardKernel, BackwardPass, ParamBuffers};
+use super::{Accumulation, BackwardKernel, BackwardPass};
 use crate::formats::{sh_coeffs_per_channel, GaussianScene};
 use crate::gpu::{read_buffer, storage_buffer_init, GpuContext};
 use crate::render::{render_cpu_f64, Camera, GpuScene, Renderer, NEAR_PLANE};
 use crate::test_support::gpu;
+use crate::train::adam::SplatBuffers;
 use crate::train::SH_FLOATS;
 
 const BACKGROUND: Vec3 = Vec3::new(0.2, 0.1, 0.3);
@@ -63,7 +64,7 @@ fn camera() -> Camera {
 }
 
 /// `scene` in the training layout (SH padded to 48 floats per splat).
-fn upload(ctx: &GpuContext, scene: &GaussianScene) -> ParamBuffers {
+fn upload(ctx: &GpuContext, scene: &GaussianScene) -> SplatBuffers {
     let means: Vec<[f32; 4]> = (0..scene.len())
         .map(|i| {
             let p = scene.positions[i];
@@ -80,11 +81,12 @@ fn upload(ctx: &GpuContext, scene: &GaussianScene) -> ParamBuffers {
         let src = scene.sh_of(i);
         sh[i * SH_FLOATS..i * SH_FLOATS + src.len()].copy_from_slice(src);
     }
-    ParamBuffers {
+    SplatBuffers {
         means: storage_buffer_init(ctx, "means", &means),
         log_scales: storage_buffer_init(ctx, "log scales", &scales),
         rotations: storage_buffer_init(ctx, "rotations", &scene.rotations),
         sh: storage_buffer_init(ctx, "sh", &sh),
+        count: scene.len() as u32,
     }
 }
 
@@ -104,8 +106,18 @@ async fn gpu_grads(
     let cam = camera();
     let n = scene.len() as u32;
     let params = upload(ctx, scene);
-    let grads = ParamBuffers::zeroed(ctx, "grad", n, SH_FLOATS as u32);
-    let gpu_scene = GpuScene::from_buffers(n, scene.sh_degree, SH_FLOATS as u32, params.each());
+    let grads = SplatBuffers::zeroed(ctx, "grad", n).expect("grads");
+    let gpu_scene = GpuScene::from_buffers(
+        n,
+        scene.sh_degree,
+        SH_FLOATS as u32,
+        [
+            &params.means,
+            &params.log_scales,
+            &params.rotations,
+            &params.sh,
+        ],
+    );
     let mut renderer = Renderer::new(ctx, gpu_scene).expect("renderer");
     renderer.render(&cam, BACKGROUND).await.expect("render");
     let v_rgb = storage_buffer_init(ctx, "v_rgb", weights);

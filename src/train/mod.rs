@@ -13,9 +13,11 @@
 
 pub mod adam;
 pub mod backward;
+pub mod checkpoint;
 pub mod dataset;
 pub mod densify;
 pub mod loss;
+pub mod trainer;
 
 /// SH floats stored per splat while training (degree 3: 16 coefficients × RGB).
 pub const SH_FLOATS: usize = 48;

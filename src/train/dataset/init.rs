@@ -6,6 +6,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
 use crate::formats::{logit, GaussianScene, SceneError, MAX_SH_DEGREE, SH_C0};
+use crate::train::adam::SplatData;
 use crate::train::SH_FLOATS;
 
 /// Opacity every splat starts at (3DGS and gsplat: 0.1).
@@ -14,29 +15,9 @@ pub const INIT_OPACITY: f32 = 0.1;
 /// Smallest scale before the log (gsplat's `clamp_min(1e-7)`), so coincident points stay finite.
 const MIN_SCALE: f32 = 1e-7;
 
-/// Splat parameters in the GPU layout of [`crate::train`] (host copies of the buffers): what
-/// training starts from and what export reads back.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct InitSplats {
-    /// xyz centre, w = opacity logit.
-    pub means: Vec<[f32; 4]>,
-    /// xyz log scale, w = 0.
-    pub log_scales: Vec<[f32; 4]>,
-    /// Quaternion (w, x, y, z).
-    pub rotations: Vec<[f32; 4]>,
-    /// [`SH_FLOATS`] per splat, coefficient-major (DC RGB first).
-    pub sh: Vec<f32>,
-}
-
-impl InitSplats {
-    pub fn len(&self) -> usize {
-        self.means.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.means.is_empty()
-    }
-
+/// Conversions between the training layout and [`GaussianScene`] (what export writes and
+/// what a scene file imports as).
+impl SplatData {
     /// The splats as a degree-3 [`GaussianScene`] (for PLY / SPZ export through
     /// [`crate::formats`]).
     pub fn to_scene(&self) -> GaussianScene {
@@ -51,14 +32,14 @@ impl InitSplats {
     }
 
     /// The splats of `scene` in the GPU layout; SH bands above the scene's degree are zero.
-    pub fn from_scene(scene: &GaussianScene) -> Result<InitSplats, SceneError> {
+    pub fn from_scene(scene: &GaussianScene) -> Result<SplatData, SceneError> {
         scene.validate()?;
         let k = scene.sh_floats_per_splat();
         let mut sh = vec![0.0; scene.len() * SH_FLOATS];
         for (i, dst) in sh.chunks_exact_mut(SH_FLOATS).enumerate() {
             dst[..k].copy_from_slice(scene.sh_of(i));
         }
-        Ok(InitSplats {
+        Ok(SplatData {
             means: scene
                 .positions
                 .iter()
@@ -82,7 +63,7 @@ impl InitSplats {
 /// `normalize(rand(4))`, as the peer trainer; not uniform over rotations, but an isotropic
 /// splat does not care); SH DC `(c − 0.5)/C0`, higher bands 0. Deterministic for a seed.
 /// Missing colours count as mid grey.
-pub fn init_splats(points: &[[f32; 3]], colors: &[[f32; 3]], seed: u64) -> InitSplats {
+pub fn init_splats(points: &[[f32; 3]], colors: &[[f32; 3]], seed: u64) -> SplatData {
     let opacity = logit(INIT_OPACITY);
     let d2 = knn3_mean_sq_dist(points);
     let mut rng = SmallRng::seed_from_u64(seed);
@@ -104,7 +85,7 @@ pub fn init_splats(points: &[[f32; 3]], colors: &[[f32; 3]], seed: u64) -> InitS
             dst[a] = (c[a] - 0.5) / SH_C0;
         }
     }
-    InitSplats {
+    SplatData {
         means: points.iter().map(|p| [p[0], p[1], p[2], opacity]).collect(),
         log_scales: d2
             .iter()

@@ -27,7 +27,7 @@ mod load;
 mod tests;
 mod undistort;
 
-pub use init::{init_splats, knn3_mean_sq_dist, InitSplats, INIT_OPACITY};
+pub use init::{init_splats, knn3_mean_sq_dist, INIT_OPACITY};
 pub use undistort::{
     downscale_rgba8, has_distortion, pack_rgba8, source_position_fixed, undistort_rgba8,
     SUBPIXEL_STEPS,
@@ -44,6 +44,7 @@ use crate::render::Camera;
 use crate::sfm::colmap::ColmapError;
 use crate::sfm::transforms::TransformsError;
 use crate::sfm::{CameraError, Reconstruction};
+use crate::train::adam::SplatData;
 
 /// One posed training photo, undistorted to a pinhole camera.
 #[derive(Debug, Clone, PartialEq)]
@@ -463,7 +464,7 @@ impl TrainDataset {
     }
 
     /// [`init_splats`] on this dataset's points.
-    pub fn init_splats(&self, seed: u64) -> InitSplats {
+    pub fn init_splats(&self, seed: u64) -> SplatData {
         init_splats(&self.points, &self.colors, seed)
     }
 }

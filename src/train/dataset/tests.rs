@@ -11,6 +11,7 @@ use wasm_bindgen_test::wasm_bindgen_test;
 
 use super::*;
 use crate::sfm::{Camera as SfmCamera, CameraModel};
+use crate::train::adam::SplatData;
 
 /// OpenCV's undistortion source position, written out independently of the camera module:
 /// `k = [fx, fy, cx, cy, k1, k2, p1, p2]` (cv::initUndistortRectifyMap with the output K = K).
@@ -374,11 +375,11 @@ fn init_splats_layout_and_scene_round_trip() {
     assert_eq!(scene.validate(), Ok(()));
     assert_eq!(scene.sh_degree, 3);
     assert_eq!(scene.opacity_logits[2], s.means[2][3]);
-    assert_eq!(InitSplats::from_scene(&scene), Ok(s.clone()));
+    assert_eq!(SplatData::from_scene(&scene), Ok(s.clone()));
     // A degree-0 scene pads the higher bands with zeros.
     let mut dc = crate::formats::GaussianScene::empty(0);
     dc.push_from(&scene_with_degree(&scene, 0), 1);
-    let back = InitSplats::from_scene(&dc).expect("degree 0");
+    let back = SplatData::from_scene(&dc).expect("degree 0");
     assert_eq!(&back.sh[..3], &s.sh[48..51]);
     assert!(back.sh[3..].iter().all(|&v| v == 0.0));
 }

@@ -334,26 +334,31 @@ impl Densifier {
     }
 
     /// Records the statistics update of one camera's backward pass: `grad_xy` holds each splat's
+    /// (at `grad_stride` floats per splat: 2 for packed pairs, 12 for the backward pass's
+    /// per-splat record)
     /// dLoss/d(pixel-space 2D mean) as `array<vec2<f32>>`, `tiles` its tile count
     /// (`array<u32>`, > 0 when it was visible) in a `width` × `height` image. Each call makes its
     /// own small uniform, so several cameras may be recorded into one submission.
+    #[allow(clippy::too_many_arguments)]
     pub fn record_accumulate(
         &self,
         ctx: &GpuContext,
         pass: &mut wgpu::ComputePass<'_>,
         grad_xy: &wgpu::Buffer,
+        grad_stride: u32,
         tiles: &wgpu::Buffer,
         width: u32,
         height: u32,
     ) -> Result<(), GpuError> {
         let n = self.count as u64;
-        if grad_xy.size() < n * 8 || tiles.size() < n * 4 {
+        if grad_stride < 2 || grad_xy.size() < n * grad_stride as u64 * 4 || tiles.size() < n * 4 {
             return Err(GpuError::Unsupported(format!(
                 "accumulate needs {n} 2D gradients and tile counts"
             )));
         }
         let params = DensifyParams {
             n: self.count,
+            stride: grad_stride,
             half_size: [width as f32 / 2.0, height as f32 / 2.0],
             ..Default::default()
         };
@@ -374,16 +379,18 @@ impl Densifier {
     }
 
     /// [`Densifier::record_accumulate`] in a submission of its own.
+    #[allow(clippy::too_many_arguments)]
     pub fn accumulate(
         &self,
         ctx: &GpuContext,
         grad_xy: &wgpu::Buffer,
+        grad_stride: u32,
         tiles: &wgpu::Buffer,
         width: u32,
         height: u32,
     ) -> Result<(), GpuError> {
         submit(ctx, "densify accumulate", |pass| {
-            self.record_accumulate(ctx, pass, grad_xy, tiles, width, height)
+            self.record_accumulate(ctx, pass, grad_xy, grad_stride, tiles, width, height)
         })
     }
 

@@ -368,7 +368,7 @@ async fn accumulate_matches_cpu_reference() {
             let grads_buf = storage_buffer_init(&ctx, "grad xy", &grads);
             let tiles_buf = storage_buffer_init(&ctx, "tiles", &tiles);
             densifier
-                .accumulate(&ctx, &grads_buf, &tiles_buf, width, height)
+                .accumulate(&ctx, &grads_buf, 2, &tiles_buf, width, height)
                 .expect("accumulate");
             accumulate_cpu(&mut grad2d, &mut visits, &grads, &tiles, width, height);
         }
