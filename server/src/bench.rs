@@ -250,7 +250,7 @@ async fn render(args: RenderBenchArgs) -> Result<(), ServerError> {
     let ctx = GpuContext::new_for_large_scenes().await?;
     let mut fields = result_header("render", &ctx, &args.commit);
     fields.insert("scene".into(), json!("procedural unit ball, SH degree 3, sigma log-uniform 0.001..0.01, fov 50 deg framing the ball"));
-    fields.insert("timing".into(), json!("median over frames; wall = CPU submit to finish incl. the intersection-count readback; stages = GPU timestamps"));
+    fields.insert("timing".into(), json!("median over frames; wall = CPU submit to finish (one submission per frame, the intersection count stays on the GPU); stages = GPU timestamps"));
     let res = format!("{}p", args.height);
     for &m in &args.splats_m {
         let n = (m * 1_000_000.0) as usize;

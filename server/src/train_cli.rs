@@ -145,6 +145,17 @@ pub async fn run(args: TrainArgs) -> Result<(), ServerError> {
             let e = trainer.evaluate(&dataset.test).await?;
             curve.push((report.step, e.psnr, e.ssim));
             psnr_msg = format!(" · PSNR {:.2}", e.psnr);
+            // The curve so far, so a run stopped early still leaves its figures.
+            if let Some(path) = &args.report {
+                let partial = serde_json::json!({
+                    "partial": true,
+                    "iterations": report.step,
+                    "train_wall_s": t_train.elapsed().as_secs_f64(),
+                    "splats": report.splats,
+                    "curve": curve,
+                });
+                std::fs::write(path, partial.to_string())?;
+            }
         }
         if let Some(path) = &args.checkpoint {
             if report.step % args.checkpoint_every.max(1) == 0 {
