@@ -537,6 +537,24 @@ pub struct SfmOutput {
     pub artifacts: Vec<String>,
 }
 
+/// The `output` of a completed `train` job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainOutput {
+    pub project_id: String,
+    pub iterations: u32,
+    /// The iteration the job's last run started from (0, or a checkpoint's step after a
+    /// restart).
+    pub resumed_from: u32,
+    pub train_views: u64,
+    pub test_views: u64,
+    pub splats: u64,
+    /// Held-out PSNR (dB) and SSIM (every 8th photo), when there were held-out photos.
+    pub psnr: Option<f32>,
+    pub ssim: Option<f32>,
+    pub train_s: f64,
+    pub artifacts: Vec<String>,
+}
+
 /// The `output` of a completed `render` job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RenderOutput {

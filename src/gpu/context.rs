@@ -244,20 +244,21 @@ impl GpuContext {
 
     /// Waits until all submitted work has finished (natively); a no-op in the browser, where the
     /// event loop drives the GPU.
-    /// Blocks until submission `index` has run (native); in the browser the event loop drives
-    /// the GPU and this returns at once. Frame loops use it to keep a bounded number of
+    /// A fence on the work submitted so far (call right after `queue.submit`, with its index):
+    /// frame loops wait on the fence of an earlier iteration to keep a bounded number of
     /// submissions in flight.
-    pub fn wait_for(&self, index: wgpu::SubmissionIndex) -> Result<(), GpuError> {
-        #[cfg(not(target_arch = "wasm32"))]
-        self.device
-            .poll(wgpu::PollType::Wait {
-                submission_index: Some(index),
-                timeout: None,
-            })
-            .map_err(|e| GpuError::Poll(e.to_string()))?;
+    pub fn fence(&self, index: wgpu::SubmissionIndex) -> SubmissionFence {
         #[cfg(target_arch = "wasm32")]
-        let _ = index;
-        Ok(())
+        {
+            let _ = index;
+            let (tx, rx) = futures_channel::oneshot::channel();
+            self.queue.on_submitted_work_done(move || {
+                let _ = tx.send(());
+            });
+            SubmissionFence { done: rx }
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        SubmissionFence { index }
     }
 
     pub fn wait_idle(&self) -> Result<(), GpuError> {
@@ -265,6 +266,37 @@ impl GpuContext {
         self.device
             .poll(wgpu::PollType::wait_indefinitely())
             .map_err(|e| GpuError::Poll(e.to_string()))?;
+        Ok(())
+    }
+}
+
+/// Work submitted up to some point (see [`GpuContext::fence`]).
+pub struct SubmissionFence {
+    #[cfg(not(target_arch = "wasm32"))]
+    index: wgpu::SubmissionIndex,
+    #[cfg(target_arch = "wasm32")]
+    done: futures_channel::oneshot::Receiver<()>,
+}
+
+impl SubmissionFence {
+    /// Waits until that work has run: natively by polling the device; in the browser by
+    /// yielding to the event loop until WebGPU reports it done (which also lets map callbacks,
+    /// e.g. a [`super::CounterWatch`], run).
+    pub async fn wait(self, ctx: &GpuContext) -> Result<(), GpuError> {
+        #[cfg(not(target_arch = "wasm32"))]
+        ctx.device
+            .poll(wgpu::PollType::Wait {
+                submission_index: Some(self.index),
+                timeout: None,
+            })
+            .map_err(|e| GpuError::Poll(e.to_string()))?;
+        #[cfg(target_arch = "wasm32")]
+        {
+            let _ = ctx;
+            self.done
+                .await
+                .map_err(|_| GpuError::Poll("the GPU dropped a work-done callback".into()))?;
+        }
         Ok(())
     }
 }

@@ -15,7 +15,9 @@ mod shader;
 mod watch;
 
 pub use buffers::{read_buffer, storage_buffer, storage_buffer_init, uniform_buffer};
-pub use context::{AdapterSummary, GpuContext, GpuError, LimitsSummary, PipelineKey};
+pub use context::{
+    AdapterSummary, GpuContext, GpuError, LimitsSummary, PipelineKey, SubmissionFence,
+};
 pub use dispatch::{dispatch_size, WorkgroupGrid};
 pub use kernel::{derived_pipelines, record, Kernel, READ, READ_WRITE, UNIFORM};
 pub use pipeline::{bind_buffers, buffer_bind_group_layout, buffer_layout_entry};

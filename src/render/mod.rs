@@ -3,8 +3,9 @@
 //!
 //! A frame: project every splat → stable radix sort by depth → tile counts in depth order →
 //! scan → emit (tile, splat) pairs → stable radix sort on the tile id's bits (depth order survives
-//! inside each tile) → tile ranges → per-tile blending. The intersection count is read back
-//! between the two halves to size the tile sort.
+//! inside each tile) → tile ranges → per-tile blending, in one submission: the tile sort and the
+//! tile ranges take the intersection count from the GPU, within lists sized from counts read back
+//! in the background (the first frame reads it first).
 
 mod blit;
 mod camera;

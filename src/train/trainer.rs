@@ -23,7 +23,7 @@ use super::densify::{Densifier, DensifyConfig, RefineStats};
 use super::loss::{ImageQuality, LossKernel, LossPlan, LossValue};
 use super::SH_FLOATS;
 use crate::formats::GaussianScene;
-use crate::gpu::{storage_buffer, storage_buffer_init, GpuContext, GpuError};
+use crate::gpu::{storage_buffer, storage_buffer_init, GpuContext, GpuError, SubmissionFence};
 use crate::render::{Camera, GpuScene, Renderer};
 
 /// What a training run does.
@@ -117,7 +117,7 @@ pub struct Trainer {
     last_size: (u32, u32),
     /// Submissions of the latest iterations, oldest first: at most [`IN_FLIGHT`] run ahead of
     /// the CPU, so the queue (and every per-iteration bind group) stays bounded.
-    in_flight: std::collections::VecDeque<wgpu::SubmissionIndex>,
+    in_flight: std::collections::VecDeque<SubmissionFence>,
 }
 
 /// Iterations the CPU may record ahead of the GPU.
@@ -336,10 +336,11 @@ impl Trainer {
         }
         if self.in_flight.len() >= IN_FLIGHT {
             if let Some(oldest) = self.in_flight.pop_front() {
-                ctx.wait_for(oldest)?;
+                oldest.wait(ctx).await?;
             }
         }
-        self.in_flight.push_back(ctx.queue.submit([enc.finish()]));
+        let index = ctx.queue.submit([enc.finish()]);
+        self.in_flight.push_back(ctx.fence(index));
 
         let mut refined = None;
         if self.config.densify.refines(step) {

@@ -10,10 +10,10 @@ use crate::error::ServerError;
 pub fn validate(parsed: &JobInput, max_url_images: usize) -> Result<(), ServerError> {
     {
         match parsed.task {
-            Task::Features | Task::Render | Task::Sfm => {}
+            Task::Features | Task::Render | Task::Sfm | Task::Train => {}
             other => {
                 return Err(ServerError::BadInput(format!(
-                "task `{}` is not available in this server build yet (available: features, render, sfm)",
+                "task `{}` is not available in this server build yet (available: features, render, sfm, train)",
                 other.name()
             )))
             }

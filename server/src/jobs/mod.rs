@@ -6,6 +6,7 @@ pub mod input;
 mod runner;
 mod sfm_task;
 mod tasks;
+mod train_task;
 mod webhook;
 
 pub use tasks::SCENE_NAMES;

@@ -171,6 +171,7 @@ pub async fn run(
         Task::Features => to_value(features(&run, &project_id, input).await?),
         Task::Render => to_value(render(&run, &project_id, input).await?),
         Task::Sfm => to_value(super::sfm_task::sfm(&run, &project_id, input).await?),
+        Task::Train => to_value(super::train_task::train(&run, &project_id, input).await?),
         other => Err(TaskError::Permanent(format!(
             "task `{}` is not available in this server build",
             other.name()
@@ -316,13 +317,37 @@ pub(super) async fn features(
 /// Scene artifact names the render task looks for, in order.
 pub const SCENE_NAMES: [&str; 3] = ["scene.ply", "scene.spz", "scene.splat"];
 
+/// A `w × h` PNG of `scene` framed from the front (project thumbnails).
+pub(super) async fn thumbnail_png(
+    ctx: &GpuContext,
+    scene: &splatpod::formats::GaussianScene,
+    w: u32,
+    h: u32,
+) -> Result<Vec<u8>, TaskError> {
+    use glam::Vec3;
+    use splatpod::render::{Camera, GpuScene, Renderer};
+    let cam = Camera::frame_points(
+        &scene.positions,
+        Vec3::Z,
+        Vec3::NEG_Y,
+        50f32.to_radians(),
+        w,
+        h,
+    );
+    let gpu_scene =
+        GpuScene::upload(ctx, scene).map_err(|e| TaskError::Permanent(e.to_string()))?;
+    let mut renderer =
+        Renderer::new(ctx, gpu_scene).map_err(|e| TaskError::Permanent(e.to_string()))?;
+    renderer.render(&cam, Vec3::ZERO).await?;
+    let image = renderer.read_image().await?;
+    Ok(crate::render::opaque_png(&image)?)
+}
+
 async fn render(
     run: &Run<'_>,
     project_id: &str,
     input: &JobInput,
 ) -> Result<RenderOutput, TaskError> {
-    use glam::Vec3;
-    use splatpod::render::{Camera, GpuScene, Renderer};
     let inner = &run.svc.inner;
     let mut found = None;
     for name in SCENE_NAMES {
@@ -346,22 +371,8 @@ async fn render(
             .map_err(|e| TaskError::Transient(format!("loader thread: {e}")))?
             .map_err(|e| TaskError::Permanent(e.to_string()))?;
     let (w, h) = (input.width.unwrap_or(512), input.height.unwrap_or(512));
-    let cam = Camera::frame_points(
-        &scene.positions,
-        Vec3::Z,
-        Vec3::NEG_Y,
-        50f32.to_radians(),
-        w,
-        h,
-    );
     run.progress("render", 40.0, "rendering").await?;
-    let gpu_scene =
-        GpuScene::upload(run.ctx, &scene).map_err(|e| TaskError::Permanent(e.to_string()))?;
-    let mut renderer =
-        Renderer::new(run.ctx, gpu_scene).map_err(|e| TaskError::Permanent(e.to_string()))?;
-    renderer.render(&cam, Vec3::ZERO).await?;
-    let image = renderer.read_image().await?;
-    let png = crate::render::opaque_png(&image)?;
+    let png = thumbnail_png(run.ctx, &scene, w, h).await?;
     run.put_artifact(project_id, "thumbnail.png", "image/png", png)
         .await?;
     projects::touch(&inner.db, project_id).await?;
