@@ -3,7 +3,8 @@
 //! one.
 //!
 //! The synthetic scene is rendered by the CPU reference renderer from a known splat cloud, so the
-//! photos are exactly reachable; the trainer starts from random points and knows nothing else.
+//! photos are exactly reachable; the trainer starts from grey points near the true centres (as
+//! from SfM) and knows nothing else.
 
 use glam::Vec3;
 use rand::{rngs::SmallRng, Rng, SeedableRng};
@@ -42,8 +43,20 @@ fn ground_truth(n: usize, seed: u64) -> GaussianScene {
     s
 }
 
-/// `views` photos of `scene` from a ring of cameras, as a dataset (every 8th held out).
+/// `views` photos of `scene` from a ring of cameras, as a dataset (every 8th held out), with
+/// the scene's centres moved by up to ±0.1 and coloured mid grey as the initial points (what an
+/// SfM cloud gives: roughly the right places, nothing else).
 fn rendered_dataset(scene: &GaussianScene, views: usize, w: u32, h: u32) -> TrainDataset {
+    rendered_dataset_seeded(scene, views, w, h, 3)
+}
+
+fn rendered_dataset_seeded(
+    scene: &GaussianScene,
+    views: usize,
+    w: u32,
+    h: u32,
+    seed: u64,
+) -> TrainDataset {
     let photos = (0..views)
         .map(|i| {
             let a = i as f32 / views as f32 * std::f32::consts::TAU;
@@ -57,12 +70,13 @@ fn rendered_dataset(scene: &GaussianScene, views: usize, w: u32, h: u32) -> Trai
             }
         })
         .collect();
-    let options = LoadOptions {
-        random_points: 4000,
-        seed: 3,
-        ..LoadOptions::default()
-    };
-    TrainDataset::from_views(photos, Vec::new(), &options).expect("dataset")
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let points = scene
+        .positions
+        .iter()
+        .map(|p| (p.map(|v| v + rng.random_range(-0.1..0.1)), [0.5; 3]))
+        .collect();
+    TrainDataset::from_views(photos, points, &LoadOptions::default()).expect("dataset")
 }
 
 fn small_config(iterations: u32) -> TrainConfig {
