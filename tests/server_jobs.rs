@@ -518,7 +518,7 @@ async fn lifecycle(backend: Backend) {
     let (s, b) = api
         .post(
             "/v2/{ep}/run",
-            json!({"input": {"task": "train", "project_id": project}}),
+            json!({"input": {"task": "reconstruct", "project_id": project}}),
         )
         .await;
     assert_eq!(s, 400, "{b}");
