@@ -47,6 +47,14 @@ pub fn validate(parsed: &JobInput, max_url_images: usize) -> Result<(), ServerEr
             }
             _ => {}
         }
+        if parsed
+            .iterations
+            .is_some_and(|n| !(1..=1_000_000).contains(&n))
+        {
+            return Err(ServerError::BadInput(
+                "`iterations` must be in 1..=1000000".into(),
+            ));
+        }
         if parsed.max_side.is_some_and(|s| !(64..=8192).contains(&s)) {
             return Err(ServerError::BadInput(
                 "`max_side` must be in 64..=8192".into(),
@@ -113,7 +121,14 @@ mod tests {
                 json!({"task": "nope", "project_id": "p"}),
                 "unknown variant",
             ),
-            (json!({"task": "train", "project_id": "p"}), "not available"),
+            (
+                json!({"task": "reconstruct", "project_id": "p"}),
+                "not available",
+            ),
+            (
+                json!({"task": "train", "project_id": "p", "iterations": 0}),
+                "iterations",
+            ),
             (json!({"task": "features"}), "needs `project_id`"),
             (
                 json!({"task": "features", "project_id": "p", "image_urls": ["http://x/"]}),
