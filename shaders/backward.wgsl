@@ -226,18 +226,6 @@ fn sh_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     grad_means[i] = vec4<f32>(v_mean, v_logit);
 }
 
-fn quat_to_mat(n: vec4<f32>) -> mat3x3<f32> {
-    let w = n.x;
-    let x = n.y;
-    let y = n.z;
-    let z = n.w;
-    return mat3x3<f32>(
-        vec3<f32>(1.0 - 2.0 * (y * y + z * z), 2.0 * (x * y + w * z), 2.0 * (x * z - w * y)),
-        vec3<f32>(2.0 * (x * y - w * z), 1.0 - 2.0 * (x * x + z * z), 2.0 * (y * z + w * x)),
-        vec3<f32>(2.0 * (x * z + w * y), 2.0 * (y * z - w * x), 1.0 - 2.0 * (x * x + y * y)),
-    );
-}
-
 @compute @workgroup_size(256)
 fn project_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = splat_index(gid, nwg);
@@ -260,7 +248,7 @@ fn project_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
     let q = rotations[i];
     let q_len = max(length(q), 1e-12);
     let n = q / q_len;
-    let rot = quat_to_mat(n);
+    let rot = unit_quat_to_mat(n);
     let s = exp(log_scales[i].xyz);
     let ms = mat3x3<f32>(rot[0] * s.x, rot[1] * s.y, rot[2] * s.z);
     let cov3 = ms * transpose(ms);

@@ -68,17 +68,7 @@ fn eval_sh(i: u32, dir: vec3<f32>) -> vec3<f32> {
 }
 
 fn quat_to_mat(q: vec4<f32>) -> mat3x3<f32> {
-    let n = q / max(length(q), 1e-12);
-    let w = n.x;
-    let x = n.y;
-    let y = n.z;
-    let z = n.w;
-    // Columns of the rotation matrix.
-    return mat3x3<f32>(
-        vec3<f32>(1.0 - 2.0 * (y * y + z * z), 2.0 * (x * y + w * z), 2.0 * (x * z - w * y)),
-        vec3<f32>(2.0 * (x * y - w * z), 1.0 - 2.0 * (x * x + z * z), 2.0 * (y * z + w * x)),
-        vec3<f32>(2.0 * (x * z + w * y), 2.0 * (y * z - w * x), 1.0 - 2.0 * (x * x + y * y)),
-    );
+    return unit_quat_to_mat(q / max(length(q), 1e-12));
 }
 
 fn cull(i: u32) {

@@ -1,5 +1,6 @@
 // Snippet `splat_types`: the frame parameters and projected-splat record shared by
-// project.wgsl and rasterize.wgsl (host mirrors: render::RenderParams, render::ProjectedSplat).
+// project.wgsl, rasterize.wgsl and backward.wgsl (host mirrors: render::RenderParams,
+// render::ProjectedSplat), and the quaternion rotation they agree on.
 struct RenderParams {
     view: mat4x4<f32>,
     cam_pos: vec4<f32>,
@@ -31,3 +32,16 @@ struct Projected {
 }
 
 const TILE: u32 = 16u;
+
+// Rotation matrix (columns) of a unit quaternion (w, x, y, z).
+fn unit_quat_to_mat(n: vec4<f32>) -> mat3x3<f32> {
+    let w = n.x;
+    let x = n.y;
+    let y = n.z;
+    let z = n.w;
+    return mat3x3<f32>(
+        vec3<f32>(1.0 - 2.0 * (y * y + z * z), 2.0 * (x * y + w * z), 2.0 * (x * z - w * y)),
+        vec3<f32>(2.0 * (x * y - w * z), 1.0 - 2.0 * (x * x + z * z), 2.0 * (y * z + w * x)),
+        vec3<f32>(2.0 * (x * z + w * y), 2.0 * (y * z - w * x), 1.0 - 2.0 * (x * x + y * y)),
+    );
+}

@@ -20,6 +20,6 @@ pub use context::{
 };
 pub use dispatch::{dispatch_size, WorkgroupGrid};
 pub use kernel::{derived_pipelines, record, Kernel, READ, READ_WRITE, UNIFORM};
-pub use pipeline::{bind_buffers, buffer_bind_group_layout, buffer_layout_entry};
+pub use pipeline::{bind_buffers, bind_derived, buffer_bind_group_layout, buffer_layout_entry};
 pub use shader::compose_wgsl;
 pub use watch::CounterWatch;

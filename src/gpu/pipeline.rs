@@ -55,3 +55,26 @@ pub fn bind_buffers(
         entries: &entries,
     })
 }
+
+/// A bind group for `group` of a pipeline whose layout wgpu derived from its entry point
+/// ([`super::derived_pipelines`]), with the whole of each buffer at its binding number.
+pub fn bind_derived(
+    device: &wgpu::Device,
+    label: &str,
+    pipeline: &wgpu::ComputePipeline,
+    group: u32,
+    entries: &[(u32, &wgpu::Buffer)],
+) -> wgpu::BindGroup {
+    let entries: Vec<wgpu::BindGroupEntry> = entries
+        .iter()
+        .map(|(binding, buffer)| wgpu::BindGroupEntry {
+            binding: *binding,
+            resource: buffer.as_entire_binding(),
+        })
+        .collect();
+    device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some(label),
+        layout: &pipeline.get_bind_group_layout(group),
+        entries: &entries,
+    })
+}

@@ -74,16 +74,5 @@ pub(crate) fn bind(
     group: u32,
     entries: &[(u32, &wgpu::Buffer)],
 ) -> wgpu::BindGroup {
-    let entries: Vec<wgpu::BindGroupEntry> = entries
-        .iter()
-        .map(|(binding, buffer)| wgpu::BindGroupEntry {
-            binding: *binding,
-            resource: buffer.as_entire_binding(),
-        })
-        .collect();
-    device.create_bind_group(&wgpu::BindGroupDescriptor {
-        label: None,
-        layout: &pipeline.get_bind_group_layout(group),
-        entries: &entries,
-    })
+    crate::gpu::bind_derived(device, "render", pipeline, group, entries)
 }

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use super::adam::SplatBuffers;
-use crate::gpu::{derived_pipelines, dispatch_size, storage_buffer, GpuContext};
-use crate::render::{bind, FrameBuffers};
+use crate::gpu::{bind_derived, derived_pipelines, dispatch_size, storage_buffer, GpuContext};
+use crate::render::FrameBuffers;
 
 const SOURCE_SUBGROUP: &str = concat!(
     include_str!("../../shaders/backward_sum_subgroup.wgsl"),
@@ -110,8 +110,9 @@ impl BackwardPass {
         (width, height): (u32, u32),
     ) {
         let d = &ctx.device;
-        let raster_bg = bind(
+        let raster_bg = bind_derived(
             d,
+            "backward",
             &kernel.rasterize,
             0,
             &[
@@ -125,8 +126,9 @@ impl BackwardPass {
                 (15, v_rgb),
             ],
         );
-        let sh_bg = bind(
+        let sh_bg = bind_derived(
             d,
+            "backward",
             &kernel.sh,
             0,
             &[
@@ -138,8 +140,9 @@ impl BackwardPass {
                 (9, &self.v_splat),
             ],
         );
-        let project_bg = bind(
+        let project_bg = bind_derived(
             d,
+            "backward",
             &kernel.project,
             0,
             &[

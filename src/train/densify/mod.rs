@@ -27,8 +27,8 @@ pub use cpu::{
 use std::sync::Arc;
 
 use crate::gpu::{
-    derived_pipelines, dispatch_size, read_buffer, record, storage_buffer, storage_buffer_init,
-    uniform_buffer, GpuContext, GpuError,
+    bind_derived, derived_pipelines, dispatch_size, read_buffer, record, storage_buffer,
+    storage_buffer_init, uniform_buffer, GpuContext, GpuError,
 };
 use crate::scan::ScanKernel;
 use crate::train::adam::{AdamMoments, ParamGroup, SplatBuffers};
@@ -211,18 +211,7 @@ fn bind(
     pipeline: &wgpu::ComputePipeline,
     entries: &[(u32, &wgpu::Buffer)],
 ) -> wgpu::BindGroup {
-    let entries: Vec<wgpu::BindGroupEntry> = entries
-        .iter()
-        .map(|(binding, buffer)| wgpu::BindGroupEntry {
-            binding: *binding,
-            resource: buffer.as_entire_binding(),
-        })
-        .collect();
-    ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
-        label: Some("densify"),
-        layout: &pipeline.get_bind_group_layout(0),
-        entries: &entries,
-    })
+    bind_derived(&ctx.device, "densify", pipeline, 0, entries)
 }
 
 impl Densifier {
