@@ -7,24 +7,4 @@ cd "$(dirname "$0")/.."
 source .ci/setup.sh
 log=$(mktemp)
 cargo bench --target wasm32-unknown-unknown --bench browser_render 2>&1 | tee "$log"
-python3 - "$log" <<'PY'
-import json, re, subprocess, sys
-text = re.sub(r"\x1b\[[0-9;]*m", "", open(sys.argv[1]).read())
-m = re.search(r"render_1080p_100k\s+time:\s+\[([\d.]+) (\w+) ([\d.]+) (\w+) ([\d.]+) (\w+)\]", text)
-if not m:
-    sys.exit("no criterion result in the benchmark output")
-scale = {"s": 1e3, "ms": 1.0, "µs": 1e-3, "us": 1e-3, "ns": 1e-6}
-ms = float(m.group(3)) * scale[m.group(4)]
-chromium = subprocess.run(["chromium", "--version"], capture_output=True, text=True).stdout.strip()
-path = "bench/results/render.json"
-try:
-    data = json.load(open(path))
-except FileNotFoundError:
-    data = {"name": "render"}
-data["browser_device"] = f"{chromium}, headless, WebGPU on SwiftShader (CPU), this 2-core machine"
-data["ms_per_frame_1080p_100k_browser"] = round(ms, 3)
-data["fps_1080p_100k_browser"] = round(1000.0 / ms, 3)
-json.dump(data, open(path, "w"), indent=2, sort_keys=True)
-open(path, "a").write("\n")
-print(f"browser: {ms:.1f} ms/frame -> {path}")
-PY
+python3 bench/criterion_to_json.py "$log" render_1080p_100k bench/results/render.json render ms_per_frame_1080p_100k_browser fps_1080p_100k_browser

@@ -24,19 +24,11 @@ for l in sys.stdin:
     ls -la .device-bin
     ;;
 jobs)
-    for f in .gl/*.deb; do dpkg -x "$f" /; done
-    ldconfig
-    if [ -z "${VK_DRIVER_FILES:-}" ] && [ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ]; then
-        export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-    fi
+    source bench/device_vulkan.sh
     SPLATPOD_COMMIT=$(cat .device-bin/COMMIT) .device-bin/splatpod-server bench-jobs --images .device-bin/imgs "${@:2}"
     ;;
 run)
-    for f in .gl/*.deb; do dpkg -x "$f" /; done
-    ldconfig
-    if [ -z "${VK_DRIVER_FILES:-}" ] && [ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ]; then
-        export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-    fi
+    source bench/device_vulkan.sh
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
     .device-bin/splatpod-server gpu-info
     .device-bin/splatpod-kernel-tests --test-threads 1

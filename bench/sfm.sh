@@ -14,13 +14,7 @@ out=${3:?OUT_DIR}
 mkdir -p "$out"
 bin=target/release/splatpod-server
 [ -x .device-bin/splatpod-server ] && bin=.device-bin/splatpod-server
-if ls .gl/*.deb >/dev/null 2>&1 && [ ! -e /usr/lib/x86_64-linux-gnu/libvulkan.so.1 ]; then
-    for f in .gl/*.deb; do dpkg -x "$f" /; done
-    ldconfig
-fi
-if [ -z "${VK_DRIVER_FILES:-}" ] && [ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ]; then
-    export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-fi
+source bench/device_vulkan.sh
 case "$mode" in
 ours)
     "$bin" gpu-info > "$out/gpu.json" || true

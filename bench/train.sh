@@ -13,13 +13,7 @@ fox=${1:?FOX_DIR} iters=${2:?ITERS} runs=${3:?RUNS} out=${4:?OUT_DIR}
 mkdir -p "$out"
 bin=target/release/splatpod-server
 [ -x .device-bin/splatpod-server ] && bin=.device-bin/splatpod-server
-if ls .gl/*.deb >/dev/null 2>&1 && [ ! -e /usr/lib/x86_64-linux-gnu/libvulkan.so.1 ]; then
-    for f in .gl/*.deb; do dpkg -x "$f" /; done
-    ldconfig
-fi
-if [ -z "${VK_DRIVER_FILES:-}" ] && [ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ]; then
-    export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-fi
+source bench/device_vulkan.sh
 for seed in $(seq 0 $((runs - 1))); do
     "$bin" train "$fox" --iterations "$iters" --seed "$seed" --out "/tmp/ours_$seed.ply" \
         --report "$out/ours_${iters}_${seed}.json" ${TRAIN_ARGS:-} 2>&1 | tail -2
