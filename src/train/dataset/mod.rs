@@ -15,19 +15,23 @@
 //! What is portable (runs in the browser on photos it already has): [`undistort_rgba8`],
 //! [`downscale_rgba8`], [`TrainView::from_photo`], [`TrainDataset::from_views`],
 //! [`TrainDataset::from_reconstruction`], [`scene_extent`], [`random_points`], [`init_splats`],
-//! [`knn3_mean_sq_dist`]. Reading folders ([`TrainDataset::load`]) is native only; the layouts it
-//! accepts are listed there. File formats are parsed by [`crate::sfm::transforms`] and
+//! [`knn3_mean_sq_dist`], and reading a dataset from files in memory ([`TrainDataset::load_from`] on
+//! a [`MemorySource`]: what a person picked in the browser). Reading folders
+//! ([`TrainDataset::load`]) is native only; the layouts both accept are listed there. File formats are parsed by [`crate::sfm::transforms`] and
 //! [`crate::sfm::colmap`], photos decoded by [`crate::images::decode_image`], distortion is the
 //! camera model of [`crate::sfm::camera`].
 
 mod init;
-#[cfg(not(target_arch = "wasm32"))]
 mod load;
+mod source;
 #[cfg(test)]
 mod tests;
 mod undistort;
 
 pub use init::{init_splats, knn3_mean_sq_dist, INIT_OPACITY};
+#[cfg(not(target_arch = "wasm32"))]
+pub use source::FolderSource;
+pub use source::{DatasetSource, MemorySource};
 pub use undistort::{
     downscale_rgba8, has_distortion, pack_rgba8, source_position_fixed, undistort_rgba8,
     SUBPIXEL_STEPS,

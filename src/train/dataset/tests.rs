@@ -541,6 +541,92 @@ fn builds_a_dataset_from_a_reconstruction_and_decoded_photos() {
     ));
 }
 
+/// `rgba8` (`w × h`) as PNG bytes.
+fn png_bytes(rgba8: &[u8], w: u32, h: u32) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::write_buffer_with_format(
+        &mut out,
+        rgba8,
+        w,
+        h,
+        image::ExtendedColorType::Rgba8,
+        image::ImageFormat::Png,
+    )
+    .expect("png");
+    out.into_inner()
+}
+
+/// Picked files, the browser's path: a COLMAP text model picked as a folder (`scene/sparse/0`,
+/// `scene/images`, with the shared top folder dropped) and as loose files (model files and
+/// photos side by side), and a `transforms.json` whose frames name `images/…` while the photos
+/// were picked without their folder, all load as the folder loader would; nothing found, a
+/// missing photo and an ambiguous name are errors naming the file.
+#[wasm_bindgen_test(unsupported = test)]
+fn loads_a_dataset_from_picked_files() {
+    let photos = || {
+        [("a.png", 40, 30), ("b.png", 64, 48), ("c.png", 64, 48)]
+            .map(|(name, w, h)| (name.to_string(), png_bytes(&gradient(w, h), w, h)))
+    };
+    let model = [
+        ("cameras.txt", CAMERAS_TXT),
+        ("images.txt", IMAGES_TXT),
+        ("points3D.txt", POINTS_TXT),
+    ]
+    .map(|(name, text)| (name.to_string(), text.as_bytes().to_vec()));
+    let options = LoadOptions::default();
+
+    let folder = MemorySource::new(
+        model
+            .iter()
+            .map(|(n, b)| (format!("scene/sparse/0/{n}"), b.clone()))
+            .chain(photos().map(|(n, b)| (format!("scene\\images\\{n}"), b))),
+    );
+    assert_eq!(folder.len(), 6);
+    check_colmap_dataset(&TrainDataset::load_from(&folder, &options).expect("folder"));
+
+    let loose = MemorySource::new(model.iter().cloned().chain(photos()));
+    check_colmap_dataset(&TrainDataset::load_from(&loose, &options).expect("loose files"));
+
+    let json = |file_path: &str| {
+        format!(
+            r#"{{"fl_x": 30, "fl_y": 30, "cx": 32, "cy": 24, "w": 64, "h": 48,
+                "frames": [{{"file_path": "{file_path}", "transform_matrix":
+                [[1,0,0,0],[0,1,0,0],[0,0,1,2],[0,0,0,1]]}}]}}"#
+        )
+        .into_bytes()
+    };
+    let picked = MemorySource::new(
+        photos()
+            .into_iter()
+            .chain([("transforms.json".to_string(), json("./images/b.png"))]),
+    );
+    let ds = TrainDataset::load_from(&picked, &options).expect("transforms");
+    assert_eq!(ds.test.len(), 1);
+    assert_eq!(ds.test[0].rgba, pack_rgba8(&gradient(64, 48)));
+    assert!((ds.test[0].camera.position() - Vec3::new(0.0, 0.0, 2.0)).length() < 1e-6);
+
+    let nothing = MemorySource::new(photos());
+    let err = TrainDataset::load_from(&nothing, &options)
+        .map(|_| ())
+        .expect_err("no model");
+    assert!(matches!(err, DatasetError::NoDataset { .. }), "{err}");
+    let missing = MemorySource::new([("transforms.json".to_string(), json("gone.png"))]);
+    let err = TrainDataset::load_from(&missing, &options)
+        .map(|_| ())
+        .expect_err("missing photo");
+    assert!(matches!(err, DatasetError::MissingImage { .. }), "{err}");
+    assert!(err.to_string().contains("gone.png"), "{err}");
+    // Two photos called b.png in different folders: the bare name is ambiguous.
+    let twice = MemorySource::new(photos().into_iter().chain([
+        ("x/b.png".to_string(), png_bytes(&gradient(64, 48), 64, 48)),
+        ("transforms.json".to_string(), json("images/b.png")),
+    ]));
+    let err = TrainDataset::load_from(&twice, &options)
+        .map(|_| ())
+        .expect_err("ambiguous");
+    assert!(matches!(err, DatasetError::MissingImage { .. }), "{err}");
+}
+
 #[cfg(not(target_arch = "wasm32"))]
 mod native {
     use std::path::{Path, PathBuf};
