@@ -4,6 +4,7 @@ mod browser;
 mod capture;
 mod shared;
 mod status;
+mod train;
 mod upload;
 mod viewer;
 
@@ -25,6 +26,7 @@ fn App() -> impl IntoView {
                 <nav>
                     <A href="/">"Home"</A>
                     <A href="/capture">"Capture"</A>
+                    <A href="/train">"Train"</A>
                     <A href="/view">"Viewer"</A>
                     <A href="/status">"Status"</A>
                 </nav>
@@ -33,6 +35,7 @@ fn App() -> impl IntoView {
                 <Routes fallback=|| view! { <p class="card">"Page not found."</p> }>
                     <Route path=path!("/") view=Home />
                     <Route path=path!("/capture") view=capture::CapturePage />
+                    <Route path=path!("/train") view=train::TrainPage />
                     <Route path=path!("/view") view=viewer::ViewerPage />
                     <Route path=path!("/status") view=status::StatusPage />
                     <Route path=path!("/s/:token") view=shared::SharedPage />

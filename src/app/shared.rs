@@ -6,7 +6,7 @@ use leptos::task::spawn_local;
 use leptos_router::hooks::use_params_map;
 use splatpod::api::SharedView;
 
-use super::viewer::viewer_view;
+use super::viewer::{viewer_view, SceneSource};
 
 #[derive(Debug, Clone)]
 enum Share {
@@ -70,7 +70,7 @@ pub fn SharedPage() -> impl IntoView {
         .into_any(),
         Share::Ready { name, scene_url: Some(url), .. } => view! {
             <h2 id="share-title">{name}</h2>
-            {viewer_view(Some(url))}
+            {viewer_view(SceneSource::Fixed(url))}
         }
         .into_any(),
         Share::Ready { name, scene_url: None, thumbnail_url } => view! {

@@ -130,7 +130,7 @@ struct ActivePointer {
 }
 
 /// The viewer's non-reactive state, shared by event handlers, loaders and the frame loop.
-struct Viewer {
+pub struct Viewer {
     ui: Ui,
     canvas: RefCell<Option<web_sys::HtmlCanvasElement>>,
     gpu: RefCell<Option<Gpu>>,
@@ -300,6 +300,13 @@ impl Viewer {
     /// Uploads `scene` and makes it the one shown, or explains why it cannot be. `reframe`
     /// frames the new scene; a download in progress keeps the view the person has chosen.
     fn install(&self, scene: GaussianScene, reframe: bool) {
+        let frame = framing_box(&scene);
+        self.install_framed(scene, frame, reframe);
+    }
+
+    /// [`Viewer::install`] with the box to frame given (`lo`, `hi`) rather than taken from the
+    /// scene.
+    fn install_framed(&self, scene: GaussianScene, (lo, hi): (Vec3, Vec3), reframe: bool) {
         let ctx = match self.gpu.borrow().as_ref() {
             Some(gpu) => gpu.ctx.clone(),
             None => {
@@ -307,7 +314,6 @@ impl Viewer {
                 return;
             }
         };
-        let (lo, hi) = framing_box(&scene);
         let count = scene.len();
         let renderer = GpuScene::upload(&ctx, &scene).and_then(|s| Renderer::new(&ctx, s));
         drop(scene);
@@ -849,15 +855,53 @@ fn run_loop(viewer: Rc<Viewer>, alive: Arc<AtomicBool>) {
 /// The `/view` page.
 #[component]
 pub fn ViewerPage() -> impl IntoView {
-    viewer_view(None)
+    viewer_view(SceneSource::Picker)
 }
 
-/// The viewer. With `fixed_scene` (a shared project's scene URL) it opens that scene and hides
-/// the file and URL controls: a share link shows one scene, read-only.
-pub fn viewer_view(fixed_scene: Option<String>) -> impl IntoView {
-    let shared = fixed_scene.is_some();
+/// What a viewer shows.
+pub enum SceneSource {
+    /// Whatever the person opens (file picker, URL field or `?url=`).
+    Picker,
+    /// One scene at a fixed URL (a share link), read-only: no file or URL controls.
+    Fixed(String),
+    /// Scenes pushed by the page through the [`SceneFeed`] (training in the browser), no file
+    /// or URL controls.
+    Feed(SceneFeed),
+}
+
+/// A page's handle to push scenes into a viewer it embeds.
+#[derive(Clone, Default)]
+pub struct SceneFeed(Rc<RefCell<Option<Rc<Viewer>>>>);
+
+impl SceneFeed {
+    /// Shows `scene` (uploading it to the viewer's GPU; kept until the GPU is ready). With
+    /// `frame`, the camera frames that box (`lo`, `hi`); without, the person's view is kept.
+    /// False when the viewer is gone.
+    pub fn show(&self, scene: GaussianScene, frame: Option<(Vec3, Vec3)>) -> bool {
+        let Some(viewer) = self.0.borrow().clone() else {
+            return false;
+        };
+        if viewer.ui.gpu.try_get_untracked().is_none() {
+            return false;
+        }
+        viewer.ui.error.set(None);
+        match frame {
+            Some(b) => viewer.install_framed(scene, b, true),
+            None => viewer.install(scene, false),
+        }
+        true
+    }
+}
+
+/// The viewer, showing `source`.
+pub fn viewer_view(source: SceneSource) -> impl IntoView {
+    let controls = matches!(source, SceneSource::Picker);
+    let idle_status = match &source {
+        SceneSource::Feed(_) => "The scene appears here as it trains.",
+        _ => "Open a .ply, .spz or .splat file, or load one from a URL.",
+    };
     let ui = Ui {
-        status: RwSignal::new("Open a .ply, .spz or .splat file, or load one from a URL.".into()),
+        status: RwSignal::new(idle_status.into()),
         error: RwSignal::new(None),
         splats: RwSignal::new(None),
         frame_ms: RwSignal::new(None),
@@ -884,16 +928,19 @@ pub fn viewer_view(fixed_scene: Option<String>) -> impl IntoView {
     // `?url=...` opens a scene directly (also when only the query changes, e.g. a link from
     // one scene to another).
     let query = use_query_map();
-    if let Some(url) = fixed_scene {
-        spawn_local(Rc::clone(&viewer).load_url(url));
-    } else {
-        let viewer = Rc::clone(&viewer);
-        Effect::new(move |_| {
-            if let Some(url) = query.with(|q| q.get("url")) {
-                ui.url.set(url.clone());
-                spawn_local(Rc::clone(&viewer).load_url(url));
-            }
-        });
+    match source {
+        SceneSource::Fixed(url) => spawn_local(Rc::clone(&viewer).load_url(url)),
+        // The feed lets go of the viewer when the page's signals are gone (see `show`).
+        SceneSource::Feed(feed) => *feed.0.borrow_mut() = Some(Rc::clone(&viewer)),
+        SceneSource::Picker => {
+            let viewer = Rc::clone(&viewer);
+            Effect::new(move |_| {
+                if let Some(url) = query.with(|q| q.get("url")) {
+                    ui.url.set(url.clone());
+                    spawn_local(Rc::clone(&viewer).load_url(url));
+                }
+            });
+        }
     }
 
     let on_file = {
@@ -936,11 +983,11 @@ pub fn viewer_view(fixed_scene: Option<String>) -> impl IntoView {
     view! {
         <section class="viewer" id="viewer" data-gpu=move || ui.gpu.get().as_str()>
             <div class="viewer-bar">
-                <label class="file-pick" hidden=shared>
+                <label class="file-pick" hidden=!controls>
                     "Open file "
                     <input type="file" id="scene-file" accept=".ply,.spz,.splat" on:change=on_file />
                 </label>
-                <form class="url-load" on:submit=on_url hidden=shared>
+                <form class="url-load" on:submit=on_url hidden=!controls>
                     <input
                         type="text"
                         inputmode="url"

@@ -2,8 +2,6 @@
 //! layout detection, the model files through [`crate::sfm`]'s readers, photos decoded and
 //! undistorted (in parallel natively).
 
-use std::path::PathBuf;
-
 use crate::images::{decode_image, DecodeOptions, DEFAULT_MAX_PIXELS};
 use crate::sfm::colmap::{ModelFiles, ModelFormat};
 use crate::sfm::parallel::map_items;
@@ -62,7 +60,9 @@ impl TrainDataset {
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("json"));
         if dir.is_file() && is_json {
-            let root = dir.parent().map_or_else(PathBuf::new, |p| p.to_path_buf());
+            let root = dir
+                .parent()
+                .map_or_else(std::path::PathBuf::new, |p| p.to_path_buf());
             let name = dir
                 .file_name()
                 .and_then(|n| n.to_str())
