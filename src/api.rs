@@ -206,6 +206,17 @@ pub struct SceneImported {
     pub artifacts: Vec<String>,
 }
 
+/// `POST /api/projects/{id}/colmap`: a COLMAP model imported for the project's photos.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ColmapImported {
+    pub cameras: u64,
+    /// Posed photos (each matched to an uploaded image by file name).
+    pub images: u64,
+    pub points: u64,
+    /// The artifacts written (`sparse/0/*.bin`, what the `train` job reads).
+    pub artifacts: Vec<String>,
+}
+
 // ---- share links ----
 
 /// `POST /api/projects/{id}/shares`.

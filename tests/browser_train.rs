@@ -11,109 +11,23 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use common::api::{Api, Backend};
+use common::posed_set::{import_model, write_posed_set};
 use common::{Browser, Server};
 use fantoccini::Locator;
-use glam::{Mat3, Quat, Vec3};
-use rand::{rngs::SmallRng, Rng, SeedableRng};
-use splatpod::formats::{logit, GaussianScene, SH_C0};
-use splatpod::render::{render_cpu, Camera, NEAR_PLANE};
 
-/// Photo size and count: small, because SwiftShader runs each iteration on the CPU.
-const WIDTH: u32 = 64;
-const HEIGHT: u32 = 48;
-const VIEWS: usize = 16;
+fn file_name(p: &std::path::Path) -> String {
+    p.file_name()
+        .and_then(|n| n.to_str())
+        .expect("UTF-8 name")
+        .to_string()
+}
+
 /// Iterations the page is asked for.
 const ITERATIONS: u32 = 150;
-
-/// 300 coloured splats in a ball around the origin.
-fn truth() -> GaussianScene {
-    let mut rng = SmallRng::seed_from_u64(11);
-    let mut s = GaussianScene::empty(0);
-    for _ in 0..300 {
-        s.positions.push([
-            rng.random_range(-0.6..0.6),
-            rng.random_range(-0.45..0.45),
-            rng.random_range(-0.6..0.6),
-        ]);
-        s.log_scales.push([rng.random_range(0.06f32..0.12).ln(); 3]);
-        s.rotations.push([1.0, 0.0, 0.0, 0.0]);
-        s.opacity_logits.push(logit(0.8));
-        for _ in 0..3 {
-            s.sh.push((rng.random_range(0.1f32..0.9) - 0.5) / SH_C0);
-        }
-    }
-    s
-}
-
-/// Writes the posed set into `dir` (`sparse/0/*.txt`, `images/NNN.png`); returns every file.
-fn write_posed_set(dir: &Path) -> Vec<PathBuf> {
-    let scene = truth();
-    let model = dir.join("sparse/0");
-    let images = dir.join("images");
-    std::fs::create_dir_all(&model).expect("mkdir");
-    std::fs::create_dir_all(&images).expect("mkdir");
-    let mut files = Vec::new();
-    let mut images_txt = String::new();
-    let mut fx = 0.0;
-    for i in 0..VIEWS {
-        let a = i as f32 / VIEWS as f32 * std::f32::consts::TAU;
-        let eye = Vec3::new(2.4 * a.sin(), -0.6, -2.4 * a.cos());
-        let camera = Camera::look_at(eye, Vec3::ZERO, Vec3::NEG_Y, 0.9, WIDTH, HEIGHT);
-        fx = camera.fx;
-        let photo = render_cpu(&scene, &camera, Vec3::ZERO, NEAR_PLANE).to_rgba8();
-        let name = format!("{i:03}.png");
-        let path = images.join(&name);
-        image::save_buffer(
-            &path,
-            &photo,
-            WIDTH,
-            HEIGHT,
-            image::ExtendedColorType::Rgba8,
-        )
-        .expect("png");
-        files.push(path);
-        let w2c = camera.world_to_camera;
-        let q = Quat::from_mat3(&Mat3::from_mat4(w2c)).normalize();
-        let t = w2c.w_axis;
-        images_txt += &format!(
-            "{} {} {} {} {} {} {} {} 1 {name}\n\n",
-            i + 1,
-            q.w,
-            q.x,
-            q.y,
-            q.z,
-            t.x,
-            t.y,
-            t.z
-        );
-    }
-    let cameras_txt = format!(
-        "1 PINHOLE {WIDTH} {HEIGHT} {fx} {fx} {} {}\n",
-        WIDTH as f32 / 2.0,
-        HEIGHT as f32 / 2.0
-    );
-    // The sparse cloud: every true centre moved by up to ±0.08, grey.
-    let mut rng = SmallRng::seed_from_u64(5);
-    let mut points_txt = String::new();
-    for (k, p) in scene.positions.iter().enumerate() {
-        let j = |v: f32, rng: &mut SmallRng| v + rng.random_range(-0.08..0.08);
-        let (x, y, z) = (j(p[0], &mut rng), j(p[1], &mut rng), j(p[2], &mut rng));
-        points_txt += &format!("{} {x} {y} {z} 128 128 128 0.5\n", k + 1);
-    }
-    for (name, text) in [
-        ("cameras.txt", cameras_txt),
-        ("images.txt", images_txt),
-        ("points3D.txt", points_txt),
-    ] {
-        let path = model.join(name);
-        std::fs::write(&path, text).expect("write model");
-        files.push(path);
-    }
-    files
-}
 
 async fn attr(browser: &Browser, css: &str, name: &str) -> Option<String> {
     match browser.client.find(Locator::Css(css)).await {
@@ -267,5 +181,96 @@ async fn a_missing_photo_gets_a_plain_message() {
     );
     let details = browser.text_of("#train-error details summary", 10).await;
     assert_eq!(details, "Details");
+    browser.close().await;
+}
+
+/// The same set as a server project (photos uploaded, the COLMAP model imported) trained by a
+/// `train` job: `/view?job=ID` shows the job's stage and its checkpoint previews in the viewer
+/// while the job runs, refreshes them, and says so in plain words when the job is cancelled.
+#[tokio::test]
+async fn the_viewer_follows_a_server_training_job() {
+    let api = Api::start(
+        &Backend::Sqlite,
+        &[("SPLATPOD_TRAIN_CHECKPOINT_EVERY", "25")],
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let files = write_posed_set(dir.path());
+    let project = api.project("follow").await;
+    let (photos, model): (Vec<_>, Vec<_>) = files
+        .iter()
+        .partition(|p| p.extension().is_some_and(|e| e == "png"));
+    let photos = photos
+        .iter()
+        .map(|p| (file_name(p), std::fs::read(p).expect("photo")))
+        .collect();
+    assert_eq!(api.upload(&project, photos).await.0, 201);
+    let imported = import_model(&api, &project, &model).await;
+    assert_eq!(imported.images, 16);
+    let id = api
+        .run(serde_json::json!({
+            "task": "train", "project_id": project, "iterations": 1_000_000, "max_side": 64
+        }))
+        .await;
+
+    let browser = Browser::start(true).await;
+    browser
+        .client
+        .goto(&api.server.url("/status"))
+        .await
+        .unwrap();
+    browser
+        .client
+        .execute(
+            "localStorage.setItem('splatpod-api-key', arguments[0]);",
+            vec![serde_json::json!(api.key)],
+        )
+        .await
+        .expect("save the key");
+    browser
+        .client
+        .goto(&api.server.url(&format!("/view?job={id}")))
+        .await
+        .unwrap();
+    // Two previews shown while the job is still running.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let previews: u32 = attr(&browser, "#job-watch", "data-previews")
+            .await
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        if previews >= 2 {
+            break;
+        }
+        let state = attr(&browser, "#job-watch", "data-state").await;
+        assert!(
+            Instant::now() < deadline && state.as_deref() != Some("failed"),
+            "previews {previews}, state {state:?}, error {:?}, job {}",
+            text(&browser, "#job-error").await,
+            api.status(&id).await
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(api.status(&id).await["status"], "IN_PROGRESS");
+    assert_eq!(
+        attr(&browser, "#job-watch", "data-state").await.as_deref(),
+        Some("running")
+    );
+    let line = browser.text_of("#job-line", 10).await;
+    assert!(line.starts_with("training: iteration "), "{line}");
+    let splats = browser.text_of("#splat-count", 30).await;
+    assert!(splats.ends_with(" splats"), "{splats}");
+
+    let (s, b) = api
+        .post(&format!("/v2/{{ep}}/cancel/{id}"), serde_json::json!({}))
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while attr(&browser, "#job-watch", "data-state").await.as_deref() != Some("cancelled") {
+        assert!(Instant::now() < deadline, "the page did not see the cancel");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let message = browser.text_of("#job-error p", 10).await;
+    assert_eq!(message, "The job was cancelled.");
     browser.close().await;
 }

@@ -2,6 +2,8 @@
 
 mod browser;
 mod capture;
+mod client;
+mod job_watch;
 mod shared;
 mod status;
 mod train;

@@ -6,15 +6,12 @@ use std::rc::Rc;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use serde::de::DeserializeOwned;
 use splatpod::api::{
-    ErrorBody, FeaturesOutput, Health, JobAccepted, JobInput, JobStatus, JobStatusBody, NewProject,
-    Project, Quality, RunRequest, Task, UploadResult,
+    FeaturesOutput, Health, JobAccepted, JobInput, JobStatus, JobStatusBody, NewProject, Project,
+    Quality, RunRequest, Task, UploadResult,
 };
-use wasm_bindgen::JsCast;
 
-/// Local-storage key under which the API key is remembered.
-const KEY_STORAGE: &str = "splatpod-api-key";
+use super::client::{body_of, net, sleep_ms, storage, KEY_STORAGE};
 
 /// Where the upload stands (`data-state` on `#upload-status`).
 #[derive(Debug, Clone, PartialEq)]
@@ -34,31 +31,6 @@ impl Stage {
             Stage::Failed(_) => "failed",
         }
     }
-}
-
-fn storage() -> Option<web_sys::Storage> {
-    web_sys::window().and_then(|w| w.local_storage().ok().flatten())
-}
-
-/// The typed answer, or the server's `error` message for a non-2xx status.
-async fn body_of<T: DeserializeOwned>(res: gloo_net::http::Response) -> Result<T, String> {
-    let status = res.status();
-    if (200..300).contains(&status) {
-        res.json()
-            .await
-            .map_err(|e| format!("unreadable answer (HTTP {status}): {e}"))
-    } else if status == 401 {
-        Err("the server refused the API key".into())
-    } else {
-        Err(res
-            .json::<ErrorBody>()
-            .await
-            .map_or_else(|_| format!("HTTP {status}"), |b| b.error))
-    }
-}
-
-fn net(e: gloo_net::Error) -> String {
-    format!("cannot reach the server: {e}")
 }
 
 /// Summary of a finished features job for the status line.
@@ -153,7 +125,7 @@ async fn send(
     )
     .await?;
     loop {
-        gloo_timers_sleep(500).await;
+        sleep_ms(500).await;
         let s: JobStatusBody = body_of(
             gloo_net::http::Request::get(&format!("/v2/{endpoint}/status/{}", job.id))
                 .header("Authorization", &auth)
@@ -190,18 +162,6 @@ async fn send(
             }
         }
     }
-}
-
-/// Waits `ms` milliseconds on the browser's timer.
-async fn gloo_timers_sleep(ms: i32) {
-    let (tx, rx) = futures_channel::oneshot::channel::<()>();
-    let cb = wasm_bindgen::closure::Closure::once_into_js(move || {
-        let _ = tx.send(());
-    });
-    if let Some(w) = web_sys::window() {
-        let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(cb.unchecked_ref(), ms);
-    }
-    let _ = rx.await;
 }
 
 /// The panel; `files` returns the photos of the current capture.

@@ -852,10 +852,20 @@ fn run_loop(viewer: Rc<Viewer>, alive: Arc<AtomicBool>) {
     request_animation_frame(move || run_loop(viewer, alive));
 }
 
-/// The `/view` page.
+/// The `/view` page; with `?job=ID` it follows that server job and shows its previews.
 #[component]
 pub fn ViewerPage() -> impl IntoView {
-    viewer_view(SceneSource::Picker)
+    match use_query_map().with_untracked(|q| q.get("job")) {
+        Some(job) => {
+            let feed = SceneFeed::default();
+            view! {
+                {super::job_watch::job_panel(job, feed.clone())}
+                {viewer_view(SceneSource::Feed(feed))}
+            }
+            .into_any()
+        }
+        None => viewer_view(SceneSource::Picker).into_any(),
+    }
 }
 
 /// What a viewer shows.

@@ -5,6 +5,9 @@
 //! command does both); `SPLATPOD_SERVER_BIN` and `SPLATPOD_DIST_DIR` point elsewhere if needed.
 #![allow(dead_code)]
 
+pub mod api;
+pub mod posed_set;
+
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};

@@ -2,6 +2,7 @@
 //! the OpenAPI description of both.
 
 mod artifacts;
+mod colmap_import;
 mod events;
 pub mod openapi;
 mod projects;
@@ -42,6 +43,10 @@ pub fn router(
             get(artifacts::get)
                 .put(artifacts::put_scene)
                 .layer(DefaultBodyLimit::max(scene_limit)),
+        )
+        .route(
+            "/api/projects/{id}/colmap",
+            post(colmap_import::import).layer(DefaultBodyLimit::max(scene_limit)),
         )
         .route(
             "/api/projects/{id}/shares",

@@ -15,6 +15,7 @@ pub const OPERATIONS: &[(&str, &str, &str, bool)] = &[
     ("get", "/api/projects/{id}/artifacts", "List artifacts (feature files, matches, scene, thumbnail)", true),
     ("get", "/api/projects/{id}/artifacts/{name}", "Download an artifact", true),
     ("put", "/api/projects/{id}/artifacts/{name}", "Import a splat scene as scene.ply, scene.spz or scene.splat", true),
+    ("post", "/api/projects/{id}/colmap", "Import a COLMAP model (cameras, images, points3D; .bin or .txt) posing the project's photos, for the train job", true),
     ("post", "/api/projects/{id}/shares", "Create a read-only share link: {\"expires_in_s\"?}", true),
     ("get", "/api/projects/{id}/shares", "List share links", true),
     ("delete", "/api/shares/{token}", "Revoke a share link", true),

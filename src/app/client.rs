@@ -1,0 +1,53 @@
+//! Calls to the Splatpod server from the PWA: typed answers or the server's own error message,
+//! the API key remembered in this browser, and a timer to poll with.
+
+use serde::de::DeserializeOwned;
+use splatpod::api::ErrorBody;
+use wasm_bindgen::JsCast;
+
+/// Local-storage key under which the API key is remembered.
+pub const KEY_STORAGE: &str = "splatpod-api-key";
+
+pub fn storage() -> Option<web_sys::Storage> {
+    web_sys::window().and_then(|w| w.local_storage().ok().flatten())
+}
+
+/// The API key this browser remembers, if any.
+pub fn saved_key() -> Option<String> {
+    storage()
+        .and_then(|s| s.get_item(KEY_STORAGE).ok().flatten())
+        .filter(|k| !k.is_empty())
+}
+
+/// The typed answer, or the server's `error` message for a non-2xx status.
+pub async fn body_of<T: DeserializeOwned>(res: gloo_net::http::Response) -> Result<T, String> {
+    let status = res.status();
+    if (200..300).contains(&status) {
+        res.json()
+            .await
+            .map_err(|e| format!("unreadable answer (HTTP {status}): {e}"))
+    } else if status == 401 {
+        Err("the server refused the API key".into())
+    } else {
+        Err(res
+            .json::<ErrorBody>()
+            .await
+            .map_or_else(|_| format!("HTTP {status}"), |b| b.error))
+    }
+}
+
+pub fn net(e: gloo_net::Error) -> String {
+    format!("cannot reach the server: {e}")
+}
+
+/// Waits `ms` milliseconds on the browser's timer.
+pub async fn sleep_ms(ms: i32) {
+    let (tx, rx) = futures_channel::oneshot::channel::<()>();
+    let cb = wasm_bindgen::closure::Closure::once_into_js(move || {
+        let _ = tx.send(());
+    });
+    if let Some(w) = web_sys::window() {
+        let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(cb.unchecked_ref(), ms);
+    }
+    let _ = rx.await;
+}
