@@ -263,6 +263,80 @@ pub struct SharedView {
     pub expires_at: Option<i64>,
 }
 
+// ---- phone pairings ----
+
+/// `POST /api/projects/{id}/pairings` (full API key): a token for a phone, so the full key
+/// stays on the desktop.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewPairing {
+    /// Lifetime in seconds, 1 ..= [`NewPairing::MAX_EXPIRES_IN_S`]; default
+    /// [`NewPairing::DEFAULT_EXPIRES_IN_S`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in_s: Option<u64>,
+}
+
+impl NewPairing {
+    /// One hour: long enough to capture an object, short enough that a lost phone matters little.
+    pub const DEFAULT_EXPIRES_IN_S: u64 = 3600;
+    /// One day at most.
+    pub const MAX_EXPIRES_IN_S: u64 = 86_400;
+}
+
+/// A new pairing: everything a desktop page needs to hand it to a phone. The token is shown
+/// only here (the server keeps its hash); the phone sends it as `Authorization: Bearer TOKEN`
+/// and may then only upload photos to, list the photos of, read, and start and follow jobs on
+/// this one project.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PairingCreated {
+    pub id: String,
+    pub project_id: String,
+    pub token: String,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+    /// RFC 3339, UTC; the token stops working then.
+    pub expires_at: String,
+    /// The pairing link's path, `/pair#TOKEN`: the token rides in the fragment, which browsers
+    /// never send to a server (not in logs, not in `Referer`).
+    pub path: String,
+    /// The absolute pairing link (the server's public URL, else the request's host + `path`).
+    pub url: String,
+    /// A standalone SVG document of a QR code encoding `url`.
+    pub qr_svg: String,
+}
+
+/// A pairing as listed (without its token, which is not stored).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PairingInfo {
+    pub id: String,
+    pub project_id: String,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+    /// RFC 3339, UTC.
+    pub expires_at: String,
+    /// RFC 3339, UTC, when it was revoked.
+    pub revoked_at: Option<String>,
+    /// Whether the token works now (not expired, not revoked).
+    pub active: bool,
+}
+
+/// `GET /api/projects/{id}/pairings`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PairingList {
+    pub pairings: Vec<PairingInfo>,
+}
+
+/// `GET /api/pairing` with a pairing token: which project a phone that opened `/pair#TOKEN`
+/// is paired with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PairedSession {
+    pub pairing_id: String,
+    pub project_id: String,
+    pub project_name: String,
+    /// RFC 3339, UTC.
+    pub expires_at: String,
+}
+
 // ---- jobs (RunPod-compatible) ----
 
 /// The engine task a job runs.

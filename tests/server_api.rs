@@ -3,7 +3,9 @@
 
 mod common;
 
-use common::{dist_dir, Server};
+use std::io::Read;
+
+use common::{create_key, dist_dir, Server};
 
 #[tokio::test]
 async fn health_is_live_and_readiness_reports_the_adapter() {
@@ -128,4 +130,118 @@ async fn sigterm_shuts_the_server_down_cleanly() {
         reqwest::get(server.url("/health")).await.is_err(),
         "still listening"
     );
+}
+
+/// A GET with `Accept-Encoding: encoding` (none: no header): the `content-encoding` answered
+/// and the body's bytes as sent.
+async fn fetch(
+    http: &reqwest::Client,
+    url: &str,
+    encoding: Option<&str>,
+    key: Option<&str>,
+) -> (Option<String>, Vec<u8>) {
+    let mut req = http.get(url);
+    if let Some(e) = encoding {
+        req = req.header("accept-encoding", e);
+    }
+    if let Some(k) = key {
+        req = req.bearer_auth(k);
+    }
+    let res = req.send().await.unwrap();
+    assert_eq!(res.status(), 200, "{url}");
+    let enc = res
+        .headers()
+        .get("content-encoding")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    (enc, res.bytes().await.unwrap().to_vec())
+}
+
+fn decode(encoding: &str, bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    match encoding {
+        "br" => brotli_decompressor::Decompressor::new(bytes, 4096)
+            .read_to_end(&mut out)
+            .expect("brotli"),
+        "gzip" => flate2::read::GzDecoder::new(bytes)
+            .read_to_end(&mut out)
+            .expect("gzip"),
+        other => panic!("unexpected encoding {other}"),
+    };
+    out
+}
+
+#[tokio::test]
+async fn responses_are_compressed_unless_already_compressed() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = create_key(dir.path(), &[]);
+    // No GPU needed: nothing here runs a job.
+    let server = Server::start_in(dir, &[("WGPU_BACKEND", "metal")]);
+    server.wait_healthy().await;
+    let http = reqwest::Client::new();
+    let wasm = std::fs::read_dir(dist_dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .find(|n| n.ends_with(".wasm"))
+        .expect("a .wasm in dist");
+
+    // JSON, the app shell and the wasm: brotli and gzip, decoding to the same bytes.
+    for path in ["/openapi.json", "/", "/index.html", &format!("/{wasm}")] {
+        let url = server.url(path);
+        let (enc, plain) = fetch(&http, &url, None, None).await;
+        assert_eq!(enc, None, "{path} without Accept-Encoding");
+        for encoding in ["br", "gzip"] {
+            let (enc, sent) = fetch(&http, &url, Some(encoding), None).await;
+            assert_eq!(enc.as_deref(), Some(encoding), "{path}");
+            assert!(sent.len() < plain.len(), "{path}: {encoding} is no smaller");
+            assert_eq!(decode(encoding, &sent), plain, "{path} {encoding}");
+        }
+        // Brotli is preferred when both are accepted.
+        let (enc, _) = fetch(&http, &url, Some("gzip, deflate, br"), None).await;
+        assert_eq!(enc.as_deref(), Some("br"), "{path}");
+    }
+
+    // Images are sent as they are.
+    let (enc, _) = fetch(&http, &server.url("/icons/icon-192.png"), Some("br"), None).await;
+    assert_eq!(enc, None, "PNG icon recompressed");
+
+    // A scene: the PLY compresses, its SPZ copy (gzip inside) is sent as it is.
+    let project: serde_json::Value = http
+        .post(server.url("/api/projects"))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({"name": "scene"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = project["id"].as_str().expect("project id");
+    let scene = splatpod::render::procedural_scene(500, 7);
+    let mut ply = Vec::new();
+    splatpod::formats::write_ply(&scene, &mut ply).expect("write PLY");
+    let put = http
+        .put(server.url(&format!("/api/projects/{id}/artifacts/scene.ply")))
+        .bearer_auth(&key)
+        .body(ply.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 201);
+    let base = server.url(&format!("/api/projects/{id}/artifacts"));
+    let (enc, sent) = fetch(&http, &format!("{base}/scene.ply"), Some("br"), Some(&key)).await;
+    assert_eq!(enc.as_deref(), Some("br"));
+    assert_eq!(decode("br", &sent), ply);
+    let (enc, plain) = fetch(&http, &format!("{base}/scene.spz"), None, Some(&key)).await;
+    assert_eq!(enc, None);
+    let (enc, sent) = fetch(
+        &http,
+        &format!("{base}/scene.spz"),
+        Some("br, gzip"),
+        Some(&key),
+    )
+    .await;
+    assert_eq!(enc, None, "SPZ recompressed");
+    assert_eq!(sent, plain);
 }

@@ -29,8 +29,11 @@ pub enum ServerError {
     BadInput(String),
     #[error("{0}")]
     NotFound(String),
-    #[error("missing or invalid API key (send `Authorization: Bearer KEY`)")]
+    #[error("missing or invalid API key, or an expired or revoked pairing token (send `Authorization: Bearer KEY`)")]
     Unauthorized,
+    /// Authenticated, but this credential (a pairing token) may not do this.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
@@ -56,6 +59,7 @@ impl ServerError {
             }
             ServerError::NotFound(_) => StatusCode::NOT_FOUND,
             ServerError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ServerError::Forbidden(_) => StatusCode::FORBIDDEN,
             ServerError::Conflict(_) => StatusCode::CONFLICT,
             ServerError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ServerError::UnsupportedMedia(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -152,8 +152,17 @@ pub fn router(
     cors_origins: &[String],
 ) -> Router {
     let index = dist.join("index.html");
-    // Unknown paths get the app shell so client-side routes survive a reload.
-    let static_files = ServeDir::new(dist).fallback(ServeFile::new(index));
+    // Unknown paths get the app shell so client-side routes survive a reload. Files compressed
+    // at build time (`app.wasm.br`, `.gz`) are sent as they are when the client accepts them;
+    // others are compressed on the way out by the compression layer.
+    let static_files = ServeDir::new(dist)
+        .precompressed_br()
+        .precompressed_gzip()
+        .fallback(
+            ServeFile::new(index)
+                .precompressed_br()
+                .precompressed_gzip(),
+        );
     Router::new()
         .route("/health", get(health))
         .route("/readiness", get(readiness))
@@ -161,6 +170,8 @@ pub fn router(
         .with_state(state)
         .fallback_service(static_files)
         .layer(middleware::from_fn(static_headers))
+        // Outside `static_headers`, so it sees the final content types (the wasm's).
+        .layer(crate::compress::layer())
         // A 503 from /readiness while the GPU starts is expected: log failures as warnings.
         .layer(
             TraceLayer::new_for_http()

@@ -10,6 +10,7 @@ use splatpod::api::{ArtifactList, SceneImported};
 
 use super::projects::require;
 use crate::auth::Authed;
+use crate::compress::AlreadyCompressed;
 use crate::db::artifacts::{self, Artifact};
 use crate::error::ServerError;
 use crate::jobs::SCENE_NAMES;
@@ -43,6 +44,10 @@ pub async fn send(st: &AppState, art: &Artifact) -> Result<Response, ServerError
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
+    if art.name.ends_with(".spz") {
+        // SPZ is gzip inside: compressing it again only costs time.
+        res.extensions_mut().insert(AlreadyCompressed);
+    }
     Ok(res)
 }
 

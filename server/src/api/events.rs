@@ -9,20 +9,22 @@ use axum::extract::{Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
 
-use crate::auth::Authed;
+use crate::auth::Caller;
 use crate::db::jobs as q;
 use crate::error::ServerError;
 use crate::jobs::status_body;
 use crate::state::AppState;
 
+/// The job's progress stream; a pairing token may follow jobs on its own project.
 pub async fn events(
     State(st): State<AppState>,
-    _auth: Authed,
+    Caller(caller): Caller,
     Path(id): Path<String>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ServerError> {
-    if q::get(&st.db, &id).await?.is_none() {
-        return Err(ServerError::NotFound(format!("no job with id `{id}`")));
-    }
+    let job = q::get(&st.db, &id)
+        .await?
+        .ok_or_else(|| ServerError::NotFound(format!("no job with id `{id}`")))?;
+    super::runpod::require_job_scope(&caller, &job)?;
     // State: (last body sent, finished).
     let stream = futures::stream::unfold(
         (st, id, String::new(), false),

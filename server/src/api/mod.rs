@@ -1,22 +1,40 @@
-//! The HTTP API: the native `/api`, the RunPod-compatible `/v2/{endpoint}/`, share links, and
-//! the OpenAPI description of both.
+//! The HTTP API: the native `/api`, the RunPod-compatible `/v2/{endpoint}/`, share links, phone
+//! pairings, and the OpenAPI description of both.
 
 mod artifacts;
 mod colmap_import;
 mod events;
 pub mod openapi;
+mod pairings;
 mod projects;
 mod runpod;
 mod shares;
 mod uploads;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::{header, HeaderValue, Method};
+use axum::http::{header, HeaderMap, HeaderValue, Method};
 use axum::routing::{delete, get, post};
 use axum::Router;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::state::AppState;
+
+/// The server's address as clients reach it, for links (share links, pairing links): the
+/// configured public URL, else the request's `Host` (only if it looks like a host name).
+fn base_url(st: &AppState, headers: &HeaderMap) -> String {
+    if let Some(u) = &st.config.public_url {
+        return u.trim_end_matches('/').to_owned();
+    }
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            h.chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+        })
+        .unwrap_or("localhost");
+    format!("http://{host}")
+}
 
 /// Routes of the API (merged into the app router, which adds static files).
 pub fn router(
@@ -52,6 +70,15 @@ pub fn router(
             "/api/projects/{id}/shares",
             post(shares::create).get(shares::list),
         )
+        .route(
+            "/api/projects/{id}/pairings",
+            post(pairings::create).get(pairings::list),
+        )
+        .route(
+            "/api/projects/{id}/pairings/{pairing}",
+            delete(pairings::revoke),
+        )
+        .route("/api/pairing", get(pairings::session))
         .route("/api/shares/{token}", delete(shares::revoke))
         .route("/api/s/{token}", get(shares::view))
         .route("/api/s/{token}/{name}", get(shares::artifact))

@@ -8,10 +8,10 @@ use serde_json::{json, Map, Value};
 pub const OPERATIONS: &[(&str, &str, &str, bool)] = &[
     ("post", "/api/projects", "Create a project: {\"name\"}", true),
     ("get", "/api/projects", "List projects (?limit, ?offset)", true),
-    ("get", "/api/projects/{id}", "One project with image, artifact and job counts", true),
+    ("get", "/api/projects/{id}", "One project with image, artifact and job counts (a pairing token: its project)", true),
     ("delete", "/api/projects/{id}", "Delete a project, its images, artifacts and shares", true),
-    ("post", "/api/projects/{id}/images", "Upload photos (multipart, field `images`, many files); each is decoded and checked; duplicates by SHA-256 are reported", true),
-    ("get", "/api/projects/{id}/images", "List a project's photos", true),
+    ("post", "/api/projects/{id}/images", "Upload photos (multipart, field `images`, many files); each is decoded and checked; duplicates by SHA-256 are reported (a pairing token: its project)", true),
+    ("get", "/api/projects/{id}/images", "List a project's photos (a pairing token: its project)", true),
     ("get", "/api/projects/{id}/artifacts", "List artifacts (feature files, matches, scene, thumbnail)", true),
     ("get", "/api/projects/{id}/artifacts/{name}", "Download an artifact", true),
     ("put", "/api/projects/{id}/artifacts/{name}", "Import a splat scene as scene.ply, scene.spz or scene.splat", true),
@@ -19,12 +19,16 @@ pub const OPERATIONS: &[(&str, &str, &str, bool)] = &[
     ("post", "/api/projects/{id}/shares", "Create a read-only share link: {\"expires_in_s\"?}", true),
     ("get", "/api/projects/{id}/shares", "List share links", true),
     ("delete", "/api/shares/{token}", "Revoke a share link", true),
+    ("post", "/api/projects/{id}/pairings", "Pair a phone: {\"expires_in_s\"?} (default 3600, at most 86400) -> an expiring token that may only upload to, list and start jobs on this project, its link /pair#TOKEN and an SVG QR code of the link", true),
+    ("get", "/api/projects/{id}/pairings", "List the project's pairings (without tokens)", true),
+    ("delete", "/api/projects/{id}/pairings/{pairing}", "Revoke a pairing: its token stops working", true),
+    ("get", "/api/pairing", "With a pairing token: the paired project and the token's expiry", true),
     ("get", "/api/s/{token}", "Shared project's viewer data (no key; token only)", false),
     ("get", "/api/s/{token}/{name}", "Shared scene or thumbnail (no key; token only)", false),
-    ("get", "/api/jobs/{id}/events", "Job progress as Server-Sent Events", true),
-    ("post", "/v2/{endpoint}/run", "Queue a job: {\"input\", \"webhook\"?, \"policy\"?: {\"executionTimeout\", \"ttl\"}}", true),
-    ("post", "/v2/{endpoint}/runsync", "Queue a job and wait (bounded, ?wait=ms) for it", true),
-    ("get", "/v2/{endpoint}/status/{id}", "Job status, output or error, progress, stage", true),
+    ("get", "/api/jobs/{id}/events", "Job progress as Server-Sent Events (a pairing token: jobs on its project)", true),
+    ("post", "/v2/{endpoint}/run", "Queue a job: {\"input\", \"webhook\"?, \"policy\"?: {\"executionTimeout\", \"ttl\"}} (a pairing token: its project, no webhook)", true),
+    ("post", "/v2/{endpoint}/runsync", "Queue a job and wait (bounded, ?wait=ms) for it (a pairing token: as run)", true),
+    ("get", "/v2/{endpoint}/status/{id}", "Job status, output or error, progress, stage (a pairing token: jobs on its project)", true),
     ("get", "/v2/{endpoint}/stream/{id}", "Progress chunks since the previous call", true),
     ("post", "/v2/{endpoint}/cancel/{id}", "Cancel a queued or running job", true),
     ("post", "/v2/{endpoint}/retry/{id}", "Requeue a failed, timed-out or cancelled job", true),
@@ -55,6 +59,7 @@ pub async fn spec() -> Json<Value> {
         if auth {
             op["security"] = json!([{"bearer": []}]);
             op["responses"]["401"] = json!({"$ref": "#/components/responses/Error"});
+            op["responses"]["403"] = json!({"$ref": "#/components/responses/Error"});
         }
         let entry = paths
             .entry(path.to_owned())
@@ -70,7 +75,7 @@ pub async fn spec() -> Json<Value> {
         },
         "paths": paths,
         "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "A key from `splatpod-server keys create --name N`"}},
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "A key from `splatpod-server keys create --name N`, or a pairing token (`pp_…`, from POST /api/projects/{id}/pairings) limited to one project: 403 elsewhere"}},
             "responses": {"Error": {"description": "Error", "content": {"application/json": {"schema": {
                 "type": "object",
                 "properties": {"error": {"type": "string"}, "status": {"type": "integer"}},

@@ -6,7 +6,7 @@ use axum::Json;
 use serde::Deserialize;
 use splatpod::api::{self, NewProject, ProjectList};
 
-use crate::auth::Authed;
+use crate::auth::{Authed, Caller};
 use crate::db::projects::{self, Project};
 use crate::error::ServerError;
 use crate::state::AppState;
@@ -55,11 +55,13 @@ pub async fn require(st: &AppState, id: &str) -> Result<Project, ServerError> {
         .ok_or_else(|| ServerError::NotFound(format!("no project with id `{id}`")))
 }
 
+/// One project; a pairing token may read its own.
 pub async fn get(
     State(st): State<AppState>,
-    _auth: Authed,
+    Caller(caller): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<api::Project>, ServerError> {
+    caller.require_project(&id)?;
     Ok(Json(require(&st, &id).await?.into()))
 }
 

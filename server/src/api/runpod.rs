@@ -14,7 +14,7 @@ use splatpod::api::{
     StreamBody, StreamChunk, WorkerCounts,
 };
 
-use crate::auth::Authed;
+use crate::auth::{Authed, Caller, Principal};
 use crate::db::jobs::{self as q, Job, JobStatus, NewJob};
 use crate::db::{new_id, projects};
 use crate::error::ServerError;
@@ -30,17 +30,49 @@ fn check_endpoint(st: &AppState, endpoint: &str) -> Result<(), ServerError> {
     }
 }
 
+/// Ok when `caller` may read or follow `job`: a key any job, a pairing only jobs on its
+/// project.
+pub(crate) fn require_job_scope(caller: &Principal, job: &Job) -> Result<(), ServerError> {
+    match (caller, &job.project_id) {
+        (Principal::Key(_), _) => Ok(()),
+        (Principal::Pairing(_), Some(p)) => caller.require_project(p),
+        (Principal::Pairing(_), None) => Err(ServerError::Forbidden(
+            "a pairing token reads only jobs on its project".into(),
+        )),
+    }
+}
+
+/// A pairing token starts jobs only on its own project, and without a webhook (it may not make
+/// the server call out).
+fn require_submit_scope(caller: &Principal, req: &RunRequest) -> Result<(), ServerError> {
+    if let Principal::Pairing(_) = caller {
+        let Some(project) = &req.input.project_id else {
+            return Err(ServerError::Forbidden(
+                "a pairing token starts jobs only on its project (`project_id`)".into(),
+            ));
+        };
+        caller.require_project(project)?;
+        if req.webhook.is_some() {
+            return Err(ServerError::Forbidden(
+                "a pairing token cannot set a webhook".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
 async fn submit(
     st: &AppState,
-    key_id: &str,
+    caller: &Principal,
     ip: std::net::IpAddr,
     body: &[u8],
 ) -> Result<Job, ServerError> {
-    st.limits.job_submission(key_id, ip)?;
+    st.limits.job_submission(&caller.rate_key(), ip)?;
     let req: RunRequest = serde_json::from_slice(body)
         .map_err(|e| ServerError::BadInput(format!("invalid request body: {e}")))?;
     let input = &req.input;
     validate(input, st.config.max_url_images)?;
+    require_submit_scope(caller, &req)?;
     if let Some(p) = &input.project_id {
         if projects::get(&st.db, p).await?.is_none() {
             return Err(ServerError::NotFound(format!("no project with id `{p}`")));
@@ -75,7 +107,7 @@ async fn submit(
             ),
             ttl_ms: policy.ttl,
             project_id: input.project_id.as_deref(),
-            api_key_id: Some(key_id),
+            api_key_id: Some(caller.key_id()),
             max_attempts: st.config.max_attempts,
         },
     )
@@ -84,15 +116,16 @@ async fn submit(
     Ok(job)
 }
 
+/// Queues a job; a pairing token may queue jobs on its own project.
 pub async fn run(
     State(st): State<AppState>,
-    Authed(key): Authed,
+    Caller(caller): Caller,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     Path(endpoint): Path<String>,
     body: Bytes,
 ) -> Result<Json<JobAccepted>, ServerError> {
     check_endpoint(&st, &endpoint)?;
-    let job = submit(&st, &key.id, addr.ip(), &body).await?;
+    let job = submit(&st, &caller, addr.ip(), &body).await?;
     Ok(Json(JobAccepted {
         id: job.id,
         status: job.status,
@@ -105,16 +138,17 @@ pub struct Wait {
     wait: Option<u64>,
 }
 
+/// Queues a job and waits for it; a pairing token may do so on its own project.
 pub async fn runsync(
     State(st): State<AppState>,
-    Authed(key): Authed,
+    Caller(caller): Caller,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     Path(endpoint): Path<String>,
     Query(wait): Query<Wait>,
     body: Bytes,
 ) -> Result<Json<JobStatusBody>, ServerError> {
     check_endpoint(&st, &endpoint)?;
-    let job = submit(&st, &key.id, addr.ip(), &body).await?;
+    let job = submit(&st, &caller, addr.ip(), &body).await?;
     let bound = Duration::from_secs(st.config.runsync_wait_s);
     let max = wait
         .wait
@@ -132,12 +166,15 @@ async fn find(st: &AppState, endpoint: &str, id: &str) -> Result<Job, ServerErro
     }
 }
 
+/// A job's status; a pairing token may read jobs on its own project.
 pub async fn status(
     State(st): State<AppState>,
-    _auth: Authed,
+    Caller(caller): Caller,
     Path((endpoint, id)): Path<(String, String)>,
 ) -> Result<Json<JobStatusBody>, ServerError> {
-    Ok(Json(status_body(&find(&st, &endpoint, &id).await?)))
+    let job = find(&st, &endpoint, &id).await?;
+    require_job_scope(&caller, &job)?;
+    Ok(Json(status_body(&job)))
 }
 
 pub async fn stream(

@@ -6,6 +6,7 @@ use axum::response::Response;
 use axum::Json;
 use splatpod::api::{self, NewShare, ShareList, SharedProject, SharedView};
 
+use super::base_url;
 use super::projects::require;
 use crate::auth::Authed;
 use crate::db::shares::{self, Share};
@@ -15,21 +16,6 @@ use crate::state::AppState;
 
 /// What a share link may read: the viewer's scene and the thumbnail, nothing else.
 const VIEWER_ARTIFACTS: [&str; 4] = ["scene.ply", "scene.spz", "scene.splat", "thumbnail.png"];
-
-fn base_url(st: &AppState, headers: &HeaderMap) -> String {
-    if let Some(u) = &st.config.public_url {
-        return u.trim_end_matches('/').to_owned();
-    }
-    let host = headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            h.chars()
-                .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
-        })
-        .unwrap_or("localhost");
-    format!("http://{host}")
-}
 
 fn share_body(base: &str, s: Share) -> api::Share {
     api::Share {

@@ -9,7 +9,7 @@ use bytes::BytesMut;
 use splatpod::api::{ImageList, UploadResult, UploadStatus, UploadedFile};
 
 use super::projects::require;
-use crate::auth::Authed;
+use crate::auth::Caller;
 use crate::db::images::{self, Image};
 use crate::error::ServerError;
 use crate::ingest::{display_name, ingest_image, Ingested};
@@ -44,12 +44,14 @@ impl Undo<'_> {
     }
 }
 
+/// Stores the uploaded photos; a pairing token may upload to its own project.
 pub async fn upload(
     State(st): State<AppState>,
-    _auth: Authed,
+    Caller(caller): Caller,
     Path(id): Path<String>,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<(StatusCode, Json<UploadResult>), ServerError> {
+    caller.require_project(&id)?;
     require(&st, &id).await?;
     let multipart = multipart.map_err(|e| ServerError::BadInput(e.body_text()))?;
     let mut undo = Undo {
@@ -185,11 +187,13 @@ async fn receive(
     ))
 }
 
+/// The project's photos; a pairing token may list its own project's.
 pub async fn list(
     State(st): State<AppState>,
-    _auth: Authed,
+    Caller(caller): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<ImageList>, ServerError> {
+    caller.require_project(&id)?;
     require(&st, &id).await?;
     let imgs = images::list(&st.db, &id).await?;
     Ok(Json(ImageList {

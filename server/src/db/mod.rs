@@ -6,6 +6,7 @@ pub mod artifacts;
 pub mod images;
 pub mod jobs;
 pub mod keys;
+pub mod pairings;
 pub mod projects;
 pub mod shares;
 
