@@ -6,7 +6,7 @@
 // one (1 - alpha of the forward output), and accumulates per splat dL/d(2D mean, opacity, conic,
 // colour) from dL/d(pixel colour) (`v_rgb`, written by the loss). Splats whose alpha hit the 0.99
 // clamp pass no gradient to opacity, mean or conic (as gsplat). Accumulation per splat goes
-// through `grad_sum` (`backward_sum_subgroup.wgsl` on devices with subgroups and f32 atomics,
+// through `grad_sum3` (`backward_sum_subgroup.wgsl` on devices with subgroups and f32 atomics,
 // `backward_sum_cas.wgsl` on the WebGPU baseline). `v_splat` holds 12 floats per splat: mean xy,
 // opacity, _, conic (a, b, c) with power = -0.5 (a dx^2 + c dy^2) - b dx dy, _, colour rgb, _.
 // It must be cleared before the pass.
@@ -52,6 +52,7 @@ fn rasterize_backward(
     @builtin(local_invocation_id) lid: vec3<u32>,
     @builtin(local_invocation_index) flat: u32,
 ) {
+    let first = first_lane();
     let tile = wid.y * params.tiles.x + wid.x;
     let px = wid.x * TILE + lid.x;
     let py = wid.y * TILE + lid.y;
@@ -125,15 +126,9 @@ fn rasterize_backward(
             }
             if any_lane(valid) {
                 let base = SPLAT_GRADS * bitcast<u32>(g.w);
-                grad_sum(base, v_xy.x);
-                grad_sum(base + 1u, v_xy.y);
-                grad_sum(base + 2u, v_opacity);
-                grad_sum(base + 4u, v_conic.x);
-                grad_sum(base + 5u, v_conic.y);
-                grad_sum(base + 6u, v_conic.z);
-                grad_sum(base + 8u, v_color.x);
-                grad_sum(base + 9u, v_color.y);
-                grad_sum(base + 10u, v_color.z);
+                grad_sum3(base, vec3<f32>(v_xy, v_opacity), first);
+                grad_sum3(base + 4u, v_conic, first);
+                grad_sum3(base + 8u, v_color, first);
             }
         }
     }

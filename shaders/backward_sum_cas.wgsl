@@ -7,6 +7,17 @@ fn any_lane(valid: bool) -> bool {
     return valid;
 }
 
+// Every lane adds its own values here.
+fn first_lane() -> bool {
+    return true;
+}
+
+fn grad_sum3(slot: u32, v: vec3<f32>, first: bool) {
+    grad_sum(slot, v.x);
+    grad_sum(slot + 1u, v.y);
+    grad_sum(slot + 2u, v.z);
+}
+
 fn grad_sum(slot: u32, v: f32) {
     if v == 0.0 {
         return;

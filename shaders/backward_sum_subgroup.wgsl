@@ -7,11 +7,26 @@ fn any_lane(valid: bool) -> bool {
     return subgroupAny(valid);
 }
 
-fn grad_sum(slot: u32, v: f32) {
+// Whether this is the subgroup's first lane (naga has no subgroupElect). Called once, where
+// every lane is active, so the per-splat sums need no scan.
+fn first_lane() -> bool {
+    return subgroupExclusiveAdd(1u) == 0u;
+}
+
+// Adds the subgroup's sums of `v` to slots `slot .. slot + 3` (one vector reduction, then the
+// first lane adds the non-zero components).
+fn grad_sum3(slot: u32, v: vec3<f32>, first: bool) {
     let s = subgroupAdd(v);
-    // The first active lane (naga has no subgroupElect).
-    if subgroupExclusiveAdd(1u) == 0u && s != 0.0 {
-        atomicAdd(&v_splat[slot], s);
+    if first {
+        if s.x != 0.0 {
+            atomicAdd(&v_splat[slot], s.x);
+        }
+        if s.y != 0.0 {
+            atomicAdd(&v_splat[slot + 1u], s.y);
+        }
+        if s.z != 0.0 {
+            atomicAdd(&v_splat[slot + 2u], s.z);
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use splatpod::formats::{save_ply, save_spz};
 use splatpod::gpu::GpuContext;
 use splatpod::train::checkpoint::Checkpoint;
 use splatpod::train::dataset::{init_splats, LoadOptions, TrainDataset};
-use splatpod::train::trainer::{Evaluation, TrainConfig, Trainer};
+use splatpod::train::trainer::{Evaluation, StageTimes, TrainConfig, Trainer};
 
 use crate::error::ServerError;
 
@@ -61,6 +61,10 @@ pub struct TrainArgs {
     /// Write a JSON report (timings, quality, splats, memory) here.
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// Time each stage of every iteration (waits for the GPU after each: slower overall) and
+    /// put the split in the report.
+    #[arg(long)]
+    pub profile: bool,
 }
 
 /// The JSON report.
@@ -82,6 +86,9 @@ pub struct TrainReport {
     /// Evaluations during training: (iteration, PSNR, SSIM).
     pub curve: Vec<(u32, f32, f32)>,
     pub final_loss: Option<f32>,
+    /// Per-stage seconds with `--profile`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stages: Option<StageTimes>,
 }
 
 pub async fn run(args: TrainArgs) -> Result<(), ServerError> {
@@ -114,6 +121,9 @@ pub async fn run(args: TrainArgs) -> Result<(), ServerError> {
             Trainer::new(&ctx, &dataset, &init, config)?
         }
     };
+    if args.profile {
+        trainer.profile_stages();
+    }
     let bar = ProgressBar::new(args.iterations as u64);
     if let Ok(style) =
         ProgressStyle::with_template("{elapsed:>4} training [{bar:30}] {pos}/{len} {per_sec} {msg}")
@@ -205,6 +215,7 @@ pub async fn run(args: TrainArgs) -> Result<(), ServerError> {
         ssim_test: eval.map(|e| e.ssim),
         curve,
         final_loss,
+        stages: trainer.stage_times(),
     };
     let json =
         serde_json::to_string_pretty(&report).map_err(|e| ServerError::Internal(e.to_string()))?;

@@ -118,6 +118,35 @@ pub struct Trainer {
     /// Submissions of the latest iterations, oldest first: at most [`IN_FLIGHT`] run ahead of
     /// the CPU, so the queue (and every per-iteration bind group) stays bounded.
     in_flight: std::collections::VecDeque<SubmissionFence>,
+    /// Per-stage times when profiling ([`Trainer::profile_stages`]).
+    profile: Option<StageTimes>,
+}
+
+/// Seconds each stage of the iterations took while profiling. Each stage is submitted and
+/// waited for on its own, so stages do not overlap and the sum exceeds a normal iteration's
+/// time; the split shows where the time goes. Native only (it reads the CPU clock).
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct StageTimes {
+    pub iterations: u32,
+    /// Projection, tile sort and rasterization of the training view.
+    pub render_s: f64,
+    /// L1 + D-SSIM and its gradient.
+    pub loss_s: f64,
+    /// Rasterization, SH and projection backward passes.
+    pub backward_s: f64,
+    /// Densification statistics and the Adam step.
+    pub optimizer_s: f64,
+    /// Periodic densification (split, clone, prune) and the rebuild after it.
+    pub refine_s: f64,
+}
+
+/// Seconds on a monotonic clock (profiling only).
+fn clock_s() -> f64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_secs_f64()
 }
 
 /// Iterations the CPU may record ahead of the GPU.
@@ -225,6 +254,7 @@ impl Trainer {
             step,
             last_size: (0, 0),
             in_flight: Default::default(),
+            profile: None,
             config,
         })
     }
@@ -251,6 +281,36 @@ impl Trainer {
     /// Splats now.
     pub fn splats(&self) -> u32 {
         self.params.count
+    }
+
+    /// Starts timing each stage of every following iteration (slower: no overlap between
+    /// stages). Native only.
+    pub fn profile_stages(&mut self) {
+        self.profile = Some(StageTimes::default());
+    }
+
+    /// The stage times so far, if profiling.
+    pub fn stage_times(&self) -> Option<StageTimes> {
+        self.profile
+    }
+
+    /// When profiling: waits for the GPU and adds the time since `*mark` to the stage `pick`
+    /// selects, then moves `mark` on.
+    async fn lap(
+        &mut self,
+        mark: &mut f64,
+        pick: fn(&mut StageTimes) -> &mut f64,
+    ) -> Result<(), TrainError> {
+        if self.profile.is_none() {
+            return Ok(());
+        }
+        self.ctx.finish().await?;
+        let now = clock_s();
+        if let Some(p) = self.profile.as_mut() {
+            *pick(p) += now - *mark;
+        }
+        *mark = now;
+        Ok(())
     }
 
     /// The run's configuration.
@@ -284,12 +344,20 @@ impl Trainer {
         let (w, h) = (camera.width, camera.height);
         self.size_buffers(w, h)?;
         self.last_size = (w, h);
+        let mut mark = if self.profile.is_some() {
+            self.ctx.finish().await?;
+            clock_s()
+        } else {
+            0.0
+        };
         self.renderer.set_sh_degree(self.sh_degree());
         self.renderer
             .render(&camera, Vec3::from(self.config.background))
             .await?;
+        self.lap(&mut mark, |p| &mut p.render_s).await?;
 
         let ctx = &self.ctx.clone();
+        let profiling = self.profile.is_some();
         let size = &self.sizes[&(w, h)];
         let frame = self
             .renderer
@@ -303,6 +371,13 @@ impl Trainer {
             &self.views[view_index].target,
             &size.v_rgb,
         )?;
+        let mut staged = Vec::new();
+        if profiling {
+            staged.push(std::mem::replace(
+                &mut enc,
+                ctx.device.create_command_encoder(&Default::default()),
+            ));
+        }
         self.backward.encode(
             ctx,
             &self.backward_kernel,
@@ -314,6 +389,12 @@ impl Trainer {
             self.params.count,
             (w, h),
         );
+        if profiling {
+            staged.push(std::mem::replace(
+                &mut enc,
+                ctx.device.create_command_encoder(&Default::default()),
+            ));
+        }
         {
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some("optimizer"),
@@ -339,8 +420,17 @@ impl Trainer {
                 oldest.wait(ctx).await?;
             }
         }
+        if profiling {
+            let stages: [fn(&mut StageTimes) -> &mut f64; 2] =
+                [|p| &mut p.loss_s, |p| &mut p.backward_s];
+            for (encoder, pick) in staged.into_iter().zip(stages) {
+                ctx.queue.submit([encoder.finish()]);
+                self.lap(&mut mark, pick).await?;
+            }
+        }
         let index = ctx.queue.submit([enc.finish()]);
         self.in_flight.push_back(ctx.fence(index));
+        self.lap(&mut mark, |p| &mut p.optimizer_s).await?;
 
         let mut refined = None;
         if self.config.densify.refines(step) {
@@ -351,6 +441,10 @@ impl Trainer {
                 .await?;
             self.rebuild()?;
             refined = Some(stats);
+        }
+        self.lap(&mut mark, |p| &mut p.refine_s).await?;
+        if let Some(p) = self.profile.as_mut() {
+            p.iterations += 1;
         }
         if self.config.densify.resets_opacity(step) {
             self.densifier
