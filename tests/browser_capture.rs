@@ -25,11 +25,11 @@ fn fountain_photo(i: usize) -> PathBuf {
         .unwrap_or_else(|e| panic!("{}: {e} (see ../shared/datasets/README.md)", path.display()))
 }
 
-/// The capture rows, in list order.
+/// The capture cards, in list order.
 async fn rows(browser: &Browser) -> Vec<Element> {
     browser
         .client
-        .find_all(Locator::Css("#capture-list tr.capture-photo"))
+        .find_all(Locator::Css("#capture-list .capture-photo"))
         .await
         .expect("capture rows")
 }

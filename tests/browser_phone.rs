@@ -43,6 +43,15 @@ fn phone_photos(dir: &Path) -> Vec<(PathBuf, String)> {
         .collect()
 }
 
+/// Saves a screenshot to `$SPLATPOD_SCREENSHOTS/NAME.png` when that variable is set (to look
+/// at the phone layout).
+async fn shot(browser: &Browser, name: &str) {
+    if let Some(dir) = std::env::var_os("SPLATPOD_SCREENSHOTS") {
+        let png = browser.client.screenshot().await.expect("screenshot");
+        std::fs::write(Path::new(&dir).join(format!("{name}.png")), png).expect("save");
+    }
+}
+
 /// Fails when the page is wider than the phone's screen.
 async fn assert_no_sideways_scroll(phone: &Browser, page: &str) {
     let width = phone
@@ -152,6 +161,7 @@ async fn pair_from_desktop(api: &Api, project: &str) -> String {
     c.find(Locator::Css("#pair-qr svg"))
         .await
         .expect("QR code SVG");
+    shot(&desk, "desktop-pair").await;
     let expiry = desk.text_of("#pair-expiry", 5).await;
     assert!(expiry.contains("works until"), "{expiry}");
     desk.close().await;
@@ -186,6 +196,7 @@ async fn a_paired_phone_captures_offline_and_every_photo_arrives_once() {
         "the token stays in the address bar: {url}"
     );
     assert_no_sideways_scroll(&phone, "/pair").await;
+    shot(&phone, "pair").await;
     // The service worker must hold the app shell before the phone goes offline.
     c.execute_async(
         "const done = arguments[arguments.length - 1];
@@ -197,6 +208,7 @@ async fn a_paired_phone_captures_offline_and_every_photo_arrives_once() {
     c.goto(&api.server.url("/")).await.expect("home");
     phone.text_of("#home", 60).await;
     assert_no_sideways_scroll(&phone, "/").await;
+    shot(&phone, "home").await;
 
     c.find(Locator::Css("#home-capture"))
         .await
@@ -226,6 +238,7 @@ async fn a_paired_phone_captures_offline_and_every_photo_arrives_once() {
     })
     .await;
     let sent_before = count(&uploads, "sent");
+    eprintln!("offline with {sent_before} of {PHOTOS} sent: {uploads:?}");
     assert!(
         sent_before < PHOTOS,
         "everything was sent although the phone was offline: {uploads:?}"
@@ -262,7 +275,9 @@ async fn a_paired_phone_captures_offline_and_every_photo_arrives_once() {
         sent_before,
         "after the reload: {uploads:?}"
     );
+    shot(&phone, "capture-offline").await;
     let waiting = phone.text_of("#capture-connection", 60).await;
+    eprintln!("after the offline reload: {uploads:?}; {waiting}");
     assert!(waiting.contains("kept on this device"), "{waiting}");
     assert!(
         c.find(Locator::Css("#upload-key")).await.is_err(),
@@ -323,5 +338,6 @@ async fn a_paired_phone_captures_offline_and_every_photo_arrives_once() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
     assert!(text.contains("8 photos"), "{text}");
+    shot(&phone, "capture-done").await;
     phone.close().await;
 }

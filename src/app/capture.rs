@@ -68,6 +68,9 @@ struct Capture {
     /// Bumped by "Start over", so a photo analysed across it does not become `previous`.
     generation: Cell<u64>,
     next_id: Cell<usize>,
+    /// When the last photo was taken: each photo gets a later time, so the list keeps the
+    /// order photos were taken in across a reload.
+    last_added: Cell<f64>,
     /// Object URLs of the thumbnails, revoked when the page is left (shared with the cleanup,
     /// which must be `Send`).
     urls: Arc<Mutex<Vec<String>>>,
@@ -102,6 +105,7 @@ impl Capture {
             busy: Cell::new(false),
             generation: Cell::new(0),
             next_id: Cell::new(0),
+            last_added: Cell::new(0.0),
             urls: Arc::new(Mutex::new(Vec::new())),
         })
     }
@@ -114,6 +118,12 @@ impl Capture {
         let id = self.next_id.get();
         self.next_id.set(id + 1);
         id
+    }
+
+    fn next_added(&self) -> f64 {
+        let t = js_sys::Date::now().max(self.last_added.get() + 1.0);
+        self.last_added.set(t);
+        t
     }
 
     fn keep_url(&self, url: &Option<String>) {
@@ -189,6 +199,7 @@ impl Capture {
             .map(|r| Photo::restored(self.new_id(), r))
             .collect();
         for p in &restored {
+            self.last_added.set(self.last_added.get().max(p.added));
             self.keep_url(&p.thumb);
             if let (PhotoState::Queued, Some(blob)) = (&p.state, &p.blob) {
                 self.queue
@@ -231,7 +242,7 @@ impl Capture {
                 state: PhotoState::Queued,
                 sha: None,
                 blob: Some(blob.clone()),
-                added: js_sys::Date::now(),
+                added: self.next_added(),
                 project: None,
                 upload: Upload::Saving,
             });
@@ -540,8 +551,11 @@ pub fn CapturePage() -> impl IntoView {
             </p>
             <div class="capture-actions">
                 <label class="file-pick button-like big camera">
-                    <span aria-hidden="true">"📷"</span>
-                    " Take photos"
+                    <svg class="icon" viewBox="0 0 24 24" aria-hidden="true">
+                        <path d="M4 7h3l2-3h6l2 3h3a1 1 0 0 1 1 1v11a1 1 0 0 1-1 1H4a1 1 0 0 1-1-1V8a1 1 0 0 1 1-1z" />
+                        <circle cx="12" cy="13" r="4" />
+                    </svg>
+                    "Take photos"
                     <input
                         type="file"
                         id="capture-camera"

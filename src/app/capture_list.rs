@@ -123,13 +123,33 @@ fn check_view(state: PhotoState, median: Option<f32>) -> (Option<&'static str>, 
     }
 }
 
+/// Names longer than this are shortened in the middle, where phone file names differ least
+/// (`IMG_20240101_…_0007.jpg`); the full name stays in the tooltip.
+const NAME_CHARS: usize = 24;
+
+/// `name`, shortened to [`NAME_CHARS`] characters with an ellipsis in the middle.
+fn short_name(name: &str) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    if chars.len() <= NAME_CHARS {
+        return name.to_owned();
+    }
+    let tail = NAME_CHARS / 2;
+    let head = NAME_CHARS - tail - 1;
+    let mut out: String = chars[..head].iter().collect();
+    out.push('…');
+    out.extend(&chars[chars.len() - tail..]);
+    out
+}
+
 /// One card.
 fn photo_card(photo: Photo, median: Option<f32>) -> impl IntoView {
     let state = photo.state.as_str();
     let thumb = match photo.thumb {
         Some(src) => view! { <img class="capture-thumb" src=src alt="" loading="lazy" /> }.into_any(),
-        None => view! { <div class="capture-thumb capture-thumb-none" aria-hidden="true"></div> }
-            .into_any(),
+        None => view! {
+            <div class="capture-thumb capture-thumb-none">"On the server"</div>
+        }
+        .into_any(),
     };
     let (kind, check) = check_view(photo.state, median);
     let upload_class = format!("capture-upload upload-{}", photo.upload.as_str());
@@ -142,8 +162,8 @@ fn photo_card(photo: Photo, median: Option<f32>) -> impl IntoView {
         }),
         _ => None,
     };
-    let name = photo.name;
-    let title = name.clone();
+    let title = photo.name;
+    let name = short_name(&title);
     view! {
         <li
             class="capture-photo"

@@ -174,7 +174,7 @@ pub fn PairPage() -> impl IntoView {
                         "Photos you take now go straight to this project; no API key is needed "
                         "on this phone."
                     </p>
-                    <A href="/capture" attr:class="button-like big" attr:id="pair-go">
+                    <A href="/capture" attr:class="button-like big camera" attr:id="pair-go">
                         "Take photos"
                     </A>
                 }

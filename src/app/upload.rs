@@ -355,9 +355,11 @@ fn desktop_panel(sender: Rc<Sender>) -> impl IntoView {
         if let Some(s) = storage() {
             let _ = s.set_item(KEY_STORAGE, &k);
         }
-        let photos = sender
-            .photos
-            .with_untracked(|ps| ps.iter().filter(|p| p.sha.is_some()).count());
+        let photos = sender.photos.with_untracked(|ps| {
+            ps.iter()
+                .filter(|p| !matches!(p.upload, Upload::Rejected(_)))
+                .count()
+        });
         if photos < 2 {
             stage.set(Stage::Failed(Problem::new(
                 "Take or choose at least two photos first.",
