@@ -185,7 +185,9 @@ async fn a_paired_phone_captures_offline_and_every_photo_arrives_once() {
     .await;
     let c = &phone.client;
     c.goto(&link).await.expect("open the pairing link");
-    let paired = phone.text_of("#pair[data-state=paired] #pair-status", 60).await;
+    let paired = phone
+        .text_of("#pair[data-state=paired] #pair-status", 60)
+        .await;
     assert!(
         paired.starts_with("Paired with project Fountain from a phone until "),
         "{paired}"
@@ -328,7 +330,12 @@ async fn a_paired_phone_captures_offline_and_every_photo_arrives_once() {
             .find(Locator::Css("#upload-status"))
             .await
             .expect("status");
-        let state = el.attr("data-state").await.ok().flatten().unwrap_or_default();
+        let state = el
+            .attr("data-state")
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default();
         if state == "done" || state == "failed" {
             let text = el.text().await.expect("text");
             assert_eq!(state, "done", "{text}");

@@ -145,7 +145,9 @@ fn short_name(name: &str) -> String {
 fn photo_card(photo: Photo, median: Option<f32>) -> impl IntoView {
     let state = photo.state.as_str();
     let thumb = match photo.thumb {
-        Some(src) => view! { <img class="capture-thumb" src=src alt="" loading="lazy" /> }.into_any(),
+        Some(src) => {
+            view! { <img class="capture-thumb" src=src alt="" loading="lazy" /> }.into_any()
+        }
         None => view! {
             <div class="capture-thumb capture-thumb-none">"On the server"</div>
         }

@@ -308,7 +308,12 @@ async fn upload_one(
         .body(form);
     let response = match request {
         Ok(r) => r.send().await,
-        Err(e) => return Outcome::Stop(Problem::new("This browser cannot send files.", e.to_string())),
+        Err(e) => {
+            return Outcome::Stop(Problem::new(
+                "This browser cannot send files.",
+                e.to_string(),
+            ))
+        }
     };
     let response = match response {
         Ok(r) => r,

@@ -93,9 +93,7 @@ async fn wait_sent(
 ) -> Result<usize, Problem> {
     loop {
         let counts = sender.photos.try_with_untracked(|ps| {
-            let mine = ps
-                .iter()
-                .filter(|p| p.project.as_deref() == Some(project));
+            let mine = ps.iter().filter(|p| p.project.as_deref() == Some(project));
             let (mut sent, mut pending) = (0, 0);
             for p in mine {
                 match p.upload {
@@ -164,21 +162,24 @@ async fn run_features(
             .map_err(|e| unreachable(net(e)))?,
     )
     .await
-    .map_err(|e| Problem::new("The server did not start the job. Try again in a moment.", e))?;
+    .map_err(|e| {
+        Problem::new(
+            "The server did not start the job. Try again in a moment.",
+            e,
+        )
+    })?;
     let mut misses = 0;
     loop {
         sleep_ms(500).await;
-        let status = match gloo_net::http::Request::get(&format!(
-            "/v2/{endpoint}/status/{}",
-            job.id
-        ))
-        .header("Authorization", &auth)
-        .send()
-        .await
-        {
-            Ok(r) => body_of::<JobStatusBody>(r).await,
-            Err(e) => Err(net(e)),
-        };
+        let status =
+            match gloo_net::http::Request::get(&format!("/v2/{endpoint}/status/{}", job.id))
+                .header("Authorization", &auth)
+                .send()
+                .await
+            {
+                Ok(r) => body_of::<JobStatusBody>(r).await,
+                Err(e) => Err(net(e)),
+            };
         let s = match status {
             Ok(s) => s,
             // The job runs on the server either way: keep asking through short drops.
@@ -272,11 +273,7 @@ fn paired_panel(sender: Rc<Sender>, pairing: Pairing) -> impl IntoView {
     let busy = move || matches!(stage.get(), Stage::Working(_));
     let project = pairing.project_id.clone();
     let on_start = move |_| {
-        let (sender, project, token) = (
-            Rc::clone(&sender),
-            project.clone(),
-            pairing.token.clone(),
-        );
+        let (sender, project, token) = (Rc::clone(&sender), project.clone(), pairing.token.clone());
         let q = Quality::from_name(&quality.get_untracked()).unwrap_or_default();
         progress.set(None);
         spawn_local(async move {
@@ -368,7 +365,11 @@ fn desktop_panel(sender: Rc<Sender>) -> impl IntoView {
             return;
         }
         let n = name.get_untracked().trim().to_owned();
-        let n = if n.is_empty() { "Capture".to_owned() } else { n };
+        let n = if n.is_empty() {
+            "Capture".to_owned()
+        } else {
+            n
+        };
         let q = Quality::from_name(&quality.get_untracked()).unwrap_or_default();
         progress.set(None);
         let sender = Rc::clone(&sender);
