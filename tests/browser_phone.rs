@@ -184,6 +184,14 @@ async fn a_paired_phone_captures_offline_and_every_photo_arrives_once() {
     })
     .await;
     let c = &phone.client;
+    // A made-up token is refused in plain words, and nothing is kept.
+    c.goto(&api.server.url("/pair#pp_made_up_token"))
+        .await
+        .expect("open a bad link");
+    let refused = phone
+        .text_of("#pair[data-state=failed] #pair-error", 60)
+        .await;
+    assert!(refused.contains("expired or was revoked"), "{refused}");
     c.goto(&link).await.expect("open the pairing link");
     let paired = phone
         .text_of("#pair[data-state=paired] #pair-status", 60)
@@ -265,12 +273,12 @@ async fn a_paired_phone_captures_offline_and_every_photo_arrives_once() {
         v.len() == PHOTOS
     })
     .await;
-    let expected: BTreeSet<String> = photos.iter().map(|(_, s)| s.clone()).collect();
+    let taken: Vec<String> = photos.iter().map(|(_, s)| s.clone()).collect();
     assert_eq!(
-        shas.iter().cloned().collect::<BTreeSet<_>>(),
-        expected,
-        "the photos listed after the reload are not the ones taken"
+        shas, taken,
+        "the photos listed after the reload are not the ones taken, in the order taken"
     );
+    let expected: BTreeSet<String> = taken.into_iter().collect();
     let uploads = card_attrs(&phone, "data-upload").await;
     assert_eq!(
         count(&uploads, "sent"),

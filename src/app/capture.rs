@@ -271,7 +271,10 @@ impl Capture {
                     if !self.update_photo(id, |p| {
                         p.state = PhotoState::Failed {
                             kind: "read",
-                            message: message.clone(),
+                            message: format!(
+                                "{name} could not be read on this device. Take it again."
+                            ),
+                            detail: e.clone(),
                         };
                         p.upload = Upload::Rejected(message);
                     }) {
@@ -350,12 +353,25 @@ impl Capture {
             return false;
         }
         next_frame().await;
-        let fail = |kind: &'static str, message: String| {
-            self.set_state(id, PhotoState::Failed { kind, message })
+        let fail = |kind: &'static str, message: String, detail: String| {
+            self.set_state(
+                id,
+                PhotoState::Failed {
+                    kind,
+                    message,
+                    detail,
+                },
+            )
         };
         let bytes = match read_bytes(blob).await {
             Ok(b) => b,
-            Err(e) => return fail("read", format!("{name} could not be read: {e}")),
+            Err(e) => {
+                return fail(
+                    "read",
+                    format!("{name} could not be read on this device. Take it again."),
+                    e,
+                )
+            }
         };
         let start = now_ms();
         let decoded = decode_image(&bytes, Some(name), &DecodeOptions::default());
@@ -365,7 +381,11 @@ impl Capture {
             Err(e) => {
                 return fail(
                     "format",
-                    format!("{name} could not be read as a photo: {e}"),
+                    format!(
+                        "{name} could not be read as a photo. Take it again, or choose a JPEG \
+                         or PNG photo."
+                    ),
+                    e.to_string(),
                 )
             }
         };
@@ -383,10 +403,11 @@ impl Capture {
             return fail(
                 "no-webgpu",
                 format!(
-                    "{name} ({}×{}) was not checked: WebGPU is not available here \
-                     (details: {detail}).",
+                    "{name} ({}×{}) was not checked: WebGPU is not available here. It can still \
+                     be sent.",
                     img.width, img.height
                 ),
+                detail,
             );
         };
         // Taken out while the GPU works (no borrow across the await); put back on failure.
@@ -422,7 +443,11 @@ impl Capture {
                 }
                 fail(
                     "gpu",
-                    format!("{name} could not be checked: the GPU failed: {e}"),
+                    format!(
+                        "{name} could not be checked: the GPU failed. It can still be sent; \
+                         reload the page to check the next photos."
+                    ),
+                    e.to_string(),
                 )
             }
         }

@@ -72,9 +72,19 @@ fn check_view(state: PhotoState, median: Option<f32>) -> (Option<&'static str>, 
             view! { <p class="capture-note muted">"Sent before the reload; not checked again."</p> }
                 .into_any(),
         ),
-        PhotoState::Failed { kind, message } => (
+        PhotoState::Failed {
+            kind,
+            message,
+            detail,
+        } => (
             Some(kind),
-            view! { <p class="capture-note capture-error bad" role="alert">{message}</p> }.into_any(),
+            view! {
+                <div class="capture-note capture-error" role="alert">
+                    <p class="bad">{message}</p>
+                    <details><summary>"Details"</summary><code>{detail}</code></details>
+                </div>
+            }
+            .into_any(),
         ),
         PhotoState::Done(a) => {
             let (class, words) = verdict(&a, median);

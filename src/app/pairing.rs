@@ -116,15 +116,18 @@ fn drop_fragment() {
     }
 }
 
-/// The `/pair` page.
-#[component]
-pub fn PairPage() -> impl IntoView {
-    let state = RwSignal::new(PairState::Checking);
+/// Reads the token from the address bar's fragment and checks it; with no token, shows the
+/// pairing this phone keeps.
+fn pair_from_fragment(state: RwSignal<PairState>) {
     let fragment = web_sys::window()
         .and_then(|w| w.location().hash().ok())
         .unwrap_or_default();
     let token = fragment.trim_start_matches('#').to_owned();
     if token.is_empty() {
+        // Nothing new in the link (also after the fragment was dropped): keep what is shown.
+        if state.get_untracked() != PairState::Checking {
+            return;
+        }
         state.set(match saved_pairing() {
             Some(p) if !p.expired() => PairState::Paired(p),
             Some(p) => PairState::Failed(Problem::new(
@@ -143,6 +146,7 @@ pub fn PairPage() -> impl IntoView {
             "the link's token has characters a token never has",
         )));
     } else {
+        state.set(PairState::Checking);
         spawn_local(async move {
             let result = check(&token).await;
             if let Ok(p) = &result {
@@ -155,6 +159,16 @@ pub fn PairPage() -> impl IntoView {
             });
         });
     }
+}
+
+/// The `/pair` page.
+#[component]
+pub fn PairPage() -> impl IntoView {
+    let state = RwSignal::new(PairState::Checking);
+    pair_from_fragment(state);
+    // A second link opened in the same tab changes only the fragment.
+    let handle = window_event_listener(leptos::ev::hashchange, move |_| pair_from_fragment(state));
+    on_cleanup(move || handle.remove());
     let state_name = move || match state.get() {
         PairState::Checking => "checking",
         PairState::Paired(_) => "paired",

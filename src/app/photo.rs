@@ -28,7 +28,10 @@ pub enum PhotoState {
     /// `kind` (`read`, `format`, `no-webgpu` or `gpu`) becomes the card's `data-kind`.
     Failed {
         kind: &'static str,
+        /// What happened and what to do, in plain words.
         message: String,
+        /// The engine's or the browser's own message.
+        detail: String,
     },
     /// Sent before a reload, so its bytes are no longer on this device to check.
     NotChecked,
