@@ -253,6 +253,7 @@ async fn the_capture_is_uploaded_and_matched_on_the_server() {
         text.contains("2 photos") && text.contains("1 pairs"),
         "{text}"
     );
+    browser.shot("desktop-capture").await;
 
     // The server has the project with the two photos (the text file was rejected there).
     let projects: serde_json::Value = reqwest::Client::new()

@@ -2,7 +2,9 @@
 //! touch screen) against the real server: a desktop pairs a phone with a project, the phone
 //! opens the pairing link, takes 8 photos, loses its connection mid-upload (DevTools network
 //! emulation), is reloaded while offline and still lists every photo, and once back online
-//! the server has each photo exactly once (by SHA-256) and the page shows them all as sent.
+//! the server has each photo exactly once (by SHA-256) and the page shows them all as sent;
+//! matching then runs from the phone, and once the desktop revokes the pairing a new photo
+//! stays queued on the phone with a plain explanation.
 //! Also checks that the phone layout never scrolls sideways and that the phone never sees a
 //! key field.
 //!
@@ -27,29 +29,21 @@ const PHOTOS: usize = 8;
 /// The first `PHOTOS` Strecha fountain images, downscaled to 768 px (a phone-sized upload that
 /// keeps enough texture for the capture checks) into `dir`; (path, SHA-256 of the file).
 fn phone_photos(dir: &Path) -> Vec<(PathBuf, String)> {
-    (0..PHOTOS)
-        .map(|i| {
-            let src = workspace_root()
-                .join("../shared/datasets/strecha-fountain-P11/images")
-                .join(format!("{i:04}.jpg"));
-            let img = image::open(&src)
-                .unwrap_or_else(|e| panic!("{}: {e} (see ../shared/datasets)", src.display()));
-            let path = dir.join(format!("IMG_2024_fountain_walkaround_{i:04}.jpg"));
-            img.thumbnail(768, 768).save(&path).expect("write photo");
-            let bytes = std::fs::read(&path).expect("read photo");
-            let sha = format!("{:x}", Sha256::digest(&bytes));
-            (path.canonicalize().expect("canonical path"), sha)
-        })
-        .collect()
+    (0..PHOTOS).map(|i| phone_photo(dir, i)).collect()
 }
 
-/// Saves a screenshot to `$SPLATPOD_SCREENSHOTS/NAME.png` when that variable is set (to look
-/// at the phone layout).
-async fn shot(browser: &Browser, name: &str) {
-    if let Some(dir) = std::env::var_os("SPLATPOD_SCREENSHOTS") {
-        let png = browser.client.screenshot().await.expect("screenshot");
-        std::fs::write(Path::new(&dir).join(format!("{name}.png")), png).expect("save");
-    }
+/// Strecha fountain image `i`, downscaled into `dir` under a long phone-style name.
+fn phone_photo(dir: &Path, i: usize) -> (PathBuf, String) {
+    let src = workspace_root()
+        .join("../shared/datasets/strecha-fountain-P11/images")
+        .join(format!("{i:04}.jpg"));
+    let img = image::open(&src)
+        .unwrap_or_else(|e| panic!("{}: {e} (see ../shared/datasets)", src.display()));
+    let path = dir.join(format!("IMG_2024_fountain_walkaround_{i:04}.jpg"));
+    img.thumbnail(768, 768).save(&path).expect("write photo");
+    let bytes = std::fs::read(&path).expect("read photo");
+    let sha = format!("{:x}", Sha256::digest(&bytes));
+    (path.canonicalize().expect("canonical path"), sha)
 }
 
 /// Fails when the page is wider than the phone's screen.
@@ -161,7 +155,7 @@ async fn pair_from_desktop(api: &Api, project: &str) -> String {
     c.find(Locator::Css("#pair-qr svg"))
         .await
         .expect("QR code SVG");
-    shot(&desk, "desktop-pair").await;
+    desk.shot("desktop-pair").await;
     let expiry = desk.text_of("#pair-expiry", 5).await;
     assert!(expiry.contains("works until"), "{expiry}");
     desk.close().await;
@@ -206,7 +200,7 @@ async fn a_paired_phone_captures_offline_and_every_photo_arrives_once() {
         "the token stays in the address bar: {url}"
     );
     assert_no_sideways_scroll(&phone, "/pair").await;
-    shot(&phone, "pair").await;
+    phone.shot("pair").await;
     // The service worker must hold the app shell before the phone goes offline.
     c.execute_async(
         "const done = arguments[arguments.length - 1];
@@ -218,7 +212,7 @@ async fn a_paired_phone_captures_offline_and_every_photo_arrives_once() {
     c.goto(&api.server.url("/")).await.expect("home");
     phone.text_of("#home", 60).await;
     assert_no_sideways_scroll(&phone, "/").await;
-    shot(&phone, "home").await;
+    phone.shot("home").await;
 
     c.find(Locator::Css("#home-capture"))
         .await
@@ -285,7 +279,7 @@ async fn a_paired_phone_captures_offline_and_every_photo_arrives_once() {
         sent_before,
         "after the reload: {uploads:?}"
     );
-    shot(&phone, "capture-offline").await;
+    phone.shot("capture-offline").await;
     let waiting = phone.text_of("#capture-connection", 60).await;
     eprintln!("after the offline reload: {uploads:?}; {waiting}");
     assert!(waiting.contains("kept on this device"), "{waiting}");
@@ -353,6 +347,32 @@ async fn a_paired_phone_captures_offline_and_every_photo_arrives_once() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
     assert!(text.contains("8 photos"), "{text}");
-    shot(&phone, "capture-done").await;
+    phone.shot("capture-done").await;
+
+    // The desktop revokes the pairing: a photo taken after that stays queued on the phone, and
+    // the page says why and what to do.
+    let (s, pairings) = api.get(&format!("/api/projects/{project}/pairings")).await;
+    assert_eq!(s, 200, "{pairings}");
+    let pairings: api::PairingList = typed(&pairings);
+    assert_eq!(pairings.pairings.len(), 1, "{pairings:?}");
+    let revoked = api
+        .delete(&format!(
+            "/api/projects/{project}/pairings/{}",
+            pairings.pairings[0].id
+        ))
+        .await;
+    assert_eq!(revoked, 204);
+    let extra = phone_photo(dir.path(), PHOTOS);
+    take(&phone, std::slice::from_ref(&extra)).await;
+    let problem = phone.text_of("#capture-connection", 60).await;
+    assert!(
+        problem.contains("pairing has ended or was revoked"),
+        "{problem}"
+    );
+    let uploads = card_attrs(&phone, "data-upload").await;
+    assert_eq!(uploads.len(), PHOTOS + 1, "{uploads:?}");
+    assert_eq!(uploads[PHOTOS], "queued", "{uploads:?}");
+    let (_, list) = api.get(&format!("/api/projects/{project}/images")).await;
+    assert_eq!(typed::<api::ImageList>(&list).images.len(), PHOTOS);
     phone.close().await;
 }

@@ -80,7 +80,8 @@ fn check_view(state: PhotoState, median: Option<f32>) -> (Option<&'static str>, 
             Some(kind),
             view! {
                 <div class="capture-note capture-error" role="alert">
-                    <p class="bad">{message}</p>
+                    // Unchecked is a warning (the photo still goes); unreadable is an error.
+                    <p class=if kind == "no-webgpu" { "warn" } else { "bad" }>{message}</p>
                     <details><summary>"Details"</summary><code>{detail}</code></details>
                 </div>
             }

@@ -66,7 +66,7 @@ fn Home() -> impl IntoView {
                 "take it, reconstructs the cameras on your server, trains a 3D Gaussian-splat model "
                 "and lets anyone you choose view it in the browser."
             </p>
-            <A href="/capture" attr:class="button-like big" attr:id="home-capture">
+            <A href="/capture" attr:class="button-like big camera" attr:id="home-capture">
                 "Start capturing"
             </A>
             <p class="muted">

@@ -173,6 +173,18 @@ fn transaction_done(tx: &IdbTransaction) -> impl std::future::Future<Output = Re
     }
 }
 
+/// Asks the browser not to evict this site's storage under pressure (best effort: browsers may
+/// decide by themselves, and the answer changes nothing here).
+fn ask_to_persist() {
+    if let Some(storage) = web_sys::window().map(|w| w.navigator().storage()) {
+        if let Ok(promise) = storage.persist() {
+            wasm_bindgen_futures::spawn_local(async move {
+                let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+            });
+        }
+    }
+}
+
 /// The open database.
 pub struct Queue {
     db: IdbDatabase,
@@ -204,6 +216,7 @@ impl Queue {
         let db = request_done(&req).await;
         drop(on_upgrade);
         let db = db?.dyn_into::<IdbDatabase>().map_err(js_err)?;
+        ask_to_persist();
         Ok(Queue { db })
     }
 

@@ -271,6 +271,16 @@ impl Browser {
         }
     }
 
+    /// Saves a screenshot to `$SPLATPOD_SCREENSHOTS/NAME.png` when that variable is set, to
+    /// look at a layout after a run.
+    pub async fn shot(&self, name: &str) {
+        if let Some(dir) = std::env::var_os("SPLATPOD_SCREENSHOTS") {
+            let png = self.client.screenshot().await.expect("screenshot");
+            std::fs::write(std::path::Path::new(&dir).join(format!("{name}.png")), png)
+                .expect("save the screenshot");
+        }
+    }
+
     /// Cuts the page's network (`offline`) or gives it back, through ChromeDriver's DevTools
     /// network emulation (`POST /session/{id}/chromium/network_conditions`).
     pub async fn set_offline(&self, offline: bool) {
