@@ -376,3 +376,65 @@ async fn a_paired_phone_captures_offline_and_every_photo_arrives_once() {
     assert_eq!(typed::<api::ImageList>(&list).images.len(), PHOTOS);
     phone.close().await;
 }
+
+/// Photos taken on a phone before it is paired stay on it ("On this device", no key field
+/// needed) and go to the project once the phone opens a pairing link.
+#[tokio::test]
+async fn photos_taken_before_pairing_go_to_the_paired_project() {
+    let api = Api::start_opts(&Backend::Sqlite, &[], false).await;
+    let project = api.project("Paired later").await;
+    let (s, created) = api
+        .post(
+            &format!("/api/projects/{project}/pairings"),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(s, 201, "{created}");
+    let created: api::PairingCreated = typed(&created);
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let photos: Vec<_> = (0..2).map(|i| phone_photo(dir.path(), i)).collect();
+    let phone = Browser::start_with(BrowserOptions {
+        webgpu: false,
+        phone: true,
+    })
+    .await;
+    let c = &phone.client;
+    c.goto(&api.server.url("/capture")).await.expect("capture");
+    let hint = phone.text_of("#upload-phone-hint", 60).await;
+    assert!(hint.contains("Pair a phone"), "{hint}");
+    take(&phone, &photos).await;
+    wait_cards(&phone, "data-upload", 60, "photos kept on the phone", |v| {
+        v.len() == 2 && v.iter().all(|u| u == "local")
+    })
+    .await;
+    assert_no_sideways_scroll(&phone, "/capture unpaired").await;
+
+    c.goto(&api.server.url(&created.path))
+        .await
+        .expect("open the pairing link");
+    phone.text_of("#pair[data-state=paired]", 60).await;
+    c.find(Locator::Css("#pair-go"))
+        .await
+        .expect("Take photos")
+        .click()
+        .await
+        .expect("click");
+    wait_cards(
+        &phone,
+        "data-upload",
+        60,
+        "photos sent after pairing",
+        |v| v.len() == 2 && v.iter().all(|u| u == "sent"),
+    )
+    .await;
+    let (_, list) = api.get(&format!("/api/projects/{project}/images")).await;
+    let on_server: BTreeSet<String> = typed::<api::ImageList>(&list)
+        .images
+        .into_iter()
+        .map(|i| i.sha256)
+        .collect();
+    let taken: BTreeSet<String> = photos.into_iter().map(|(_, s)| s).collect();
+    assert_eq!(on_server, taken);
+    phone.close().await;
+}

@@ -219,7 +219,11 @@ impl Capture {
         {
             return;
         }
-        self.sender.kick();
+        // Photos taken before this phone was paired go to the paired project.
+        match saved_pairing() {
+            Some(p) if !p.expired() => self.sender.send_all_to(&p.project_id).await,
+            _ => self.sender.kick(),
+        }
         self.drain().await;
     }
 

@@ -143,10 +143,13 @@ impl Photo {
             _ if r.blob.is_some() => PhotoState::Queued,
             _ => PhotoState::NotChecked,
         };
-        let upload = match (r.sent, &r.project) {
-            (true, _) => Upload::Sent,
-            (false, Some(_)) => Upload::Queued,
-            (false, None) => Upload::Local,
+        let upload = match (r.sent, &r.project, &r.blob) {
+            (true, _, _) => Upload::Sent,
+            (false, _, None) => {
+                Upload::Rejected("the photo's bytes were not kept on this device".into())
+            }
+            (false, Some(_), Some(_)) => Upload::Queued,
+            (false, None, Some(_)) => Upload::Local,
         };
         let thumb = r
             .blob

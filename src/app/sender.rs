@@ -127,6 +127,11 @@ impl Sender {
         self.kick();
     }
 
+    /// The project a desktop's "Send to the server" made for this capture, if any.
+    pub fn desktop_project(&self) -> Option<String> {
+        self.desktop_target.borrow().clone()
+    }
+
     /// Forgets the desktop's project ("Start over").
     pub fn reset_target(&self) {
         *self.desktop_target.borrow_mut() = None;
@@ -177,8 +182,8 @@ impl Sender {
         loop {
             let next = self.photos.try_with_untracked(|ps| {
                 ps.iter()
-                    .find(|p| p.upload == Upload::Queued)
-                    .and_then(|p| {
+                    .filter(|p| p.upload == Upload::Queued)
+                    .find_map(|p| {
                         Some((
                             p.id,
                             p.name.clone(),

@@ -380,11 +380,15 @@ fn desktop_panel(sender: Rc<Sender>) -> impl IntoView {
             };
             set(Stage::Working("Contacting the server…".into()), None);
             let result = async {
-                let project = create_project(&k, n).await?;
-                project_id.try_set(Some(project.id.clone()));
-                sender.send_all_to(&project.id).await;
-                let sent = wait_sent(&sender, &project.id, &set).await?;
-                run_features(&k, project.id, q, sent, &set).await
+                // Sending again (after a dropped connection) goes on with the same project.
+                let project = match sender.desktop_project() {
+                    Some(id) => id,
+                    None => create_project(&k, n).await?.id,
+                };
+                project_id.try_set(Some(project.clone()));
+                sender.send_all_to(&project).await;
+                let sent = wait_sent(&sender, &project, &set).await?;
+                run_features(&k, project, q, sent, &set).await
             }
             .await;
             stage.try_set(match result {
@@ -397,9 +401,14 @@ fn desktop_panel(sender: Rc<Sender>) -> impl IntoView {
     view! {
         <section class="card upload" id="upload" data-mode="desktop">
             <h3>"Send to the server"</h3>
+            <p id="upload-phone-hint">
+                "On a phone? No key needed: open a project on your desktop, press \"Pair a "
+                "phone\" and scan the code. Photos you take before that stay on this phone and "
+                "go to that project once it is paired."
+            </p>
             <p class="muted">
-                "Uploads this capture to a new project and finds features and matches on the "
-                "server's GPU. On a phone, pair it from a project page instead: no key needed."
+                "On a desktop: uploads this capture to a new project with your API key and finds "
+                "features and matches on the server's GPU."
             </p>
             <div class="form-row">
                 <label class="field">
