@@ -25,11 +25,11 @@ fn fountain_photo(i: usize) -> PathBuf {
         .unwrap_or_else(|e| panic!("{}: {e} (see ../shared/datasets/README.md)", path.display()))
 }
 
-/// The capture rows, in list order.
+/// The capture cards, in list order.
 async fn rows(browser: &Browser) -> Vec<Element> {
     browser
         .client
-        .find_all(Locator::Css("#capture-list tr.capture-photo"))
+        .find_all(Locator::Css("#capture-list .capture-photo"))
         .await
         .expect("capture rows")
 }
@@ -253,6 +253,7 @@ async fn the_capture_is_uploaded_and_matched_on_the_server() {
         text.contains("2 photos") && text.contains("1 pairs"),
         "{text}"
     );
+    browser.shot("desktop-capture").await;
 
     // The server has the project with the two photos (the text file was rejected there).
     let projects: serde_json::Value = reqwest::Client::new()

@@ -1,12 +1,14 @@
-//! Capture page (`/capture`): the person picks photos (or takes them one at a time with the
-//! camera) and each is checked on the GPU as it arrives: sharpness, feature count and matches
-//! to the previous photo, with a verdict ("blurry", "low overlap", "little texture").
+//! Capture page (`/capture`): the person takes photos with the camera (or picks them from the
+//! gallery); each is kept on the device at once (the offline store, keyed by SHA-256), checked
+//! on the GPU — sharpness, feature count and matches to the previous photo, with a verdict
+//! ("blurry", "low overlap", "little texture") — and sent to its project when there is one
+//! (a paired phone's project, or the one a desktop's "Send to the server" creates).
 //!
 //! Photos are analysed one after another in the order they were added, by one
 //! [`CaptureAnalyzer`] created when the page opens the GPU; the last analysed photo's
 //! descriptors are kept for the next one's overlap. Each photo is decoded by the engine
 //! (`images::decode_image`, longer side capped at 1600 px) before the analysis; a file that is
-//! not a photo, or a page without WebGPU, gets its own message in the list.
+//! not a photo, or a page without WebGPU, gets its own message on its card.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -20,19 +22,17 @@ use splatpod::gpu::GpuContext;
 use splatpod::images::{decode_image, DecodeOptions};
 
 use super::browser::{next_frame, now_ms, webgpu_exposed};
+use super::capture_list::{photo_list, LOW_OVERLAP_MATCHES};
+use super::client::sleep_ms;
+use super::pairing::saved_pairing;
+use super::photo::{Analysis, Photo, PhotoState, Upload};
+use super::problem::{problem_view, Problem};
+use super::queue::{sha256_hex, Queue};
+use super::sender::Sender;
 use super::upload::UploadPanel;
 
 /// Features kept per photo: enough for overlap, few enough for a phone to stay responsive.
 const MAX_FEATURES: u32 = 4096;
-
-/// Fewer matches to the previous photo than this: "low overlap".
-const LOW_OVERLAP_MATCHES: usize = 30;
-
-/// Fewer features than this: "little texture".
-const FEW_FEATURES: usize = 200;
-
-/// Sharpness below this fraction of the capture's median: "blurry".
-const BLURRY_FRACTION: f32 = 0.4;
 
 /// Where the browser's GPU stands.
 #[derive(Clone, Debug, PartialEq)]
@@ -53,74 +53,24 @@ impl GpuState {
     }
 }
 
-/// The signals of one analysed photo.
-#[derive(Clone, Debug, PartialEq)]
-struct Analysis {
-    width: u32,
-    height: u32,
-    sharpness: f32,
-    features: usize,
-    /// `None` for the first photo analysed.
-    matches_to_previous: Option<usize>,
-    decode_ms: f64,
-    /// Sharpness, features and matching on the GPU, incl. uploads and readbacks.
-    analysis_ms: f64,
-}
-
-/// Where one photo of the list stands.
-#[derive(Clone, Debug, PartialEq)]
-enum PhotoState {
-    Queued,
-    Analyzing,
-    Done(Analysis),
-    /// `kind` (`read`, `format`, `no-webgpu` or `gpu`) becomes the row's `data-kind`.
-    Failed {
-        kind: &'static str,
-        message: String,
-    },
-}
-
-impl PhotoState {
-    fn as_str(&self) -> &'static str {
-        match self {
-            PhotoState::Queued => "queued",
-            PhotoState::Analyzing => "analyzing",
-            PhotoState::Done(_) => "done",
-            PhotoState::Failed { .. } => "error",
-        }
-    }
-}
-
-/// One row of the list.
-#[derive(Clone, Debug, PartialEq)]
-struct Photo {
-    id: usize,
-    name: String,
-    /// An object URL of the file, once it decoded as a photo.
-    thumb: Option<String>,
-    state: PhotoState,
-}
-
-/// The page's reactive state (all `Copy` handles).
-#[derive(Clone, Copy)]
-struct Ui {
-    gpu: RwSignal<GpuState>,
-    photos: RwSignal<Vec<Photo>>,
-}
-
-/// The page's non-reactive state, shared by the file handlers and the analysis queue.
+/// The page's state, shared by the file handlers, the store and the analysis queue.
 struct Capture {
-    ui: Ui,
+    gpu_state: RwSignal<GpuState>,
+    /// Set when photos cannot be kept on this device.
+    store_problem: RwSignal<Option<Problem>>,
+    sender: Rc<Sender>,
     gpu: RefCell<Option<(GpuContext, Rc<CaptureAnalyzer>)>>,
     /// The last analysed photo's descriptors.
     previous: RefCell<Option<Descriptors>>,
-    queue: RefCell<VecDeque<(usize, web_sys::File)>>,
-    /// Every file of this capture, in order, for "Send to the server".
-    files: RefCell<Vec<web_sys::File>>,
+    /// Photos waiting for the GPU: (id, bytes, name).
+    queue: RefCell<VecDeque<(usize, web_sys::Blob, String)>>,
     busy: Cell<bool>,
     /// Bumped by "Start over", so a photo analysed across it does not become `previous`.
     generation: Cell<u64>,
     next_id: Cell<usize>,
+    /// When the last photo was taken: each photo gets a later time, so the list keeps the
+    /// order photos were taken in across a reload.
+    last_added: Cell<f64>,
     /// Object URLs of the thumbnails, revoked when the page is left (shared with the cleanup,
     /// which must be `Send`).
     urls: Arc<Mutex<Vec<String>>>,
@@ -135,76 +85,66 @@ fn revoke_all(urls: &Mutex<Vec<String>>) {
     }
 }
 
-/// The median sharpness of the analysed photos (`None` before the first).
-fn median_sharpness(photos: &[Photo]) -> Option<f32> {
-    let mut values: Vec<f32> = photos
-        .iter()
-        .filter_map(|p| match &p.state {
-            PhotoState::Done(a) if a.sharpness.is_finite() => Some(a.sharpness),
-            _ => None,
-        })
-        .collect();
-    if values.is_empty() {
-        return None;
-    }
-    values.sort_by(f32::total_cmp);
-    let mid = values.len() / 2;
-    Some(if values.len() % 2 == 1 {
-        values[mid]
-    } else {
-        0.5 * (values[mid - 1] + values[mid])
-    })
-}
-
-/// The verdict on one photo: a CSS class (`ok` or `warn`) and the words shown.
-fn verdict(a: &Analysis, median: Option<f32>) -> (&'static str, String) {
-    let mut problems = Vec::new();
-    if median.is_some_and(|m| a.sharpness < BLURRY_FRACTION * m) {
-        problems.push("blurry");
-    }
-    if a.features < FEW_FEATURES {
-        problems.push("little texture");
-    }
-    if a.matches_to_previous
-        .is_some_and(|m| m < LOW_OVERLAP_MATCHES)
-    {
-        problems.push("low overlap");
-    }
-    if problems.is_empty() {
-        ("ok", "good".to_owned())
-    } else {
-        ("warn", problems.join(", "))
-    }
+/// The bytes of `blob`.
+async fn read_bytes(blob: &web_sys::Blob) -> Result<Vec<u8>, String> {
+    wasm_bindgen_futures::JsFuture::from(blob.array_buffer())
+        .await
+        .map(|buffer| js_sys::Uint8Array::new(&buffer).to_vec())
+        .map_err(|e| format!("{e:?}"))
 }
 
 impl Capture {
-    fn new(ui: Ui) -> Rc<Self> {
+    fn new(sender: Rc<Sender>) -> Rc<Self> {
         Rc::new(Self {
-            ui,
+            gpu_state: RwSignal::new(GpuState::Checking),
+            store_problem: RwSignal::new(None),
+            sender,
             gpu: RefCell::new(None),
             previous: RefCell::new(None),
             queue: RefCell::new(VecDeque::new()),
-            files: RefCell::new(Vec::new()),
             busy: Cell::new(false),
             generation: Cell::new(0),
             next_id: Cell::new(0),
+            last_added: Cell::new(0.0),
             urls: Arc::new(Mutex::new(Vec::new())),
         })
     }
 
-    /// Sets photo `id`'s state (and thumbnail); false once the page has been left.
-    fn set_photo(&self, id: usize, state: PhotoState, thumb: Option<String>) -> bool {
-        self.ui
-            .photos
+    fn photos(&self) -> RwSignal<Vec<Photo>> {
+        self.sender.photos
+    }
+
+    fn new_id(&self) -> usize {
+        let id = self.next_id.get();
+        self.next_id.set(id + 1);
+        id
+    }
+
+    fn next_added(&self) -> f64 {
+        let t = js_sys::Date::now().max(self.last_added.get() + 1.0);
+        self.last_added.set(t);
+        t
+    }
+
+    fn keep_url(&self, url: &Option<String>) {
+        if let (Some(url), Ok(mut urls)) = (url, self.urls.lock()) {
+            urls.push(url.clone());
+        }
+    }
+
+    /// Changes photo `id`; false once the page has been left.
+    fn update_photo(&self, id: usize, f: impl FnOnce(&mut Photo)) -> bool {
+        self.photos()
             .try_update(|photos| {
                 if let Some(p) = photos.iter_mut().find(|p| p.id == id) {
-                    p.state = state;
-                    if thumb.is_some() {
-                        p.thumb = thumb;
-                    }
+                    f(p);
                 }
             })
             .is_some()
+    }
+
+    fn set_state(&self, id: usize, state: PhotoState) -> bool {
+        self.update_photo(id, |p| p.state = state)
     }
 
     /// Opens the GPU and compiles the analyzer's kernels, then analyses whatever was added
@@ -222,33 +162,166 @@ impl Capture {
                 Err(e) => GpuState::Unavailable(e.to_string()),
             }
         };
-        if self.ui.gpu.try_set(state).is_some() {
+        if self.gpu_state.try_set(state).is_some() {
             // Page left meanwhile.
             return;
         }
         self.drain().await;
     }
 
-    /// Adds the picked files to the list and the queue.
+    /// Opens the offline store and lists what it kept (photos of an earlier visit, the ones
+    /// not yet sent first of all), then starts sending.
+    async fn open_store(self: Rc<Self>) {
+        let queue = match Queue::open().await {
+            Ok(q) => q,
+            Err(e) => {
+                self.store_problem.try_set(Some(Problem::new(
+                    "Photos cannot be kept on this device (is this a private window?). Keep \
+                     this page open until every photo shows \"Sent\".",
+                    e,
+                )));
+                return;
+            }
+        };
+        let records = match queue.all().await {
+            Ok(r) => r,
+            Err(e) => {
+                self.store_problem.try_set(Some(Problem::new(
+                    "The photos kept on this device could not be read. New photos are still kept.",
+                    e,
+                )));
+                Vec::new()
+            }
+        };
+        self.sender.set_store(queue);
+        let restored: Vec<Photo> = records
+            .into_iter()
+            .map(|r| Photo::restored(self.new_id(), r))
+            .collect();
+        for p in &restored {
+            self.last_added.set(self.last_added.get().max(p.added));
+            self.keep_url(&p.thumb);
+            if let (PhotoState::Queued, Some(blob)) = (&p.state, &p.blob) {
+                self.queue
+                    .borrow_mut()
+                    .push_back((p.id, blob.clone(), p.name.clone()));
+            }
+        }
+        if self
+            .photos()
+            .try_update(|photos| {
+                // Photos added while the store opened are saved by their own task.
+                let added = std::mem::take(photos);
+                photos.extend(restored);
+                photos.extend(added);
+            })
+            .is_none()
+        {
+            return;
+        }
+        // Photos taken before this phone was paired go to the paired project.
+        match saved_pairing() {
+            Some(p) if !p.expired() => self.sender.send_all_to(&p.project_id).await,
+            _ => self.sender.kick(),
+        }
+        self.drain().await;
+    }
+
+    /// Adds the picked files to the list, then keeps, checks and sends each.
     fn add_files(self: &Rc<Self>, files: web_sys::FileList) {
         let mut added = Vec::new();
+        let mut photos = Vec::new();
         for i in 0..files.length() {
             let Some(file) = files.get(i) else {
                 continue;
             };
-            let id = self.next_id.get();
-            self.next_id.set(id + 1);
-            added.push(Photo {
+            let blob: web_sys::Blob = file.clone().into();
+            let thumb = web_sys::Url::create_object_url_with_blob(&blob).ok();
+            self.keep_url(&thumb);
+            let id = self.new_id();
+            photos.push(Photo {
                 id,
                 name: file.name(),
-                thumb: None,
+                thumb,
                 state: PhotoState::Queued,
+                sha: None,
+                blob: Some(blob.clone()),
+                added: self.next_added(),
+                project: None,
+                upload: Upload::Saving,
             });
-            self.files.borrow_mut().push(file.clone());
-            self.queue.borrow_mut().push_back((id, file));
+            added.push((id, blob, file.name()));
         }
-        self.ui.photos.update(|photos| photos.extend(added));
-        spawn_local(Rc::clone(self).drain());
+        self.photos().update(|list| list.extend(photos));
+        spawn_local(Rc::clone(self).keep_and_check(added));
+    }
+
+    /// Hashes and stores each new photo, one after another, then queues it for the GPU check
+    /// and the upload.
+    async fn keep_and_check(self: Rc<Self>, added: Vec<(usize, web_sys::Blob, String)>) {
+        // Photos taken while the page opens wait for the store rather than go unsaved.
+        while self.sender.store().is_none() {
+            match self.store_problem.try_with_untracked(Option::is_some) {
+                None => return,
+                Some(true) => break,
+                Some(false) => sleep_ms(50).await,
+            }
+        }
+        for (id, blob, name) in added {
+            let sha = match read_bytes(&blob).await {
+                Ok(bytes) => sha256_hex(&bytes),
+                Err(e) => {
+                    let message = format!("{name} could not be read: {e}");
+                    if !self.update_photo(id, |p| {
+                        p.state = PhotoState::Failed {
+                            kind: "read",
+                            message: format!(
+                                "{name} could not be read on this device. Take it again."
+                            ),
+                            detail: e.clone(),
+                        };
+                        p.upload = Upload::Rejected(message);
+                    }) {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            let duplicate = self
+                .photos()
+                .try_with_untracked(|ps| ps.iter().any(|p| p.sha.as_deref() == Some(&sha)));
+            match duplicate {
+                None => return,
+                Some(true) => {
+                    // The same photo twice: it is listed (and sent) once.
+                    self.photos().update(|ps| ps.retain(|p| p.id != id));
+                    continue;
+                }
+                Some(false) => {}
+            }
+            let project = self.sender.target();
+            if !self.update_photo(id, |p| {
+                p.sha = Some(sha);
+                p.upload = if project.is_some() {
+                    Upload::Queued
+                } else {
+                    Upload::Local
+                };
+                p.project = project;
+            }) {
+                return;
+            }
+            if let Err(e) = self.sender.persist(id).await {
+                self.store_problem.try_set(Some(Problem::new(
+                    "A photo could not be kept on this device (is it full?). Keep this page \
+                     open until every photo shows \"Sent\".",
+                    e,
+                )));
+            }
+            self.queue.borrow_mut().push_back((id, blob, name));
+            self.sender.kick();
+            spawn_local(Rc::clone(&self).drain());
+        }
     }
 
     /// Analyses queued photos one at a time, in order, until the queue is empty. Waits (returns)
@@ -257,77 +330,88 @@ impl Capture {
         if self.busy.get() {
             return;
         }
-        match self.ui.gpu.try_get_untracked() {
+        match self.gpu_state.try_get_untracked() {
             None | Some(GpuState::Checking) => return,
             Some(_) => {}
         }
         self.busy.set(true);
         loop {
             let next = self.queue.borrow_mut().pop_front();
-            let Some((id, file)) = next else {
+            let Some((id, blob, name)) = next else {
                 break;
             };
-            if !self.analyze(id, file).await {
+            if !self.analyze(id, &blob, &name).await {
                 // The page was left.
                 self.queue.borrow_mut().clear();
                 break;
             }
+            // Kept with the photo, so a reload need not check it again.
+            let _ = self.sender.persist(id).await;
         }
         self.busy.set(false);
     }
 
     /// Reads, decodes and analyses one photo; false once the page has been left.
-    async fn analyze(&self, id: usize, file: web_sys::File) -> bool {
-        if !self.set_photo(id, PhotoState::Analyzing, None) {
+    async fn analyze(&self, id: usize, blob: &web_sys::Blob, name: &str) -> bool {
+        if !self.set_state(id, PhotoState::Analyzing) {
             return false;
         }
         next_frame().await;
-        let name = file.name();
-        let fail = |kind: &'static str, message: String| {
-            self.set_photo(id, PhotoState::Failed { kind, message }, None)
+        let fail = |kind: &'static str, message: String, detail: String| {
+            self.set_state(
+                id,
+                PhotoState::Failed {
+                    kind,
+                    message,
+                    detail,
+                },
+            )
         };
-        let bytes = match wasm_bindgen_futures::JsFuture::from(file.array_buffer()).await {
-            Ok(buffer) => js_sys::Uint8Array::new(&buffer).to_vec(),
-            Err(e) => return fail("read", format!("{name} could not be read: {e:?}")),
+        let bytes = match read_bytes(blob).await {
+            Ok(b) => b,
+            Err(e) => {
+                return fail(
+                    "read",
+                    format!("{name} could not be read on this device. Take it again."),
+                    e,
+                )
+            }
         };
         let start = now_ms();
-        let decoded = decode_image(&bytes, Some(&name), &DecodeOptions::default());
+        let decoded = decode_image(&bytes, Some(name), &DecodeOptions::default());
         drop(bytes);
         let img = match decoded {
             Ok(img) => img,
             Err(e) => {
                 return fail(
                     "format",
-                    format!("{name} could not be read as a photo: {e}"),
+                    format!(
+                        "{name} could not be read as a photo. Take it again, or choose a JPEG \
+                         or PNG photo."
+                    ),
+                    e.to_string(),
                 )
             }
         };
         let decode_ms = now_ms() - start;
-        let thumb = web_sys::Url::create_object_url_with_blob(&file).ok();
-        if let (Some(url), Ok(mut urls)) = (&thumb, self.urls.lock()) {
-            urls.push(url.clone());
-        }
         let gpu = self
             .gpu
             .borrow()
             .as_ref()
             .map(|(ctx, analyzer)| (ctx.clone(), Rc::clone(analyzer)));
         let Some((ctx, analyzer)) = gpu else {
-            let detail = match self.ui.gpu.try_get_untracked() {
+            let detail = match self.gpu_state.try_get_untracked() {
                 Some(GpuState::Unavailable(reason)) => reason,
                 _ => "no GPU".to_owned(),
             };
-            return self.set_photo(
-                id,
-                PhotoState::Failed {
-                    kind: "no-webgpu",
-                    message: format!(
-                        "{name} ({}×{}) was not checked: WebGPU is not available here \
-                         (details: {detail}).",
-                        img.width, img.height
-                    ),
-                },
-                thumb,
+            return fail(
+                "no-webgpu",
+                format!(
+                    "{name} ({}×{}) was not checked: WebGPU is not available here. It can still \
+                     be sent.",
+                    img.width, img.height
+                ),
+                detail,
             );
         };
         // Taken out while the GPU works (no borrow across the await); put back on failure.
@@ -344,7 +428,7 @@ impl Capture {
                 if current {
                     *self.previous.borrow_mut() = Some(q.descriptors);
                 }
-                self.set_photo(
+                self.set_state(
                     id,
                     PhotoState::Done(Analysis {
                         width: img.width,
@@ -355,109 +439,116 @@ impl Capture {
                         decode_ms,
                         analysis_ms,
                     }),
-                    thumb,
                 )
             }
             Err(e) => {
                 if current {
                     *self.previous.borrow_mut() = previous;
                 }
-                self.set_photo(
-                    id,
-                    PhotoState::Failed {
-                        kind: "gpu",
-                        message: format!("{name} could not be checked: the GPU failed: {e}"),
-                    },
-                    thumb,
+                fail(
+                    "gpu",
+                    format!(
+                        "{name} could not be checked: the GPU failed. It can still be sent; \
+                         reload the page to check the next photos."
+                    ),
+                    e.to_string(),
                 )
             }
         }
     }
 
-    /// Forgets the list and the previous photo (the next photo starts a new capture).
+    /// Forgets the capture, on this device too (the next photo starts a new one). Photos not
+    /// yet sent are lost, so the person is asked first.
     fn clear(&self) {
+        let unsent = self
+            .photos()
+            .with_untracked(|ps| ps.iter().filter(|p| p.upload != Upload::Sent).count());
+        if unsent > 0 {
+            let question = format!(
+                "{unsent} photos have not reached the server yet and will be deleted from this \
+                 device. Start over anyway?"
+            );
+            let yes = web_sys::window()
+                .and_then(|w| w.confirm_with_message(&question).ok())
+                .unwrap_or(false);
+            if !yes {
+                return;
+            }
+        }
         self.generation.set(self.generation.get() + 1);
         self.queue.borrow_mut().clear();
-        self.files.borrow_mut().clear();
         *self.previous.borrow_mut() = None;
+        self.sender.reset_target();
         // A photo being analysed finishes into nothing.
-        self.ui.photos.update(Vec::clear);
+        self.photos().update(Vec::clear);
         revoke_all(&self.urls);
+        if let Some(store) = self.sender.store() {
+            let problem = self.store_problem;
+            spawn_local(async move {
+                if let Err(e) = store.clear().await {
+                    problem.try_set(Some(Problem::new(
+                        "The photos kept on this device could not be deleted.",
+                        e,
+                    )));
+                }
+            });
+        }
     }
 }
 
-/// One row of the list.
-fn photo_row(photo: Photo, median: Option<f32>) -> impl IntoView {
-    let state = photo.state.as_str();
-    let thumb = photo.thumb.map(|src| {
-        view! { <img class="capture-thumb" src=src alt="" loading="lazy" /> }
-    });
-    let (kind, cells) = match photo.state {
-        PhotoState::Queued => (
-            None,
-            view! { <td class="capture-note muted" colspan="5">"Waiting…"</td> }.into_any(),
-        ),
-        PhotoState::Analyzing => (
-            None,
-            view! { <td class="capture-note muted" colspan="5">"Checking…"</td> }.into_any(),
-        ),
-        PhotoState::Failed { kind, message } => (
-            Some(kind),
-            view! { <td class="capture-note capture-error bad" colspan="5" role="alert">{message}</td> }
-                .into_any(),
-        ),
-        PhotoState::Done(a) => {
-            let (class, words) = verdict(&a, median);
-            let matches = a
-                .matches_to_previous
-                .map_or("–".to_owned(), |m| m.to_string());
-            let data_matches = a.matches_to_previous.map(|m| m.to_string());
-            let title = format!(
-                "{}×{} px; decoded in {:.0} ms",
-                a.width, a.height, a.decode_ms
-            );
-            (
-                None,
-                view! {
-                    <td class="capture-sharpness">{format!("{:.4}", a.sharpness)}</td>
-                    <td class="capture-features" data-value=a.features.to_string()>
-                        {a.features.to_string()}
-                    </td>
-                    <td class="capture-matches" data-value=data_matches>{matches}</td>
-                    <td
-                        class="capture-ms"
-                        data-value=format!("{:.1}", a.analysis_ms)
-                        data-decode-ms=format!("{:.1}", a.decode_ms)
-                        title=title
-                    >
-                        {format!("{:.0} ms", a.analysis_ms)}
-                    </td>
-                    <td class=format!("capture-verdict {class}")>{words}</td>
-                }
-                .into_any(),
-            )
-        }
+/// The summary line: how many photos, how many sent, how many waiting.
+fn summary(photos: &[Photo]) -> (usize, usize, usize, String) {
+    let total = photos.len();
+    let sent = photos.iter().filter(|p| p.upload == Upload::Sent).count();
+    let waiting = photos.iter().filter(|p| p.upload.pending()).count();
+    let local = photos.iter().filter(|p| p.upload == Upload::Local).count();
+    let text = match total {
+        0 => "No photos yet.".to_owned(),
+        _ if local > 0 => format!("{total} photos, kept on this device until you send them."),
+        _ => format!("{total} photos · {sent} sent · {waiting} waiting to be sent"),
     };
-    view! {
-        <tr class="capture-photo" data-state=state data-kind=kind>
-            <td class="capture-name">{thumb}<span>{photo.name}</span></td>
-            {cells}
-        </tr>
+    (total, sent, waiting, text)
+}
+
+/// Where pairing stands on this device, shown at the top of the page.
+fn pairing_line() -> impl IntoView {
+    match saved_pairing() {
+        Some(p) if !p.expired() => view! {
+            <p class="paired ok" id="capture-paired">{p.describe()}</p>
+        }
+        .into_any(),
+        Some(p) => problem_view(
+            "capture-pairing-ended",
+            Problem::new(
+                "This phone's pairing has ended. Photos you take stay on this phone; scan a new \
+                 QR code on the desktop's project page to send them.",
+                format!("expired at {}", p.expires_at),
+            ),
+        )
+        .into_any(),
+        None => ().into_any(),
     }
 }
 
 /// The `/capture` page.
 #[component]
 pub fn CapturePage() -> impl IntoView {
-    let ui = Ui {
-        gpu: RwSignal::new(GpuState::Checking),
-        photos: RwSignal::new(Vec::new()),
-    };
-    let capture = Capture::new(ui);
+    let sender = Sender::new(RwSignal::new(Vec::new()));
+    let capture = Capture::new(Rc::clone(&sender));
+    let photos = sender.photos;
+    let gpu = capture.gpu_state;
+    let store_problem = capture.store_problem;
+    let connection = sender.problem;
+    spawn_local(Rc::clone(&capture).open_store());
     spawn_local(Rc::clone(&capture).open_gpu());
     {
         let urls = Arc::clone(&capture.urls);
         on_cleanup(move || revoke_all(&urls));
+    }
+    {
+        let sender = Rc::clone(&sender);
+        let handle = window_event_listener(leptos::ev::online, move |_| sender.online());
+        on_cleanup(move || handle.remove());
     }
 
     let on_files = {
@@ -476,32 +567,35 @@ pub fn CapturePage() -> impl IntoView {
         let capture = Rc::clone(&capture);
         move |_| capture.clear()
     };
-    let files: Rc<dyn Fn() -> Vec<web_sys::File>> = {
-        let capture = Rc::clone(&capture);
-        Rc::new(move || capture.files.borrow().clone())
-    };
+    let counts = Memo::new(move |_| photos.with(|ps| summary(ps)));
 
     view! {
-        <section class="card capture" id="capture" data-gpu=move || ui.gpu.with(|g| g.as_str())>
+        <section class="card capture" id="capture" data-gpu=move || gpu.with(|g| g.as_str())>
             <h2>"Capture"</h2>
+            {pairing_line()}
             <p class="muted">
                 "Walk around the object and take a photo every step or two, so that each photo "
-                "overlaps the one before. Each photo is checked on your device's GPU: keep the "
-                "sharp ones with good overlap."
+                "overlaps the one before. Each photo is kept on this device until the server has "
+                "it, and checked on your device's GPU: keep the sharp ones with good overlap."
             </p>
-            <div class="capture-bar">
-                <label class="file-pick">
-                    "Take a photo "
+            <div class="capture-actions">
+                <label class="file-pick button-like big camera">
+                    <svg class="icon" viewBox="0 0 24 24" aria-hidden="true">
+                        <path d="M4 7h3l2-3h6l2 3h3a1 1 0 0 1 1 1v11a1 1 0 0 1-1 1H4a1 1 0 0 1-1-1V8a1 1 0 0 1 1-1z" />
+                        <circle cx="12" cy="13" r="4" />
+                    </svg>
+                    "Take photos"
                     <input
                         type="file"
                         id="capture-camera"
                         accept="image/*"
                         capture="environment"
+                        multiple
                         on:change=on_camera
                     />
                 </label>
-                <label class="file-pick">
-                    "Choose photos "
+                <label class="file-pick button-like">
+                    "Choose from gallery"
                     <input
                         type="file"
                         id="capture-files"
@@ -510,9 +604,22 @@ pub fn CapturePage() -> impl IntoView {
                         on:change=on_files
                     />
                 </label>
-                <button type="button" id="capture-clear" on:click=on_clear>"Start over"</button>
+                <button type="button" class="button-like" id="capture-clear" on:click=on_clear>
+                    "Start over"
+                </button>
             </div>
-            {move || match ui.gpu.get() {
+            <p
+                id="capture-summary"
+                role="status"
+                data-total=move || counts.with(|c| c.0.to_string())
+                data-sent=move || counts.with(|c| c.1.to_string())
+                data-waiting=move || counts.with(|c| c.2.to_string())
+            >
+                {move || counts.with(|c| c.3.clone())}
+            </p>
+            {move || connection.get().map(|p| problem_view("capture-connection", p))}
+            {move || store_problem.get().map(|p| problem_view("capture-store", p))}
+            {move || match gpu.get() {
                 GpuState::Checking => {
                     view! { <p class="muted" id="capture-gpu">"Opening the GPU…"</p> }.into_any()
                 }
@@ -525,39 +632,18 @@ pub fn CapturePage() -> impl IntoView {
                             "open Splatpod in a recent Chrome, Edge or Safari, or turn WebGPU on in "
                             "your browser's settings. Photos can still be uploaded unchecked."
                         </p>
-                        <p class="muted">"Details: " {reason}</p>
+                        <details><summary>"Details"</summary><code>{reason}</code></details>
                     </div>
                 }
                 .into_any(),
             }}
-            <table class="capture-list" id="capture-list">
-                <thead>
-                    <tr>
-                        <th>"Photo"</th>
-                        <th title="Variance of the Laplacian: higher is sharper">"Sharpness"</th>
-                        <th>"Features"</th>
-                        <th title="Matches to the previous photo">"Matches"</th>
-                        <th title="Time on the GPU">"Time"</th>
-                        <th>"Verdict"</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {move || {
-                        let photos = ui.photos.get();
-                        let median = median_sharpness(&photos);
-                        photos
-                            .into_iter()
-                            .map(|p| photo_row(p, median))
-                            .collect_view()
-                    }}
-                </tbody>
-            </table>
+            {photo_list(photos)}
             <p class="muted capture-help">
                 "Blurry: sharpness well below this capture's median. Low overlap: fewer than "
                 {LOW_OVERLAP_MATCHES} " matches to the previous photo. Photos are scaled to "
                 "1600 px on the longer side before the check."
             </p>
         </section>
-        <UploadPanel files=files />
+        <UploadPanel sender=sender />
     }
 }

@@ -51,3 +51,36 @@ pub async fn sleep_ms(ms: i32) {
     }
     let _ = rx.await;
 }
+
+/// `Authorization` header value for `token` (a full key or a pairing token).
+pub fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+/// The job endpoint's name (for `/v2/{endpoint}/…` URLs), from `/health`.
+pub async fn endpoint() -> Result<String, String> {
+    let health: splatpod::api::Health = body_of(
+        gloo_net::http::Request::get("/health")
+            .send()
+            .await
+            .map_err(net)?,
+    )
+    .await?;
+    Ok(health.endpoint)
+}
+
+/// An RFC 3339 time as the person's local `HH:MM` (the text itself if unreadable).
+pub fn local_hh_mm(rfc3339: &str) -> String {
+    let date = js_sys::Date::new(&rfc3339.into());
+    let ms = date.get_time();
+    if ms.is_nan() {
+        return rfc3339.to_owned();
+    }
+    format!("{:02}:{:02}", date.get_hours(), date.get_minutes())
+}
+
+/// Whether the RFC 3339 time `t` has passed.
+pub fn is_past(rfc3339: &str) -> bool {
+    let ms = js_sys::Date::parse(rfc3339);
+    !ms.is_nan() && ms <= js_sys::Date::now()
+}

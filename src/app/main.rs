@@ -2,8 +2,15 @@
 
 mod browser;
 mod capture;
+mod capture_list;
 mod client;
 mod job_watch;
+mod pairing;
+mod photo;
+mod problem;
+mod project;
+mod queue;
+mod sender;
 mod shared;
 mod status;
 mod train;
@@ -37,6 +44,8 @@ fn App() -> impl IntoView {
                 <Routes fallback=|| view! { <p class="card">"Page not found."</p> }>
                     <Route path=path!("/") view=Home />
                     <Route path=path!("/capture") view=capture::CapturePage />
+                    <Route path=path!("/pair") view=pairing::PairPage />
+                    <Route path=path!("/project/:id") view=project::ProjectPage />
                     <Route path=path!("/train") view=train::TrainPage />
                     <Route path=path!("/view") view=viewer::ViewerPage />
                     <Route path=path!("/status") view=status::StatusPage />
@@ -57,11 +66,15 @@ fn Home() -> impl IntoView {
                 "take it, reconstructs the cameras on your server, trains a 3D Gaussian-splat model "
                 "and lets anyone you choose view it in the browser."
             </p>
+            <A href="/capture" attr:class="button-like big camera" attr:id="home-capture">
+                "Start capturing"
+            </A>
             <p class="muted">
                 "The "
                 <A href="/capture">"capture page"</A>
-                " checks your photos on your device's GPU as you take them; upload arrives in the "
-                "next releases. The "
+                " keeps every photo on your device until your server has it, checks each one on "
+                "your device's GPU, and sends them to a project: from a desktop with your API key, "
+                "or from a phone paired with a project by scanning its QR code. The "
                 <A href="/view">"viewer"</A>
                 " opens .ply, .spz and .splat scenes today, and the "
                 <A href="/status">"status page"</A>

@@ -169,16 +169,40 @@ impl Drop for Server {
     }
 }
 
+/// How to start the browser.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BrowserOptions {
+    /// Keep the WebGPU flags of `webdriver.json` (SwiftShader).
+    pub webgpu: bool,
+    /// Emulate a phone: a 412 × 915 CSS-pixel touch screen at 2.625 device pixels per pixel
+    /// (a Pixel 7 class device), with a mobile user agent.
+    pub phone: bool,
+}
+
+/// The viewport width of [`BrowserOptions::phone`], in CSS pixels.
+pub const PHONE_WIDTH: u32 = 412;
+
 /// Headless Chromium through ChromeDriver, with the flags in `webdriver.json` (WebGPU on
 /// SwiftShader), or with the WebGPU flags removed.
 pub struct Browser {
     driver: Child,
+    /// ChromeDriver's port, for its Chromium-only commands (network conditions).
+    driver_port: u16,
     pub client: fantoccini::Client,
     _profile: tempfile::TempDir,
 }
 
 impl Browser {
     pub async fn start(webgpu: bool) -> Browser {
+        Self::start_with(BrowserOptions {
+            webgpu,
+            phone: false,
+        })
+        .await
+    }
+
+    pub async fn start_with(opts: BrowserOptions) -> Browser {
+        let webgpu = opts.webgpu;
         let port = free_port();
         let chromedriver = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
         let driver = Command::new(&chromedriver)
@@ -214,6 +238,19 @@ impl Browser {
         args.push(format!("--user-data-dir={}", profile.path().display()));
         args.push("--window-size=1024,768".into());
         options["args"] = serde_json::json!(args);
+        if opts.phone {
+            options["mobileEmulation"] = serde_json::json!({
+                "deviceMetrics": {
+                    "width": PHONE_WIDTH,
+                    "height": 915,
+                    "pixelRatio": 2.625,
+                    "touch": true,
+                    "mobile": true
+                },
+                "userAgent": "Mozilla/5.0 (Linux; Android 14; Pixel 7) AppleWebKit/537.36 \
+                              (KHTML, like Gecko) Chrome/130.0 Mobile Safari/537.36"
+            });
+        }
         if let Ok(bin) = std::env::var("CHROME_BIN") {
             options["binary"] = serde_json::json!(bin);
         }
@@ -228,9 +265,52 @@ impl Browser {
         .expect("WebDriver session");
         Browser {
             driver,
+            driver_port: port,
             client,
             _profile: profile,
         }
+    }
+
+    /// Saves a screenshot to `$SPLATPOD_SCREENSHOTS/NAME.png` when that variable is set, to
+    /// look at a layout after a run.
+    pub async fn shot(&self, name: &str) {
+        if let Some(dir) = std::env::var_os("SPLATPOD_SCREENSHOTS") {
+            let png = self.client.screenshot().await.expect("screenshot");
+            std::fs::write(std::path::Path::new(&dir).join(format!("{name}.png")), png)
+                .expect("save the screenshot");
+        }
+    }
+
+    /// Cuts the page's network (`offline`) or gives it back, through ChromeDriver's DevTools
+    /// network emulation (`POST /session/{id}/chromium/network_conditions`).
+    pub async fn set_offline(&self, offline: bool) {
+        let session = self
+            .client
+            .session_id()
+            .await
+            .expect("session id")
+            .expect("a session");
+        let url = format!(
+            "http://127.0.0.1:{}/session/{session}/chromium/network_conditions",
+            self.driver_port
+        );
+        let body = serde_json::json!({
+            "network_conditions": {
+                "offline": offline,
+                "latency": 0,
+                "download_throughput": -1,
+                "upload_throughput": -1
+            }
+        });
+        let res = reqwest::Client::new()
+            .post(url)
+            .json(&body)
+            .send()
+            .await
+            .expect("ChromeDriver answers");
+        let status = res.status();
+        let text = res.text().await.unwrap_or_default();
+        assert!(status.is_success(), "network_conditions: {status} {text}");
     }
 
     /// Text of the first element matching `css`, waiting up to `secs` for it to appear.
