@@ -3,9 +3,11 @@
 // `project` (one thread per splat): world -> camera (OpenCV axes: x right, y down, z forward),
 // near-plane cull (z <= near), 3D covariance R S S^T R^T, EWA projection with the perspective
 // Jacobian (x/z, y/z clamped to 1.3x the half field of view as in the reference), +0.3 px low-pass
-// on the 2D covariance, conic = inverse covariance, radius = ceil(3 sqrt(largest eigenvalue)),
-// 16x16-pixel tile rectangle (culled when empty, i.e. off screen), view-dependent colour from
-// spherical harmonics up to degree 3 (+0.5, clamped at 0), opacity = sigmoid(logit).
+// on the 2D covariance, conic = inverse covariance, opacity = sigmoid(logit) (culled below 1/255),
+// the 16x16-pixel tile rectangle of the axis-aligned box where alpha can reach 1/255 (half-sizes
+// ceil(e sqrt(cov_xx)), ceil(e sqrt(cov_yy)), e = min(3, sqrt(2 ln(255 opacity))), as gsplat;
+// culled when empty, i.e. off screen), view-dependent colour from
+// spherical harmonics up to degree 3 (+0.5, clamped at 0).
 // Writes the splat's depth as a sortable key (culled splats sort last), its tile count, and its
 // index. `gather_counts` reorders tile counts into depth order for the scan; `emit` writes one
 // (tile id, splat index) pair per covered tile, in depth order, at the scanned offsets; `total`
@@ -16,6 +18,8 @@
 #import splat_types
 
 const CULLED_KEY: u32 = 0xffffffffu;
+// The smallest alpha blending uses (rasterize.wgsl skips anything below).
+const ALPHA_MIN: f32 = 1.0 / 255.0;
 
 @group(0) @binding(0) var<uniform> params: RenderParams;
 @group(0) @binding(1) var<storage, read> means: array<vec4<f32>>;       // xyz, opacity logit
@@ -127,9 +131,16 @@ fn project(
         return;
     }
     let conic = vec3<f32>(c / det, -b / det, a / det);
-    let mid = 0.5 * (a + c);
-    let lambda = mid + sqrt(max(0.1, mid * mid - det));
-    let radius = ceil(3.0 * sqrt(lambda));
+    let opacity = 1.0 / (1.0 + exp(-m.w));
+    if opacity < ALPHA_MIN {
+        cull(i);
+        return;
+    }
+    // Opacity-aware bounds: beyond `extend` standard deviations alpha < 1/255, which blending
+    // skips anyway, so the axis-aligned box of that ellipse (at most 3 sigma) holds every pixel
+    // the splat can touch.
+    let extend = min(3.0, sqrt(2.0 * log(opacity / ALPHA_MIN)));
+    let radius = ceil(extend * sqrt(vec2<f32>(a, c)));
     let xy = vec2<f32>(fx * p_cam.x / z + params.principal.x, fy * p_cam.y / z + params.principal.y);
 
     // Tile rectangle [min, max) as in the reference's getRect (pixel centres at +0.5 are
@@ -147,8 +158,7 @@ fn project(
 
     let dir = normalize(m.xyz - params.cam_pos.xyz);
     let color = eval_sh(i, dir);
-    let opacity = 1.0 / (1.0 + exp(-m.w));
-    projected[i] = Projected(xy, z, opacity, conic, radius, vec4<f32>(color, 0.0), vec4<u32>(rmin, rmax));
+    projected[i] = Projected(xy, z, opacity, conic, max(radius.x, radius.y), vec4<f32>(color, 0.0), vec4<u32>(rmin, rmax));
     tile_counts[i] = count;
     depth_keys[i] = bitcast<u32>(z);
 }

@@ -181,9 +181,14 @@ fn project64(scene: &GaussianScene, i: usize, cam: &Camera, near: f64) -> Option
         return None;
     }
     let conic = DVec3::new(c / det, -b / det, a / det);
-    let mid = 0.5 * (a + c);
-    let lambda = mid + (mid * mid - det).max(0.1).sqrt();
-    let radius = (3.0 * lambda.sqrt()).ceil();
+    let opacity = 1.0 / (1.0 + (-(scene.opacity_logits[i] as f64)).exp());
+    let alpha_min = 1.0 / 255.0;
+    if opacity < alpha_min {
+        return None;
+    }
+    // Beyond `extend` standard deviations alpha < 1/255 (skipped by blending).
+    let extend = (2.0 * (opacity / alpha_min).ln()).sqrt().min(3.0);
+    let radius = DVec2::new((extend * a.sqrt()).ceil(), (extend * c.sqrt()).ceil());
     let xy = DVec2::new(fx * p.x / z + cx, fy * p.y / z + cy);
 
     let (tiles_x, tiles_y) = cam.tiles();
@@ -202,7 +207,6 @@ fn project64(scene: &GaussianScene, i: usize, cam: &Camera, near: f64) -> Option
     }
     let cam_pos = view.inverse().w_axis.truncate();
     let dir = (mean - cam_pos).normalize();
-    let opacity = 1.0 / (1.0 + (-(scene.opacity_logits[i] as f64)).exp());
     Some(Projected64 {
         xy,
         depth: z,
