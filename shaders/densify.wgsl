@@ -1,7 +1,7 @@
 // 3DGS densification with gsplat 1.5.3 DefaultStrategy semantics, in five entry points:
 //
-// accumulate (after each backward pass, one camera): for a splat visible in the frame (tile
-//   count > 0), grad2d += |(gx·W/2, gy·H/2)| — its pixel-space mean gradient in normalised device
+// accumulate (after each backward pass, one camera): for a splat visible in the frame (a non-zero
+//   word of `visible`: its tile count, or the bits of project.wgsl's visibility radius), grad2d += |(gx·W/2, gy·H/2)| — its pixel-space mean gradient in normalised device
 //   units — and visits += 1.
 // classify (refine step): high = grad2d > grad_threshold · max(visits, 1) (gsplat's average
 //   gradient test, without the division); small = max log scale <= ln(grow_scale3d·scene_scale).
@@ -37,9 +37,10 @@ struct DensifyParams {
     prune_logit: f32,
     reset_logit: f32,
     log_split: f32,
+    // accumulate: splat i is visible when visible[i * visible_stride + visible_offset] != 0.
+    visible_stride: u32,
+    visible_offset: u32,
     _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
 }
 
 const KEEP: u32 = 0u;
@@ -53,7 +54,8 @@ const MODE_MOMENT: u32 = 2u;
 @group(0) @binding(0) var<uniform> params: DensifyParams;
 // Screen-space mean gradients: x, y at `params.stride` floats per splat.
 @group(0) @binding(1) var<storage, read> grad_xy: array<f32>;
-@group(0) @binding(2) var<storage, read> tiles: array<u32>;
+// Visibility of each splat in the frame (non-zero: visible), see `visible_stride`.
+@group(0) @binding(2) var<storage, read> visible: array<u32>;
 @group(0) @binding(3) var<storage, read_write> grad2d: array<f32>;
 @group(0) @binding(4) var<storage, read_write> visits: array<u32>;
 @group(0) @binding(5) var<storage, read> means: array<vec4<f32>>;
@@ -82,7 +84,7 @@ fn accumulate(
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
     let i = thread_index(lid, wid, nwg);
-    if i >= params.n || tiles[i] == 0u {
+    if i >= params.n || visible[i * params.visible_stride + params.visible_offset] == 0u {
         return;
     }
     let o = i * params.stride;

@@ -5,8 +5,9 @@
 // Jacobian (x/z, y/z clamped to 1.3x the half field of view as in the reference), +0.3 px low-pass
 // on the 2D covariance, conic = inverse covariance, opacity = sigmoid(logit) (culled below 1/255),
 // the 16x16-pixel tile rectangle of the axis-aligned box where alpha can reach 1/255 (half-sizes
-// ceil(e sqrt(cov_xx)), ceil(e sqrt(cov_yy)), e = min(3, sqrt(2 ln(255 opacity))), as gsplat;
-// culled when empty, i.e. off screen), view-dependent colour from
+// ceil(e sqrt(cov_xx)), ceil(e sqrt(cov_yy)), e = min(3, sqrt(2 ln(255 opacity))), as gsplat),
+// the visibility radius ceil(3 sqrt(largest eigenvalue)) that densification counts visits by
+// (0 when the splat's 3-sigma square misses the image), view-dependent colour from
 // spherical harmonics up to degree 3 (+0.5, clamped at 0).
 // Writes the splat's depth as a sortable key (culled splats sort last), its tile count, and its
 // index. `gather_counts` reorders tile counts into depth order for the scan; `emit` writes one
@@ -75,9 +76,24 @@ fn quat_to_mat(q: vec4<f32>) -> mat3x3<f32> {
     return unit_quat_to_mat(q / max(length(q), 1e-12));
 }
 
+// Out of the frame: no tiles, sorted last, not visible (radius 0, read by densification).
 fn cull(i: u32) {
     tile_counts[i] = 0u;
     depth_keys[i] = CULLED_KEY;
+    projected[i].radius = 0.0;
+}
+
+// The tiles a splat at `xy` with half-sizes `radius` (pixels) covers: (min x, min y, columns,
+// rows), clamped to the image; as the reference's getRect (pixel centres at +0.5 are folded in by
+// evaluating the Gaussian at (px + 0.5, py + 0.5)). Zero columns or rows: off screen.
+fn tile_rect(xy: vec2<f32>, radius: vec2<f32>) -> vec4<u32> {
+    let tiles = vec2<i32>(params.tiles);
+    let lo = vec2<i32>(floor((xy - radius) / f32(TILE)));
+    let hi = vec2<i32>(floor((xy + radius + f32(TILE) - 1.0) / f32(TILE)));
+    let rmin = vec2<u32>(clamp(lo, vec2<i32>(0), tiles));
+    let rmax = vec2<u32>(clamp(hi, vec2<i32>(0), tiles));
+    let size = select(vec2<u32>(0u), rmax - rmin, rmax > rmin);
+    return vec4<u32>(rmin, select(vec2<u32>(0u), size, vec2<bool>(all(rmax > rmin))));
 }
 
 @compute @workgroup_size(256)
@@ -131,34 +147,37 @@ fn project(
         return;
     }
     let conic = vec3<f32>(c / det, -b / det, a / det);
-    let opacity = 1.0 / (1.0 + exp(-m.w));
-    if opacity < ALPHA_MIN {
-        cull(i);
-        return;
-    }
-    // Opacity-aware bounds: beyond `extend` standard deviations alpha < 1/255, which blending
-    // skips anyway, so the axis-aligned box of that ellipse (at most 3 sigma) holds every pixel
-    // the splat can touch.
-    let extend = min(3.0, sqrt(2.0 * log(opacity / ALPHA_MIN)));
-    let radius = ceil(extend * sqrt(vec2<f32>(a, c)));
     let xy = vec2<f32>(fx * p_cam.x / z + params.principal.x, fy * p_cam.y / z + params.principal.y);
-
-    // Tile rectangle [min, max) as in the reference's getRect (pixel centres at +0.5 are
-    // folded in by evaluating the Gaussian at (px + 0.5, py + 0.5)).
-    let tiles = vec2<i32>(params.tiles);
-    let lo = vec2<i32>(floor((xy - radius) / f32(TILE)));
-    let hi = vec2<i32>(floor((xy + radius + f32(TILE) - 1.0) / f32(TILE)));
-    let rmin = vec2<u32>(clamp(lo, vec2<i32>(0), tiles));
-    let rmax = vec2<u32>(clamp(hi, vec2<i32>(0), tiles));
-    let count = (rmax.x - rmin.x) * (rmax.y - rmin.y);
-    if count == 0u {
+    // Visibility as 3DGS counts it (for densification statistics): the square of 3 sigma of the
+    // larger eigenvalue touches the image.
+    let mid = 0.5 * (a + c);
+    let lambda = mid + sqrt(max(0.1, mid * mid - det));
+    let visible_radius = ceil(3.0 * sqrt(lambda));
+    if tile_rect(xy, vec2<f32>(visible_radius)).w == 0u {
         cull(i);
         return;
     }
+    // Drawn tiles: opacity-aware bounds. Beyond `extend` standard deviations alpha < 1/255,
+    // which blending skips anyway, so the axis-aligned box of that ellipse (at most 3 sigma)
+    // holds every pixel the splat can touch.
+    let opacity = 1.0 / (1.0 + exp(-m.w));
+    let extend = min(3.0, sqrt(2.0 * log(max(opacity, ALPHA_MIN) / ALPHA_MIN)));
+    let radius = ceil(extend * sqrt(vec2<f32>(a, c)));
+    let rect = tile_rect(xy, radius);
+    if opacity < ALPHA_MIN || rect.w == 0u {
+        // In view but drawing nothing: no tiles, still visible to the statistics.
+        tile_counts[i] = 0u;
+        depth_keys[i] = CULLED_KEY;
+        projected[i].radius = visible_radius;
+        return;
+    }
+    let rmin = rect.xy;
+    let rmax = rect.xy + rect.zw;
+    let count = rect.z * rect.w;
 
     let dir = normalize(m.xyz - params.cam_pos.xyz);
     let color = eval_sh(i, dir);
-    projected[i] = Projected(xy, z, opacity, conic, max(radius.x, radius.y), vec4<f32>(color, 0.0), vec4<u32>(rmin, rmax));
+    projected[i] = Projected(xy, z, opacity, conic, visible_radius, vec4<f32>(color, 0.0), vec4<u32>(rmin, rmax));
     tile_counts[i] = count;
     depth_keys[i] = bitcast<u32>(z);
 }

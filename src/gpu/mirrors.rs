@@ -277,9 +277,9 @@ fn mirrors() -> Vec<Mirror> {
                 prune_logit,
                 reset_logit,
                 log_split,
-                _pad0,
-                _pad1,
-                _pad2
+                visible_stride,
+                visible_offset,
+                _pad0
             ]
         ),
         mirror!(

@@ -19,7 +19,7 @@ use super::adam::{
 use super::backward::{BackwardKernel, BackwardPass, SPLAT_GRAD_FLOATS};
 use super::checkpoint::Checkpoint;
 use super::dataset::{TrainDataset, TrainView};
-use super::densify::{Densifier, DensifyConfig, RefineStats};
+use super::densify::{Densifier, DensifyConfig, RefineStats, VisibleFlags};
 use super::loss::{ImageQuality, LossKernel, LossPlan, LossValue};
 use super::SH_FLOATS;
 use crate::formats::GaussianScene;
@@ -406,7 +406,7 @@ impl Trainer {
                     &mut pass,
                     &self.backward.v_splat,
                     SPLAT_GRAD_FLOATS as u32,
-                    frame.tile_counts,
+                    VisibleFlags::projected(frame.projected),
                     w,
                     h,
                 )?;

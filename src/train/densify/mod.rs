@@ -66,10 +66,46 @@ pub struct DensifyParams {
     pub reset_logit: f32,
     /// ln 1.6: split children's scales are the parent's / 1.6.
     pub log_split: f32,
+    /// Words per splat and the word read in the visibility buffer (`accumulate`).
+    pub visible_stride: u32,
+    pub visible_offset: u32,
     pub _pad0: u32,
-    pub _pad1: u32,
-    pub _pad2: u32,
 }
+
+/// Where `accumulate` reads whether each splat was visible: a non-zero u32 word at
+/// `stride · i + offset`.
+#[derive(Clone, Copy, Debug)]
+pub struct VisibleFlags<'a> {
+    pub buffer: &'a wgpu::Buffer,
+    pub stride: u32,
+    pub offset: u32,
+}
+
+impl<'a> VisibleFlags<'a> {
+    /// One word per splat (e.g. tile counts: visible when > 0).
+    pub fn words(buffer: &'a wgpu::Buffer) -> Self {
+        Self {
+            buffer,
+            stride: 1,
+            offset: 0,
+        }
+    }
+
+    /// The renderer's `Projected` records: visible when the 3-sigma visibility radius is
+    /// non-zero (set by `project.wgsl` for every splat in the view, also those whose opacity-aware
+    /// bounds cover no tile — as the classic 3DGS statistics count them).
+    pub fn projected(buffer: &'a wgpu::Buffer) -> Self {
+        Self {
+            buffer,
+            stride: PROJECTED_WORDS,
+            offset: PROJECTED_RADIUS_WORD,
+        }
+    }
+}
+
+/// Size of WGSL `Projected` in u32 words, and the word of its `radius`.
+const PROJECTED_WORDS: u32 = 16;
+const PROJECTED_RADIUS_WORD: u32 = 7;
 
 /// gsplat `DefaultStrategy` settings (its defaults), plus an optional splat budget.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -325,9 +361,9 @@ impl Densifier {
     /// Records the statistics update of one camera's backward pass: `grad_xy` holds each splat's
     /// (at `grad_stride` floats per splat: 2 for packed pairs, 12 for the backward pass's
     /// per-splat record)
-    /// dLoss/d(pixel-space 2D mean) as `array<vec2<f32>>`, `tiles` its tile count
-    /// (`array<u32>`, > 0 when it was visible) in a `width` × `height` image. Each call makes its
-    /// own small uniform, so several cameras may be recorded into one submission.
+    /// dLoss/d(pixel-space 2D mean) as `array<vec2<f32>>`, `visible` whether it was visible in
+    /// a `width` × `height` image. Each call makes its own small uniform, so several cameras may
+    /// be recorded into one submission.
     #[allow(clippy::too_many_arguments)]
     pub fn record_accumulate(
         &self,
@@ -335,20 +371,27 @@ impl Densifier {
         pass: &mut wgpu::ComputePass<'_>,
         grad_xy: &wgpu::Buffer,
         grad_stride: u32,
-        tiles: &wgpu::Buffer,
+        visible: VisibleFlags<'_>,
         width: u32,
         height: u32,
     ) -> Result<(), GpuError> {
         let n = self.count as u64;
-        if grad_stride < 2 || grad_xy.size() < n * grad_stride as u64 * 4 || tiles.size() < n * 4 {
+        let visible_words = n * u64::from(visible.stride.max(1));
+        if grad_stride < 2
+            || grad_xy.size() < n * grad_stride as u64 * 4
+            || visible.offset >= visible.stride.max(1)
+            || visible.buffer.size() < visible_words * 4
+        {
             return Err(GpuError::Unsupported(format!(
-                "accumulate needs {n} 2D gradients and tile counts"
+                "accumulate needs {n} 2D gradients and visibility flags"
             )));
         }
         let params = DensifyParams {
             n: self.count,
             stride: grad_stride,
             half_size: [width as f32 / 2.0, height as f32 / 2.0],
+            visible_stride: visible.stride.max(1),
+            visible_offset: visible.offset,
             ..Default::default()
         };
         let uniform = uniform_buffer(ctx, "densify accumulate", &params);
@@ -358,7 +401,7 @@ impl Densifier {
             &[
                 (0, &uniform),
                 (1, grad_xy),
-                (2, tiles),
+                (2, visible.buffer),
                 (3, &self.grad2d),
                 (4, &self.visits),
             ],
@@ -374,12 +417,12 @@ impl Densifier {
         ctx: &GpuContext,
         grad_xy: &wgpu::Buffer,
         grad_stride: u32,
-        tiles: &wgpu::Buffer,
+        visible: VisibleFlags<'_>,
         width: u32,
         height: u32,
     ) -> Result<(), GpuError> {
         submit(ctx, "densify accumulate", |pass| {
-            self.record_accumulate(ctx, pass, grad_xy, grad_stride, tiles, width, height)
+            self.record_accumulate(ctx, pass, grad_xy, grad_stride, visible, width, height)
         })
     }
 

@@ -11,7 +11,7 @@ use wasm_bindgen_test::wasm_bindgen_test;
 
 use super::{
     accumulate_cpu, budget_threshold, refine_cpu, reset_opacity_cpu, split_normals, Densifier,
-    DensifyConfig, RefineStats,
+    DensifyConfig, RefineStats, VisibleFlags,
 };
 use crate::gpu::{storage_buffer_init, GpuContext};
 use crate::test_support::gpu;
@@ -368,7 +368,14 @@ async fn accumulate_matches_cpu_reference() {
             let grads_buf = storage_buffer_init(&ctx, "grad xy", &grads);
             let tiles_buf = storage_buffer_init(&ctx, "tiles", &tiles);
             densifier
-                .accumulate(&ctx, &grads_buf, 2, &tiles_buf, width, height)
+                .accumulate(
+                    &ctx,
+                    &grads_buf,
+                    2,
+                    VisibleFlags::words(&tiles_buf),
+                    width,
+                    height,
+                )
                 .expect("accumulate");
             accumulate_cpu(&mut grad2d, &mut visits, &grads, &tiles, width, height);
         }
