@@ -251,3 +251,54 @@ async fn frames_after_a_jump_in_intersections_catch_up_without_a_sync() {
     // More than the smallest lists hold, so the near frames did overflow at first.
     assert!(grown > 4096, "{grown} intersections");
 }
+
+/// What each splat draws (its tile count) and whether densification counts it as seen (the
+/// visibility radius in `Projected`), for: an opaque splat in view; the same at opacity 1/300
+/// (below the 1/255 blending cut-off: draws nothing, still seen); a faint splat just off the
+/// image's left edge whose 3-sigma square reaches in while its opacity-aware box does not (draws
+/// nothing, still seen); a splat far off screen (neither).
+#[wasm_bindgen_test(unsupported = tokio::test)]
+async fn opacity_aware_bounds_draw_less_but_visibility_stays_three_sigma() {
+    let ctx = gpu().await;
+    let cam = Camera {
+        world_to_camera: glam::Mat4::IDENTITY,
+        fx: 100.0,
+        fy: 100.0,
+        cx: 32.0,
+        cy: 32.0,
+        width: 64,
+        height: 64,
+    };
+    // σ = 5 px on screen at depth 1 (scale 0.05). The edge splat's centre sits 12 px left of the
+    // image (x = -12): 3σ = 15 px reaches 3 px in; at opacity 0.02 the opacity-aware extent is
+    // sqrt(2 ln(0.02 · 255)) σ ≈ 1.8σ = 9 px, which does not.
+    let splats = [
+        ([0.0, 0.0, 1.0], 0.9),
+        ([0.1, 0.1, 1.0], 1.0 / 300.0),
+        ([-0.44, 0.0, 1.0], 0.02),
+        ([5.0, 0.0, 1.0], 0.9),
+    ];
+    let mut scene = GaussianScene::empty(0);
+    for (p, opacity) in splats {
+        let one = single(p, 0.05, opacity, [1.0, 1.0, 1.0]);
+        scene.positions.extend(one.positions);
+        scene.log_scales.extend(one.log_scales);
+        scene.rotations.extend(one.rotations);
+        scene.opacity_logits.extend(one.opacity_logits);
+        scene.sh.extend(one.sh);
+    }
+    let mut r = Renderer::new(&ctx, GpuScene::upload(&ctx, &scene).expect("upload")).expect("r");
+    r.render(&cam, Vec3::ZERO).await.expect("render");
+    let frame = r.frame_buffers().expect("frame");
+    let counts: Vec<u32> = crate::gpu::read_buffer(&ctx, frame.tile_counts, 4)
+        .await
+        .expect("tile counts");
+    let projected: Vec<[f32; 16]> = crate::gpu::read_buffer(&ctx, frame.projected, 4)
+        .await
+        .expect("projected");
+    let radius: Vec<f32> = projected.iter().map(|p| p[7]).collect();
+    assert!(counts[0] > 0 && radius[0] >= 15.0, "{counts:?} {radius:?}");
+    assert_eq!(&counts[1..], &[0, 0, 0], "{counts:?}");
+    assert!(radius[1] >= 15.0 && radius[2] >= 15.0, "{radius:?}");
+    assert_eq!(radius[3], 0.0);
+}
