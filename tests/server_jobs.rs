@@ -9,25 +9,11 @@ mod common;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::api::{backends, typed, uuid_like, Api, Backend};
+use common::api::{backends, on_both_backends, typed, uuid_like, Api, Backend};
 use serde_json::{json, Value};
 use sha2::Sha256;
 use splatpod::api;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// A `#[tokio::test]` named `$test` that runs the scenario `$body(backend)` on SQLite, then on
-/// PostgreSQL.
-macro_rules! on_both_backends {
-    ($test:ident, $body:ident) => {
-        #[tokio::test]
-        async fn $test() {
-            for b in backends() {
-                eprintln!("backend: {b:?}");
-                $body(b).await;
-            }
-        }
-    };
-}
 
 fn images_dir() -> PathBuf {
     common::workspace_root().join("../shared/datasets/strecha-fountain-P11/images")

@@ -9,48 +9,14 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{create_key, Server};
+use common::api::{backends, on_both_backends, typed, uuid_like, Api, Backend};
 use serde_json::{json, Value};
 use splatpod::api;
 
-/// A database for the server under test: SQLite in its data folder, or PostgreSQL.
-#[derive(Clone, Debug)]
-enum Backend {
-    Sqlite,
-    Postgres(String),
-}
-
-fn backends() -> Vec<Backend> {
-    let url = std::env::var("SPLATPOD_TEST_DATABASE_URL").unwrap_or_else(|_| {
-        panic!(
-            "SPLATPOD_TEST_DATABASE_URL is not set: run the suite with ./test.sh, which starts \
-             PostgreSQL (.ci/postgres.sh), or point it at a server"
-        )
-    });
-    vec![Backend::Sqlite, Backend::Postgres(url)]
-}
-
-/// A `#[tokio::test]` named `$test` that runs the scenario `$body(backend)` on SQLite, then on
-/// PostgreSQL.
-macro_rules! on_both_backends {
-    ($test:ident, $body:ident) => {
-        #[tokio::test]
-        async fn $test() {
-            for b in backends() {
-                eprintln!("backend: {b:?}");
-                $body(b).await;
-            }
-        }
-    };
-}
-
-/// A server (with no GPU: jobs here are only queued and read, never run) and its full key.
-struct Api {
-    server: Server,
-    key: String,
-    endpoint: String,
-    env: Vec<(String, String)>,
-    http: reqwest::Client,
+/// A server with no GPU (a backend this build does not include: queued jobs stay queued and
+/// cheap) and its full key.
+async fn start(backend: &Backend) -> Api {
+    Api::start_opts(backend, &[("WGPU_BACKEND", "metal")], false).await
 }
 
 /// What a request answered: status and JSON body (or the text as a JSON string).
@@ -59,50 +25,22 @@ struct Answer {
     body: Value,
 }
 
-impl Api {
-    async fn start(backend: &Backend) -> Api {
-        // Each server its own endpoint, so servers sharing one PostgreSQL database never see
-        // each other's queue.
-        let endpoint = format!("pair{}", unique());
-        let mut env: Vec<(String, String)> = vec![
-            ("SPLATPOD_ENDPOINT".into(), endpoint.clone()),
-            // A backend this build does not include: no GPU, so queued jobs stay cheap.
-            ("WGPU_BACKEND".into(), "metal".into()),
-        ];
-        if let Backend::Postgres(url) = backend {
-            env.push(("SPLATPOD_DATABASE_URL".into(), url.clone()));
-        }
-        let dir = tempfile::tempdir().expect("temp dir");
-        let refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let key = create_key(dir.path(), &refs);
-        let server = Server::start_in(dir, &refs);
-        server.wait_healthy().await;
-        Api {
-            server,
-            key,
-            endpoint,
-            env,
-            http: reqwest::Client::new(),
-        }
-    }
+/// The calls these tests make with a chosen token (a full key, a pairing token or none).
+trait TokenCalls {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer;
+    async fn pair(&self, project: &str, body: Value) -> api::PairingCreated;
+    async fn pair_with(&self, key: &str, project: &str, body: Value) -> api::PairingCreated;
+    async fn upload_as(&self, token: &str, project: &str, name: &str, bytes: Vec<u8>) -> Answer;
+    async fn run_as(&self, token: &str, project: &str) -> Answer;
+}
 
-    /// Runs a `splatpod-server` admin subcommand on this server's data; returns stdout.
-    fn cli(&self, args: &[&str]) -> String {
-        let mut cmd = std::process::Command::new(common::server_bin());
-        cmd.args(args)
-            .env("SPLATPOD_DATA_DIR", self.server.data_dir.path());
-        for (k, v) in &self.env {
-            cmd.env(k, v);
-        }
-        let out = cmd.output().expect("run CLI");
-        assert!(out.status.success(), "{args:?} failed");
-        String::from_utf8(out.stdout).expect("utf-8")
-    }
-
-    fn url(&self, path: &str) -> String {
-        self.server.url(&path.replace("{ep}", &self.endpoint))
-    }
-
+impl TokenCalls for Api {
     /// Sends `method path` with `token` (none: no Authorization header) and a JSON body.
     async fn call(
         &self,
@@ -120,19 +58,6 @@ impl Api {
             req = req.json(&b);
         }
         answer(req).await
-    }
-
-    async fn project(&self, name: &str) -> String {
-        let a = self
-            .call(
-                "POST",
-                "/api/projects",
-                Some(&self.key),
-                Some(json!({ "name": name })),
-            )
-            .await;
-        assert_eq!(a.status, 201, "{}", a.body);
-        typed::<api::Project>(&a.body).id
     }
 
     async fn pair(&self, project: &str, body: Value) -> api::PairingCreated {
@@ -153,7 +78,7 @@ impl Api {
         typed(&a.body)
     }
 
-    async fn upload(&self, token: &str, project: &str, name: &str, bytes: Vec<u8>) -> Answer {
+    async fn upload_as(&self, token: &str, project: &str, name: &str, bytes: Vec<u8>) -> Answer {
         let form = reqwest::multipart::Form::new().part(
             "images",
             reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()),
@@ -168,7 +93,7 @@ impl Api {
     }
 
     /// Queues a features job on `project` with `token`.
-    async fn run(&self, token: &str, project: &str) -> Answer {
+    async fn run_as(&self, token: &str, project: &str) -> Answer {
         self.call(
             "POST",
             "/v2/{ep}/run",
@@ -189,33 +114,6 @@ async fn answer(req: reqwest::RequestBuilder) -> Answer {
         assert_eq!(e.status, status, "{body}");
     }
     Answer { status, body }
-}
-
-/// A name no other test process uses at the same time.
-fn unique() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    format!(
-        "{:012x}{}",
-        h.finish() & 0xffff_ffff_ffff,
-        std::process::id()
-    )
-}
-
-/// `body` as the API type `T`, failing the test when the response does not have its shape.
-fn typed<T: serde::de::DeserializeOwned>(body: &Value) -> T {
-    serde_json::from_value(body.clone()).unwrap_or_else(|e| {
-        panic!(
-            "response is not a {}: {e}\n{body}",
-            std::any::type_name::<T>()
-        )
-    })
 }
 
 /// A small valid PNG (16 × 16 gradient) whose bytes differ with `seed`.
@@ -255,7 +153,7 @@ fn unix_s(stamp: &str) -> i64 {
 
 /// What a pairing token may and may not do, its link and QR code, and revocation.
 async fn scope(backend: Backend) {
-    let api = Api::start(&backend).await;
+    let api = start(&backend).await;
     let mine = api.project("phone capture").await;
     let other = api.project("someone else's").await;
 
@@ -311,7 +209,7 @@ async fn scope(backend: Backend) {
         .call("GET", &format!("/api/projects/{mine}"), Some(&token), None)
         .await;
     assert_eq!(a.status, 200, "{}", a.body);
-    let a = api.upload(&token, &mine, "a.png", small_png(1)).await;
+    let a = api.upload_as(&token, &mine, "a.png", small_png(1)).await;
     assert_eq!(a.status, 201, "{}", a.body);
     assert_eq!(typed::<api::UploadResult>(&a.body).stored, 1);
     let a = api
@@ -324,7 +222,7 @@ async fn scope(backend: Backend) {
         .await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(typed::<api::ImageList>(&a.body).images.len(), 1);
-    let a = api.run(&token, &mine).await;
+    let a = api.run_as(&token, &mine).await;
     assert_eq!(a.status, 200, "{}", a.body);
     let job = typed::<api::JobAccepted>(&a.body).id;
     let a = api
@@ -340,14 +238,14 @@ async fn scope(backend: Backend) {
     follow_events(&api, &token, &job).await;
 
     // Refused with 403: everything else, on its own project or another.
-    let b = api.upload(&api.key, &other, "b.png", small_png(2)).await;
+    let b = api.upload_as(&api.key, &other, "b.png", small_png(2)).await;
     assert_eq!(b.status, 201, "{}", b.body);
-    let a = api.run(&api.key, &other).await;
+    let a = api.run_as(&api.key, &other).await;
     assert_eq!(a.status, 200, "{}", a.body);
     let other_job = typed::<api::JobAccepted>(&a.body).id;
-    let a = api.run(&token, &other).await;
+    let a = api.run_as(&token, &other).await;
     assert_forbidden(&a, "run on another project");
-    let a = api.upload(&token, &other, "c.png", small_png(3)).await;
+    let a = api.upload_as(&token, &other, "c.png", small_png(3)).await;
     assert_forbidden(&a, "upload to another project");
     let forbidden: Vec<(&str, String, Option<Value>)> = vec![
         ("GET", "/api/projects".into(), None),
@@ -455,9 +353,9 @@ async fn scope(backend: Backend) {
         let a = api.call(method, &path, Some(&token), None).await;
         assert_eq!(a.status, 401, "revoked token, {method} {path}: {}", a.body);
     }
-    let a = api.upload(&token, &mine, "d.png", small_png(4)).await;
+    let a = api.upload_as(&token, &mine, "d.png", small_png(4)).await;
     assert_eq!(a.status, 401, "{}", a.body);
-    let a = api.run(&token, &mine).await;
+    let a = api.run_as(&token, &mine).await;
     assert_eq!(a.status, 401, "{}", a.body);
     let a = api
         .call(
@@ -508,7 +406,7 @@ async fn follow_events(api: &Api, token: &str, job: &str) {
 
 /// A pairing stops working at its expiry, even while its lookup is cached.
 async fn expiry(backend: Backend) {
-    let api = Api::start(&backend).await;
+    let api = start(&backend).await;
     let project = api.project("short").await;
     let pairing = api.pair(&project, json!({"expires_in_s": 2})).await;
     let path = format!("/api/projects/{project}");
@@ -517,7 +415,7 @@ async fn expiry(backend: Backend) {
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let a = api.call("GET", &path, Some(&pairing.token), None).await;
     assert_eq!(a.status, 401, "expired token: {}", a.body);
-    let a = api.run(&pairing.token, &project).await;
+    let a = api.run_as(&pairing.token, &project).await;
     assert_eq!(a.status, 401, "expired token: {}", a.body);
     let a = api
         .call("GET", &format!("{path}/pairings"), Some(&api.key), None)
@@ -528,10 +426,10 @@ async fn expiry(backend: Backend) {
 
 /// A pairing dies with the key that created it (within the auth cache's 5 s).
 async fn dies_with_its_key(backend: Backend) {
-    let api = Api::start(&backend).await;
+    let api = start(&backend).await;
     let project = api.project("keyed").await;
     // A second key, named uniquely: PostgreSQL may be shared with other tests' keys.
-    let name = format!("desk{}", unique());
+    let name = format!("desk{}", &uuid_like()[..12]);
     let key = api
         .cli(&["keys", "create", "--name", &name])
         .trim()

@@ -25,6 +25,23 @@ pub fn backends() -> Vec<Backend> {
     vec![Backend::Sqlite, Backend::Postgres(url)]
 }
 
+/// A `#[tokio::test]` named `$test` that runs the scenario `$body(backend)` on SQLite, then on
+/// PostgreSQL.
+#[allow(unused_macros)]
+macro_rules! on_both_backends {
+    ($test:ident, $body:ident) => {
+        #[tokio::test]
+        async fn $test() {
+            for b in backends() {
+                eprintln!("backend: {b:?}");
+                $body(b).await;
+            }
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use on_both_backends;
+
 /// A server with its key and an HTTP client.
 pub struct Api {
     pub server: Server,
