@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Lighthouse report of the PWA's home and capture pages -> bench/results/lighthouse.json.
+# Builds the release PWA (trunk build --release) and serves it with the server on a free port
+# and a throw-away data folder, then runs bench/lighthouse/report.mjs (Lighthouse 12.2.3 and
+# puppeteer-core from the npm registry, driving the machine's Chromium; nothing else downloads).
+#
+#   bench/lighthouse.sh [OUT_JSON]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-bench/results/lighthouse.json}
+dist=${SPLATPOD_LIGHTHOUSE_DIST:-target/dist-release}
+if [ ! -d bench/lighthouse/node_modules/lighthouse ]; then
+    (cd bench/lighthouse && npm i --no-audit --no-fund -E lighthouse@12.2.3 >/dev/null)
+fi
+[ -f "$dist/index.html" ] || trunk build --release --dist "$dist"
+cargo build --release -p splatpod-server
+data=$(mktemp -d)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+target/release/splatpod-server serve --port "$port" --data-dir "$data" --dist-dir "$dist" \
+    >"$data/server.log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null; rm -rf "$data"' EXIT
+for _ in $(seq 100); do
+    curl -sf "http://127.0.0.1:$port/health" >/dev/null && break
+    sleep 0.2
+done
+node bench/lighthouse/report.mjs "http://127.0.0.1:$port" "$out" "$(git rev-parse --short HEAD)"
