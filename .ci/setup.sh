@@ -13,6 +13,8 @@ need_apt=()
 [ -e /usr/share/vulkan/icd.d/lvp_icd.x86_64.json ] || [ -n "$(ls /usr/share/vulkan/icd.d/lvp_icd* 2>/dev/null)" ] || need_apt+=(mesa-vulkan-drivers)
 command -v chromium >/dev/null || need_apt+=(chromium)
 command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
+# The server reads uploaded videos with ffmpeg/ffprobe (and the tests encode their clip with it).
+{ command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null; } || need_apt+=(ffmpeg)
 if [ ${#need_apt[@]} -gt 0 ]; then
     # With recommends, as validated here (fonts and helpers headless Chromium may use).
     echo "setup: apt-get install ${need_apt[*]}"

@@ -179,6 +179,20 @@ pub struct UploadResult {
     pub files: Vec<UploadedFile>,
 }
 
+/// `POST /api/projects/{id}/videos`: the frames kept from one video (the sharpest of each
+/// time window), ingested exactly like uploaded photos.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VideoUploadResult {
+    /// The clip's length as the decoder measured it.
+    pub duration_s: f64,
+    /// Frames asked for (`frames`, or the `quality` preset's count).
+    pub frames_requested: u32,
+    /// Frames kept: fewer than asked for when the clip has fewer frames than windows.
+    pub frames_extracted: u32,
+    /// What became of each kept frame, as for a photo upload.
+    pub upload: UploadResult,
+}
+
 /// A result kept with a project.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ArtifactInfo {

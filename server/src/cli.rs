@@ -193,6 +193,15 @@ pub struct ServeArgs {
     /// Largest upload request body in bytes.
     #[arg(long, env = "SPLATPOD_MAX_UPLOAD_BYTES", default_value_t = 2 << 30)]
     pub max_upload_bytes: usize,
+    /// The ffmpeg that turns uploaded videos into frames (Debian's `ffmpeg` package).
+    #[arg(long, env = "SPLATPOD_FFMPEG", default_value = "ffmpeg")]
+    pub ffmpeg: PathBuf,
+    /// The ffprobe that measures uploaded videos (installed with ffmpeg).
+    #[arg(long, env = "SPLATPOD_FFPROBE", default_value = "ffprobe")]
+    pub ffprobe: PathBuf,
+    /// Longest time reading one uploaded video may take, in seconds (probe and decode).
+    #[arg(long, env = "SPLATPOD_VIDEO_TIMEOUT_S", default_value_t = 600)]
+    pub video_timeout_s: u64,
     /// Most images a job may fetch from `image_urls`.
     #[arg(long, env = "SPLATPOD_MAX_URL_IMAGES", default_value_t = 200)]
     pub max_url_images: usize,

@@ -25,6 +25,8 @@ pub enum ServerError {
     Blob(#[from] object_store::Error),
     #[error(transparent)]
     Train(#[from] splatpod::train::trainer::TrainError),
+    #[error(transparent)]
+    Video(#[from] crate::video::VideoError),
     #[error("{0}")]
     BadInput(String),
     #[error("{0}")]
@@ -52,8 +54,13 @@ pub enum ServerError {
 
 impl ServerError {
     pub fn status(&self) -> StatusCode {
+        use crate::video::VideoError;
         match self {
-            ServerError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ServerError::Unavailable(_) | ServerError::Video(VideoError::NoDecoder(_)) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ServerError::Video(VideoError::Unreadable(_)) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ServerError::Video(VideoError::Timeout(_)) => StatusCode::PAYLOAD_TOO_LARGE,
             ServerError::Format(_) | ServerError::BadInput(_) | ServerError::Json(_) => {
                 StatusCode::BAD_REQUEST
             }

@@ -22,6 +22,7 @@ mod sfm_cli;
 mod spawn;
 mod state;
 mod train_cli;
+mod video;
 
 use clap::Parser;
 

@@ -70,6 +70,12 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServerError> {
         public_url: args.public_url.clone(),
         job_timeout_ms: (args.job_timeout_s.max(1) * 1000) as i64,
         max_attempts: 1 + args.job_retries.clamp(0, 20),
+        video: crate::video::VideoTools {
+            ffmpeg: args.ffmpeg.clone(),
+            ffprobe: args.ffprobe.clone(),
+            timeout: std::time::Duration::from_secs(args.video_timeout_s.max(1)),
+            work_dir: data_dir.join("tmp"),
+        },
     };
     let limits = RateLimits::new(args.job_rate_per_min);
     let shrink = limits.clone();

@@ -30,6 +30,8 @@ pub struct Config {
     pub public_url: Option<String>,
     pub job_timeout_ms: i64,
     pub max_attempts: i64,
+    /// The video decoders and their limits.
+    pub video: crate::video::VideoTools,
 }
 
 #[derive(Clone)]

@@ -30,6 +30,8 @@ use super::problem::{problem_view, Problem};
 use super::queue::{sha256_hex, Queue};
 use super::sender::Sender;
 use super::upload::UploadPanel;
+use super::video::Scorer;
+use super::video_panel::{video_panel, FrameSink};
 
 /// Features kept per photo: enough for overlap, few enough for a phone to stay responsive.
 const MAX_FEATURES: u32 = 4096;
@@ -229,19 +231,25 @@ impl Capture {
 
     /// Adds the picked files to the list, then keeps, checks and sends each.
     fn add_files(self: &Rc<Self>, files: web_sys::FileList) {
+        let picked = (0..files.length())
+            .filter_map(|i| files.get(i))
+            .map(|file| (file.name(), web_sys::Blob::from(file)))
+            .collect();
+        self.add_blobs(picked);
+    }
+
+    /// Adds photos (name, bytes) to the list, then keeps, checks and sends each: picked files
+    /// and the frames kept from a video alike.
+    fn add_blobs(self: &Rc<Self>, picked: Vec<(String, web_sys::Blob)>) {
         let mut added = Vec::new();
         let mut photos = Vec::new();
-        for i in 0..files.length() {
-            let Some(file) = files.get(i) else {
-                continue;
-            };
-            let blob: web_sys::Blob = file.clone().into();
+        for (name, blob) in picked {
             let thumb = web_sys::Url::create_object_url_with_blob(&blob).ok();
             self.keep_url(&thumb);
             let id = self.new_id();
             photos.push(Photo {
                 id,
-                name: file.name(),
+                name: name.clone(),
                 thumb,
                 state: PhotoState::Queued,
                 sha: None,
@@ -250,7 +258,7 @@ impl Capture {
                 project: None,
                 upload: Upload::Saving,
             });
-            added.push((id, blob, file.name()));
+            added.push((id, blob, name));
         }
         self.photos().update(|list| list.extend(photos));
         spawn_local(Rc::clone(self).keep_and_check(added));
@@ -496,6 +504,36 @@ impl Capture {
     }
 }
 
+/// Frames kept from a video join the list as photos; they are scored with the check's GPU
+/// sharpness kernel, or on the CPU where the page has no WebGPU.
+struct CaptureFrames(Rc<Capture>);
+
+impl FrameSink for CaptureFrames {
+    fn scorer(&self) -> Option<Scorer> {
+        match self.0.gpu_state.try_get_untracked()? {
+            GpuState::Checking => None,
+            GpuState::Ready => Some(
+                self.0
+                    .gpu
+                    .borrow()
+                    .as_ref()
+                    .map_or(Scorer::Cpu, |(ctx, a)| {
+                        Scorer::Gpu(ctx.clone(), Rc::clone(a))
+                    }),
+            ),
+            GpuState::Unavailable(_) => Some(Scorer::Cpu),
+        }
+    }
+
+    fn add_frame(&self, name: String, jpeg: web_sys::Blob) -> bool {
+        if self.0.photos().try_with_untracked(|_| ()).is_none() {
+            return false;
+        }
+        self.0.add_blobs(vec![(name, jpeg)]);
+        true
+    }
+}
+
 /// The summary line: how many photos, how many sent, how many waiting.
 fn summary(photos: &[Photo]) -> (usize, usize, usize, String) {
     let total = photos.len();
@@ -608,6 +646,7 @@ pub fn CapturePage() -> impl IntoView {
                     "Start over"
                 </button>
             </div>
+            {video_panel(Rc::new(CaptureFrames(Rc::clone(&capture))))}
             <p
                 id="capture-summary"
                 role="status"

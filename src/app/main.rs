@@ -10,11 +10,14 @@ mod photo;
 mod problem;
 mod project;
 mod queue;
+mod recorder;
 mod sender;
 mod shared;
 mod status;
 mod train;
 mod upload;
+mod video;
+mod video_panel;
 mod viewer;
 
 use leptos::prelude::*;

@@ -44,6 +44,18 @@ impl CaptureAnalyzer {
         }
     }
 
+    /// Only the sharpness signal (the blur check), e.g. to pick the sharpest of several video
+    /// frames with the same kernel the photo check uses.
+    pub async fn sharpness(
+        &self,
+        ctx: &GpuContext,
+        gray: &[f32],
+        w: u32,
+        h: u32,
+    ) -> Result<f32, GpuError> {
+        self.sharpness.variance_of_laplacian(ctx, gray, w, h).await
+    }
+
     /// All three signals for a `w × h` gray frame (values in 0..1, e.g.
     /// `images::decode_image(..).gray`), on the GPU.
     pub async fn analyze(

@@ -47,6 +47,16 @@ impl Quality {
         }
     }
 
+    /// Frames kept from a video (the sharpest of each of this many equal time windows): enough
+    /// overlap for SfM at low, denser coverage at high.
+    pub fn video_frames(self) -> u32 {
+        match self {
+            Quality::Low => 30,
+            Quality::Medium => 50,
+            Quality::High => 100,
+        }
+    }
+
     /// The SIFT settings, keeping at most `max_features` (default [`Self::feature_cap`]).
     pub fn sift_params(self, max_features: Option<u32>) -> SiftParams {
         let (upsample, contrast_threshold) = match self {

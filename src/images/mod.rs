@@ -12,6 +12,7 @@
 mod decode;
 mod error;
 mod exif;
+pub mod keyframes;
 mod sharpness;
 mod sniff;
 #[cfg(test)]

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod api;
+pub mod clip;
 pub mod posed_set;
 
 use std::path::PathBuf;

@@ -10,6 +10,7 @@ mod projects;
 mod runpod;
 mod shares;
 mod uploads;
+mod videos;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderMap, HeaderValue, Method};
@@ -54,6 +55,10 @@ pub fn router(
             post(uploads::upload)
                 .get(uploads::list)
                 .layer(DefaultBodyLimit::max(max_upload_bytes)),
+        )
+        .route(
+            "/api/projects/{id}/videos",
+            post(videos::upload).layer(DefaultBodyLimit::max(max_upload_bytes)),
         )
         .route("/api/projects/{id}/artifacts", get(artifacts::list))
         .route(

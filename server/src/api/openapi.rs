@@ -11,6 +11,7 @@ pub const OPERATIONS: &[(&str, &str, &str, bool)] = &[
     ("get", "/api/projects/{id}", "One project with image, artifact and job counts (a pairing token: its project)", true),
     ("delete", "/api/projects/{id}", "Delete a project, its images, artifacts and shares", true),
     ("post", "/api/projects/{id}/images", "Upload photos (multipart, field `images`, many files); each is decoded and checked; duplicates by SHA-256 are reported (a pairing token: its project)", true),
+    ("post", "/api/projects/{id}/videos", "Upload one video (multipart, field `video`; optional `frames` 1-300 or `quality` low/medium/high = 30/50/100, default 50); the sharpest frame of each equal time window is kept and ingested as a photo (415 for an unreadable video, 503 when the server lacks ffmpeg; a pairing token: its project)", true),
     ("get", "/api/projects/{id}/images", "List a project's photos (a pairing token: its project)", true),
     ("get", "/api/projects/{id}/artifacts", "List artifacts (feature files, matches, scene, thumbnail)", true),
     ("get", "/api/projects/{id}/artifacts/{name}", "Download an artifact", true),
@@ -71,7 +72,7 @@ pub async fn spec() -> Json<Value> {
         "info": {
             "title": "Splatpod API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Projects, uploads, artifacts, share links and RunPod-compatible jobs. Errors are {\"error\": message, \"status\": code}; 413 for oversize uploads, 415 for unreadable images, 429 with Retry-After when rate-limited."
+            "description": "Projects, uploads, artifacts, share links and RunPod-compatible jobs. Errors are {\"error\": message, \"status\": code}; 413 for oversize uploads, 415 for unreadable images or videos, 429 with Retry-After when rate-limited."
         },
         "paths": paths,
         "components": {

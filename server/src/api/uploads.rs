@@ -15,7 +15,8 @@ use crate::error::ServerError;
 use crate::ingest::{display_name, ingest_image, Ingested};
 use crate::state::AppState;
 
-fn multipart_error(e: MultipartError) -> ServerError {
+/// A multipart failure as the client's fault: 413 past the body limit, else 400.
+pub(super) fn multipart_error(e: MultipartError) -> ServerError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ServerError::TooLarge(format!("upload too large: {}", e.body_text()))
     } else {
@@ -25,13 +26,13 @@ fn multipart_error(e: MultipartError) -> ServerError {
 
 /// Images stored so far by one request, removed again if the request as a whole fails (too
 /// many files, a malformed body), so a refused request leaves the project as it was.
-struct Undo<'a> {
-    st: &'a AppState,
-    stored: Vec<Image>,
+pub(super) struct Undo<'a> {
+    pub(super) st: &'a AppState,
+    pub(super) stored: Vec<Image>,
 }
 
 impl Undo<'_> {
-    async fn run(self) {
+    pub(super) async fn run(self) {
         for img in self.stored {
             if let Err(e) = images::delete(&self.st.db, &img.id).await {
                 tracing::error!(image = %img.id, "undoing a failed upload: {e}");
@@ -67,6 +68,107 @@ pub async fn upload(
     }
 }
 
+/// The outcome of the files of one upload so far: per-file results and counts, and the
+/// first client-side refusal (the answer when nothing at all was usable).
+#[derive(Default)]
+pub(super) struct Tally {
+    results: Vec<UploadedFile>,
+    stored: u64,
+    duplicates: u64,
+    rejected: u64,
+    files: usize,
+    first_error: Option<ServerError>,
+}
+
+impl Tally {
+    /// Records what became of file `name`; a server fault ends the request.
+    pub(super) fn add(
+        &mut self,
+        name: String,
+        outcome: Result<Ingested, ServerError>,
+        new_images: &mut Vec<Image>,
+    ) -> Result<(), ServerError> {
+        self.files += 1;
+        match outcome {
+            Ok(Ingested::Stored(img)) => {
+                self.stored += 1;
+                new_images.push(img.clone());
+                self.results.push(UploadedFile {
+                    file_name: name,
+                    status: UploadStatus::Stored,
+                    image: Some(img.into()),
+                    error: None,
+                });
+            }
+            Ok(Ingested::Duplicate(img)) => {
+                self.duplicates += 1;
+                self.results.push(UploadedFile {
+                    file_name: name,
+                    status: UploadStatus::Duplicate,
+                    image: Some(img.into()),
+                    error: None,
+                });
+            }
+            Err(e) if e.status().is_client_error() => {
+                self.rejected += 1;
+                self.results.push(UploadedFile {
+                    file_name: name,
+                    status: UploadStatus::Rejected,
+                    image: None,
+                    error: Some(e.to_string()),
+                });
+                self.first_error.get_or_insert(e);
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(())
+    }
+
+    /// The answer: an error when no file was usable, else the status (201 when something new
+    /// was stored) and the result; touches the project when it changed.
+    pub(super) async fn finish(
+        self,
+        st: &AppState,
+        id: &str,
+    ) -> Result<(StatusCode, UploadResult), ServerError> {
+        let files = self.files;
+        if self.stored == 0 && self.duplicates == 0 {
+            if let Some(e) = self.first_error {
+                // Nothing usable: answer with the (first) reason as the status.
+                return Err(if files == 1 {
+                    e
+                } else {
+                    match e {
+                        ServerError::TooLarge(_) => ServerError::TooLarge(format!(
+                            "all {files} files were rejected; first: {e}"
+                        )),
+                        _ => ServerError::UnsupportedMedia(format!(
+                            "all {files} files were rejected; first: {e}"
+                        )),
+                    }
+                });
+            }
+        }
+        if self.stored > 0 {
+            crate::db::projects::touch(&st.db, id).await?;
+        }
+        let code = if self.stored > 0 {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        };
+        Ok((
+            code,
+            UploadResult {
+                stored: self.stored,
+                duplicates: self.duplicates,
+                rejected: self.rejected,
+                files: self.results,
+            },
+        ))
+    }
+}
+
 async fn receive(
     st: &AppState,
     id: &str,
@@ -74,9 +176,7 @@ async fn receive(
     new_images: &mut Vec<Image>,
 ) -> Result<(StatusCode, Json<UploadResult>), ServerError> {
     let max_bytes = st.config.max_image_bytes;
-    let mut results = Vec::new();
-    let mut first_error: Option<ServerError> = None;
-    let (mut stored, mut duplicates, mut rejected) = (0u64, 0u64, 0u64);
+    let mut tally = Tally::default();
     let mut files = 0usize;
     while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
         match field.name() {
@@ -113,78 +213,15 @@ async fn receive(
         } else {
             ingest_image(&st.db, &st.blobs, id, &name, buf.freeze(), max_bytes).await
         };
-        match outcome {
-            Ok(Ingested::Stored(img)) => {
-                stored += 1;
-                new_images.push(img.clone());
-                results.push(UploadedFile {
-                    file_name: name,
-                    status: UploadStatus::Stored,
-                    image: Some(img.into()),
-                    error: None,
-                });
-            }
-            Ok(Ingested::Duplicate(img)) => {
-                duplicates += 1;
-                results.push(UploadedFile {
-                    file_name: name,
-                    status: UploadStatus::Duplicate,
-                    image: Some(img.into()),
-                    error: None,
-                });
-            }
-            Err(e) if e.status().is_client_error() => {
-                rejected += 1;
-                results.push(UploadedFile {
-                    file_name: name,
-                    status: UploadStatus::Rejected,
-                    image: None,
-                    error: Some(e.to_string()),
-                });
-                first_error.get_or_insert(e);
-            }
-            Err(e) => return Err(e),
-        }
+        tally.add(name, outcome, new_images)?;
     }
     if files == 0 {
         return Err(ServerError::BadInput(
             "no files: send one or more in the multipart field `images`".into(),
         ));
     }
-    if stored == 0 && duplicates == 0 {
-        if let Some(e) = first_error {
-            // Nothing usable: answer with the (first) reason as the status.
-            return Err(if files == 1 {
-                e
-            } else {
-                match e {
-                    ServerError::TooLarge(_) => ServerError::TooLarge(format!(
-                        "all {files} files were rejected; first: {e}"
-                    )),
-                    _ => ServerError::UnsupportedMedia(format!(
-                        "all {files} files were rejected; first: {e}"
-                    )),
-                }
-            });
-        }
-    }
-    if stored > 0 {
-        crate::db::projects::touch(&st.db, id).await?;
-    }
-    let code = if stored > 0 {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((
-        code,
-        Json(UploadResult {
-            stored,
-            duplicates,
-            rejected,
-            files: results,
-        }),
-    ))
+    let (code, result) = tally.finish(st, id).await?;
+    Ok((code, Json(result)))
 }
 
 /// The project's photos; a pairing token may list its own project's.
