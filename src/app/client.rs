@@ -57,6 +57,17 @@ pub fn bearer(token: &str) -> String {
     format!("Bearer {token}")
 }
 
+/// `GET path` with `token` (a full key or a pairing token) as a bearer: the typed answer, or
+/// what went wrong in words.
+pub async fn get_json<T: DeserializeOwned>(path: &str, token: &str) -> Result<T, String> {
+    let response = gloo_net::http::Request::get(path)
+        .header("Authorization", &bearer(token))
+        .send()
+        .await
+        .map_err(net)?;
+    body_of(response).await
+}
+
 /// The job endpoint's name (for `/v2/{endpoint}/…` URLs), from `/health`.
 pub async fn endpoint() -> Result<String, String> {
     let health: splatpod::api::Health = body_of(

@@ -6,10 +6,10 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use splatpod::api::{ArtifactList, Health, JobStatus, JobStatusBody};
+use splatpod::api::{ArtifactList, JobStatus, JobStatusBody};
 use splatpod::formats::load_scene;
 
-use super::client::{body_of, net, saved_key, sleep_ms};
+use super::client::{bearer, endpoint, get_json, net, saved_key, sleep_ms};
 use super::viewer::SceneFeed;
 
 /// Seconds between status polls.
@@ -44,10 +44,10 @@ fn state_of(s: JobStatus) -> &'static str {
 }
 
 /// Downloads the project's preview scene and shows it; the error is for the detail line.
-async fn show_preview(auth: &str, project: &str, feed: &SceneFeed) -> Result<(), String> {
+async fn show_preview(key: &str, project: &str, feed: &SceneFeed) -> Result<(), String> {
     let response =
         gloo_net::http::Request::get(&format!("/api/projects/{project}/artifacts/{PREVIEW}"))
-            .header("Authorization", auth)
+            .header("Authorization", &bearer(key))
             .send()
             .await
             .map_err(net)?;
@@ -73,14 +73,8 @@ async fn follow(job: String, feed: SceneFeed, ui: JobUi) {
             "no key in local storage".into(),
         );
     };
-    let auth = format!("Bearer {key}");
-    let health: Result<Health, String> = match gloo_net::http::Request::get("/health").send().await
-    {
-        Ok(r) => body_of(r).await,
-        Err(e) => Err(net(e)),
-    };
-    let endpoint = match health {
-        Ok(h) => h.endpoint,
+    let endpoint = match endpoint().await {
+        Ok(e) => e,
         Err(e) => {
             ui.state.set("failed");
             return fail(
@@ -92,14 +86,7 @@ async fn follow(job: String, feed: SceneFeed, ui: JobUi) {
     // (created_at, bytes) of the preview shown last.
     let mut shown: Option<(i64, i64)> = None;
     loop {
-        let status = match gloo_net::http::Request::get(&format!("/v2/{endpoint}/status/{job}"))
-            .header("Authorization", &auth)
-            .send()
-            .await
-        {
-            Ok(r) => body_of::<JobStatusBody>(r).await,
-            Err(e) => Err(net(e)),
-        };
+        let status = get_json::<JobStatusBody>(&format!("/v2/{endpoint}/status/{job}"), &key).await;
         let status = match status {
             Ok(s) => s,
             Err(e) => {
@@ -128,14 +115,7 @@ async fn follow(job: String, feed: SceneFeed, ui: JobUi) {
         ui.state.set(state_of(status.status));
         if let Some(project) = &status.project_id {
             let list =
-                match gloo_net::http::Request::get(&format!("/api/projects/{project}/artifacts"))
-                    .header("Authorization", &auth)
-                    .send()
-                    .await
-                {
-                    Ok(r) => body_of::<ArtifactList>(r).await,
-                    Err(e) => Err(net(e)),
-                };
+                get_json::<ArtifactList>(&format!("/api/projects/{project}/artifacts"), &key).await;
             let version = list.ok().and_then(|l| {
                 l.artifacts
                     .into_iter()
@@ -143,7 +123,7 @@ async fn follow(job: String, feed: SceneFeed, ui: JobUi) {
                     .map(|a| (a.created_at, a.bytes))
             });
             if version.is_some() && version != shown {
-                match show_preview(&auth, project, &feed).await {
+                match show_preview(&key, project, &feed).await {
                     Ok(()) => {
                         shown = version;
                         ui.previews.update(|n| *n += 1);

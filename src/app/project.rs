@@ -7,7 +7,9 @@ use leptos::task::spawn_local;
 use leptos_router::hooks::use_params_map;
 use splatpod::api::{NewPairing, PairingCreated, Project};
 
-use super::client::{bearer, body_of, local_hh_mm, net, saved_key, sleep_ms, storage, KEY_STORAGE};
+use super::client::{
+    bearer, body_of, get_json, local_hh_mm, net, saved_key, sleep_ms, storage, KEY_STORAGE,
+};
 use super::problem::{problem_view, Problem};
 
 /// Milliseconds between refreshes of the project's counts.
@@ -23,14 +25,7 @@ fn plausible_id(id: &str) -> bool {
 }
 
 async fn fetch_project(key: &str, id: &str) -> Result<Project, String> {
-    body_of(
-        gloo_net::http::Request::get(&format!("/api/projects/{id}"))
-            .header("Authorization", &bearer(key))
-            .send()
-            .await
-            .map_err(net)?,
-    )
-    .await
+    get_json(&format!("/api/projects/{id}"), key).await
 }
 
 async fn create_pairing(key: &str, id: &str) -> Result<PairingCreated, String> {

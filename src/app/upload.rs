@@ -14,7 +14,7 @@ use splatpod::api::{
     RunRequest, Task,
 };
 
-use super::client::{bearer, body_of, endpoint, net, sleep_ms, storage, KEY_STORAGE};
+use super::client::{bearer, body_of, endpoint, get_json, net, sleep_ms, storage, KEY_STORAGE};
 use super::pairing::{forget_pairing, saved_pairing, Pairing};
 use super::photo::Upload;
 use super::problem::{job_failed, problem_view, Problem};
@@ -172,14 +172,7 @@ async fn run_features(
     loop {
         sleep_ms(500).await;
         let status =
-            match gloo_net::http::Request::get(&format!("/v2/{endpoint}/status/{}", job.id))
-                .header("Authorization", &auth)
-                .send()
-                .await
-            {
-                Ok(r) => body_of::<JobStatusBody>(r).await,
-                Err(e) => Err(net(e)),
-            };
+            get_json::<JobStatusBody>(&format!("/v2/{endpoint}/status/{}", job.id), token).await;
         let s = match status {
             Ok(s) => s,
             // The job runs on the server either way: keep asking through short drops.

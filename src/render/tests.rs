@@ -140,10 +140,9 @@ fn single(pos: [f32; 3], sigma: f32, opacity: f32, rgb: [f32; 3]) -> GaussianSce
     s
 }
 
-#[wasm_bindgen_test(unsupported = tokio::test)]
-async fn a_single_splat_blends_to_the_known_colour_at_its_centre() {
-    // Camera at the origin looking down +z with the identity pose: focal 100 px, 64x64 image.
-    let cam = Camera {
+/// At the origin looking down +z with the identity pose: focal 100 px, 64x64 image.
+fn centred_camera_64() -> Camera {
+    Camera {
         world_to_camera: glam::Mat4::IDENTITY,
         fx: 100.0,
         fy: 100.0,
@@ -151,7 +150,12 @@ async fn a_single_splat_blends_to_the_known_colour_at_its_centre() {
         cy: 32.0,
         width: 64,
         height: 64,
-    };
+    }
+}
+
+#[wasm_bindgen_test(unsupported = tokio::test)]
+async fn a_single_splat_blends_to_the_known_colour_at_its_centre() {
+    let cam = centred_camera_64();
     // Centre projects to (32 + 100 * 0.005 / 1, ...) = pixel centre (32.5, 32.5).
     let scene = single([0.005, 0.005, 1.0], 0.05, 0.6, [1.0, 0.5, 0.0]);
     let bg = Vec3::new(0.0, 0.0, 1.0);
@@ -260,15 +264,7 @@ async fn frames_after_a_jump_in_intersections_catch_up_without_a_sync() {
 #[wasm_bindgen_test(unsupported = tokio::test)]
 async fn opacity_aware_bounds_draw_less_but_visibility_stays_three_sigma() {
     let ctx = gpu().await;
-    let cam = Camera {
-        world_to_camera: glam::Mat4::IDENTITY,
-        fx: 100.0,
-        fy: 100.0,
-        cx: 32.0,
-        cy: 32.0,
-        width: 64,
-        height: 64,
-    };
+    let cam = centred_camera_64();
     // σ = 5 px on screen at depth 1 (scale 0.05). The edge splat's centre sits 12 px left of the
     // image (x = -12): 3σ = 15 px reaches 3 px in; at opacity 0.02 the opacity-aware extent is
     // sqrt(2 ln(0.02 · 255)) σ ≈ 1.8σ = 9 px, which does not.
