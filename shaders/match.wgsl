@@ -3,17 +3,19 @@
 //
 // One thread per query descriptor (its 32 words in registers); the workgroup walks the train
 // set in tiles of 64 descriptors staged in workgroup memory (8 KiB). Ties keep the lower train
-// index, so the result is deterministic and equals the CPU reference exactly. Output per query:
-// best train index (0xffffffff if the train set is empty), best and second-best squared
-// distances (0xffffffff when missing). Limits: up to 2^32-1 descriptors per side; distances fit
-// u32 (128 * 255^2 < 2^24). The ratio and mutual checks run on the host over these arrays.
+// index, so the result is deterministic and equals the CPU reference exactly. Output per query,
+// at `out_offset + query` (a batch of searches shares one output buffer): best train index
+// (0xffffffff if the train set is empty), best and second-best squared distances (0xffffffff
+// when missing). Limits: up to 2^32-1 descriptors per side and per batch; distances fit u32
+// (128 * 255^2 < 2^24). The ratio and mutual checks run on the host over these arrays.
 
 #import grid
 
 struct MatchParams {
     num_query: u32,
     num_train: u32,
-    _pad0: u32,
+    // Where this search's results start in `best` (many searches share one output buffer).
+    out_offset: u32,
     _pad1: u32,
 }
 
@@ -94,6 +96,6 @@ fn nearest_two(
         workgroupBarrier();
     }
     if in_range {
-        best[q] = vec4<u32>(i1, d1, d2, 0u);
+        best[params.out_offset + q] = vec4<u32>(i1, d1, d2, 0u);
     }
 }

@@ -4,6 +4,9 @@
 // `blur_h` / `blur_v`: convolution with `weights[weight_offset .. weight_offset + 2r + 1]`
 // (normalised on the host, the same taps as the CPU reference), clamp-to-edge borders, taps
 // summed from -r to r. `downsample`: dst(x, y) = src(2x, 2y). `dog`: dst = src2 - src.
+// `upsample`: the doubled first octave, dst (width x height = 2 src) from src (src_width x
+// src_height) as `upsample_cpu`: output (2i, 2j) is input (i, j), odd columns/rows the mean of
+// their two neighbours, odd/odd of four (clamp to edge), summed in the CPU reference's order.
 // Limits: images up to the storage binding limit; radius up to the weight buffer.
 
 struct PyramidParams {
@@ -69,4 +72,28 @@ fn dog(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     let i = gid.y * params.width + gid.x;
     dst[i] = src2[i] - src[i];
+}
+
+@compute @workgroup_size(16, 16)
+fn upsample(@builtin(global_invocation_id) gid: vec3<u32>) {
+    if gid.x >= params.width || gid.y >= params.height {
+        return;
+    }
+    let sw = params.src_width;
+    let x = gid.x / 2u;
+    let y = gid.y / 2u;
+    let x1 = min(x + 1u, sw - 1u);
+    let y1 = min(y + 1u, params.src_height - 1u);
+    let odd_x = (gid.x & 1u) == 1u;
+    let odd_y = (gid.y & 1u) == 1u;
+    let a = src[y * sw + x];
+    var v = a;
+    if odd_x && odd_y {
+        v = (a + src[y * sw + x1] + src[y1 * sw + x] + src[y1 * sw + x1]) * 0.25;
+    } else if odd_x {
+        v = (a + src[y * sw + x1]) * 0.5;
+    } else if odd_y {
+        v = (a + src[y1 * sw + x]) * 0.5;
+    }
+    dst[gid.y * params.width + gid.x] = v;
 }

@@ -113,9 +113,10 @@ async fn reconstruct_and_check(scene: &str, max_rotation_deg: f64, max_center: f
     }
 }
 
-/// Floors measured on this test's settings (1024 px, `low`): rotation errors 0.45–0.53°,
-/// centre errors under 0.1 % of the extent on all three scenes; the ground truth itself
-/// disagrees with COLMAP's models by about 0.5°.
+/// Floors for this test's settings (1024 px, `low`, lavapipe). Measured 2026-11-30: rotation
+/// median 0.51° (Herz-Jesus; few points at this size, so the principal point stays at the
+/// centre, whose ~11 px offset from the true one is worth ~0.5°) and 0.34° (fountain, where it
+/// is refined), centre errors under 0.08 % of the extent.
 #[tokio::test]
 async fn strecha_herz_jesus_is_reconstructed_within_the_ground_truth_floors() {
     reconstruct_and_check("strecha-Herz-Jesus-P8", 0.8, 0.005).await;

@@ -123,27 +123,31 @@ pub async fn run(args: SfmArgs) -> Result<(), ServerError> {
     let params = quality.sift_params(None);
     let t0 = Instant::now();
     let b = bar(paths.len() as u64, "decoding");
-    let mut photos: Vec<(String, DecodedImage)> = Vec::with_capacity(paths.len());
-    for p in &paths {
-        let name = p
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("photo")
-            .to_owned();
-        b.set_message(name.clone());
-        let bytes = std::fs::read(p)?;
-        let decoded = decode_image(
-            &bytes,
-            Some(&name),
-            &DecodeOptions {
-                max_side: Some(args.max_side),
-                ..DecodeOptions::default()
-            },
-        )
-        .map_err(|e| ServerError::BadInput(format!("{name}: {e}")))?;
-        photos.push((name, decoded));
-        b.inc(1);
-    }
+    // Every core decodes (JPEG decoding and downscaling are the CPU's part of the features).
+    let decoded = splatpod::sfm::parallel::map_items(
+        paths.len(),
+        &mut |done| b.set_position(done as u64),
+        |k| -> Result<(String, DecodedImage), ServerError> {
+            let p = &paths[k];
+            let name = p
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("photo")
+                .to_owned();
+            let bytes = std::fs::read(p)?;
+            let decoded = decode_image(
+                &bytes,
+                Some(&name),
+                &DecodeOptions {
+                    max_side: Some(args.max_side),
+                    ..DecodeOptions::default()
+                },
+            )
+            .map_err(|e| ServerError::BadInput(format!("{name}: {e}")))?;
+            Ok((name, decoded))
+        },
+    );
+    let photos: Vec<(String, DecodedImage)> = decoded.into_iter().collect::<Result<_, _>>()?;
     b.finish();
     let mode = PairModeName::resolve(mode_name, photos.len(), args.overlap);
     // One bar per stage; each stage's wall time is taken when the next one starts.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::pyramid::GpuScaleSpace;
 use super::sift::{Extremum, SiftParams, IMG_BORDER};
 use crate::gpu::{
-    read_buffer, record, storage_buffer, uniform_buffer, GpuContext, GpuError, Kernel,
+    read_buffers, record, storage_buffer, uniform_buffer, GpuContext, GpuError, Kernel,
     WorkgroupGrid, READ, READ_WRITE, UNIFORM,
 };
 
@@ -127,8 +127,21 @@ impl ExtremaKernel {
             }
         }
         ctx.queue.submit([enc.finish()]);
-        let n = read_buffer::<u32>(ctx, &count, 1).await?[0];
-        let hits = read_buffer(ctx, &hits, n.min(capacity) as usize).await?;
+        // The count and the whole capacity in one round trip (1 MiB at the first capacity),
+        // rather than the count first and then exactly the hits.
+        let parts = read_buffers(ctx, &[(&count, 4), (&hits, capacity as u64 * 16)]).await?;
+        let n = parts[0]
+            .get(..4)
+            .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        let found = (n.min(capacity) as usize) * 16;
+        let hits: Vec<[u32; 4]> = parts[1][..found]
+            .chunks_exact(16)
+            .map(|c| {
+                std::array::from_fn(|k| {
+                    u32::from_le_bytes([c[4 * k], c[4 * k + 1], c[4 * k + 2], c[4 * k + 3]])
+                })
+            })
+            .collect();
         Ok((hits, n))
     }
 }

@@ -18,7 +18,8 @@ const NONE: u32 = u32::MAX;
 pub struct MatchParams {
     pub num_query: u32,
     pub num_train: u32,
-    pub _pad0: u32,
+    /// First output slot of this search (searches of a batch share one output buffer).
+    pub out_offset: u32,
     pub _pad1: u32,
 }
 
@@ -94,7 +95,7 @@ impl Matcher {
             &MatchParams {
                 num_query: nq,
                 num_train: nt,
-                _pad0: 0,
+                out_offset: 0,
                 _pad1: 0,
             },
         );
@@ -116,6 +117,122 @@ impl Matcher {
                 index: r[0],
                 best: r[1],
                 second: r[2],
+            })
+            .collect())
+    }
+}
+
+/// Pairs matched per submission by [`PairMatcher`]: 64 pairs of 8192-feature images read back
+/// 16 MiB at once.
+pub const PAIRS_PER_BATCH: usize = 64;
+
+/// Many images' descriptors on the GPU, each uploaded once, matched pair by pair in batches:
+/// both directions of every pair of a batch in one compute pass, one submission and one
+/// readback per batch (a pair at a time spent most of its time uploading and waiting).
+pub struct PairMatcher {
+    matcher: Matcher,
+    /// Per image: its descriptors and how many.
+    images: Vec<(wgpu::Buffer, u32)>,
+}
+
+impl PairMatcher {
+    /// Uploads every set in `descriptors` (image `i` is `descriptors[i]`).
+    pub fn new(ctx: &GpuContext, descriptors: &[&Descriptors]) -> Result<Self, GpuError> {
+        let images = descriptors
+            .iter()
+            .map(|d| {
+                let n = u32::try_from(d.len())
+                    .map_err(|_| GpuError::TooLarge("descriptor set".into()))?;
+                Ok((storage_buffer_init(ctx, "pair descriptors", d.words()), n))
+            })
+            .collect::<Result<Vec<_>, GpuError>>()?;
+        Ok(Self {
+            matcher: Matcher::new(ctx),
+            images,
+        })
+    }
+
+    /// Ratio-tested (and, if asked, mutual) matches of each pair `(a, b)` of `pairs` (image
+    /// indices), as [`match_descriptors`] gives them; pass at most [`PAIRS_PER_BATCH`] pairs
+    /// to bound the readback.
+    pub async fn match_batch(
+        &self,
+        ctx: &GpuContext,
+        pairs: &[(u32, u32)],
+        options: &MatchOptions,
+    ) -> Result<Vec<Vec<Match>>, GpuError> {
+        let image = |i: u32| {
+            self.images
+                .get(i as usize)
+                .ok_or_else(|| GpuError::Unsupported(format!("no image {i} to match")))
+        };
+        // Every direction to search: (query image, train image), its output offset in
+        // `Nearest`s.
+        let mut searches: Vec<(u32, u32, usize)> = Vec::with_capacity(pairs.len() * 2);
+        let mut total = 0usize;
+        for &(a, b) in pairs {
+            for (q, t) in [(a, b), (b, a)]
+                .into_iter()
+                .take(if options.mutual { 2 } else { 1 })
+            {
+                searches.push((q, t, total));
+                total += image(q)?.1 as usize;
+            }
+        }
+        let out = storage_buffer(ctx, "nearest two (batch)", total as u64 * 16);
+        let mut uniforms = Vec::with_capacity(searches.len());
+        let mut groups = Vec::with_capacity(searches.len());
+        for &(q, t, offset) in &searches {
+            let ((qb, nq), (tb, nt)) = (image(q)?, image(t)?);
+            if *nq == 0 {
+                continue;
+            }
+            let params = uniform_buffer(
+                ctx,
+                "match params",
+                &MatchParams {
+                    num_query: *nq,
+                    num_train: *nt,
+                    out_offset: u32::try_from(offset)
+                        .map_err(|_| GpuError::TooLarge("match batch".into()))?,
+                    _pad1: 0,
+                },
+            );
+            groups.push((self.matcher.kernel.bind(ctx, &[&params, qb, tb, &out]), *nq));
+            uniforms.push(params);
+        }
+        let mut enc = ctx.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            for (group, nq) in &groups {
+                self.matcher.kernel.dispatch(
+                    &mut pass,
+                    &self.matcher.pipeline,
+                    group,
+                    nq.div_ceil(256),
+                );
+            }
+        }
+        ctx.queue.submit([enc.finish()]);
+        let raw: Vec<[u32; 4]> = read_buffer(ctx, &out, total).await?;
+        let nearest = |q: u32, offset: usize| -> Vec<Nearest> {
+            let n = self.images[q as usize].1 as usize;
+            raw[offset..offset + n]
+                .iter()
+                .map(|r| Nearest {
+                    index: r[0],
+                    best: r[1],
+                    second: r[2],
+                })
+                .collect()
+        };
+        let per = if options.mutual { 2 } else { 1 };
+        Ok(searches
+            .chunks(per)
+            .map(|dirs| {
+                let ab = nearest(dirs[0].0, dirs[0].2);
+                let ba = dirs.get(1).map_or(Vec::new(), |d| nearest(d.0, d.2));
+                filter_matches(&ab, &ba, options)
             })
             .collect())
     }

@@ -30,7 +30,7 @@ pub use extract::{extract_features_cpu, ImageFeatures};
 pub use extrema::{ExtremaKernel, ExtremaParams};
 pub use matcher::{
     filter_matches, match_descriptors, match_descriptors_cpu, nearest_two_cpu, Match, MatchOptions,
-    MatchParams, Matcher, Nearest,
+    MatchParams, Matcher, Nearest, PairMatcher, PAIRS_PER_BATCH,
 };
 pub use pairs::{select_pairs, PairError, PairMode};
 pub use presets::Quality;

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use super::sift::{
-    gaussian_kernel, incremental_sigma, initial_blur_sigma, octave_count, upsample_cpu, Octave,
-    ScaleSpace, SiftParams,
+    gaussian_kernel, incremental_sigma, initial_blur_sigma, octave_count, Octave, ScaleSpace,
+    SiftParams,
 };
 use crate::gpu::{
     read_buffer, record, storage_buffer, storage_buffer_init, uniform_buffer, GpuContext, GpuError,
@@ -73,6 +73,7 @@ pub struct PyramidKernel {
     blur_v: Arc<wgpu::ComputePipeline>,
     downsample: Arc<wgpu::ComputePipeline>,
     dog: Arc<wgpu::ComputePipeline>,
+    upsample: Arc<wgpu::ComputePipeline>,
 }
 
 /// One recorded dispatch: pipeline, bind group, size.
@@ -84,12 +85,12 @@ struct Step {
 
 impl PyramidKernel {
     pub fn new(ctx: &GpuContext) -> Self {
-        let (kernel, [blur_h, blur_v, downsample, dog]) = Kernel::new(
+        let (kernel, [blur_h, blur_v, downsample, dog, upsample]) = Kernel::new(
             ctx,
             "pyramid",
             SOURCE,
             &[UNIFORM, READ, READ_WRITE, READ, READ],
-            ["blur_h", "blur_v", "downsample", "dog"],
+            ["blur_h", "blur_v", "downsample", "dog", "upsample"],
         );
         Self {
             kernel,
@@ -97,11 +98,13 @@ impl PyramidKernel {
             blur_v,
             downsample,
             dog,
+            upsample,
         }
     }
 
     /// Builds the scale space of a `w × h` gray image on the GPU (one submission). With
-    /// `params.upsample` the doubling runs on the host ([`upsample_cpu`]) before upload.
+    /// `params.upsample` the doubling runs on the GPU too (`upsample`, equal to
+    /// [`upsample_cpu`]), so only the photo's own pixels are uploaded.
     pub fn build(
         &self,
         ctx: &GpuContext,
@@ -116,11 +119,6 @@ impl PyramidKernel {
                 gray.len()
             )));
         }
-        let (base, mut w, mut h) = if params.upsample {
-            upsample_cpu(gray, w, h)
-        } else {
-            (gray.to_vec(), w, h)
-        };
         let levels = params.scales_per_octave + 3;
         // All blur taps in one buffer: the initial blur, then each incremental one.
         let sigmas: Vec<f32> = std::iter::once(initial_blur_sigma(params))
@@ -137,7 +135,7 @@ impl PyramidKernel {
             })
             .collect();
         let weights = storage_buffer_init(ctx, "blur taps", &taps);
-        let input = storage_buffer_init(ctx, "pyramid input", &base);
+        let photo = storage_buffer_init(ctx, "pyramid input", gray);
         let dummy = storage_buffer(ctx, "unused", 4);
 
         let mut steps = Vec::new();
@@ -160,6 +158,27 @@ impl PyramidKernel {
             });
         };
 
+        let (mut w, mut h) = (w, h);
+        let input = if params.upsample {
+            let doubled = storage_buffer(ctx, "pyramid input (doubled)", 16 * w as u64 * h as u64);
+            step(
+                &self.upsample,
+                PyramidParams {
+                    width: 2 * w,
+                    height: 2 * h,
+                    src_width: w,
+                    src_height: h,
+                    ..Default::default()
+                },
+                &photo,
+                &doubled,
+                &dummy,
+            );
+            (w, h) = (2 * w, 2 * h);
+            doubled
+        } else {
+            photo
+        };
         let octave_total = octave_count(w, h, params);
         let mut octaves: Vec<GpuOctave> = Vec::with_capacity(octave_total as usize);
         for o in 0..octave_total {

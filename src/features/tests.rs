@@ -82,6 +82,36 @@ async fn gpu_nearest_two_equals_the_cpu_reference() {
 }
 
 #[wasm_bindgen_test(unsupported = tokio::test)]
+async fn batched_pair_matching_equals_the_cpu_reference_pair_by_pair() {
+    let ctx = gpu().await;
+    // Four images sharing one output buffer per batch, one of them empty; the perturbed copy
+    // gives real matches to check besides random ones.
+    let a = random_descriptors(300, 31);
+    let (b, _) = perturbed_copy(&a, 80, 32);
+    let c = random_descriptors(257, 33);
+    let empty = random_descriptors(0, 34);
+    let sets = [&a, &b, &c, &empty];
+    let matcher = PairMatcher::new(&ctx, &sets).expect("upload");
+    let pairs = [(0u32, 1u32), (1, 2), (0, 2), (2, 3), (3, 0), (1, 0)];
+    for mutual in [true, false] {
+        let options = MatchOptions {
+            mutual,
+            ..MatchOptions::default()
+        };
+        let got = matcher
+            .match_batch(&ctx, &pairs, &options)
+            .await
+            .expect("batch");
+        assert_eq!(got.len(), pairs.len());
+        for (&(i, j), m) in pairs.iter().zip(&got) {
+            let want = match_descriptors_cpu(sets[i as usize], sets[j as usize], &options);
+            assert_eq!(m, &want, "pair {i}-{j}, mutual {mutual}");
+        }
+        assert!(got[0].len() >= 250, "only {} true matches", got[0].len());
+    }
+}
+
+#[wasm_bindgen_test(unsupported = tokio::test)]
 async fn perturbed_copies_are_recovered_with_ratio_and_mutual_checks() {
     let ctx = gpu().await;
     let a = random_descriptors(700, 21);
@@ -251,7 +281,12 @@ async fn gpu_scale_space_matches_the_cpu_reference() {
     let kernel = PyramidKernel::new(&ctx);
     let mut rng = SmallRng::seed_from_u64(8);
     // Odd sizes exercise the (w+1)/2 decimation; the noise plus checker has every frequency.
-    for (w, h, upsample) in [(97u32, 75u32, false), (64, 64, true), (200, 131, false)] {
+    for (w, h, upsample) in [
+        (97u32, 75u32, false),
+        (64, 64, true),
+        (45, 31, true),
+        (200, 131, false),
+    ] {
         let img: Vec<f32> = checker(w, h, 5, false)
             .into_iter()
             .map(|v| 0.7 * v + 0.3 * rng.random_range(0.0..1.0))
@@ -523,9 +558,10 @@ async fn gpu_descriptors_equal_the_cpu_reference_on_the_same_scale_space() {
         let keypoints = assign_orientations_cpu(&cpu_space, &located, &params);
         assert!(keypoints.len() >= 50, "{w}x{h}: {}", keypoints.len());
         let (floats, bytes) = describe
-            .describe(&ctx, &space, &keypoints, &params)
+            .describe(&ctx, &space, &keypoints, &params, true)
             .await
             .expect("describe");
+        let floats = floats.expect("floats asked for");
         let cpu = describe_keypoints_cpu(&cpu_space, &keypoints, &params);
         let cpu_bytes = Descriptors::quantize(&cpu);
         assert_eq!(floats.len(), cpu.len());

@@ -54,6 +54,71 @@ pub fn uniform_buffer<T: bytemuck::Pod>(ctx: &GpuContext, label: &str, value: &T
         })
 }
 
+/// Copies the first `bytes` of each buffer in `parts` to the CPU through one staging buffer,
+/// one submission and one wait: a kernel's small counter and its output in one round trip.
+///
+/// Every size must be a multiple of 4 and within its buffer; each buffer needs `COPY_SRC`.
+pub async fn read_buffers(
+    ctx: &GpuContext,
+    parts: &[(&wgpu::Buffer, u64)],
+) -> Result<Vec<Vec<u8>>, GpuError> {
+    let mut offsets = Vec::with_capacity(parts.len());
+    let mut total = 0u64;
+    for (buffer, bytes) in parts {
+        if *bytes > buffer.size() || bytes % wgpu::COPY_BUFFER_ALIGNMENT != 0 {
+            return Err(GpuError::Readback(format!(
+                "asked for {bytes} bytes from a buffer of {}",
+                buffer.size()
+            )));
+        }
+        offsets.push(total);
+        total += bytes;
+    }
+    if total == 0 {
+        return Ok(vec![Vec::new(); parts.len()]);
+    }
+    let staging = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("readback"),
+        size: total,
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let mut encoder = ctx
+        .device
+        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("readback"),
+        });
+    for ((buffer, bytes), offset) in parts.iter().zip(&offsets) {
+        if *bytes > 0 {
+            encoder.copy_buffer_to_buffer(buffer, 0, &staging, *offset, *bytes);
+        }
+    }
+    ctx.queue.submit([encoder.finish()]);
+    let (tx, rx) = futures_channel::oneshot::channel();
+    staging.map_async(wgpu::MapMode::Read, .., move |result| {
+        // The receiver only disappears if the caller was dropped; nothing to report then.
+        let _ = tx.send(result);
+    });
+    ctx.wait_idle()?;
+    rx.await
+        .map_err(|_| GpuError::Readback("map callback dropped".into()))?
+        .map_err(|e| GpuError::Readback(e.to_string()))?;
+    let view = staging
+        .get_mapped_range(..)
+        .map_err(|e| GpuError::Readback(e.to_string()))?;
+    let out = parts
+        .iter()
+        .zip(&offsets)
+        .map(|((_, bytes), offset)| view[*offset as usize..(offset + bytes) as usize].to_vec())
+        .collect();
+    drop(view);
+    staging.unmap();
+    if let Some(e) = ctx.take_error() {
+        return Err(GpuError::Validation(e));
+    }
+    Ok(out)
+}
+
 /// Copies the first `count` elements of `buffer` to the CPU.
 ///
 /// Works natively (blocking poll) and in the browser (awaits the map callback from the event

@@ -150,7 +150,7 @@ fn mirrors() -> Vec<Mirror> {
             MatchParams,
             "match.wgsl",
             "MatchParams",
-            [num_query, num_train, _pad0, _pad1]
+            [num_query, num_train, out_offset, _pad1]
         ),
         mirror!(
             RefineParams,
@@ -399,13 +399,13 @@ fn a_wrong_mirror_is_reported() {
     struct WrongMatch {
         num_train: u32,
         num_query: u32,
-        _pad0: u32,
+        out_offset: u32,
     }
     let wrong = mirror!(
         WrongMatch,
         "match.wgsl",
         "MatchParams",
-        [num_train, num_query, _pad0]
+        [num_train, num_query, out_offset]
     );
     let found = differences(&wrong);
     assert!(found.iter().any(|d| d.contains("size 12")), "{found:?}");

@@ -14,7 +14,7 @@ mod pipeline;
 mod shader;
 mod watch;
 
-pub use buffers::{read_buffer, storage_buffer, storage_buffer_init, uniform_buffer};
+pub use buffers::{read_buffer, read_buffers, storage_buffer, storage_buffer_init, uniform_buffer};
 pub use context::{
     AdapterSummary, GpuContext, GpuError, LimitsSummary, PipelineKey, SubmissionFence,
 };

@@ -1,19 +1,20 @@
-//! Work split over the machine's cores natively (scoped threads) and run in order in the
-//! browser, where the engine has one thread: verification of image pairs and the per-point
-//! blocks of bundle adjustment.
+//! Work split over the machine's cores natively (rayon's persistent pool) and run in order in
+//! the browser, where the engine has one thread: verification of image pairs, the per-point
+//! blocks of bundle adjustment and dataset loading.
 
 use std::ops::Range;
 
 /// Below this many items a split costs more than it saves.
 #[cfg(not(target_arch = "wasm32"))]
-const MIN_ITEMS_PER_THREAD: usize = 512;
+const MIN_ITEMS_PER_CHUNK: usize = 256;
 
-/// Threads worth using for `n` items.
-fn threads_for(n: usize) -> usize {
+/// Chunks worth making for `n` items.
+fn chunks_for(n: usize) -> usize {
     #[cfg(not(target_arch = "wasm32"))]
     {
-        let cores = std::thread::available_parallelism().map_or(1, |t| t.get());
-        cores.min(n / MIN_ITEMS_PER_THREAD).max(1)
+        rayon::current_num_threads()
+            .min(n / MIN_ITEMS_PER_CHUNK)
+            .max(1)
     }
     #[cfg(target_arch = "wasm32")]
     {
@@ -25,27 +26,18 @@ fn threads_for(n: usize) -> usize {
 /// `f` on contiguous chunks covering `0..n`, in chunk order; one chunk (on the calling thread)
 /// when `n` is small or there is one core.
 pub fn map_chunks<T: Send>(n: usize, f: impl Fn(Range<usize>) -> T + Sync) -> Vec<T> {
-    let threads = threads_for(n);
-    if threads <= 1 {
+    let chunks = chunks_for(n);
+    if chunks <= 1 {
         return vec![f(0..n)];
     }
-    let chunk = n.div_ceil(threads);
-    let ranges: Vec<Range<usize>> = (0..threads)
-        .map(|t| (t * chunk).min(n)..((t + 1) * chunk).min(n))
+    let size = n.div_ceil(chunks);
+    let ranges: Vec<Range<usize>> = (0..chunks)
+        .map(|t| (t * size).min(n)..((t + 1) * size).min(n))
         .collect();
     #[cfg(not(target_arch = "wasm32"))]
     {
-        std::thread::scope(|scope| {
-            let f = &f;
-            let handles: Vec<_> = ranges
-                .into_iter()
-                .map(|r| scope.spawn(move || f(r)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                .collect()
-        })
+        use rayon::prelude::*;
+        ranges.into_par_iter().map(&f).collect()
     }
     #[cfg(target_arch = "wasm32")]
     {
@@ -62,26 +54,22 @@ pub fn map_items<T: Send>(
 ) -> Vec<T> {
     #[cfg(not(target_arch = "wasm32"))]
     {
-        use std::sync::atomic::{AtomicUsize, Ordering};
         use std::sync::mpsc;
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |t| t.get())
-            .min(n.max(1));
-        let next = AtomicUsize::new(0);
         let (tx, rx) = mpsc::channel::<(usize, T)>();
         let mut out: Vec<Option<T>> = (0..n).map(|_| None).collect();
         std::thread::scope(|scope| {
-            for _ in 0..threads {
-                let tx = tx.clone();
-                let (next, f) = (&next, &f);
-                scope.spawn(move || loop {
-                    let k = next.fetch_add(1, Ordering::Relaxed);
-                    if k >= n || tx.send((k, f(k))).is_err() {
-                        break;
-                    }
-                });
-            }
-            drop(tx);
+            let f = &f;
+            // The pool runs the items; this thread only collects them and reports progress.
+            scope.spawn(move || {
+                use rayon::prelude::*;
+                (0..n)
+                    .into_par_iter()
+                    .with_max_len(1)
+                    .for_each_with(tx, |tx, k| {
+                        // The receiver outlives the senders; a failed send cannot happen.
+                        let _ = tx.send((k, f(k)));
+                    });
+            });
             for (done, (k, v)) in rx.iter().enumerate() {
                 out[k] = Some(v);
                 progress(done + 1);

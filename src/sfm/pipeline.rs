@@ -5,7 +5,7 @@
 use super::Reconstruction;
 use crate::features::sift::SiftParams;
 use crate::features::{
-    match_descriptors, select_pairs, ImageFeatures, MatchOptions, PairMode, SiftGpu,
+    select_pairs, ImageFeatures, MatchOptions, PairMatcher, PairMode, SiftGpu, PAIRS_PER_BATCH,
 };
 use crate::gpu::{GpuContext, GpuError};
 use crate::images::DecodedImage;
@@ -29,7 +29,8 @@ pub async fn extract(
     })
 }
 
-/// Ratio-tested mutual matches of the pairs `mode` selects; `progress(done, total)` after each.
+/// Ratio-tested mutual matches of the pairs `mode` selects, in batches on the GPU (every
+/// image's descriptors uploaded once); `progress(done, total)` after each batch.
 pub async fn match_pairs(
     ctx: &GpuContext,
     features: &[ImageFeatures],
@@ -38,22 +39,25 @@ pub async fn match_pairs(
 ) -> Result<Vec<(usize, usize, Vec<[u32; 2]>)>, GpuError> {
     let pairs = select_pairs(features.len() as u32, mode, 200_000)
         .map_err(|e| GpuError::Unsupported(e.to_string()))?;
+    let sets: Vec<&crate::features::Descriptors> =
+        features.iter().map(|f| &f.descriptors).collect();
+    // Reported at the start too, so that a caller timing stages by their reports counts the
+    // upload and the first batch as matching.
+    progress(0, pairs.len());
+    let matcher = PairMatcher::new(ctx, &sets)?;
     let mut out = Vec::with_capacity(pairs.len());
-    for (k, &(a, b)) in pairs.iter().enumerate() {
-        let (fa, fb) = (&features[a as usize], &features[b as usize]);
-        let m = match_descriptors(
-            ctx,
-            &fa.descriptors,
-            &fb.descriptors,
-            &MatchOptions::default(),
-        )
-        .await?;
-        out.push((
-            a as usize,
-            b as usize,
-            m.iter().map(|m| [m.query, m.train]).collect(),
-        ));
-        progress(k + 1, pairs.len());
+    for batch in pairs.chunks(PAIRS_PER_BATCH) {
+        let matches = matcher
+            .match_batch(ctx, batch, &MatchOptions::default())
+            .await?;
+        for (&(a, b), m) in batch.iter().zip(matches) {
+            out.push((
+                a as usize,
+                b as usize,
+                m.iter().map(|m| [m.query, m.train]).collect(),
+            ));
+        }
+        progress(out.len(), pairs.len());
     }
     Ok(out)
 }
@@ -138,6 +142,10 @@ pub async fn reconstruct_photos(
 ) -> Result<super::mapper::SfmResult, PipelineError> {
     let sift = SiftGpu::new(ctx);
     let mut features = Vec::with_capacity(photos.len());
+    progress(PipelineProgress::Features {
+        done: 0,
+        total: photos.len(),
+    });
     for (k, (_, photo)) in photos.iter().enumerate() {
         features.push(extract(ctx, &sift, photo, params).await?);
         progress(PipelineProgress::Features {

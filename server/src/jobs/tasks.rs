@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use serde_json::{json, Value};
 use splatpod::features::{
-    match_descriptors, select_pairs, write_features, MatchOptions, PairMode, SiftGpu,
+    select_pairs, write_features, MatchOptions, PairMatcher, PairMode, SiftGpu, PAIRS_PER_BATCH,
 };
 use splatpod::gpu::GpuContext;
 use splatpod::images::{decode_image, DecodeOptions, DecodedImage};
@@ -266,30 +266,32 @@ pub(super) async fn features(
         select_pairs(n as u32, mode, 20_000).map_err(|e| TaskError::Permanent(e.to_string()))?;
     let mut pair_out = Vec::with_capacity(pairs.len());
     let mut per_pair = Vec::with_capacity(pairs.len());
-    for (k, &(a, b)) in pairs.iter().enumerate() {
-        if k % 4 == 0 {
-            run.progress(
-                "matching",
-                70.0 + 29.0 * k as f64 / pairs.len().max(1) as f64,
-                &format!("matching pair {} of {}", k + 1, pairs.len()),
-            )
-            .await?;
-        } else if run.cancel.is_cancelled() {
-            return Err(TaskError::Cancelled);
-        }
-        let m = match_descriptors(
-            run.ctx,
-            &all[a as usize].descriptors,
-            &all[b as usize].descriptors,
-            &MatchOptions::default(),
+    let sets: Vec<&splatpod::features::Descriptors> = all.iter().map(|f| &f.descriptors).collect();
+    let matcher = PairMatcher::new(run.ctx, &sets)?;
+    for batch in pairs.chunks(PAIRS_PER_BATCH) {
+        let done = pair_out.len();
+        run.progress(
+            "matching",
+            70.0 + 29.0 * done as f64 / pairs.len().max(1) as f64,
+            &format!(
+                "matching pairs {} to {} of {}",
+                done + 1,
+                done + batch.len(),
+                pairs.len()
+            ),
         )
         .await?;
-        per_pair.push(m.len() as u64);
-        pair_out.push(PairMatches {
-            a: imgs[a as usize].id.clone(),
-            b: imgs[b as usize].id.clone(),
-            matches: m.iter().map(|m| [m.query, m.train]).collect(),
-        });
+        let matches = matcher
+            .match_batch(run.ctx, batch, &MatchOptions::default())
+            .await?;
+        for (&(a, b), m) in batch.iter().zip(matches) {
+            per_pair.push(m.len() as u64);
+            pair_out.push(PairMatches {
+                a: imgs[a as usize].id.clone(),
+                b: imgs[b as usize].id.clone(),
+                matches: m.iter().map(|m| [m.query, m.train]).collect(),
+            });
+        }
     }
     let matches = MatchesArtifact { pairs: pair_out };
     run.put_artifact(

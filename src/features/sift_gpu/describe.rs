@@ -52,17 +52,18 @@ impl DescribeKernel {
         Self { kernel, pipeline }
     }
 
-    /// Descriptor `i` of keypoint `i` (with orientation): the unit-norm floats and the same
-    /// quantised as [`Descriptors::quantize`] does.
+    /// Descriptor `i` of keypoint `i` (with orientation): the unit-norm floats (read back only
+    /// `with_floats`) and the same quantised as [`Descriptors::quantize`] does.
     pub async fn describe(
         &self,
         ctx: &GpuContext,
         space: &GpuScaleSpace,
         keypoints: &[Keypoint],
         params: &SiftParams,
-    ) -> Result<(Vec<[f32; DESCRIPTOR_BYTES]>, Descriptors), GpuError> {
+        with_floats: bool,
+    ) -> Result<(Option<Vec<[f32; DESCRIPTOR_BYTES]>>, Descriptors), GpuError> {
         if keypoints.is_empty() {
-            return Ok((Vec::new(), Descriptors::default()));
+            return Ok((with_floats.then(Vec::new), Descriptors::default()));
         }
         let n = keypoints.len();
         let grouped = group_by_image(keypoints, params);
@@ -108,12 +109,19 @@ impl DescribeKernel {
             }
         }
         ctx.queue.submit([enc.finish()]);
-        let f: Vec<f32> = read_buffer(ctx, &floats, n * DESCRIPTOR_BYTES).await?;
         let w: Vec<u32> = read_buffer(ctx, &words, n * DESCRIPTOR_WORDS).await?;
-        let mut out_f = vec![[0.0f32; DESCRIPTOR_BYTES]; n];
         let mut out_b = vec![[0u8; DESCRIPTOR_BYTES]; n];
+        let out_f = if with_floats {
+            let f: Vec<f32> = read_buffer(ctx, &floats, n * DESCRIPTOR_BYTES).await?;
+            let mut out_f = vec![[0.0f32; DESCRIPTOR_BYTES]; n];
+            for (j, &i) in grouped.order.iter().enumerate() {
+                out_f[i].copy_from_slice(&f[j * DESCRIPTOR_BYTES..(j + 1) * DESCRIPTOR_BYTES]);
+            }
+            Some(out_f)
+        } else {
+            None
+        };
         for (j, &i) in grouped.order.iter().enumerate() {
-            out_f[i].copy_from_slice(&f[j * DESCRIPTOR_BYTES..(j + 1) * DESCRIPTOR_BYTES]);
             for (chunk, word) in out_b[i]
                 .chunks_exact_mut(4)
                 .zip(&w[j * DESCRIPTOR_WORDS..(j + 1) * DESCRIPTOR_WORDS])

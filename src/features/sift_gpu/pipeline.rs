@@ -37,9 +37,7 @@ impl SiftGpu {
         h: u32,
         params: &SiftParams,
     ) -> Result<(Vec<Keypoint>, Descriptors), GpuError> {
-        let (keypoints, _, descriptors) = self
-            .detect_and_describe_float(ctx, gray, w, h, params)
-            .await?;
+        let (keypoints, _, descriptors) = self.run(ctx, gray, w, h, params, false).await?;
         Ok((keypoints, descriptors))
     }
 
@@ -52,19 +50,91 @@ impl SiftGpu {
         h: u32,
         params: &SiftParams,
     ) -> Result<(Vec<Keypoint>, Vec<[f32; DESCRIPTOR_BYTES]>, Descriptors), GpuError> {
+        let (keypoints, floats, descriptors) = self.run(ctx, gray, w, h, params, true).await?;
+        Ok((keypoints, floats.unwrap_or_default(), descriptors))
+    }
+
+    /// The pipeline; the float descriptors are read back only when `with_floats` (4 MiB for
+    /// 8192 features that the matcher never needs).
+    async fn run(
+        &self,
+        ctx: &GpuContext,
+        gray: &[f32],
+        w: u32,
+        h: u32,
+        params: &SiftParams,
+        with_floats: bool,
+    ) -> Result<FeatureSet, GpuError> {
         check_images_fit(ctx, w, h, params)?;
+        let mut clock = StageClock::start();
         let space = self.pyramid.build(ctx, gray, w, h, params)?;
+        clock.lap("pyramid");
         let extrema = self.extrema.find(ctx, &space, params).await?;
+        clock.lap("extrema");
         let located = self.refine.localize(ctx, &space, &extrema, params).await?;
+        clock.lap("refine");
         let mut keypoints = self.orient.assign(ctx, &space, &located, params).await?;
+        clock.lap("orient");
         if let Some(max) = params.max_features {
             retain_strongest(&mut keypoints, max as usize);
         }
         let (floats, descriptors) = self
             .describe
-            .describe(ctx, &space, &keypoints, params)
+            .describe(ctx, &space, &keypoints, params, with_floats)
             .await?;
+        clock.lap("describe");
+        tracing::debug!(
+            "GPU SIFT {w}x{h}: {} extrema, {} keypoints; ms {}",
+            extrema.len(),
+            keypoints.len(),
+            clock.report()
+        );
         Ok((keypoints, floats, descriptors))
+    }
+}
+
+/// Keypoints, float descriptors (if asked for) and quantised descriptors.
+type FeatureSet = (
+    Vec<Keypoint>,
+    Option<Vec<[f32; DESCRIPTOR_BYTES]>>,
+    Descriptors,
+);
+
+/// Wall time per stage for the debug log (natively; the browser has no `Instant`, so it
+/// records nothing there).
+struct StageClock {
+    #[cfg(not(target_arch = "wasm32"))]
+    last: std::time::Instant,
+    laps: Vec<(&'static str, f64)>,
+}
+
+impl StageClock {
+    fn start() -> Self {
+        Self {
+            #[cfg(not(target_arch = "wasm32"))]
+            last: std::time::Instant::now(),
+            laps: Vec::new(),
+        }
+    }
+
+    fn lap(&mut self, stage: &'static str) {
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let now = std::time::Instant::now();
+            self.laps
+                .push((stage, (now - self.last).as_secs_f64() * 1e3));
+            self.last = now;
+        }
+        #[cfg(target_arch = "wasm32")]
+        let _ = stage;
+    }
+
+    fn report(&self) -> String {
+        self.laps
+            .iter()
+            .map(|(s, ms)| format!("{s} {ms:.1}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 

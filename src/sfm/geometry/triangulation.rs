@@ -2,9 +2,7 @@
 //! with the checks a mapper applies before accepting a point: positive depth, a minimum
 //! triangulation angle and a maximum reprojection error.
 
-use nalgebra::{DMatrix, Isometry3, Vector2, Vector3};
-
-use super::linalg::null_vector;
+use nalgebra::{Isometry3, Matrix4, Vector2, Vector3};
 
 /// Linear (DLT) triangulation of one point seen at normalized coordinates `x1`, `x2` by two
 /// cameras; `None` for parallel rays or non-finite input.
@@ -28,15 +26,22 @@ pub fn triangulate_multi_view(
     if n < 2 || points.len() != n {
         return None;
     }
-    let mut a = DMatrix::zeros(2 * n, 4);
-    for (k, (pose, x)) in cams_from_world.iter().zip(points).enumerate() {
+    // The DLT's least-squares null vector, from the 4×4 normal matrix AᵀA accumulated row by
+    // row (its eigenvector of the smallest eigenvalue): no 2n×4 matrix, no SVD. Normalized
+    // coordinates keep the rows near unit size, so squaring the condition number is harmless.
+    let mut ata = Matrix4::<f64>::zeros();
+    for (pose, x) in cams_from_world.iter().zip(points) {
         let p = pose.to_homogeneous();
-        for c in 0..4 {
-            a[(2 * k, c)] = x.x * p[(2, c)] - p[(0, c)];
-            a[(2 * k + 1, c)] = x.y * p[(2, c)] - p[(1, c)];
+        for row in [p.row(2) * x.x - p.row(0), p.row(2) * x.y - p.row(1)] {
+            ata += row.transpose() * row;
         }
     }
-    let v = null_vector(&a)?;
+    if !ata.iter().all(|v| v.is_finite()) {
+        return None;
+    }
+    let eigen = nalgebra::SymmetricEigen::try_new(ata, f64::EPSILON, 1000)?;
+    let smallest = eigen.eigenvalues.imin();
+    let v = eigen.eigenvectors.column(smallest);
     if v[3].abs() <= 1e-12 * v.norm() {
         return None;
     }

@@ -20,8 +20,9 @@ pub use verify::{verify_pair, VerifiedPair};
 use serde::Serialize;
 
 use crate::sfm::geometry::TwoViewConfig;
-use crate::sfm::{LossFunction, Reconstruction};
+use crate::sfm::Reconstruction;
 use state::{image_index, MapState};
+use steps::Intrinsics;
 
 /// Settings of [`reconstruct`].
 #[derive(Debug, Clone, PartialEq)]
@@ -42,6 +43,9 @@ pub struct MapperOptions {
     pub local_window: usize,
     /// A global adjustment runs when the model has grown by this factor since the last.
     pub global_growth: f64,
+    /// The final adjustment refines a camera's principal point only when every camera is seen
+    /// by at least this many registered photos (fewer do not constrain it).
+    pub principal_point_min_images: usize,
     /// Seed of every random choice (results are deterministic).
     pub seed: u64,
 }
@@ -57,6 +61,7 @@ impl Default for MapperOptions {
             min_registration_inlier_ratio: 0.25,
             local_window: 6,
             global_growth: 1.25,
+            principal_point_min_images: 6,
             seed: 7,
         }
     }
@@ -208,9 +213,8 @@ fn grow(
 ) -> Vec<UnregisteredImage> {
     let n = st.input.images.len();
     let connected = (0..n).filter(|&i| st.graph.is_connected(i)).count().max(2);
-    let robust = LossFunction::Cauchy { scale: 1.0 };
     steps::initialize(st, a, b, b_from_a, opts);
-    steps::adjust(st, (a, b), None, robust, false, 50);
+    steps::adjust(st, (a, b), None, Intrinsics::Fixed, 50);
     steps::filter_outliers(st, opts);
     let mut last_global = 2usize;
     let mut failed: Vec<Option<RegisterFailure>> = vec![None; n];
@@ -235,11 +239,11 @@ fn grow(
             Ok(_) => {
                 steps::triangulate_image(st, i, opts);
                 let window = steps::local_window(st, i, opts.local_window);
-                steps::adjust(st, (a, b), Some(window), robust, false, 25);
+                steps::adjust(st, (a, b), Some(window), Intrinsics::Fixed, 25);
                 steps::filter_outliers(st, opts);
                 let registered = st.rec.images.len();
                 if registered as f64 >= last_global as f64 * opts.global_growth {
-                    global_round(st, (a, b), opts, robust);
+                    global_round(st, (a, b), opts);
                     last_global = registered;
                 }
                 // New points may make earlier failures registrable.
@@ -253,10 +257,8 @@ fn grow(
         fraction: 0.0,
         message: format!("final adjustment of {} photos", st.rec.images.len()),
     });
-    global_round(st, (a, b), opts, robust);
-    steps::adjust(st, (a, b), None, LossFunction::Trivial, true, 100);
-    steps::filter_outliers(st, opts);
-    steps::adjust(st, (a, b), None, LossFunction::Trivial, true, 50);
+    global_round(st, (a, b), opts);
+    final_adjustment(st, (a, b), opts);
     progress(SfmProgress {
         stage: "bundle adjustment",
         fraction: 1.0,
@@ -291,20 +293,77 @@ fn grow(
         .collect()
 }
 
-/// Global adjustment (intrinsics refined), outlier filtering, re-triangulation of every image.
-fn global_round(
-    st: &mut MapState<'_>,
-    gauge: (usize, usize),
-    opts: &MapperOptions,
-    loss: LossFunction,
-) {
-    steps::adjust(st, gauge, None, loss, true, 50);
+/// Global adjustment (focal length and distortion refined), outlier filtering,
+/// re-triangulation of every image.
+fn global_round(st: &mut MapState<'_>, gauge: (usize, usize), opts: &MapperOptions) {
+    steps::adjust(st, gauge, None, Intrinsics::FocalAndDistortion, 50);
     steps::filter_outliers(st, opts);
     for i in st.registered() {
         steps::triangulate_image(st, i, opts);
     }
-    steps::adjust(st, gauge, None, loss, true, 30);
+    steps::adjust(st, gauge, None, Intrinsics::FocalAndDistortion, 30);
     steps::filter_outliers(st, opts);
+}
+
+/// The last adjustment, outlier filtering and a polish; then, when every camera is seen by
+/// [`MapperOptions::principal_point_min_images`] photos or more, the principal point is
+/// refined too and kept if the data ask for it. A principal point fixed at the image centre
+/// (COLMAP's default) is off by ~10 px on real lenses, which tilts every camera by
+/// atan(10 / f) ≈ 0.5°; but where the views barely constrain it (a ring of cameras at one
+/// height), freeing it lets it drift and tilt the cameras instead. So the refinement is kept
+/// only if it lowers the squared error by more than [`PRINCIPAL_POINT_MIN_GAIN`] times the
+/// noise variance (a likelihood-ratio test: two free parameters that the data do not need
+/// gain about 2) and leaves the point within [`MAX_PRINCIPAL_POINT_SHIFT`] of the centre.
+fn final_adjustment(st: &mut MapState<'_>, gauge: (usize, usize), opts: &MapperOptions) {
+    steps::adjust(st, gauge, None, Intrinsics::FocalAndDistortion, 100);
+    steps::filter_outliers(st, opts);
+    let Some(fixed) = steps::adjust(st, gauge, None, Intrinsics::FocalAndDistortion, 50) else {
+        return;
+    };
+    let mut views: std::collections::BTreeMap<u32, usize> = std::collections::BTreeMap::new();
+    for image in st.rec.images.values() {
+        *views.entry(image.camera_id).or_default() += 1;
+    }
+    if !views
+        .values()
+        .all(|&n| n >= opts.principal_point_min_images.max(1))
+    {
+        return;
+    }
+    let before = st.rec.clone();
+    let Some(free) = steps::adjust(st, gauge, None, Intrinsics::All, 50) else {
+        st.rec = before;
+        return;
+    };
+    let unknowns = 3 * free.variable_points + 6 * free.variable_images + 4 * views.len();
+    let dof = (2 * free.observations).saturating_sub(unknowns).max(1) as f64;
+    let gain = (fixed.final_cost - free.final_cost) * dof / free.final_cost.max(f64::MIN_POSITIVE);
+    let plausible = st.rec.cameras.values().all(plausible_principal_point);
+    tracing::debug!(
+        "principal point refinement: likelihood-ratio gain {gain:.1}, plausible {plausible}"
+    );
+    if gain > PRINCIPAL_POINT_MIN_GAIN && plausible {
+        steps::filter_outliers(st, opts);
+        steps::adjust(st, gauge, None, Intrinsics::All, 30);
+    } else {
+        st.rec = before;
+    }
+}
+
+/// The squared-error decrease, in units of the noise variance, that freeing the principal point
+/// must bring to be kept (chi-square with 2 degrees of freedom exceeds 30 with probability 3e-7).
+pub const PRINCIPAL_POINT_MIN_GAIN: f64 = 30.0;
+
+/// How far (fraction of the image's width or height) a refined principal point may move from
+/// the image centre before it is taken for a poorly constrained drift.
+pub const MAX_PRINCIPAL_POINT_SHIFT: f64 = 0.1;
+
+fn plausible_principal_point(camera: &crate::sfm::Camera) -> bool {
+    let (w, h) = (camera.width as f64, camera.height as f64);
+    let c = camera.principal_point();
+    let (cx, cy) = (c.x, c.y);
+    (cx - w / 2.0).abs() <= MAX_PRINCIPAL_POINT_SHIFT * w
+        && (cy - h / 2.0).abs() <= MAX_PRINCIPAL_POINT_SHIFT * h
 }
 
 fn report(progress: &mut dyn FnMut(SfmProgress), st: &MapState<'_>, connected: usize) {

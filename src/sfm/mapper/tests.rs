@@ -15,6 +15,31 @@ fn synthetic(
     focal_error: f64,
     seed: u64,
 ) -> (SfmInput, Vec<Isometry3<f64>>) {
+    synthetic_with(
+        n,
+        points,
+        noise_px,
+        outliers,
+        focal_error,
+        seed,
+        [800.0, 600.0],
+        0.5,
+    )
+}
+
+/// [`synthetic`] with the true principal point `pp` (the prior stays at the image centre) and
+/// camera heights spread over ±`height`.
+#[allow(clippy::too_many_arguments)]
+fn synthetic_with(
+    n: usize,
+    points: usize,
+    noise_px: f64,
+    outliers: f64,
+    focal_error: f64,
+    seed: u64,
+    pp: [f64; 2],
+    height: f64,
+) -> (SfmInput, Vec<Isometry3<f64>>) {
     let mut rng = SmallRng::seed_from_u64(seed);
     let (w, h, f) = (1600u64, 1200u64, 1300.0);
     let truth_cam = Camera::new(
@@ -22,7 +47,7 @@ fn synthetic(
         CameraModel::SimpleRadial,
         w,
         h,
-        vec![f, 800.0, 600.0, 0.0],
+        vec![f, pp[0], pp[1], 0.0],
     )
     .expect("camera");
     let cloud: Vec<Vector3<f64>> = (0..points)
@@ -37,7 +62,11 @@ fn synthetic(
     let poses: Vec<Isometry3<f64>> = (0..n)
         .map(|k| {
             let a = k as f64 * 0.35 + rng.random_range(-0.05..0.05);
-            let centre = Vector3::new(8.0 * a.sin(), rng.random_range(-0.5..0.5), -8.0 * a.cos());
+            let centre = Vector3::new(
+                8.0 * a.sin(),
+                rng.random_range(-height..=height),
+                -8.0 * a.cos(),
+            );
             // Look at the origin: z axis towards it, y roughly down.
             let z = (-centre).normalize();
             let x = Vector3::new(0.0, 1.0, 0.0).cross(&z).normalize();
@@ -150,6 +179,10 @@ fn synthetic_ring_is_reconstructed_with_accurate_rotations_and_focal() {
     assert!(result.unregistered.is_empty());
     let rot = max_relative_rotation_error(&result, &truth);
     assert!(rot < 0.1, "relative rotation error {rot}°");
+    // A ring at one height barely constrains the principal point: freeing it would let it
+    // drift (4 px here) for no real gain, so it stays at the centre.
+    let pp = result.reconstruction.cameras[&1].principal_point();
+    assert_eq!((pp.x, pp.y), (800.0, 600.0));
     let f = result.reconstruction.cameras[&1].params[0];
     assert!(
         (f / 1300.0 - 1.0).abs() < 0.01,
@@ -164,6 +197,30 @@ fn synthetic_ring_is_reconstructed_with_accurate_rotations_and_focal() {
     for s in ["verification", "mapping", "bundle adjustment"] {
         assert!(stages.contains(s), "no {s} progress");
     }
+}
+
+#[test]
+fn an_off_centre_principal_point_is_recovered_when_the_views_constrain_it() {
+    // Cameras at heights spread over ±3 around a deep cloud, the lens's centre 15 px right and
+    // 12 px up of the image centre (as real lenses, ~0.6° of tilt at this focal length).
+    let (input, truth) = synthetic_with(12, 1500, 0.5, 0.1, 0.03, 11, [815.0, 588.0], 3.0);
+    let result = reconstruct(&input, &MapperOptions::default(), &mut |_| {}).expect("model");
+    assert_eq!(result.reconstruction.images.len(), 12);
+    let pp = result.reconstruction.cameras[&1].principal_point();
+    assert!(
+        (pp.x - 815.0).abs() < 2.0 && (pp.y - 588.0).abs() < 2.0,
+        "principal point {pp:?}, truth (815, 588)"
+    );
+    let rot = max_relative_rotation_error(&result, &truth);
+    assert!(rot < 0.1, "relative rotation error {rot}°");
+    // With too few views for the test it stays at the prior, the image centre.
+    let few = MapperOptions {
+        principal_point_min_images: 13,
+        ..MapperOptions::default()
+    };
+    let result = reconstruct(&input, &few, &mut |_| {}).expect("model");
+    let pp = result.reconstruction.cameras[&1].principal_point();
+    assert_eq!((pp.x, pp.y), (800.0, 600.0));
 }
 
 #[test]
