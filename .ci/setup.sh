@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing Splatpod needs on a fresh Debian machine, skipping whatever
 # is already present at the pinned version. Sourced by run.sh and test.sh.
-#   - Debian: Mesa lavapipe (software Vulkan), Chromium + ChromeDriver (browser tests)
+#   - Debian: Mesa lavapipe (software Vulkan), Chromium + ChromeDriver (browser tests),
+#     ffmpeg (videos), binaryen (wasm-opt for release builds)
 #   - rustup target wasm32-unknown-unknown
 #   - trunk 0.21.x (0.22 needs rustc 1.96), wasm-bindgen-cli at exactly Cargo.lock's version
 # Trunk runs offline (Trunk.toml) and finds wasm-bindgen on PATH, so nothing downloads at build.
@@ -15,6 +16,8 @@ command -v chromium >/dev/null || need_apt+=(chromium)
 command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
 # The server reads uploaded videos with ffmpeg/ffprobe (and the tests encode their clip with it).
 { command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null; } || need_apt+=(ffmpeg)
+# Trunk optimises the release wasm with binaryen's wasm-opt (Trunk.toml pins its version).
+command -v wasm-opt >/dev/null || need_apt+=(binaryen)
 if [ ${#need_apt[@]} -gt 0 ]; then
     # With recommends, as validated here (fonts and helpers headless Chromium may use).
     echo "setup: apt-get install ${need_apt[*]}"
