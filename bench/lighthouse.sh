@@ -14,6 +14,8 @@ dist=${SPLATPOD_LIGHTHOUSE_DIST:-target/dist-release}
 if [ ! -d bench/lighthouse/node_modules/lighthouse ]; then
     (cd bench/lighthouse && npm i --no-audit --no-fund -E lighthouse@12.2.3 >/dev/null)
 fi
+# Trunk's wasm-opt (installed by .ci/setup.sh).
+export PATH="$PWD/.ci/binaryen/node_modules/.bin:$PATH"
 [ -f "$dist/index.html" ] || trunk build --release --dist "$dist"
 # SPLATPOD_LIGHTHOUSE_SERVER: a server binary already built (e.g. target/debug/splatpod-server,
 # whose brotli is optimised in dev builds too), else the release build.
