@@ -47,6 +47,9 @@ pub enum ServerError {
     /// A protocol version the server does not speak (tus `Tus-Resumable`).
     #[error("{0}")]
     Precondition(String),
+    /// The request body stopped before its end (a resumable upload keeps what arrived).
+    #[error("{0}")]
+    Incomplete(String),
     /// The received bytes do not have the declared SHA-256 (tus' 460 Checksum Mismatch).
     #[error("{0}")]
     Checksum(String),
@@ -81,6 +84,7 @@ impl ServerError {
             ServerError::Forbidden(_) => StatusCode::FORBIDDEN,
             ServerError::Conflict(_) => StatusCode::CONFLICT,
             ServerError::Gone(_) => StatusCode::GONE,
+            ServerError::Incomplete(_) => StatusCode::REQUEST_TIMEOUT,
             ServerError::Locked(_) => StatusCode::LOCKED,
             ServerError::Precondition(_) => StatusCode::PRECONDITION_FAILED,
             ServerError::Checksum(_) => {

@@ -191,12 +191,15 @@ pub async fn send(
                 }
                 Err(o) => return o,
             },
-            // The bytes arrived damaged (460), or the upload expired: start again.
-            404 | 410 | 460 => {
+            // The body stalled (408): the server kept what arrived; the next attempt asks.
+            408 => return Outcome::Retry(error_text(res).await),
+            // The bytes arrived damaged (460), the upload expired, or the request was malformed:
+            // start again (the photo stays on this device).
+            400 | 404 | 410 | 460 => {
                 forget();
                 return Outcome::Retry(error_text(res).await);
             }
-            400 | 413 | 415 | 422 => {
+            413 | 415 | 422 => {
                 forget();
                 return Outcome::Rejected(error_text(res).await);
             }

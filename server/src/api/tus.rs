@@ -353,7 +353,7 @@ pub async fn patch(
     let now = match resumable::append(&dir, &u.id, offset, length, body).await? {
         Received::Cut { offset, reason } => {
             tracing::info!(upload = %u.id, offset, "resumable upload cut: {reason}");
-            return Err(ServerError::BadInput(format!(
+            return Err(ServerError::Incomplete(format!(
                 "{reason}; {offset} bytes are stored, resume from there"
             )));
         }
