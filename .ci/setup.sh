@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building and testing Splatpod needs on a fresh Debian machine, skipping whatever
 # is already present at the pinned version. Sourced by run.sh and test.sh.
-#   - Debian: Mesa lavapipe (software Vulkan), Chromium + ChromeDriver (browser tests)
+#   - Debian: Mesa lavapipe (software Vulkan), Chromium + ChromeDriver (browser tests),
+#     ffmpeg (videos), npm
+#   - npm: binaryen 123 (wasm-opt for Trunk's release builds) into .ci/binaryen, put on PATH
 #   - rustup target wasm32-unknown-unknown
 #   - trunk 0.21.x (0.22 needs rustc 1.96), wasm-bindgen-cli at exactly Cargo.lock's version
 # Trunk runs offline (Trunk.toml) and finds wasm-bindgen on PATH, so nothing downloads at build.
@@ -15,6 +17,8 @@ command -v chromium >/dev/null || need_apt+=(chromium)
 command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
 # The server reads uploaded videos with ffmpeg/ffprobe (and the tests encode their clip with it).
 { command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null; } || need_apt+=(ffmpeg)
+# npm installs wasm-opt below (and Lighthouse for bench/lighthouse.sh).
+command -v npm >/dev/null || need_apt+=(npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
     # With recommends, as validated here (fonts and helpers headless Chromium may use).
     echo "setup: apt-get install ${need_apt[*]}"
@@ -36,6 +40,14 @@ if ! wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $wbg"; then
     # Not --locked: one of its locked dependencies is no longer on the registry.
     cargo install wasm-bindgen-cli --version "=$wbg"
 fi
+
+# wasm-opt for release builds: npm's binaryen (Debian's 108 mis-numbers the second table, the
+# externref table wasm-bindgen exports). Trunk.toml pins version_123 and finds it on PATH.
+if [ ! -x .ci/binaryen/node_modules/.bin/wasm-opt ]; then
+    echo "setup: npm ci binaryen (wasm-opt) in .ci/binaryen"
+    (cd .ci/binaryen && npm ci --no-audit --no-fund >/dev/null)
+fi
+export PATH="$PWD/.ci/binaryen/node_modules/.bin:$PATH"
 
 export CHROMEDRIVER="${CHROMEDRIVER:-$(command -v chromedriver)}"
 # lavapipe warns on every device open without one.

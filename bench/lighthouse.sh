@@ -5,6 +5,8 @@
 # puppeteer-core from the npm registry, driving the machine's Chromium; nothing else downloads).
 #
 #   bench/lighthouse.sh [OUT_JSON]
+# Environment: SPLATPOD_LIGHTHOUSE_DIST (the built PWA, default target/dist-release, built when
+# missing), SPLATPOD_LIGHTHOUSE_SERVER (a server binary; default: build the release one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-bench/results/lighthouse.json}
@@ -12,11 +14,19 @@ dist=${SPLATPOD_LIGHTHOUSE_DIST:-target/dist-release}
 if [ ! -d bench/lighthouse/node_modules/lighthouse ]; then
     (cd bench/lighthouse && npm i --no-audit --no-fund -E lighthouse@12.2.3 >/dev/null)
 fi
+# Trunk's wasm-opt (installed by .ci/setup.sh).
+export PATH="$PWD/.ci/binaryen/node_modules/.bin:$PATH"
 [ -f "$dist/index.html" ] || trunk build --release --dist "$dist"
-cargo build --release -p splatpod-server
+# SPLATPOD_LIGHTHOUSE_SERVER: a server binary already built (e.g. target/debug/splatpod-server,
+# whose brotli is optimised in dev builds too), else the release build.
+server_bin=${SPLATPOD_LIGHTHOUSE_SERVER:-}
+if [ -z "$server_bin" ]; then
+    cargo build --release -p splatpod-server
+    server_bin=target/release/splatpod-server
+fi
 data=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-target/release/splatpod-server serve --port "$port" --data-dir "$data" --dist-dir "$dist" \
+"$server_bin" serve --port "$port" --data-dir "$data" --dist-dir "$dist" \
     >"$data/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; rm -rf "$data"' EXIT
@@ -24,4 +34,5 @@ for _ in $(seq 100); do
     curl -sf "http://127.0.0.1:$port/health" >/dev/null && break
     sleep 0.2
 done
-node bench/lighthouse/report.mjs "http://127.0.0.1:$port" "$out" "$(git rev-parse --short HEAD)"
+node bench/lighthouse/report.mjs "http://127.0.0.1:$port" "$out" "$(git rev-parse --short HEAD)" \
+    "$server_bin"

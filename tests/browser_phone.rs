@@ -5,6 +5,7 @@
 //! the server has each photo exactly once (by SHA-256) and the page shows them all as sent;
 //! matching then runs from the phone, and once the desktop revokes the pairing a new photo
 //! stays queued on the phone with a plain explanation.
+//! Two of the photos are full-size (over 256 KiB), so they go by the resumable (tus) upload.
 //! Also checks that the phone layout never scrolls sideways and that the phone never sees a
 //! key field.
 //!
@@ -25,6 +26,8 @@ use splatpod::api;
 
 /// Photos of the capture.
 const PHOTOS: usize = 8;
+/// These photos are sent at full size (over 256 KiB), so they go by the resumable upload.
+const LARGE: [usize; 2] = [1, 5];
 
 /// The first `PHOTOS` Strecha fountain images, downscaled to 768 px (a phone-sized upload that
 /// keeps enough texture for the capture checks) into `dir`; (path, SHA-256 of the file).
@@ -32,15 +35,21 @@ fn phone_photos(dir: &Path) -> Vec<(PathBuf, String)> {
     (0..PHOTOS).map(|i| phone_photo(dir, i)).collect()
 }
 
-/// Strecha fountain image `i`, downscaled into `dir` under a long phone-style name.
+/// Strecha fountain image `i`, downscaled (or for [`LARGE`] ones copied as it is) into `dir`
+/// under a long phone-style name.
 fn phone_photo(dir: &Path, i: usize) -> (PathBuf, String) {
     let src = workspace_root()
         .join("../shared/datasets/strecha-fountain-P11/images")
         .join(format!("{i:04}.jpg"));
-    let img = image::open(&src)
-        .unwrap_or_else(|e| panic!("{}: {e} (see ../shared/datasets)", src.display()));
     let path = dir.join(format!("IMG_2024_fountain_walkaround_{i:04}.jpg"));
-    img.thumbnail(768, 768).save(&path).expect("write photo");
+    if LARGE.contains(&i) {
+        std::fs::copy(&src, &path)
+            .unwrap_or_else(|e| panic!("{}: {e} (see ../shared/datasets)", src.display()));
+    } else {
+        let img = image::open(&src)
+            .unwrap_or_else(|e| panic!("{}: {e} (see ../shared/datasets)", src.display()));
+        img.thumbnail(768, 768).save(&path).expect("write photo");
+    }
     let bytes = std::fs::read(&path).expect("read photo");
     let sha = format!("{:x}", Sha256::digest(&bytes));
     (path.canonicalize().expect("canonical path"), sha)
@@ -171,6 +180,13 @@ async fn a_paired_phone_captures_offline_and_every_photo_arrives_once() {
 
     let dir = tempfile::tempdir().expect("temp dir");
     let photos = phone_photos(dir.path());
+    for &i in &LARGE {
+        let size = std::fs::metadata(&photos[i].0).expect("photo").len();
+        assert!(
+            size > 256 * 1024,
+            "photo {i} is {size} bytes: not a resumable upload"
+        );
+    }
 
     let phone = Browser::start_with(BrowserOptions {
         webgpu: true,
@@ -377,8 +393,9 @@ async fn a_paired_phone_captures_offline_and_every_photo_arrives_once() {
     phone.close().await;
 }
 
-/// Photos taken on a phone before it is paired stay on it ("On this device", no key field
-/// needed) and go to the project once the phone opens a pairing link.
+/// Photos taken on a phone before it is paired stay on it ("On this device"; the phone is
+/// pointed to pairing and shown no key field unless it asks for one) and go to the project once
+/// the phone opens a pairing link.
 #[tokio::test]
 async fn photos_taken_before_pairing_go_to_the_paired_project() {
     let api = Api::start_opts(&Backend::Sqlite, &[], false).await;
@@ -401,14 +418,31 @@ async fn photos_taken_before_pairing_go_to_the_paired_project() {
     .await;
     let c = &phone.client;
     c.goto(&api.server.url("/capture")).await.expect("capture");
-    let hint = phone.text_of("#upload-phone-hint", 60).await;
+    let hint = phone
+        .text_of("#upload[data-mode=phone] #upload-phone-hint", 60)
+        .await;
     assert!(hint.contains("Pair a phone"), "{hint}");
+    assert!(
+        c.find(Locator::Css("#upload-key")).await.is_err(),
+        "an unpaired phone is shown an API key field before asking for one"
+    );
     take(&phone, &photos).await;
     wait_cards(&phone, "data-upload", 60, "photos kept on the phone", |v| {
         v.len() == 2 && v.iter().all(|u| u == "local")
     })
     .await;
     assert_no_sideways_scroll(&phone, "/capture unpaired").await;
+    // A key can still be used on this device, on request.
+    c.find(Locator::Css("#upload-use-key"))
+        .await
+        .expect("Use an API key on this device instead")
+        .click()
+        .await
+        .expect("click");
+    phone.text_of("#upload[data-mode=desktop]", 10).await;
+    c.find(Locator::Css("#upload-key"))
+        .await
+        .expect("the key field, once asked for");
 
     c.goto(&api.server.url(&created.path))
         .await

@@ -1256,6 +1256,9 @@ async fn openapi_describes_every_route() {
         ("get", "/api/projects/{id}"),
         ("delete", "/api/projects/{id}"),
         ("post", "/api/projects/{id}/images"),
+        ("post", "/api/projects/{id}/uploads"),
+        ("head", "/api/projects/{id}/uploads/{upload}"),
+        ("patch", "/api/projects/{id}/uploads/{upload}"),
         ("get", "/api/projects/{id}/artifacts/{name}"),
         ("post", "/api/projects/{id}/shares"),
         ("delete", "/api/shares/{token}"),
@@ -1280,6 +1283,8 @@ async fn openapi_describes_every_route() {
         let req = match method {
             "post" => api.http.post(url),
             "delete" => api.http.delete(url),
+            "head" => api.http.head(url),
+            "patch" => api.http.patch(url),
             _ => api.http.get(url),
         };
         let s = req.send().await.expect("request").status().as_u16();

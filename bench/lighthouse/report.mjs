@@ -7,7 +7,7 @@ import fs from "node:fs";
 import lighthouse from "lighthouse";
 import puppeteer from "puppeteer-core";
 
-const [base, out, commit] = process.argv.slice(2);
+const [base, out, commit, server] = process.argv.slice(2);
 if (!base || !out) {
   console.error("usage: node report.mjs BASE_URL OUT_JSON [COMMIT]");
   process.exit(2);
@@ -24,7 +24,7 @@ const pages = { home: "/", capture: "/capture" };
 const result = {
   name: "lighthouse",
   commit: commit || "unknown",
-  device: `${version}, headless, Lighthouse 12.2.3 mobile preset (emulated Moto G Power, simulated slow 4G), this 2-core machine`,
+  device: `${version}, headless, Lighthouse 12.2.3 mobile preset (emulated Moto G Power, simulated slow 4G), this 2-core machine, server ${server || "release build"}`,
 };
 for (const [name, path] of Object.entries(pages)) {
   const run = await lighthouse(base + path, { port, output: "json", logLevel: "error" });

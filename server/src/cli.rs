@@ -202,6 +202,9 @@ pub struct ServeArgs {
     /// Longest time reading one uploaded video may take, in seconds (probe and decode).
     #[arg(long, env = "SPLATPOD_VIDEO_TIMEOUT_S", default_value_t = 600)]
     pub video_timeout_s: u64,
+    /// How long an unfinished resumable upload is kept after its last request, in seconds.
+    #[arg(long, env = "SPLATPOD_UPLOAD_EXPIRY_S", default_value_t = 86_400)]
+    pub upload_expiry_s: u64,
     /// Most images a job may fetch from `image_urls`.
     #[arg(long, env = "SPLATPOD_MAX_URL_IMAGES", default_value_t = 200)]
     pub max_url_images: usize,

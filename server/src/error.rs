@@ -38,6 +38,21 @@ pub enum ServerError {
     Forbidden(String),
     #[error("{0}")]
     Conflict(String),
+    /// Existed once but is gone for good (an expired resumable upload).
+    #[error("{0}")]
+    Gone(String),
+    /// Busy with another request (a resumable upload still receiving on another connection).
+    #[error("{0}")]
+    Locked(String),
+    /// A protocol version the server does not speak (tus `Tus-Resumable`).
+    #[error("{0}")]
+    Precondition(String),
+    /// The request body stopped before its end (a resumable upload keeps what arrived).
+    #[error("{0}")]
+    Incomplete(String),
+    /// The received bytes do not have the declared SHA-256 (tus' 460 Checksum Mismatch).
+    #[error("{0}")]
+    Checksum(String),
     #[error("{0}")]
     TooLarge(String),
     #[error("{0}")]
@@ -68,6 +83,13 @@ impl ServerError {
             ServerError::Unauthorized => StatusCode::UNAUTHORIZED,
             ServerError::Forbidden(_) => StatusCode::FORBIDDEN,
             ServerError::Conflict(_) => StatusCode::CONFLICT,
+            ServerError::Gone(_) => StatusCode::GONE,
+            ServerError::Incomplete(_) => StatusCode::REQUEST_TIMEOUT,
+            ServerError::Locked(_) => StatusCode::LOCKED,
+            ServerError::Precondition(_) => StatusCode::PRECONDITION_FAILED,
+            ServerError::Checksum(_) => {
+                StatusCode::from_u16(460).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY)
+            }
             ServerError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ServerError::UnsupportedMedia(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ServerError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -102,6 +124,10 @@ impl IntoResponse for ServerError {
                 if let Ok(v) = HeaderValue::from_str(&retry_after_s.to_string()) {
                     res.headers_mut().insert(header::RETRY_AFTER, v);
                 }
+            }
+            ServerError::Precondition(_) => {
+                res.headers_mut()
+                    .insert("tus-version", HeaderValue::from_static("1.0.0"));
             }
             ServerError::Unauthorized => {
                 res.headers_mut().insert(

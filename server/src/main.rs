@@ -17,6 +17,7 @@ mod net;
 mod qr;
 mod ratelimit;
 mod render;
+mod resumable;
 mod routes;
 mod sfm_cli;
 mod spawn;

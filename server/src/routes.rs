@@ -76,6 +76,9 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServerError> {
             timeout: std::time::Duration::from_secs(args.video_timeout_s.max(1)),
             work_dir: data_dir.join("tmp"),
         },
+        max_upload_bytes: args.max_upload_bytes,
+        upload_dir: data_dir.join("uploads"),
+        upload_expiry_ms: (args.upload_expiry_s.clamp(1, 30 * 86_400) * 1000) as i64,
     };
     let limits = RateLimits::new(args.job_rate_per_min);
     let shrink = limits.clone();

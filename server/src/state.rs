@@ -32,6 +32,12 @@ pub struct Config {
     pub max_attempts: i64,
     /// The video decoders and their limits.
     pub video: crate::video::VideoTools,
+    /// Largest request body, and largest resumable upload.
+    pub max_upload_bytes: usize,
+    /// Where resumable uploads keep the bytes received so far.
+    pub upload_dir: std::path::PathBuf,
+    /// How long an unfinished resumable upload lives after its last request.
+    pub upload_expiry_ms: i64,
 }
 
 #[derive(Clone)]
@@ -44,6 +50,8 @@ pub struct AppState {
     pub limits: RateLimits,
     pub jobs: JobService,
     pub guard: HostGuard,
+    /// One writer at a time per resumable upload.
+    pub uploads: crate::resumable::Locks,
 }
 
 impl AppState {
@@ -65,6 +73,7 @@ impl AppState {
             limits,
             jobs,
             guard,
+            uploads: crate::resumable::Locks::default(),
         }
     }
 

@@ -27,3 +27,19 @@ pub async fn next_frame() {
     });
     let _ = rx.await;
 }
+
+/// Whether the primary pointer is a finger (`(pointer: coarse)`): a phone or a tablet, where a
+/// full API key should not be typed in.
+pub fn touch_first() -> bool {
+    use wasm_bindgen::JsCast;
+    let Some(w) = web_sys::window() else {
+        return false;
+    };
+    js_sys::Reflect::get(&w, &"matchMedia".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+        .and_then(|f| f.call1(&w, &"(pointer: coarse)".into()).ok())
+        .and_then(|list| js_sys::Reflect::get(&list, &"matches".into()).ok())
+        .and_then(|m| m.as_bool())
+        .unwrap_or(false)
+}

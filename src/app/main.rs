@@ -15,6 +15,7 @@ mod sender;
 mod shared;
 mod status;
 mod train;
+mod tus;
 mod upload;
 mod video;
 mod video_panel;

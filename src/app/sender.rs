@@ -1,5 +1,6 @@
 //! Sends the capture's photos to their project, one photo per request, so a dropped connection
-//! loses at most the photo in flight, which is sent again. A photo leaves the offline store only
+//! loses at most the photo in flight, which is sent again; a large photo goes by the server's
+//! resumable upload instead (`tus`), which continues from the bytes the server already has. A photo leaves the offline store only
 //! once the server confirmed it by SHA-256 (stored now, or a duplicate of what it already had),
 //! so every photo arrives, and arrives once. Without a connection it waits, retrying with
 //! backoff and at once when the browser says it is online again.
@@ -17,6 +18,7 @@ use super::pairing::saved_pairing;
 use super::photo::{Photo, Upload};
 use super::problem::Problem;
 use super::queue::Queue;
+use super::tus::{self, Resumes, RESUMABLE_FROM_BYTES};
 
 /// First wait after a failed attempt; doubled up to [`MAX_BACKOFF_MS`].
 const FIRST_BACKOFF_MS: i32 = 1000;
@@ -25,7 +27,7 @@ const MAX_BACKOFF_MS: i32 = 30_000;
 const REQUEST_TIMEOUT_MS: i32 = 120_000;
 
 /// What became of one attempt.
-enum Outcome {
+pub(super) enum Outcome {
     /// The server has exactly these bytes.
     Confirmed,
     /// The server will never take this file: the reason.
@@ -58,6 +60,8 @@ pub struct Sender {
     wake: Cell<bool>,
     /// The last run ended on a [`Outcome::Stop`].
     stopped: Cell<bool>,
+    /// Resumable uploads under way, so a retry continues where the last attempt stopped.
+    resumes: Resumes,
 }
 
 impl Sender {
@@ -70,6 +74,7 @@ impl Sender {
             running: Cell::new(false),
             wake: Cell::new(false),
             stopped: Cell::new(false),
+            resumes: Resumes::default(),
         })
     }
 
@@ -208,7 +213,12 @@ impl Sender {
             if !self.set_upload(id, Upload::Uploading) {
                 break;
             }
-            match upload_one(&token, &project, &blob, &name, &sha).await {
+            let outcome = if blob.size() >= RESUMABLE_FROM_BYTES {
+                tus::send(&token, &project, &blob, &name, &sha, &self.resumes).await
+            } else {
+                upload_one(&token, &project, &blob, &name, &sha).await
+            };
+            match outcome {
                 Outcome::Confirmed => {
                     backoff = FIRST_BACKOFF_MS;
                     self.problem.try_set(None);
@@ -260,10 +270,10 @@ impl Sender {
 }
 
 /// Aborts `ctrl` after [`REQUEST_TIMEOUT_MS`]; the returned guard cancels the timer.
-struct Timeout(Option<(web_sys::Window, i32)>);
+pub(super) struct Timeout(Option<(web_sys::Window, i32)>);
 
 impl Timeout {
-    fn start(ctrl: &web_sys::AbortController) -> Timeout {
+    pub(super) fn start(ctrl: &web_sys::AbortController) -> Timeout {
         let ctrl = ctrl.clone();
         let cb = wasm_bindgen::closure::Closure::once_into_js(move || ctrl.abort());
         Timeout(web_sys::window().and_then(|w| {
@@ -350,33 +360,38 @@ async fn upload_one(
                 }
             }
         }
-        400 | 413 | 415 | 422 => Outcome::Rejected(
-            body_of::<serde_json::Value>(response)
-                .await
-                .err()
-                .unwrap_or_else(|| format!("HTTP {status}")),
-        ),
-        401 | 403 => {
-            let detail = body_of::<serde_json::Value>(response)
-                .await
-                .err()
-                .unwrap_or_else(|| format!("HTTP {status}"));
-            Outcome::Stop(Problem::new(
-                if paired {
-                    "This phone's pairing has ended or was revoked. Your photos stay on this \
-                     phone: scan a new QR code on the desktop's project page and they will be sent."
-                } else {
-                    "The server refused the API key. Check it under \"Send to the server\"; \
-                     your photos stay on this device."
-                },
-                detail,
-            ))
-        }
-        404 => Outcome::Stop(Problem::new(
-            "The project these photos belong to no longer exists on the server. Your photos \
-             stay on this device; start over to send them to a new project.",
-            format!("HTTP 404 for project {project}"),
-        )),
+        400 | 413 | 415 | 422 => Outcome::Rejected(error_text(response).await),
+        401 | 403 | 404 => refused(status, error_text(response).await, paired, project),
         _ => Outcome::Retry(format!("HTTP {status}")),
     }
+}
+
+/// The server's `error` message of a refusal.
+pub(super) async fn error_text(response: gloo_net::http::Response) -> String {
+    let status = response.status();
+    body_of::<serde_json::Value>(response)
+        .await
+        .err()
+        .unwrap_or_else(|| format!("HTTP {status}"))
+}
+
+/// A refusal only the person can solve: the key or pairing (401, 403) or the project (404).
+pub(super) fn refused(status: u16, detail: String, paired: bool, project: &str) -> Outcome {
+    if status == 404 {
+        return Outcome::Stop(Problem::new(
+            "The project these photos belong to no longer exists on the server. Your photos \
+             stay on this device; start over to send them to a new project.",
+            format!("HTTP 404 for project {project}: {detail}"),
+        ));
+    }
+    Outcome::Stop(Problem::new(
+        if paired {
+            "This phone's pairing has ended or was revoked. Your photos stay on this \
+             phone: scan a new QR code on the desktop's project page and they will be sent."
+        } else {
+            "The server refused the API key. Check it under \"Send to the server\"; \
+             your photos stay on this device."
+        },
+        detail,
+    ))
 }

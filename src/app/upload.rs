@@ -1,6 +1,7 @@
 //! "Send to the server" on the capture page, then matching: on a desktop it creates a project
 //! with the API key kept in this browser and hands the capture to the upload queue; on a paired
-//! phone the photos already go to the paired project and no key is asked for. Either way, once
+//! phone the photos already go to the paired project and no key is asked for; an unpaired phone
+//! is pointed to pairing (a key field only on request). Either way, once
 //! the photos are there it starts a `features` job and follows it to the end, with plain words
 //! when something fails.
 
@@ -14,6 +15,7 @@ use splatpod::api::{
     RunRequest, Task,
 };
 
+use super::browser::touch_first;
 use super::client::{bearer, body_of, endpoint, get_json, net, sleep_ms, storage, KEY_STORAGE};
 use super::pairing::{forget_pairing, saved_pairing, Pairing};
 use super::photo::Upload;
@@ -448,7 +450,37 @@ fn desktop_panel(sender: Rc<Sender>) -> impl IntoView {
     }
 }
 
-/// The panel below the capture: a paired phone's or a desktop's.
+/// An unpaired phone: its photos wait on it for a pairing; no key field unless asked for.
+fn unpaired_phone_panel(sender: Rc<Sender>) -> impl IntoView {
+    let use_key = RwSignal::new(false);
+    let sender = StoredValue::new_local(sender);
+    move || {
+        if use_key.get() {
+            return desktop_panel(sender.get_value()).into_any();
+        }
+        view! {
+            <section class="card upload" id="upload" data-mode="phone">
+                <h3>"Send to a project"</h3>
+                <p id="upload-phone-hint">
+                    "Your photos stay on this phone until it is paired with a project. On your "
+                    "desktop, open the project, press \"Pair a phone\" and scan the code with "
+                    "this phone: the photos are sent there, and no key is needed here."
+                </p>
+                <button
+                    type="button"
+                    class="button-like quiet"
+                    id="upload-use-key"
+                    on:click=move |_| use_key.set(true)
+                >
+                    "Use an API key on this device instead"
+                </button>
+            </section>
+        }
+        .into_any()
+    }
+}
+
+/// The panel below the capture: a paired phone's, an unpaired phone's or a desktop's.
 #[component]
 pub fn UploadPanel(sender: Rc<Sender>) -> impl IntoView {
     match saved_pairing() {
@@ -468,6 +500,7 @@ pub fn UploadPanel(sender: Rc<Sender>) -> impl IntoView {
             </section>
         }
         .into_any(),
+        None if touch_first() => unpaired_phone_panel(sender).into_any(),
         None => desktop_panel(sender).into_any(),
     }
 }

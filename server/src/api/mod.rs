@@ -1,5 +1,5 @@
-//! The HTTP API: the native `/api`, the RunPod-compatible `/v2/{endpoint}/`, share links, phone
-//! pairings, and the OpenAPI description of both.
+//! The HTTP API: the native `/api` (with resumable tus uploads), the RunPod-compatible
+//! `/v2/{endpoint}/`, share links, phone pairings, and the OpenAPI description of both.
 
 mod artifacts;
 mod colmap_import;
@@ -9,14 +9,16 @@ mod pairings;
 mod projects;
 mod runpod;
 mod shares;
+mod tus;
 mod uploads;
 mod videos;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::{header, HeaderMap, HeaderValue, Method};
-use axum::routing::{delete, get, post};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method};
+use axum::routing::{delete, get, head, post};
 use axum::Router;
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::state::AppState;
 
@@ -35,6 +37,14 @@ fn base_url(st: &AppState, headers: &HeaderMap) -> String {
         })
         .unwrap_or("localhost");
     format!("http://{host}")
+}
+
+/// Adds `Tus-Resumable` to every answer of the resumable upload routes, errors included.
+fn tus_resumable() -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::overriding(
+        HeaderName::from_static("tus-resumable"),
+        HeaderValue::from_static(tus::TUS_VERSION),
+    )
 }
 
 /// Routes of the API (merged into the app router, which adds static files).
@@ -59,6 +69,19 @@ pub fn router(
         .route(
             "/api/projects/{id}/videos",
             post(videos::upload).layer(DefaultBodyLimit::max(max_upload_bytes)),
+        )
+        .route(
+            "/api/projects/{id}/uploads",
+            post(tus::create)
+                .options(tus::options)
+                .layer(tus_resumable()),
+        )
+        .route(
+            "/api/projects/{id}/uploads/{upload}",
+            head(tus::head)
+                .patch(tus::patch)
+                .options(tus::options)
+                .layer(tus_resumable()),
         )
         .route("/api/projects/{id}/artifacts", get(artifacts::list))
         .route(
@@ -115,7 +138,28 @@ pub fn router(
     api.layer(
         CorsLayer::new()
             .allow_origin(AllowOrigin::list(origins))
-            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
-            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]),
+            .allow_methods([
+                Method::GET,
+                Method::HEAD,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                HeaderName::from_static("tus-resumable"),
+                HeaderName::from_static("upload-length"),
+                HeaderName::from_static("upload-metadata"),
+                HeaderName::from_static("upload-offset"),
+            ])
+            .expose_headers([
+                header::LOCATION,
+                HeaderName::from_static("tus-resumable"),
+                HeaderName::from_static("tus-version"),
+                HeaderName::from_static("upload-offset"),
+                HeaderName::from_static("upload-length"),
+            ]),
     )
 }

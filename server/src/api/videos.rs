@@ -38,7 +38,7 @@ async fn text_field(field: axum::extract::multipart::Field<'_>) -> Result<String
     Ok(text.trim().to_owned())
 }
 
-fn parse_frames(text: &str) -> Result<u32, ServerError> {
+pub(super) fn parse_frames(text: &str) -> Result<u32, ServerError> {
     match text.parse::<u32>() {
         Ok(n) if (1..=MAX_VIDEO_FRAMES).contains(&n) => Ok(n),
         _ => Err(ServerError::BadInput(format!(
@@ -47,7 +47,7 @@ fn parse_frames(text: &str) -> Result<u32, ServerError> {
     }
 }
 
-fn parse_quality(text: &str) -> Result<u32, ServerError> {
+pub(super) fn parse_quality(text: &str) -> Result<u32, ServerError> {
     Quality::from_name(text)
         .map(Quality::video_frames)
         .ok_or_else(|| {
@@ -55,6 +55,14 @@ fn parse_quality(text: &str) -> Result<u32, ServerError> {
                 "`quality` must be low, medium or high, not `{text}`"
             ))
         })
+}
+
+/// A display name without its extension: the frames' name stem.
+pub(super) fn stem_of(name: &str) -> String {
+    match name.rsplit_once('.') {
+        Some((s, _)) if !s.is_empty() => s.to_owned(),
+        _ => name.to_owned(),
+    }
 }
 
 /// Reads the form, writing the video straight to its temporary folder.
@@ -70,10 +78,7 @@ async fn receive(st: &AppState, mut multipart: Multipart) -> Result<VideoForm, S
                     ));
                 }
                 let name = display_name(field.file_name().unwrap_or("clip"));
-                let stem = match name.rsplit_once('.') {
-                    Some((s, _)) if !s.is_empty() => s.to_owned(),
-                    _ => name.clone(),
-                };
+                let stem = stem_of(&name);
                 let c = Clip::new(&st.config.video)?;
                 let mut file = tokio::fs::File::create(c.input()).await?;
                 let mut bytes = 0usize;
@@ -121,29 +126,43 @@ pub async fn upload(
     st.config.video.check().await?;
     let multipart = multipart.map_err(|e| ServerError::BadInput(e.body_text()))?;
     let form = receive(&st, multipart).await?;
-    let extracted = extract(&st.config.video, &form.clip, form.frames).await?;
-    drop(form.clip);
+    let (code, result) = ingest_clip(&st, &id, form.clip, &form.stem, form.frames).await?;
+    Ok((code, Json(result)))
+}
+
+/// Keeps the sharpest frame of each of `frames` windows of `clip` as a photo of project `id`
+/// (`STEM-0001.jpg`, …), each checked and deduplicated as an uploaded photo; shared by the
+/// multipart and the resumable upload.
+pub(super) async fn ingest_clip(
+    st: &AppState,
+    id: &str,
+    clip: Clip,
+    stem: &str,
+    frames: u32,
+) -> Result<(StatusCode, VideoUploadResult), ServerError> {
+    let extracted = extract(&st.config.video, &clip, frames).await?;
+    drop(clip);
     let max_bytes = st.config.max_image_bytes;
     let mut undo = Undo {
-        st: &st,
+        st,
         stored: Vec::new(),
     };
     let mut tally = Tally::default();
     for (k, frame) in extracted.frames.iter().enumerate() {
-        let name = format!("{}-{:04}.jpg", form.stem, k + 1);
+        let name = format!("{stem}-{:04}.jpg", k + 1);
         tracing::debug!(
             candidate = frame.candidate,
             sharpness = frame.sharpness,
             "{name}"
         );
         let outcome =
-            ingest_image(&st.db, &st.blobs, &id, &name, frame.jpeg.clone(), max_bytes).await;
+            ingest_image(&st.db, &st.blobs, id, &name, frame.jpeg.clone(), max_bytes).await;
         if let Err(e) = tally.add(name, outcome, &mut undo.stored) {
             undo.run().await;
             return Err(e);
         }
     }
-    let (code, upload) = match tally.finish(&st, &id).await {
+    let (code, upload) = match tally.finish(st, id).await {
         Ok(r) => r,
         Err(e) => {
             undo.run().await;
@@ -158,12 +177,12 @@ pub async fn upload(
     );
     Ok((
         code,
-        Json(VideoUploadResult {
+        VideoUploadResult {
             duration_s: extracted.duration_s,
-            frames_requested: form.frames,
+            frames_requested: frames,
             frames_extracted: extracted.frames.len() as u32,
             upload,
-        }),
+        },
     ))
 }
 

@@ -9,6 +9,7 @@ pub mod keys;
 pub mod pairings;
 pub mod projects;
 pub mod shares;
+pub mod uploads;
 
 use std::path::Path;
 use std::time::Duration;
