@@ -129,6 +129,9 @@ struct ActivePointer {
     pan: bool,
 }
 
+/// A box to frame, `(lo, hi)`.
+type Bounds = (Vec3, Vec3);
+
 /// The viewer's non-reactive state, shared by event handlers, loaders and the frame loop.
 pub struct Viewer {
     ui: Ui,
@@ -136,8 +139,8 @@ pub struct Viewer {
     gpu: RefCell<Option<Gpu>>,
     /// Taken out while a frame renders (the render awaits), put back afterwards.
     renderer: RefCell<Option<Renderer>>,
-    /// A scene parsed before the GPU was ready.
-    pending: RefCell<Option<GaussianScene>>,
+    /// A scene parsed before the GPU was ready, and the box to frame if not its own.
+    pending: RefCell<Option<(GaussianScene, Option<Bounds>)>>,
     /// Bumped for every scene installed, so a frame started on an old scene drops its renderer.
     generation: Cell<u64>,
     /// Bumped for every load started, so only the latest load installs its scene.
@@ -310,7 +313,7 @@ impl Viewer {
         let ctx = match self.gpu.borrow().as_ref() {
             Some(gpu) => gpu.ctx.clone(),
             None => {
-                *self.pending.borrow_mut() = Some(scene);
+                *self.pending.borrow_mut() = Some((scene, Some((lo, hi))));
                 return;
             }
         };
@@ -382,7 +385,7 @@ impl Viewer {
             }
             GpuState::Checking => {
                 self.ui.status.set("Waiting for the GPU…".into());
-                *self.pending.borrow_mut() = Some(scene);
+                *self.pending.borrow_mut() = Some((scene, None));
             }
             GpuState::Ready => {
                 self.ui.status.set(format!("Uploading {name} to the GPU…"));
@@ -611,17 +614,18 @@ impl Viewer {
         });
         self.ui.gpu.set(GpuState::Ready);
         let pending = self.pending.borrow_mut().take();
-        if let Some(scene) = pending {
+        if let Some((scene, frame)) = pending {
             self.ui.status.set("Uploading the scene to the GPU…".into());
             next_frame().await;
-            self.install(scene, true);
+            let frame = frame.unwrap_or_else(|| framing_box(&scene));
+            self.install_framed(scene, frame, true);
         }
     }
 
     fn fail_gpu(&self, e: ViewerError) {
         self.ui.gpu.set(GpuState::Unavailable);
         self.set_error(e);
-        if let Some(scene) = self.pending.borrow_mut().take() {
+        if let Some((scene, _)) = self.pending.borrow_mut().take() {
             self.ui.splats.set(Some(scene.len()));
             self.ui.status.set(String::new());
         }

@@ -65,9 +65,9 @@ pub(super) fn unpack<'a>(
     let mut at = toc_end;
     for (i, &want) in sizes.iter().enumerate() {
         let entry = toc + i * TOC_ENTRY_LEN;
-        let (packed, unpacked) = u64_at(bytes, entry).zip(u64_at(bytes, entry + 8)).ok_or_else(
-            || container_err(format!("table of contents entry {i} is cut short")),
-        )?;
+        let (packed, unpacked) = u64_at(bytes, entry)
+            .zip(u64_at(bytes, entry + 8))
+            .ok_or_else(|| container_err(format!("table of contents entry {i} is cut short")))?;
         if unpacked != want as u64 {
             return Err(container_err(format!(
                 "stream {i} holds {unpacked} bytes uncompressed; the header's points need {want}"

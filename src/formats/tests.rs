@@ -960,14 +960,25 @@ fn spz_errors_name_the_problem() {
 /// A version-4 file built from the published layout: header, `ext` records (flag 0x2 when
 /// there are any), table of contents and one stored (uncompressed-block) ZSTD frame per stream.
 fn hand_v4(n: u32, degree: u8, flags: u8, ext: &[u8], streams: &[Vec<u8>]) -> Vec<u8> {
-    let mut f = spz_header(4, n, degree, 12, flags | if ext.is_empty() { 0 } else { 0x2 });
+    let mut f = spz_header(
+        4,
+        n,
+        degree,
+        12,
+        flags | if ext.is_empty() { 0 } else { 0x2 },
+    );
     f[15] = streams.len() as u8;
     f.extend_from_slice(&(32 + ext.len() as u32).to_le_bytes());
     f.extend_from_slice(&[0; 12]);
     f.extend_from_slice(ext);
     let frames: Vec<Vec<u8>> = streams
         .iter()
-        .map(|s| ruzstd::encoding::compress_to_vec(&s[..], ruzstd::encoding::CompressionLevel::Uncompressed))
+        .map(|s| {
+            ruzstd::encoding::compress_to_vec(
+                &s[..],
+                ruzstd::encoding::CompressionLevel::Uncompressed,
+            )
+        })
         .collect();
     for (frame, s) in frames.iter().zip(streams) {
         f.extend_from_slice(&(frame.len() as u64).to_le_bytes());
@@ -1050,7 +1061,10 @@ fn spz_v4_errors_name_the_problem() {
     );
     let mut toc_out = good.clone();
     toc_out[16..20].copy_from_slice(&u32::MAX.to_le_bytes());
-    assert_err_contains(read_spz(&toc_out), &["table of contents at byte 4294967295"]);
+    assert_err_contains(
+        read_spz(&toc_out),
+        &["table of contents at byte 4294967295"],
+    );
     let mut toc_low = good.clone();
     toc_low[16..20].copy_from_slice(&8u32.to_le_bytes());
     assert_err_contains(read_spz(&toc_low), &["table of contents at byte 8"]);
@@ -1066,7 +1080,10 @@ fn spz_v4_errors_name_the_problem() {
     let last = 32 + 5 * 16;
     long[last..last + 8].copy_from_slice(&1000u64.to_le_bytes());
     assert_err_contains(read_spz(&long), &["stream 5", "runs past the end"]);
-    assert_err_contains(read_spz(&good[..good.len() - 3]), &["stream 5", "runs past the end"]);
+    assert_err_contains(
+        read_spz(&good[..good.len() - 3]),
+        &["stream 5", "runs past the end"],
+    );
     // A frame whose content is shorter than its table entry says.
     let mut lying = good.clone();
     let first_frame = 32 + 6 * 16;

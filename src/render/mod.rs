@@ -15,6 +15,7 @@ mod procedural;
 mod project;
 mod rasterize;
 mod renderer;
+mod sparse;
 #[cfg(test)]
 mod tests;
 
@@ -29,6 +30,7 @@ pub use procedural::procedural_scene;
 pub use project::ProjectKernel;
 pub use rasterize::RasterizeKernel;
 pub use renderer::{FrameBuffers, FrameStats, GpuScene, Renderer, StageTimes};
+pub use sparse::{sparse_scene, CameraMarker, PointCloud, SparseScene, SPLATS_PER_CAMERA};
 
 /// Near plane of the reference implementation: splats closer than this are culled.
 pub const NEAR_PLANE: f32 = 0.2;
