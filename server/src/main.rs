@@ -20,6 +20,7 @@ mod render;
 mod routes;
 mod sfm_cli;
 mod spawn;
+mod start_view;
 mod state;
 mod train_cli;
 mod video;
