@@ -17,7 +17,9 @@ command -v chromium >/dev/null || need_apt+=(chromium)
 command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
 # The server reads uploaded videos with ffmpeg/ffprobe (and the tests encode their clip with it).
 { command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null; } || need_apt+=(ffmpeg)
-# npm installs wasm-opt below (and Lighthouse for bench/lighthouse.sh).
+# npm installs wasm-opt below (and Lighthouse for bench/lighthouse.sh); the interop tests run
+# PlayCanvas's splat-transform (npm) under Node.
+command -v node >/dev/null || need_apt+=(nodejs)
 command -v npm >/dev/null || need_apt+=(npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
     # With recommends, as validated here (fonts and helpers headless Chromium may use).
@@ -48,6 +50,15 @@ if [ ! -x .ci/binaryen/node_modules/.bin/wasm-opt ]; then
     (cd .ci/binaryen && npm ci --no-audit --no-fund >/dev/null)
 fi
 export PATH="$PWD/.ci/binaryen/node_modules/.bin:$PATH"
+
+# tests/interop: splat-transform at the version package-lock.json pins (its optional peer, the
+# PlayCanvas engine, and the WebGPU binding's install script are not needed for conversions).
+st_want=$(awk -F'"' '/"node_modules\/@playcanvas\/splat-transform"/ { getline; print $4; exit }' tests/interop/package-lock.json)
+st_have=$(node -p 'require("./tests/interop/node_modules/@playcanvas/splat-transform/package.json").version' 2>/dev/null || true)
+if [ "$st_have" != "$st_want" ]; then
+    echo "setup: npm ci in tests/interop (splat-transform $st_want)"
+    (cd tests/interop && npm ci --omit=peer --ignore-scripts --no-audit --no-fund >/dev/null)
+fi
 
 export CHROMEDRIVER="${CHROMEDRIVER:-$(command -v chromedriver)}"
 # lavapipe warns on every device open without one.

@@ -275,6 +275,20 @@ pub struct SharedView {
     pub scene_url: Option<String>,
     pub thumbnail_url: Option<String>,
     pub expires_at: Option<i64>,
+    /// Where the viewer starts: a capture camera, when the project has camera poses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_view: Option<StartView>,
+}
+
+/// A first view taken from the photos: the eye of a capture camera, a target on its optical
+/// axis at the scene's depth, and the world's up (the mean of the cameras' image-up axes), so
+/// a scene opens the way it was photographed whatever its axes.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct StartView {
+    pub eye: [f32; 3],
+    pub target: [f32; 3],
+    /// Unit vector.
+    pub up: [f32; 3],
 }
 
 // ---- phone pairings ----

@@ -21,6 +21,7 @@ mod resumable;
 mod routes;
 mod sfm_cli;
 mod spawn;
+mod start_view;
 mod state;
 mod train_cli;
 mod video;

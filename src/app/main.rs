@@ -13,6 +13,7 @@ mod queue;
 mod recorder;
 mod sender;
 mod shared;
+mod sparse_panel;
 mod status;
 mod train;
 mod tus;

@@ -1,6 +1,7 @@
 //! A project seen from the desktop (`/project/:id`): its name and photo count (refreshed while
-//! a phone uploads), and "Pair a phone", which asks the server for an expiring pairing token
-//! and shows its QR code and link, so the full API key never goes to the phone.
+//! a phone uploads), "Pair a phone", which asks the server for an expiring pairing token and
+//! shows its QR code and link, so the full API key never goes to the phone, and the camera
+//! poses and sparse cloud once SfM (or a COLMAP import) has made them.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -11,6 +12,7 @@ use super::client::{
     bearer, body_of, get_json, local_hh_mm, net, saved_key, sleep_ms, storage, KEY_STORAGE,
 };
 use super::problem::{problem_view, Problem};
+use super::sparse_panel::sparse_panel;
 
 /// Milliseconds between refreshes of the project's counts.
 const REFRESH_MS: i32 = 3000;
@@ -157,6 +159,14 @@ pub fn ProjectPage() -> impl IntoView {
         });
     }
     let bad_id = !plausible_id(&id);
+    let ready = Memo::new(move |_| project.with(|p| matches!(p, Some(Ok(_)))));
+    let photos = Signal::derive(move || {
+        project.with(|p| match p {
+            Some(Ok(p)) => u64::try_from(p.image_count).unwrap_or(0),
+            _ => 0,
+        })
+    });
+    let sparse_id = id.clone();
     view! {
         {move || key.get().is_none().then(|| key_form(key))}
         <section class="card" id="project" data-loaded=move || project.with(|p| matches!(p, Some(Ok(_))).to_string())>
@@ -188,9 +198,12 @@ pub fn ProjectPage() -> impl IntoView {
                 .into_any(),
             }}
         </section>
+        // A memo, so the panels are not built again on every refresh of the project.
+        {move || key.get().filter(|_| ready.get()).map(|k| pair_panel(k, id.clone()))}
         {move || {
-            let ready = project.with(|p| matches!(p, Some(Ok(_))));
-            key.get().filter(|_| ready).map(|k| pair_panel(k, id.clone()))
+            key.get()
+                .filter(|_| ready.get())
+                .map(|k| sparse_panel(k, sparse_id.clone(), photos))
         }}
     }
 }

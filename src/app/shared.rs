@@ -1,10 +1,11 @@
 //! Shared viewer (`/s/{token}`): what a share link opens. Asks the server which scene the token
-//! shares (`GET /api/s/{token}`) and shows it read-only; no key, no other project data.
+//! shares (`GET /api/s/{token}`) and shows it read-only, first from the capture camera the
+//! server names (`start_view`); no key, no other project data.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_params_map;
-use splatpod::api::SharedView;
+use splatpod::api::{SharedView, StartView};
 
 use super::viewer::{viewer_view, SceneSource};
 
@@ -16,6 +17,7 @@ enum Share {
         name: String,
         scene_url: Option<String>,
         thumbnail_url: Option<String>,
+        start_view: Option<StartView>,
     },
 }
 
@@ -48,6 +50,7 @@ async fn fetch_share(token: &str) -> Share {
         name: body.project.name,
         scene_url: body.scene_url,
         thumbnail_url: body.thumbnail_url,
+        start_view: body.start_view,
     }
 }
 
@@ -68,12 +71,12 @@ pub fn SharedPage() -> impl IntoView {
             <div class="warn" id="share-error" role="alert">{message}</div>
         }
         .into_any(),
-        Share::Ready { name, scene_url: Some(url), .. } => view! {
+        Share::Ready { name, scene_url: Some(url), start_view, .. } => view! {
             <h2 id="share-title">{name}</h2>
-            {viewer_view(SceneSource::Fixed(url))}
+            {viewer_view(SceneSource::Fixed(url, start_view))}
         }
         .into_any(),
-        Share::Ready { name, scene_url: None, thumbnail_url } => view! {
+        Share::Ready { name, scene_url: None, thumbnail_url, .. } => view! {
             <h2 id="share-title">{name}</h2>
             <p id="share-status" class="muted">"This project has no 3D scene yet."</p>
             {thumbnail_url.map(|src| view! { <img id="share-thumbnail" src=src alt="Thumbnail" /> })}

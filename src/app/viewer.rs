@@ -21,6 +21,7 @@ use glam::Vec3;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_query_map;
+use splatpod::api::StartView;
 use splatpod::formats::{load_scene, GaussianScene, ProgressiveLoader};
 use splatpod::gpu::{GpuContext, GpuError};
 use splatpod::render::{percentile_box, BlitKernel, GpuScene, OrbitCamera, Renderer};
@@ -129,6 +130,9 @@ struct ActivePointer {
     pan: bool,
 }
 
+/// A box to frame, `(lo, hi)`.
+type Bounds = (Vec3, Vec3);
+
 /// The viewer's non-reactive state, shared by event handlers, loaders and the frame loop.
 pub struct Viewer {
     ui: Ui,
@@ -136,8 +140,8 @@ pub struct Viewer {
     gpu: RefCell<Option<Gpu>>,
     /// Taken out while a frame renders (the render awaits), put back afterwards.
     renderer: RefCell<Option<Renderer>>,
-    /// A scene parsed before the GPU was ready.
-    pending: RefCell<Option<GaussianScene>>,
+    /// A scene parsed before the GPU was ready, and the box to frame if not its own.
+    pending: RefCell<Option<(GaussianScene, Option<Bounds>)>>,
     /// Bumped for every scene installed, so a frame started on an old scene drops its renderer.
     generation: Cell<u64>,
     /// Bumped for every load started, so only the latest load installs its scene.
@@ -145,6 +149,8 @@ pub struct Viewer {
     orbit: Cell<OrbitCamera>,
     /// The box that "Reset view" frames.
     home: Cell<Option<(Vec3, Vec3)>>,
+    /// Where the view starts (and "Reset view" returns): a capture camera, if known.
+    start: Cell<Option<StartView>>,
     pointers: RefCell<Vec<ActivePointer>>,
     keys: RefCell<HashSet<String>>,
     dirty: Cell<bool>,
@@ -208,6 +214,7 @@ impl Viewer {
             load_seq: Cell::new(0),
             orbit: Cell::new(OrbitCamera::default()),
             home: Cell::new(None),
+            start: Cell::new(None),
             pointers: RefCell::new(Vec::new()),
             keys: RefCell::new(HashSet::new()),
             dirty: Cell::new(false),
@@ -291,10 +298,23 @@ impl Viewer {
     }
 
     fn reset_view(&self) {
-        if let Some((lo, hi)) = self.home.get() {
-            let aspect = self.aspect();
-            self.update_orbit(|o| o.frame(lo, hi, aspect));
+        if let Some(home) = self.home.get() {
+            self.orbit.set(self.home_orbit(home));
+            self.dirty.set(true);
         }
+    }
+
+    /// The view of `home`: the start view from the capture cameras if there is one, else
+    /// framing the box.
+    fn home_orbit(&self, (lo, hi): Bounds) -> OrbitCamera {
+        let radius = 0.5 * (hi - lo).length();
+        self.start
+            .get()
+            .and_then(|v| {
+                let (eye, target) = (Vec3::from(v.eye), Vec3::from(v.target));
+                OrbitCamera::looking(eye, target, Vec3::from(v.up), radius)
+            })
+            .unwrap_or_else(|| OrbitCamera::framing(lo, hi, self.aspect()))
     }
 
     /// Uploads `scene` and makes it the one shown, or explains why it cannot be. `reframe`
@@ -310,7 +330,7 @@ impl Viewer {
         let ctx = match self.gpu.borrow().as_ref() {
             Some(gpu) => gpu.ctx.clone(),
             None => {
-                *self.pending.borrow_mut() = Some(scene);
+                *self.pending.borrow_mut() = Some((scene, Some((lo, hi))));
                 return;
             }
         };
@@ -323,7 +343,7 @@ impl Viewer {
                 self.generation.set(self.generation.get() + 1);
                 if reframe || self.home.get().is_none() {
                     self.home.set(Some((lo, hi)));
-                    self.orbit.set(OrbitCamera::framing(lo, hi, self.aspect()));
+                    self.orbit.set(self.home_orbit((lo, hi)));
                 }
                 self.ui.splats.set(Some(count));
                 self.ui.frame_ms.set(None);
@@ -382,7 +402,7 @@ impl Viewer {
             }
             GpuState::Checking => {
                 self.ui.status.set("Waiting for the GPU…".into());
-                *self.pending.borrow_mut() = Some(scene);
+                *self.pending.borrow_mut() = Some((scene, None));
             }
             GpuState::Ready => {
                 self.ui.status.set(format!("Uploading {name} to the GPU…"));
@@ -611,17 +631,18 @@ impl Viewer {
         });
         self.ui.gpu.set(GpuState::Ready);
         let pending = self.pending.borrow_mut().take();
-        if let Some(scene) = pending {
+        if let Some((scene, frame)) = pending {
             self.ui.status.set("Uploading the scene to the GPU…".into());
             next_frame().await;
-            self.install(scene, true);
+            let frame = frame.unwrap_or_else(|| framing_box(&scene));
+            self.install_framed(scene, frame, true);
         }
     }
 
     fn fail_gpu(&self, e: ViewerError) {
         self.ui.gpu.set(GpuState::Unavailable);
         self.set_error(e);
-        if let Some(scene) = self.pending.borrow_mut().take() {
+        if let Some((scene, _)) = self.pending.borrow_mut().take() {
             self.ui.splats.set(Some(scene.len()));
             self.ui.status.set(String::new());
         }
@@ -872,8 +893,9 @@ pub fn ViewerPage() -> impl IntoView {
 pub enum SceneSource {
     /// Whatever the person opens (file picker, URL field or `?url=`).
     Picker,
-    /// One scene at a fixed URL (a share link), read-only: no file or URL controls.
-    Fixed(String),
+    /// One scene at a fixed URL (a share link), read-only: no file or URL controls; seen first
+    /// from the start view, if given.
+    Fixed(String, Option<StartView>),
     /// Scenes pushed by the page through the [`SceneFeed`] (training in the browser), no file
     /// or URL controls.
     Feed(SceneFeed),
@@ -939,7 +961,10 @@ pub fn viewer_view(source: SceneSource) -> impl IntoView {
     // one scene to another).
     let query = use_query_map();
     match source {
-        SceneSource::Fixed(url) => spawn_local(Rc::clone(&viewer).load_url(url)),
+        SceneSource::Fixed(url, start) => {
+            viewer.start.set(start);
+            spawn_local(Rc::clone(&viewer).load_url(url));
+        }
         // The feed lets go of the viewer when the page's signals are gone (see `show`).
         SceneSource::Feed(feed) => *feed.0.borrow_mut() = Some(Rc::clone(&viewer)),
         SceneSource::Picker => {

@@ -58,14 +58,15 @@ pub enum FormatError {
     /// The gzip stream is corrupt or cut short.
     #[error("SPZ gzip stream is corrupt or truncated: {0}")]
     Gzip(String),
-    /// The data is not gzip-compressed, so it cannot be an SPZ file of version 1 to 3.
-    #[error("not an SPZ file: no gzip header (expected bytes 1f 8b)")]
+    /// The data starts neither with gzip (versions 1 to 3) nor with the uncompressed `NGSP`
+    /// header of version 4.
+    #[error("not an SPZ file: no gzip header (bytes 1f 8b) and no uncompressed NGSP header")]
     SpzNotGzip,
     /// The decompressed stream does not start with the SPZ magic number.
     #[error("not an SPZ file: bad magic {0:#010x} (expected 0x5053474e, \"NGSP\")")]
     SpzMagic(u32),
     /// The header's version is not one this reader understands.
-    #[error("unsupported SPZ version {0} (supported: 2 and 3{1})")]
+    #[error("unsupported SPZ version {0} (supported: 2, 3 and 4{1})")]
     SpzVersion(u32, &'static str),
     /// The header's SH degree is outside 0..=3.
     #[error("SPZ SH degree {0} is not supported (0..=3)")]
@@ -83,9 +84,15 @@ pub enum FormatError {
     /// The decompressed stream is far longer than the header's point count needs.
     #[error("SPZ stream holds more than {limit} bytes beyond what its {declared} points need")]
     SpzTrailing { declared: u32, limit: usize },
-    /// The decompressed stream ends inside the 16-byte header.
-    #[error("SPZ stream ends after {0} bytes, inside its 16-byte header")]
-    SpzShortHeader(usize),
+    /// The data ends inside the header (16 bytes, or 32 for version 4).
+    #[error("SPZ data ends after {0} bytes, inside its {1}-byte header")]
+    SpzShortHeader(usize, usize),
+    /// A version-4 container's stream count or table of contents does not fit the header or file.
+    #[error("invalid SPZ version 4 container: {0}")]
+    SpzContainer(String),
+    /// A version-4 ZSTD stream is corrupt, cut short or of the wrong length.
+    #[error("SPZ ZSTD stream is corrupt or truncated: {0}")]
+    Zstd(String),
     /// The optional extension block could not be understood.
     #[error("invalid SPZ extension block: {0}")]
     SpzExtensions(String),

@@ -11,7 +11,7 @@ use super::spz::read_spz;
 pub enum SceneFormat {
     /// 3DGS PLY (binary or ASCII).
     Ply,
-    /// Niantic SPZ (gzip).
+    /// Niantic SPZ (gzip, or the ZSTD container of version 4).
     Spz,
     /// antimatter15 `.splat`.
     Splat,

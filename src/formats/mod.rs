@@ -7,6 +7,7 @@ mod progressive;
 mod scene;
 mod splat;
 mod spz;
+mod spz4;
 #[cfg(test)]
 mod tests;
 

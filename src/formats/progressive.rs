@@ -1,6 +1,7 @@
 //! Progressive loading: a scene that grows as its file downloads, so the viewer can show what
-//! has arrived. Binary PLY and `.splat` stream record by record; SPZ (one gzip stream, stored
-//! attribute by attribute) and ASCII PLY appear when complete.
+//! has arrived. Binary PLY and `.splat` stream record by record; SPZ (stored attribute by
+//! attribute, in one gzip stream or per-attribute ZSTD streams) and ASCII PLY appear when
+//! complete.
 
 use super::error::FormatError;
 use super::load::{detect_format, load_scene, SceneFormat};

@@ -1,7 +1,8 @@
-//! Niantic's SPZ: a gzip stream holding a 16-byte header and the splat attributes, quantized to
-//! (mostly) one byte each, stored attribute by attribute.
+//! Niantic's SPZ: a 16-byte header and the splat attributes, quantized to (mostly) one byte
+//! each, stored attribute by attribute; versions 2–3 gzip the whole, version 4 keeps the header
+//! uncompressed and gives each attribute its own ZSTD stream ([`super::spz4`]).
 //!
-//! Layout after decompression (all little endian), `n` = number of points:
+//! Layout of versions 2–3 after decompression (all little endian), `n` = number of points:
 //!
 //! | field | bytes | encoding |
 //! |---|---|---|
@@ -11,7 +12,7 @@
 //! | alphas | n | `sigmoid(opacity) · 255` |
 //! | colours | 3n | `f_dc · (0.15 · 255) + 127.5` (0.15, not `SH_C0`, leaves headroom outside 0..1) |
 //! | scales | 3n | `(log_scale + 10) · 16` |
-//! | rotations | 3n (v2) or 4n (v3) | v2: `x y z` of the unit quaternion with `w ≥ 0`, `q · 127.5 + 127.5`; v3: "smallest three", a u32 of the largest component's index (2 bits) and the other three as sign bit + 9-bit magnitude of `|q| / √½` |
+//! | rotations | 3n (v2) or 4n (v3, v4) | v2: `x y z` of the unit quaternion with `w ≥ 0`, `q · 127.5 + 127.5`; v3: "smallest three", a u32 of the largest component's index (2 bits) and the other three as sign bit + 9-bit magnitude of `|q| / √½` |
 //! | SH rest | 3n(K-1) | coefficient-major, RGB interleaved; `x · 128 + 128`, rounded to buckets of 8 (degree 1, 5 bits) or 16 (degree 2+, 4 bits) |
 //!
 //! Coordinates: SPZ stores right-up-back (RUB, OpenGL/three.js); the 3DGS PLY and
@@ -20,9 +21,15 @@
 //! `(w, x, -y, -z)`, and every SH coefficient whose basis function changes sign under
 //! `y → -y, z → -z` (the `FLIP_SH` table below). The flip is its own inverse, so reading applies the same signs.
 //!
-//! Versions 2 and 3 are read; version 3 is written by default ([`SpzOptions`]). Version 1 (float16
-//! positions, never released) and version 4 (an uncompressed header with ZSTD streams) are
-//! reported as unsupported.
+//! Not every tool agrees. PlayCanvas's `splat-transform` (3.x, the converter behind SuperSplat)
+//! writes and reads SPZ with the reference's `CoordinateSystem::UNSPECIFIED`: the PLY's RDF
+//! coordinates go into the file unflipped. A scene it converts from PLY therefore opens here with
+//! y and z negated (turned 180° about x, upside down), and an SPZ written here opens there the
+//! same way. Splatpod keeps the reference's convention (so files from Niantic's tools and other
+//! RUB readers are right side up); `tests/interop_splat_transform.rs` pins the difference.
+//!
+//! Versions 2, 3 and 4 are read; version 3 is written by default ([`SpzOptions`]), as the most
+//! widely readable. Version 1 (float16 positions, never released) is reported as unsupported.
 
 use std::f32::consts::FRAC_1_SQRT_2;
 use std::io::{Read, Write};
@@ -31,6 +38,7 @@ use flate2::{read::GzDecoder, write::GzEncoder, Compression};
 
 use super::error::FormatError;
 use super::scene::{logit, sh_coeffs_per_channel, sigmoid, GaussianScene};
+use super::spz4;
 
 /// The SPZ magic number, "NGSP" in little endian.
 pub const SPZ_MAGIC: u32 = 0x5053_474e;
@@ -85,7 +93,7 @@ const FLIP_SH: [f32; 15] = [
 /// What an SPZ header said, besides the splats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SpzInfo {
-    /// Format version (2 or 3).
+    /// Format version (2, 3 or 4).
     pub version: u32,
     /// Number of splats.
     pub num_points: u32,
@@ -100,7 +108,9 @@ pub struct SpzInfo {
 /// How [`write_spz`] encodes a scene.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SpzOptions {
-    /// 3 (default; "smallest three" rotations, ~0.1° error) or 2 (8-bit `x y z`, for old readers).
+    /// 3 (default; gzip, "smallest three" rotations, ~0.1° error), 4 (the same attributes in
+    /// per-attribute ZSTD streams, as the reference library and `splat-transform` now write) or
+    /// 2 (8-bit `x y z` rotations, for old readers).
     pub version: u32,
     /// Sets the antialiased flag (`0x1`) in the header.
     pub antialiased: bool,
@@ -133,10 +143,12 @@ fn f32_at(b: &[u8], at: usize) -> Option<f32> {
     u32_at(b, at).map(f32::from_bits)
 }
 
-/// Reads an SPZ file (gzip-compressed, version 2 or 3) into a scene in PLY (RDF) coordinates.
+/// Reads an SPZ file (gzip-compressed version 2 or 3, or the ZSTD container of version 4) into
+/// a scene in PLY (RDF) coordinates.
 ///
-/// Checks the gzip stream (including its CRC), the magic, version and SH degree, and that the
-/// decompressed data holds every point the header declares; memory is never reserved for more
+/// Checks the gzip stream (including its CRC) or the version-4 table of contents and ZSTD
+/// frames, the magic, version and SH degree, and that the data holds every point the header
+/// declares; memory is never reserved for more
 /// points than the data actually holds. With the extensions flag, Adobe's SH-quantization range
 /// record is honoured (framed `[type][length][payload]` records or the older unframed ones) and
 /// other records are skipped. The antialiased flag is reported by [`read_spz_with_info`].
@@ -150,11 +162,7 @@ pub fn read_spz_with_info(bytes: &[u8]) -> Result<(GaussianScene, SpzInfo), Form
         return Err(FormatError::Empty);
     }
     if bytes.starts_with(b"NGSP") {
-        let version = u32_at(bytes, 4).unwrap_or(0);
-        return Err(FormatError::SpzVersion(
-            version,
-            "; this file has an uncompressed NGSP header, the ZSTD container of SPZ 4",
-        ));
+        return read_zstd_container(bytes);
     }
     if !bytes.starts_with(&[0x1f, 0x8b]) {
         return Err(FormatError::SpzNotGzip);
@@ -164,40 +172,24 @@ pub fn read_spz_with_info(bytes: &[u8]) -> Result<(GaussianScene, SpzInfo), Form
     let mut got = 0;
     while got < HEADER_LEN {
         match dec.read(&mut head[got..]) {
-            Ok(0) => return Err(FormatError::SpzShortHeader(got)),
+            Ok(0) => return Err(FormatError::SpzShortHeader(got, HEADER_LEN)),
             Ok(k) => got += k,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(gzip_err(e)),
         }
     }
-    let magic = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
-    let version = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
-    let num_points = u32::from_le_bytes([head[8], head[9], head[10], head[11]]);
-    let (sh_degree, fractional_bits, flags) = (head[12], head[13], head[14]);
-    if magic != SPZ_MAGIC {
-        return Err(FormatError::SpzMagic(magic));
+    let (info, flags) = parse_header(&head)?;
+    if info.version == 4 {
+        return Err(FormatError::SpzVersion(
+            4,
+            " (version 4 is an uncompressed NGSP header with ZSTD streams, never gzip)",
+        ));
     }
-    match version {
-        2 | 3 => {}
-        1 => {
-            return Err(FormatError::SpzVersion(
-                1,
-                "; version 1 used float16 positions",
-            ))
-        }
-        _ => return Err(FormatError::SpzVersion(version, "")),
-    }
-    if sh_degree > 3 {
-        return Err(FormatError::SpzShDegree(sh_degree));
-    }
-    if num_points > MAX_SPZ_POINTS {
-        return Err(FormatError::SpzTooManyPoints(num_points, MAX_SPZ_POINTS));
-    }
-    let sh_degree = u32::from(sh_degree);
-    let per_point = bytes_per_point(version, sh_degree);
-    let n = num_points as usize;
-    let too_many = || FormatError::SpzTooManyPoints(num_points, MAX_SPZ_POINTS);
-    let body_len = n.checked_mul(per_point).ok_or_else(too_many)?;
+    let too_many = || FormatError::SpzTooManyPoints(info.num_points, MAX_SPZ_POINTS);
+    let per_point = bytes_per_point(info.version, info.sh_degree);
+    let body_len = (info.num_points as usize)
+        .checked_mul(per_point)
+        .ok_or_else(too_many)?;
     let has_ext = flags & FLAG_EXTENSIONS != 0;
     // The stream must end within this many bytes, so that it is read to its end (where the
     // gzip CRC and length are verified) without a bomb filling memory.
@@ -213,13 +205,13 @@ pub fn read_spz_with_info(bytes: &[u8]) -> Result<(GaussianScene, SpzInfo), Form
         .map_err(gzip_err)?;
     if data.len() > limit {
         return Err(FormatError::SpzTrailing {
-            declared: num_points,
+            declared: info.num_points,
             limit: MAX_EXTENSION_BYTES,
         });
     }
     if data.len() < body_len {
         return Err(FormatError::SpzTruncated {
-            declared: num_points,
+            declared: info.num_points,
             per_point,
             available: data.len() / per_point,
         });
@@ -235,15 +227,88 @@ pub fn read_spz_with_info(bytes: &[u8]) -> Result<(GaussianScene, SpzInfo), Form
     } else {
         None
     };
+    Ok((decode(body, &info, sh_range), info))
+}
 
+/// Version 4: the uncompressed 32-byte header, then one ZSTD stream per attribute.
+fn read_zstd_container(bytes: &[u8]) -> Result<(GaussianScene, SpzInfo), FormatError> {
+    let head: &[u8; spz4::HEADER_LEN] = bytes
+        .get(..spz4::HEADER_LEN)
+        .and_then(|h| h.try_into().ok())
+        .ok_or(FormatError::SpzShortHeader(bytes.len(), spz4::HEADER_LEN))?;
+    let mut legacy = [0u8; HEADER_LEN];
+    legacy.copy_from_slice(&head[..HEADER_LEN]);
+    // Byte 15 is the stream count in version 4, "reserved" before.
+    legacy[15] = 0;
+    let (info, flags) = parse_header(&legacy)?;
+    if info.version != 4 {
+        return Err(FormatError::SpzVersion(
+            info.version,
+            " (an uncompressed NGSP header is version 4; versions 2 and 3 are gzip streams)",
+        ));
+    }
+    let sizes = attribute_sizes(&info).ok_or(FormatError::SpzTooManyPoints(
+        info.num_points,
+        MAX_SPZ_POINTS,
+    ))?;
+    let has_ext = flags & FLAG_EXTENSIONS != 0;
+    let (ext, body) = spz4::unpack(bytes, &sizes, has_ext)?;
+    let sh_range = if has_ext {
+        parse_extensions(ext)?
+    } else {
+        None
+    };
+    Ok((decode(&body, &info, sh_range), info))
+}
+
+/// Checks the 16 header bytes that every version shares; returns them and the flags byte.
+fn parse_header(head: &[u8; HEADER_LEN]) -> Result<(SpzInfo, u8), FormatError> {
+    let magic = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
+    let version = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+    let num_points = u32::from_le_bytes([head[8], head[9], head[10], head[11]]);
+    let (sh_degree, fractional_bits, flags) = (head[12], head[13], head[14]);
+    if magic != SPZ_MAGIC {
+        return Err(FormatError::SpzMagic(magic));
+    }
+    match version {
+        2..=4 => {}
+        1 => {
+            return Err(FormatError::SpzVersion(
+                1,
+                "; version 1 used float16 positions",
+            ))
+        }
+        _ => return Err(FormatError::SpzVersion(version, "")),
+    }
+    if sh_degree > 3 {
+        return Err(FormatError::SpzShDegree(sh_degree));
+    }
+    if num_points > MAX_SPZ_POINTS {
+        return Err(FormatError::SpzTooManyPoints(num_points, MAX_SPZ_POINTS));
+    }
     let info = SpzInfo {
         version,
         num_points,
-        sh_degree,
+        sh_degree: u32::from(sh_degree),
         fractional_bits,
         antialiased: flags & FLAG_ANTIALIASED != 0,
     };
-    Ok((decode(body, &info, sh_range), info))
+    Ok((info, flags))
+}
+
+/// Bytes of each attribute block (positions, alphas, colours, scales, rotations, and SH when
+/// the degree is above 0) for `info`'s points; `None` if they overflow `usize`.
+fn attribute_sizes(info: &SpzInfo) -> Option<Vec<usize>> {
+    let n = info.num_points as usize;
+    let rotation = if info.version >= 3 { 4 } else { 3 };
+    let sh = 3 * (sh_coeffs_per_channel(info.sh_degree) - 1);
+    let mut sizes = Vec::with_capacity(6);
+    for per_point in [9, 1, 3, 3, rotation, sh] {
+        if per_point > 0 {
+            sizes.push(n.checked_mul(per_point)?);
+        }
+    }
+    Some(sizes)
 }
 
 /// Finds the SH quantization range in an extension block; `None` means the default `[-1, 1]`.
@@ -495,19 +560,20 @@ fn fractional_bits_for(scene: &GaussianScene) -> Result<u8, FormatError> {
         })
 }
 
-/// Writes `scene` (PLY/RDF coordinates) as gzip-compressed SPZ of `options.version`.
+/// Writes `scene` (PLY/RDF coordinates) as SPZ of `options.version` (gzip for 2–3, ZSTD streams
+/// for 4).
 ///
 /// Positions use 12 fractional bits, or fewer when a coordinate would not fit 24 bits; SH
 /// coefficients use the reference's default 5/4-bit buckets.
 pub fn write_spz<W: Write>(
     scene: &GaussianScene,
     options: &SpzOptions,
-    out: W,
+    mut out: W,
 ) -> Result<(), FormatError> {
     scene.validate()?;
-    if !(2..=3).contains(&options.version) {
+    if !(2..=4).contains(&options.version) {
         return Err(FormatError::SpzWrite(format!(
-            "version {} cannot be written (2 or 3)",
+            "version {} cannot be written (2, 3 or 4)",
             options.version
         )));
     }
@@ -520,18 +586,17 @@ pub fn write_spz<W: Write>(
         })?;
     let fractional_bits = fractional_bits_for(scene)?;
     let coeffs = sh_coeffs_per_channel(scene.sh_degree);
-    let mut raw =
-        Vec::with_capacity(HEADER_LEN + n * bytes_per_point(options.version, scene.sh_degree));
-
-    raw.extend_from_slice(&SPZ_MAGIC.to_le_bytes());
-    raw.extend_from_slice(&options.version.to_le_bytes());
-    raw.extend_from_slice(&num_points.to_le_bytes());
+    let mut head = [0u8; HEADER_LEN];
+    head[..4].copy_from_slice(&SPZ_MAGIC.to_le_bytes());
+    head[4..8].copy_from_slice(&options.version.to_le_bytes());
+    head[8..12].copy_from_slice(&num_points.to_le_bytes());
     let flags = if options.antialiased {
         FLAG_ANTIALIASED
     } else {
         0
     };
-    raw.extend_from_slice(&[scene.sh_degree as u8, fractional_bits, flags, 0]);
+    head[12..].copy_from_slice(&[scene.sh_degree as u8, fractional_bits, flags, 0]);
+    let mut raw = Vec::with_capacity(n * bytes_per_point(options.version, scene.sh_degree));
 
     let fixed_scale = f64::from(1u32 << fractional_bits);
     for p in &scene.positions {
@@ -571,7 +636,17 @@ pub fn write_spz<W: Write>(
         }
     }
 
+    if options.version == 4 {
+        let info = parse_header(&head)?.0;
+        let sizes = attribute_sizes(&info).ok_or_else(|| {
+            FormatError::SpzWrite(format!("{n} splats overflow the attribute sizes"))
+        })?;
+        out.write_all(&spz4::pack(&head, &raw, &sizes))?;
+        out.flush()?;
+        return Ok(());
+    }
     let mut enc = GzEncoder::new(out, Compression::default());
+    enc.write_all(&head)?;
     enc.write_all(&raw)?;
     enc.finish()?.flush()?;
     Ok(())

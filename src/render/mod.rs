@@ -15,6 +15,8 @@ mod procedural;
 mod project;
 mod rasterize;
 mod renderer;
+mod sparse;
+mod start_view;
 #[cfg(test)]
 mod tests;
 
@@ -29,6 +31,8 @@ pub use procedural::procedural_scene;
 pub use project::ProjectKernel;
 pub use rasterize::RasterizeKernel;
 pub use renderer::{FrameBuffers, FrameStats, GpuScene, Renderer, StageTimes};
+pub use sparse::{sparse_scene, CameraMarker, PointCloud, SparseScene, SPLATS_PER_CAMERA};
+pub use start_view::start_view;
 
 /// Near plane of the reference implementation: splats closer than this are culled.
 pub const NEAR_PLANE: f32 = 0.2;

@@ -1,5 +1,6 @@
-//! The viewer's camera controller: orbit around a target, pan, zoom and fly, in the 3DGS/COLMAP
-//! world convention (y down, so "up" is −y).
+//! The viewer's camera controller: orbit around a target, pan, zoom and fly, about an up axis
+//! that is the 3DGS/COLMAP convention's −y unless a start view from the capture cameras says
+//! otherwise (a z-up world, say).
 //!
 //! Pure math, no GPU, so the page's controls are unit-tested natively; the PWA's viewer maps
 //! pointer, wheel and key events onto these methods.
@@ -17,6 +18,15 @@ const PITCH_LIMIT: f32 = 89.0 * std::f32::consts::PI / 180.0;
 /// World-space "up" in the 3DGS/COLMAP convention.
 const WORLD_UP: Vec3 = Vec3::NEG_Y;
 
+/// The horizontal directions of yaw 0 and yaw 90° for `up` (for −y: −z and −x, so the
+/// default view looks along +z).
+fn horizon(up: Vec3) -> (Vec3, Vec3) {
+    let a = (Vec3::NEG_Z - up * up.dot(Vec3::NEG_Z))
+        .try_normalize()
+        .unwrap_or_else(|| up.any_orthonormal_vector());
+    (a, a.cross(up))
+}
+
 /// An orbit camera: the eye sits on a sphere of radius `distance` around `target`, at `yaw`
 /// around the up axis and `pitch` above the horizon.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -33,6 +43,8 @@ pub struct OrbitCamera {
     pub fov_y: f32,
     /// Size of the framed scene (the bounds' half-diagonal); scales zoom limits and fly speed.
     pub scene_radius: f32,
+    /// World-space up (unit): yaw turns around it, pitch rises along it.
+    pub up_axis: Vec3,
 }
 
 impl Default for OrbitCamera {
@@ -44,6 +56,7 @@ impl Default for OrbitCamera {
             pitch: 0.2,
             fov_y: VIEWER_FOV_Y,
             scene_radius: 1.0,
+            up_axis: WORLD_UP,
         }
     }
 }
@@ -82,12 +95,41 @@ impl OrbitCamera {
         self.distance = 1.05 * radius / half_fov.sin();
     }
 
+    /// A camera at `eye` looking at `target` with `up` as the world's up (a start view), for a
+    /// scene of radius `scene_radius`; `None` when eye and target coincide or `up` is zero or
+    /// along the view.
+    pub fn looking(eye: Vec3, target: Vec3, up: Vec3, scene_radius: f32) -> Option<Self> {
+        let up = up.try_normalize()?;
+        let offset = eye - target;
+        let distance = offset.length();
+        let dir = offset.try_normalize()?;
+        let pitch = dir.dot(up).clamp(-1.0, 1.0).asin();
+        if pitch.abs() > PITCH_LIMIT || !distance.is_finite() {
+            return None;
+        }
+        let (a, b) = horizon(up);
+        Some(Self {
+            target,
+            distance,
+            yaw: dir
+                .dot(b)
+                .atan2(dir.dot(a))
+                .rem_euclid(std::f32::consts::TAU),
+            pitch,
+            fov_y: VIEWER_FOV_Y,
+            scene_radius: scene_radius.max(1e-3),
+            up_axis: up,
+        })
+    }
+
     /// Unit vector from the target to the eye.
     fn offset_dir(&self) -> Vec3 {
         let (sy, cy) = self.yaw.sin_cos();
         let (sp, cp) = self.pitch.sin_cos();
-        // yaw 0, pitch 0: eye on −z. Positive pitch raises the eye (towards −y).
-        Vec3::new(-sy * cp, 0.0, -cy * cp) + WORLD_UP * sp
+        // yaw 0, pitch 0: eye on the horizon's `a` side (−z for −y up). Positive pitch raises
+        // the eye.
+        let (a, b) = horizon(self.up_axis);
+        (a * cy + b * sy) * cp + self.up_axis * sp
     }
 
     /// The eye position.
@@ -102,7 +144,7 @@ impl OrbitCamera {
 
     /// Unit vector to the right of the view (image +x).
     pub fn right(&self) -> Vec3 {
-        self.forward().cross(WORLD_UP).normalize()
+        self.forward().cross(self.up_axis).normalize()
     }
 
     /// Unit vector up in the image (image −y).
@@ -112,7 +154,14 @@ impl OrbitCamera {
 
     /// The pinhole camera for an image of `width` × `height` pixels.
     pub fn camera(&self, width: u32, height: u32) -> Camera {
-        Camera::look_at(self.eye(), self.target, WORLD_UP, self.fov_y, width, height)
+        Camera::look_at(
+            self.eye(),
+            self.target,
+            self.up_axis,
+            self.fov_y,
+            width,
+            height,
+        )
     }
 
     /// Orbits by a pointer drag of (`dx`, `dy`) pixels in a view `height` pixels tall: dragging
@@ -230,6 +279,28 @@ mod tests {
         let (x1, y1, _) = project(&orbit.camera(h, h), p);
         assert!((x1 - x0 - 30.0).abs() < 0.1, "{x0} -> {x1}");
         assert!((y1 - y0 + 20.0).abs() < 0.1, "{y0} -> {y1}");
+    }
+
+    #[test]
+    fn a_start_view_with_z_up_keeps_its_eye_target_and_up() {
+        let (eye, target) = (Vec3::new(3.0, 1.0, 0.5), Vec3::new(0.0, 0.0, 0.2));
+        let orbit = OrbitCamera::looking(eye, target, Vec3::Z, 2.0).expect("start view");
+        assert!((orbit.eye() - eye).length() < 1e-5, "{}", orbit.eye());
+        let cam = orbit.camera(100, 100);
+        // +z appears higher in the image than −z at the target.
+        let (_, y_hi, _) = project(&cam, target + Vec3::Z * 0.1);
+        let (_, y_lo, _) = project(&cam, target - Vec3::Z * 0.1);
+        assert!(y_hi < y_lo);
+        // Orbiting turns around +z: the eye's height stays.
+        let mut o = orbit;
+        o.orbit(80.0, 0.0, 400.0);
+        assert!((o.eye().z - eye.z).abs() < 1e-4 && (o.eye() - eye).length() > 0.1);
+        // The default up reproduces the default view.
+        let d = OrbitCamera::framing(Vec3::splat(-1.0), Vec3::splat(1.0), 1.0);
+        let again = OrbitCamera::looking(d.eye(), d.target, Vec3::NEG_Y, 1.0).expect("view");
+        assert!((again.yaw - d.yaw).abs() < 1e-5 && (again.pitch - d.pitch).abs() < 1e-5);
+        assert!(OrbitCamera::looking(eye, eye, Vec3::Z, 1.0).is_none());
+        assert!(OrbitCamera::looking(Vec3::Z, Vec3::ZERO, Vec3::Z, 1.0).is_none());
     }
 
     #[test]

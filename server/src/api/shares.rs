@@ -112,6 +112,7 @@ pub async fn view(
     let scene = ["scene.spz", "scene.ply", "scene.splat"]
         .into_iter()
         .find(|n| has(n));
+    let start_view = crate::start_view::for_project(&st.db, &st.blobs, &share.project_id).await?;
     Ok(Json(SharedView {
         project: SharedProject {
             name: project.name,
@@ -121,6 +122,7 @@ pub async fn view(
         thumbnail_url: has("thumbnail.png").then(|| format!("/api/s/{token}/thumbnail.png")),
         artifacts: viewable,
         expires_at: share.expires_at,
+        start_view,
     }))
 }
 

@@ -319,23 +319,25 @@ pub(super) async fn features(
 /// Scene artifact names the render task looks for, in order.
 pub const SCENE_NAMES: [&str; 3] = ["scene.ply", "scene.spz", "scene.splat"];
 
-/// A `w × h` PNG of `scene` framed from the front (project thumbnails).
+/// A `w × h` PNG of `scene` (project thumbnails): from the project's start view (a capture
+/// camera, see [`crate::start_view`]) when it has camera poses, else framed from the front.
 pub(super) async fn thumbnail_png(
-    ctx: &GpuContext,
+    run: &Run<'_>,
+    project_id: &str,
     scene: &splatpod::formats::GaussianScene,
     w: u32,
     h: u32,
 ) -> Result<Vec<u8>, TaskError> {
     use glam::Vec3;
     use splatpod::render::{Camera, GpuScene, Renderer};
-    let cam = Camera::frame_points(
-        &scene.positions,
-        Vec3::Z,
-        Vec3::NEG_Y,
-        50f32.to_radians(),
-        w,
-        h,
-    );
+    let inner = &run.svc.inner;
+    let fov = 50f32.to_radians();
+    let start = crate::start_view::for_project(&inner.db, &inner.blobs, project_id).await?;
+    let cam = match start {
+        Some(v) => Camera::look_at(v.eye.into(), v.target.into(), v.up.into(), fov, w, h),
+        None => Camera::frame_points(&scene.positions, Vec3::Z, Vec3::NEG_Y, fov, w, h),
+    };
+    let ctx = run.ctx;
     let gpu_scene =
         GpuScene::upload(ctx, scene).map_err(|e| TaskError::Permanent(e.to_string()))?;
     let mut renderer =
@@ -374,7 +376,7 @@ async fn render(
             .map_err(|e| TaskError::Permanent(e.to_string()))?;
     let (w, h) = (input.width.unwrap_or(512), input.height.unwrap_or(512));
     run.progress("render", 40.0, "rendering").await?;
-    let png = thumbnail_png(run.ctx, &scene, w, h).await?;
+    let png = thumbnail_png(run, project_id, &scene, w, h).await?;
     run.put_artifact(project_id, "thumbnail.png", "image/png", png)
         .await?;
     projects::touch(&inner.db, project_id).await?;

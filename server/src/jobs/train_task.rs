@@ -177,7 +177,7 @@ pub(super) async fn train(
     let spz = save_spz(&scene).map_err(|e| permanent("scene.spz")(e.to_string()))?;
     run.put_artifact(project_id, "scene.spz", "application/octet-stream", spz)
         .await?;
-    let png = super::tasks::thumbnail_png(run.ctx, &scene, 512, 512).await?;
+    let png = super::tasks::thumbnail_png(run, project_id, &scene, 512, 512).await?;
     run.put_artifact(project_id, "thumbnail.png", "image/png", png)
         .await?;
     let output = TrainOutput {
