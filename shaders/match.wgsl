@@ -2,7 +2,8 @@
 // packed 4 per u32), by exact integer squared L2 distance.
 //
 // One thread per query descriptor (its 32 words in registers); the workgroup walks the train
-// set in tiles of 64 descriptors staged in workgroup memory (8 KiB). Ties keep the lower train
+// set in tiles of 64 descriptors staged in workgroup memory (8 KiB) with their squared norms,
+// and each distance is |q|^2 + |t|^2 - 2 q.t from packed 4x8-bit dot products. Ties keep the lower train
 // index, so the result is deterministic and equals the CPU reference exactly. Output per query,
 // at `out_offset + query` (a batch of searches shares one output buffer): best train index
 // (0xffffffff if the train set is empty), best and second-best squared distances (0xffffffff
@@ -29,15 +30,14 @@ const NONE: u32 = 0xffffffffu;
 @group(0) @binding(3) var<storage, read_write> best: array<vec4<u32>>;
 
 var<workgroup> tile: array<vec4<u32>, 512>; // TILE descriptors x 8 vec4
+var<workgroup> tile_norm: array<u32, 64>; // |t|^2 of each staged descriptor
 
-// Squared distance of the four bytes packed in `a` and `b`.
-fn byte_dist(a: u32, b: u32) -> u32 {
-    let d = vec4<i32>(unpack4xU8(a)) - vec4<i32>(unpack4xU8(b));
-    return u32(dot(d, d));
-}
-
-fn dist4(a: vec4<u32>, b: vec4<u32>) -> u32 {
-    return byte_dist(a.x, b.x) + byte_dist(a.y, b.y) + byte_dist(a.z, b.z) + byte_dist(a.w, b.w);
+// Dot product of four packed byte pairs, four at a time: the squared distance is then
+// |q|^2 + |t|^2 - 2 q.t (exact in u32: every term is at most 128 * 255^2 < 2^24), one packed
+// dot per word instead of unpacking, subtracting and squaring.
+fn dot16(a: vec4<u32>, b: vec4<u32>) -> u32 {
+    return dot4U8Packed(a.x, b.x) + dot4U8Packed(a.y, b.y) + dot4U8Packed(a.z, b.z)
+        + dot4U8Packed(a.w, b.w);
 }
 
 fn load4(i: u32) -> vec4<u32> {
@@ -63,6 +63,8 @@ fn nearest_two(
     let m5 = load4(b + 20u);
     let m6 = load4(b + 24u);
     let m7 = load4(b + 28u);
+    let qn = dot16(m0, m0) + dot16(m1, m1) + dot16(m2, m2) + dot16(m3, m3) + dot16(m4, m4)
+        + dot16(m5, m5) + dot16(m6, m6) + dot16(m7, m7);
     var d1 = NONE;
     var d2 = NONE;
     var i1 = NONE;
@@ -77,13 +79,23 @@ fn nearest_two(
             tile[k] = select(vec4<u32>(0u), vec4<u32>(train[w], train[w + 1u], train[w + 2u], train[w + 3u]), ok);
         }
         workgroupBarrier();
+        if lid < TILE {
+            let o = lid * 8u;
+            var n = 0u;
+            for (var k = 0u; k < 8u; k++) {
+                n += dot16(tile[o + k], tile[o + k]);
+            }
+            tile_norm[lid] = n;
+        }
+        workgroupBarrier();
         if in_range {
             let count = min(TILE, params.num_train - base);
             for (var j = 0u; j < count; j++) {
                 let o = j * 8u;
-                let dist = dist4(m0, tile[o]) + dist4(m1, tile[o + 1u]) + dist4(m2, tile[o + 2u])
-                    + dist4(m3, tile[o + 3u]) + dist4(m4, tile[o + 4u]) + dist4(m5, tile[o + 5u])
-                    + dist4(m6, tile[o + 6u]) + dist4(m7, tile[o + 7u]);
+                let dot = dot16(m0, tile[o]) + dot16(m1, tile[o + 1u]) + dot16(m2, tile[o + 2u])
+                    + dot16(m3, tile[o + 3u]) + dot16(m4, tile[o + 4u]) + dot16(m5, tile[o + 5u])
+                    + dot16(m6, tile[o + 6u]) + dot16(m7, tile[o + 7u]);
+                let dist = qn + tile_norm[j] - 2u * dot;
                 if dist < d1 {
                     d2 = d1;
                     d1 = dist;
