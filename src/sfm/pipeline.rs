@@ -29,6 +29,75 @@ pub async fn extract(
     })
 }
 
+/// Photos whose SIFT runs at once natively: each extraction waits on a few readbacks, so while
+/// one waits another prepares its buffers and dispatches (the GPU is shared).
+#[cfg(not(target_arch = "wasm32"))]
+const CONCURRENT_EXTRACTIONS: usize = 4;
+
+/// SIFT features of every photo, in order; `progress(done, total)` as they finish. Natively
+/// [`CONCURRENT_EXTRACTIONS`] photos are in flight at once (on threads of their own, each
+/// blocking on its readbacks); in the browser one after another.
+pub async fn extract_all(
+    ctx: &GpuContext,
+    sift: &SiftGpu,
+    photos: &[&DecodedImage],
+    params: &SiftParams,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Vec<ImageFeatures>, GpuError> {
+    let total = photos.len();
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let next = AtomicUsize::new(0);
+        let (tx, rx) = std::sync::mpsc::channel::<(usize, Result<ImageFeatures, GpuError>)>();
+        let mut out: Vec<Option<ImageFeatures>> = (0..total).map(|_| None).collect();
+        let mut first_error = None;
+        std::thread::scope(|scope| {
+            for _ in 0..CONCURRENT_EXTRACTIONS.min(total) {
+                let (tx, next) = (tx.clone(), &next);
+                scope.spawn(move || loop {
+                    let k = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(photo) = photos.get(k) else {
+                        break;
+                    };
+                    let result = pollster::block_on(extract(ctx, sift, photo, params));
+                    let failed = result.is_err();
+                    if tx.send((k, result)).is_err() || failed {
+                        // Stop taking photos: the first error ends the stage.
+                        next.store(total, Ordering::Relaxed);
+                        break;
+                    }
+                });
+            }
+            drop(tx);
+            for (done, (k, result)) in rx.iter().enumerate() {
+                match result {
+                    Ok(f) => out[k] = Some(f),
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                    }
+                }
+                progress(done + 1, total);
+            }
+        });
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+        out.into_iter()
+            .map(|f| f.ok_or_else(|| GpuError::Readback("a photo's features are missing".into())))
+            .collect()
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        let mut out = Vec::with_capacity(total);
+        for (k, photo) in photos.iter().enumerate() {
+            out.push(extract(ctx, sift, photo, params).await?);
+            progress(k + 1, total);
+        }
+        Ok(out)
+    }
+}
+
 /// Ratio-tested mutual matches of the pairs `mode` selects, in batches on the GPU (every
 /// image's descriptors uploaded once); `progress(done, total)` after each batch.
 pub async fn match_pairs(
@@ -141,18 +210,15 @@ pub async fn reconstruct_photos(
     progress: &mut dyn FnMut(PipelineProgress),
 ) -> Result<super::mapper::SfmResult, PipelineError> {
     let sift = SiftGpu::new(ctx);
-    let mut features = Vec::with_capacity(photos.len());
     progress(PipelineProgress::Features {
         done: 0,
         total: photos.len(),
     });
-    for (k, (_, photo)) in photos.iter().enumerate() {
-        features.push(extract(ctx, &sift, photo, params).await?);
-        progress(PipelineProgress::Features {
-            done: k + 1,
-            total: photos.len(),
-        });
-    }
+    let decoded: Vec<&DecodedImage> = photos.iter().map(|(_, d)| d).collect();
+    let features = extract_all(ctx, &sift, &decoded, params, &mut |done, total| {
+        progress(PipelineProgress::Features { done, total })
+    })
+    .await?;
     let pairs = match_pairs(ctx, &features, mode, &mut |done, total| {
         progress(PipelineProgress::Matching { done, total })
     })
@@ -171,7 +237,6 @@ pub async fn reconstruct_photos(
     let mut result = super::mapper::reconstruct(&input, options, &mut |p| {
         progress(PipelineProgress::Mapping(p))
     })?;
-    let decoded: Vec<&DecodedImage> = photos.iter().map(|(_, d)| d).collect();
     color_points(&mut result.reconstruction, &decoded);
     Ok(result)
 }
