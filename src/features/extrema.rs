@@ -134,14 +134,7 @@ impl ExtremaKernel {
             .get(..4)
             .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
         let found = (n.min(capacity) as usize) * 16;
-        let hits: Vec<[u32; 4]> = parts[1][..found]
-            .chunks_exact(16)
-            .map(|c| {
-                std::array::from_fn(|k| {
-                    u32::from_le_bytes([c[4 * k], c[4 * k + 1], c[4 * k + 2], c[4 * k + 3]])
-                })
-            })
-            .collect();
+        let hits: Vec<[u32; 4]> = bytemuck::pod_collect_to_vec(&parts[1][..found]);
         Ok((hits, n))
     }
 }

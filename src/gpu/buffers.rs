@@ -132,43 +132,15 @@ pub async fn read_buffer<T: bytemuck::Pod>(
     if bytes == 0 {
         return Ok(Vec::new());
     }
-    if bytes > buffer.size() {
+    // Copies move whole 4-byte words; buffers are made in whole words.
+    let padded = bytes.next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT);
+    if padded > buffer.size() {
         return Err(GpuError::Readback(format!(
             "asked for {bytes} bytes from a buffer of {}",
             buffer.size()
         )));
     }
-    let staging = ctx.device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some("readback"),
-        size: bytes.next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT),
-        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-        mapped_at_creation: false,
-    });
-    let mut encoder = ctx
-        .device
-        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-            label: Some("readback"),
-        });
-    encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, staging.size());
-    ctx.queue.submit([encoder.finish()]);
-
-    let (tx, rx) = futures_channel::oneshot::channel();
-    staging.map_async(wgpu::MapMode::Read, .., move |result| {
-        // The receiver only disappears if the caller was dropped; nothing to report then.
-        let _ = tx.send(result);
-    });
-    ctx.wait_idle()?;
-    rx.await
-        .map_err(|_| GpuError::Readback("map callback dropped".into()))?
-        .map_err(|e| GpuError::Readback(e.to_string()))?;
-    let view = staging
-        .get_mapped_range(..)
-        .map_err(|e| GpuError::Readback(e.to_string()))?;
-    let out = bytemuck::cast_slice::<u8, T>(&view[..bytes as usize]).to_vec();
-    drop(view);
-    staging.unmap();
-    if let Some(e) = ctx.take_error() {
-        return Err(GpuError::Validation(e));
-    }
-    Ok(out)
+    let parts = read_buffers(ctx, &[(buffer, padded)]).await?;
+    let raw = parts.first().map_or(&[][..], |p| &p[..bytes as usize]);
+    Ok(bytemuck::pod_collect_to_vec(raw))
 }
