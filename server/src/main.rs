@@ -25,6 +25,7 @@ mod start_view;
 mod state;
 mod train_cli;
 mod video;
+mod worker;
 
 use clap::Parser;
 
@@ -34,6 +35,7 @@ async fn main() -> std::process::ExitCode {
     init_tracing(cli.log_json);
     let result = match cli.command {
         cli::Command::Serve(args) => routes::serve(*args).await,
+        cli::Command::Worker(args) => worker::run(*args).await,
         cli::Command::Bench(args) => bench::run(args).await,
         cli::Command::GpuInfo => gpu_info().await,
         cli::Command::Render(args) => render::run(args).await,
