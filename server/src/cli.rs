@@ -101,6 +101,14 @@ pub enum JobsAction {
     List {
         #[arg(long, default_value_t = 50)]
         limit: i64,
+        /// Full records as a JSON array (with worker and lease) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Live workers of an endpoint (id, GPU, host, slots, running jobs, heartbeat) as JSON.
+    Workers {
+        #[arg(long, env = "SPLATPOD_ENDPOINT", default_value = "splatpod")]
+        endpoint: String,
     },
     /// One job's full record as JSON.
     Show { id: String },

@@ -184,20 +184,38 @@ pub async fn progress(
     message: &str,
     chunk: &str,
 ) -> Result<bool, sqlx::Error> {
-    let mut tx = db.pool.begin().await?;
-    let seq: Option<i64> = sqlx::query_scalar(&format!(
+    let update = format!(
         "UPDATE jobs SET stage = $1, progress = $2, message = $3, stream_seq = stream_seq + 1 \
-         WHERE {} RETURNING stream_seq",
+         WHERE {} RETURNING id, stream_seq",
         held(4)
-    ))
-    .bind(stage)
-    .bind(percent)
-    .bind(message)
-    .bind(lease.id)
-    .bind(lease.epoch)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(seq) = seq else {
+    );
+    if db.backend == Backend::Postgres {
+        // One statement, so a worker frozen mid-write (SIGSTOP, a stalled VM) holds no row lock
+        // its successor or the lease check would wait on.
+        let r = sqlx::query(&format!(
+            "WITH u AS ({update}) INSERT INTO job_stream (job_id, seq, output) \
+             SELECT id, stream_seq, $6 FROM u"
+        ))
+        .bind(stage)
+        .bind(percent)
+        .bind(message)
+        .bind(lease.id)
+        .bind(lease.epoch)
+        .bind(chunk)
+        .execute(&db.pool)
+        .await?;
+        return Ok(r.rows_affected() > 0);
+    }
+    let mut tx = db.pool.begin().await?;
+    let seq: Option<(String, i64)> = sqlx::query_as(&update)
+        .bind(stage)
+        .bind(percent)
+        .bind(message)
+        .bind(lease.id)
+        .bind(lease.epoch)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some((_, seq)) = seq else {
         return Ok(false);
     };
     sqlx::query("INSERT INTO job_stream (job_id, seq, output) VALUES ($1, $2, $3)")
