@@ -44,6 +44,9 @@ pub enum Command {
     BenchApi(crate::loadtest::LoadTestArgs),
     /// Time a features job through the API (upload, GPU SIFT, matching) -> bench/results/jobs.json.
     BenchJobs(crate::jobbench::JobBenchArgs),
+    /// Claims per second through the job queue with no-op jobs and N workers
+    /// -> bench/results/queue.json.
+    BenchQueue(crate::queuebench::QueueBenchArgs),
 }
 
 /// Where the server keeps its data; shared by every subcommand that touches it.

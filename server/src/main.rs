@@ -15,6 +15,7 @@ mod jobs;
 mod loadtest;
 mod net;
 mod qr;
+mod queuebench;
 mod ratelimit;
 mod render;
 mod resumable;
@@ -45,6 +46,7 @@ async fn main() -> std::process::ExitCode {
         cli::Command::Jobs(args) => admin::jobs(args).await,
         cli::Command::BenchApi(args) => loadtest::run(args).await,
         cli::Command::BenchJobs(args) => jobbench::run(args).await,
+        cli::Command::BenchQueue(args) => queuebench::run(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
