@@ -184,15 +184,22 @@ impl Fleet {
     }
 }
 
-/// Waits until `worker` is mid-job; returns that job.
-async fn mid_job(fleet: &Fleet, worker: &str) -> (String, i64) {
+/// Freezes `worker` (SIGSTOP) while it is mid-job; returns that job. Looking after the freeze
+/// means the job cannot end between the look and what the test does next.
+async fn freeze_mid_job(fleet: &Fleet, worker: &Proc) -> (String, i64) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        if let Some(j) = fleet.running_on(worker) {
+        assert!(Instant::now() < deadline, "{} never ran a job", worker.name);
+        if fleet.running_on(&worker.name).is_none() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        }
+        worker.signal(libc::SIGSTOP);
+        if let Some(j) = fleet.running_on(&worker.name) {
             return j;
         }
-        assert!(Instant::now() < deadline, "{worker} never ran a job");
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        // It finished between the two looks: let it run on and try again.
+        worker.signal(libc::SIGCONT);
     }
 }
 
@@ -309,17 +316,9 @@ async fn fleet_survives_killed_and_stale_workers() {
         jobs.push(typed::<api::JobAccepted>(&a).id);
     }
 
-    // w3 freezes mid-job; w1 is killed mid-job.
-    let stale = loop {
-        let _ = mid_job(&fleet, &names[2]).await;
-        workers[2].signal(libc::SIGSTOP);
-        match fleet.running_on(&names[2]) {
-            Some(j) => break j,
-            // It finished between the two looks: let it run on and try again.
-            None => workers[2].signal(libc::SIGCONT),
-        }
-    };
-    let (killed1, _) = mid_job(&fleet, &names[0]).await;
+    // w3 freezes mid-job; w1 is killed mid-job (frozen first, so it is surely mid-job).
+    let stale = freeze_mid_job(&fleet, &workers[2]).await;
+    let (killed1, _) = freeze_mid_job(&fleet, &workers[0]).await;
     workers[0].sigkill();
 
     // w3's lease runs out; its job is requeued and completed by w2.
@@ -348,7 +347,7 @@ async fn fleet_survives_killed_and_stale_workers() {
         eprintln!("w3: {l}");
     }
 
-    let (killed2, _) = mid_job(&fleet, &names[1]).await;
+    let (killed2, _) = freeze_mid_job(&fleet, &workers[1]).await;
     workers[1].sigkill();
 
     // Every job ends COMPLETED, with the output of the claim that completed it.
