@@ -378,6 +378,10 @@ pub enum Task {
     Sfm,
     Train,
     Reconstruct,
+    /// No GPU work: waits `iterations` milliseconds (default 1000, at most 60000) reporting
+    /// progress, then writes a `sleep-<job id>.json` artifact naming the worker. For queue and
+    /// fleet tests and benchmarks.
+    Sleep,
 }
 
 impl Task {
@@ -388,6 +392,7 @@ impl Task {
             Task::Sfm => "sfm",
             Task::Train => "train",
             Task::Reconstruct => "reconstruct",
+            Task::Sleep => "sleep",
         }
     }
 }

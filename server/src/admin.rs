@@ -57,7 +57,15 @@ pub async fn keys(args: KeysArgs) -> Result<(), ServerError> {
 pub async fn jobs(args: JobsArgs) -> Result<(), ServerError> {
     let db = open(&args.store).await?;
     match args.action {
-        JobsAction::List { limit } => {
+        JobsAction::List { limit, json: true } => {
+            let jobs = q::list(&db, limit.clamp(1, 10_000)).await?;
+            println!("{}", serde_json::to_string_pretty(&jobs)?);
+        }
+        JobsAction::Workers { endpoint } => {
+            let workers = crate::db::workers::alive(&db, &endpoint).await?;
+            println!("{}", serde_json::to_string_pretty(&workers)?);
+        }
+        JobsAction::List { limit, json: false } => {
             println!(
                 "{:<38} {:<12} {:<10} {:>6} {:<14} stage",
                 "id", "status", "task", "%", "created"

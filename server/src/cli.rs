@@ -22,8 +22,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the API and the PWA.
+    /// Serve the API and the PWA (and run jobs, unless --no-worker).
     Serve(Box<ServeArgs>),
+    /// Run jobs from the shared queue (PostgreSQL + S3 for a fleet) without serving HTTP.
+    Worker(Box<WorkerArgs>),
     /// Run a GPU benchmark and write its JSON under bench/results/.
     Bench(BenchArgs),
     /// Print the GPU adapter the server would use.
@@ -42,6 +44,9 @@ pub enum Command {
     BenchApi(crate::loadtest::LoadTestArgs),
     /// Time a features job through the API (upload, GPU SIFT, matching) -> bench/results/jobs.json.
     BenchJobs(crate::jobbench::JobBenchArgs),
+    /// Claims per second through the job queue with no-op jobs and N workers
+    /// -> bench/results/queue.json.
+    BenchQueue(crate::queuebench::QueueBenchArgs),
 }
 
 /// Where the server keeps its data; shared by every subcommand that touches it.
@@ -99,6 +104,14 @@ pub enum JobsAction {
     List {
         #[arg(long, default_value_t = 50)]
         limit: i64,
+        /// Full records as a JSON array (with worker and lease) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Live workers of an endpoint (id, GPU, host, slots, running jobs, heartbeat) as JSON.
+    Workers {
+        #[arg(long, env = "SPLATPOD_ENDPOINT", default_value = "splatpod")]
+        endpoint: String,
     },
     /// One job's full record as JSON.
     Show { id: String },
@@ -156,37 +169,27 @@ pub struct ServeArgs {
     pub host: std::net::IpAddr,
     #[command(flatten)]
     pub store: StoreArgs,
+    #[command(flatten)]
+    pub jobs: JobArgs,
+    /// Run no jobs here: an API-only node in front of `worker` processes sharing its
+    /// PostgreSQL database and blob store.
+    #[arg(long, env = "SPLATPOD_NO_WORKER")]
+    pub no_worker: bool,
     /// Folder holding the built PWA (Trunk's `dist/`).
     #[arg(long, env = "SPLATPOD_DIST_DIR", default_value = "dist")]
     pub dist_dir: PathBuf,
-    /// Endpoint name of the RunPod-compatible API (`/v2/NAME/run`).
-    #[arg(long, env = "SPLATPOD_ENDPOINT", default_value = "splatpod")]
-    pub endpoint: String,
-    /// Jobs run at once; default: one per 8 GiB of GPU memory (from nvidia-smi), 1 to 4; 1 on a
-    /// CPU/software adapter; 2 where the memory is unknown.
-    #[arg(long, env = "SPLATPOD_MAX_CONCURRENT_JOBS")]
-    pub max_concurrent_jobs: Option<usize>,
     /// Attempts after the first for a job that fails for a transient reason.
     #[arg(long, env = "SPLATPOD_JOB_RETRIES", default_value_t = 2)]
     pub job_retries: i64,
-    /// Backoff before the first retry in milliseconds (doubles each attempt).
-    #[arg(long, env = "SPLATPOD_RETRY_BACKOFF_MS", default_value_t = 2000)]
-    pub retry_backoff_ms: i64,
     /// Default execution timeout of a job in seconds (a request's policy.executionTimeout wins).
     #[arg(long, env = "SPLATPOD_JOB_TIMEOUT_S", default_value_t = 3600)]
     pub job_timeout_s: u64,
     /// Longest a `runsync` call waits before answering with the job's current state.
     #[arg(long, env = "SPLATPOD_RUNSYNC_WAIT_S", default_value_t = 90)]
     pub runsync_wait_s: u64,
-    /// GPU price used to estimate each job's cost (USD per GPU-hour).
-    #[arg(long, env = "SPLATPOD_GPU_PRICE_PER_HOUR", default_value_t = 0.0)]
-    pub gpu_price_per_hour: f64,
     /// Job submissions per minute per API key and per client IP.
     #[arg(long, env = "SPLATPOD_JOB_RATE_PER_MIN", default_value_t = 20)]
     pub job_rate_per_min: u32,
-    /// Largest accepted image file in bytes.
-    #[arg(long, env = "SPLATPOD_MAX_IMAGE_BYTES", default_value_t = 64 << 20)]
-    pub max_image_bytes: usize,
     /// Most files in one upload request.
     #[arg(long, env = "SPLATPOD_MAX_FILES_PER_UPLOAD", default_value_t = 500)]
     pub max_files_per_upload: usize,
@@ -208,23 +211,58 @@ pub struct ServeArgs {
     /// Most images a job may fetch from `image_urls`.
     #[arg(long, env = "SPLATPOD_MAX_URL_IMAGES", default_value_t = 200)]
     pub max_url_images: usize,
-    /// Hosts or IP networks that `image_urls` and webhooks may reach even though they are
-    /// private, loopback or link-local (comma-separated: `localhost,10.0.0.0/8`).
-    #[arg(long, env = "SPLATPOD_ALLOW_HOSTS", value_delimiter = ',')]
-    pub allow_hosts: Vec<String>,
     /// Origins allowed to call the API from a browser (comma-separated); none by default,
     /// i.e. same-origin only.
     #[arg(long, env = "SPLATPOD_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
-    /// Secret for webhook signatures (HMAC-SHA256); default: generated once and kept in
-    /// --data-dir/webhook-secret.
-    #[arg(long, env = "SPLATPOD_WEBHOOK_SECRET")]
-    pub webhook_secret: Option<String>,
     /// Base URL used in share links (default: from the request's Host header).
     #[arg(long, env = "SPLATPOD_PUBLIC_URL")]
     pub public_url: Option<String>,
+}
+
+/// `worker`: runs jobs from the shared queue without serving HTTP.
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub jobs: JobArgs,
+    /// This worker's name in the registry and in job records; default: host name plus a random
+    /// suffix (unique per process). A stable name lets a restarted worker requeue its own
+    /// interrupted jobs at once.
+    #[arg(long, env = "SPLATPOD_WORKER_ID")]
+    pub worker_id: Option<String>,
+}
+
+/// How jobs run: shared by `serve` (its in-process worker pool) and `worker`.
+#[derive(Debug, Clone, Args)]
+pub struct JobArgs {
+    /// Endpoint name of the RunPod-compatible API (`/v2/NAME/run`); workers take jobs of it.
+    #[arg(long, env = "SPLATPOD_ENDPOINT", default_value = "splatpod")]
+    pub endpoint: String,
+    /// Jobs run at once; default: one per 8 GiB of GPU memory (from nvidia-smi), 1 to 4; 1 on a
+    /// CPU/software adapter; 2 where the memory is unknown.
+    #[arg(long, env = "SPLATPOD_MAX_CONCURRENT_JOBS")]
+    pub max_concurrent_jobs: Option<usize>,
+    /// Backoff before the first retry in milliseconds (doubles each attempt).
+    #[arg(long, env = "SPLATPOD_RETRY_BACKOFF_MS", default_value_t = 2000)]
+    pub retry_backoff_ms: i64,
+    /// GPU price used to estimate each job's cost (USD per GPU-hour).
+    #[arg(long, env = "SPLATPOD_GPU_PRICE_PER_HOUR", default_value_t = 0.0)]
+    pub gpu_price_per_hour: f64,
+    /// Largest accepted image file in bytes.
+    #[arg(long, env = "SPLATPOD_MAX_IMAGE_BYTES", default_value_t = 64 << 20)]
+    pub max_image_bytes: usize,
+    /// Hosts or IP networks that `image_urls` and webhooks may reach even though they are
+    /// private, loopback or link-local (comma-separated: `localhost,10.0.0.0/8`).
+    #[arg(long, env = "SPLATPOD_ALLOW_HOSTS", value_delimiter = ',')]
+    pub allow_hosts: Vec<String>,
+    /// Secret for webhook signatures (HMAC-SHA256); default: generated once and kept in
+    /// --data-dir/webhook-secret. Give every node of a fleet the same one.
+    #[arg(long, env = "SPLATPOD_WEBHOOK_SECRET")]
+    pub webhook_secret: Option<String>,
     /// Lease of a running job in seconds; a worker that stops renewing it loses the job to
-    /// the queue.
+    /// the queue (and its later writes for that job are refused).
     #[arg(long, env = "SPLATPOD_JOB_LEASE_S", default_value_t = 30)]
     pub job_lease_s: u64,
 }

@@ -15,6 +15,7 @@ mod jobs;
 mod loadtest;
 mod net;
 mod qr;
+mod queuebench;
 mod ratelimit;
 mod render;
 mod resumable;
@@ -25,6 +26,7 @@ mod start_view;
 mod state;
 mod train_cli;
 mod video;
+mod worker;
 
 use clap::Parser;
 
@@ -34,6 +36,7 @@ async fn main() -> std::process::ExitCode {
     init_tracing(cli.log_json);
     let result = match cli.command {
         cli::Command::Serve(args) => routes::serve(*args).await,
+        cli::Command::Worker(args) => worker::run(*args).await,
         cli::Command::Bench(args) => bench::run(args).await,
         cli::Command::GpuInfo => gpu_info().await,
         cli::Command::Render(args) => render::run(args).await,
@@ -43,6 +46,7 @@ async fn main() -> std::process::ExitCode {
         cli::Command::Jobs(args) => admin::jobs(args).await,
         cli::Command::BenchApi(args) => loadtest::run(args).await,
         cli::Command::BenchJobs(args) => jobbench::run(args).await,
+        cli::Command::BenchQueue(args) => queuebench::run(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -19,7 +19,6 @@ use crate::blob::BlobStore;
 use crate::cli::ServeArgs;
 use crate::db::Db;
 use crate::error::ServerError;
-use crate::jobs::{JobService, JobSettings};
 use crate::net::HostGuard;
 use crate::ratelimit::RateLimits;
 use crate::state::{set_gpu, AppState, Config, GpuState, SharedGpu};
@@ -36,34 +35,23 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServerError> {
     }
     let db = Db::open(args.store.database_url.as_deref(), data_dir).await?;
     let blobs = BlobStore::open(args.store.blob_url.as_deref(), data_dir)?;
-    let guard = HostGuard::new(&args.allow_hosts).map_err(ServerError::BadInput)?;
-    let webhook_secret = match &args.webhook_secret {
-        Some(s) if !s.is_empty() => s.clone(),
-        _ => persistent_token(&data_dir.join("webhook-secret"))?,
-    };
-    let worker_id = persistent_token(&data_dir.join("node-id"))?;
+    let guard = HostGuard::new(&args.jobs.allow_hosts).map_err(ServerError::BadInput)?;
+    let node_id = persistent_token(&data_dir.join("node-id"))?;
     let gpu: SharedGpu = Arc::new(RwLock::new(GpuState::Starting));
     spawn_gpu_init(gpu.clone());
-    let jobs = JobService::new(
+    let jobs = crate::worker::job_service(
+        &args.jobs,
+        data_dir,
+        format!("node-{}", &node_id[..16.min(node_id.len())]),
         db.clone(),
         blobs.clone(),
         gpu.clone(),
         guard.clone(),
-        JobSettings {
-            endpoint: args.endpoint.clone(),
-            worker_id: format!("node-{}", &worker_id[..16.min(worker_id.len())]),
-            max_concurrent: args.max_concurrent_jobs,
-            lease_ms: (args.job_lease_s.max(1) * 1000) as i64,
-            retry_backoff_ms: args.retry_backoff_ms.max(0),
-            gpu_price_per_hour: args.gpu_price_per_hour.max(0.0),
-            webhook_secret,
-            max_image_bytes: args.max_image_bytes,
-        },
-    );
-    jobs.start().await?;
+    )?;
+    jobs.start(!args.no_worker).await?;
     let config = Config {
-        endpoint: args.endpoint.clone(),
-        max_image_bytes: args.max_image_bytes,
+        endpoint: args.jobs.endpoint.clone(),
+        max_image_bytes: args.jobs.max_image_bytes,
         max_files_per_upload: args.max_files_per_upload,
         max_url_images: args.max_url_images,
         runsync_wait_s: args.runsync_wait_s,
@@ -111,7 +99,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServerError> {
 
 /// Reads a random token kept in `path` (the webhook secret, the node id), creating it
 /// (owner-only) the first time.
-fn persistent_token(path: &Path) -> Result<String, ServerError> {
+pub(crate) fn persistent_token(path: &Path) -> Result<String, ServerError> {
     if let Ok(s) = std::fs::read_to_string(path) {
         let s = s.trim().to_owned();
         if !s.is_empty() {
@@ -133,7 +121,7 @@ fn persistent_token(path: &Path) -> Result<String, ServerError> {
     Ok(secret)
 }
 
-fn spawn_gpu_init(slot: SharedGpu) {
+pub(crate) fn spawn_gpu_init(slot: SharedGpu) {
     tokio::spawn(async move {
         // Jobs work on whole scenes: take the adapter's full buffer limits rather than the
         // WebGPU baseline the browser has (a multi-million-splat scene needs more than 128 MiB
@@ -229,7 +217,7 @@ async fn static_headers(req: Request, next: Next) -> Response {
     res.into_response()
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         if let Err(e) = tokio::signal::ctrl_c().await {
             tracing::warn!("cannot listen for Ctrl-C: {e}");

@@ -264,7 +264,7 @@ pub async fn health(
             .find(|(k, _)| *k == s)
             .map_or(0, |(_, n)| *n as u64)
     };
-    let (idle, running) = st.jobs.workers();
+    let (idle, running) = st.jobs.workers().await?;
     let gpu = match st.adapter() {
         Ok(a) => GpuHealth {
             ready: true,
@@ -292,10 +292,7 @@ pub async fn health(
             in_queue: count(JobStatus::InQueue),
             retried: q::retried_count(&st.db, &endpoint).await?.max(0) as u64,
         },
-        workers: WorkerCounts {
-            idle: idle as u64,
-            running: running as u64,
-        },
+        workers: WorkerCounts { idle, running },
         gpu,
     }))
 }

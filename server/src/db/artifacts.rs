@@ -56,6 +56,42 @@ pub async fn upsert(
     Ok(())
 }
 
+/// As [`upsert`], for a job's worker: recorded only while it still holds the claim `lease` (so a
+/// fenced-off worker cannot replace its successor's artifact). Returns whether it was recorded
+/// and the blob key it replaced, if any (the caller deletes that blob).
+pub async fn upsert_fenced(
+    db: &Db,
+    lease: super::jobs::Lease<'_>,
+    project_id: &str,
+    name: &str,
+    content_type: &str,
+    bytes: i64,
+    blob_key: &str,
+) -> Result<(bool, Option<String>), sqlx::Error> {
+    let before = get(db, project_id, name).await?.map(|a| a.blob_key);
+    // The SELECT's WHERE also settles SQLite's INSERT … SELECT … ON CONFLICT parsing ambiguity.
+    let r = sqlx::query(&format!(
+        "INSERT INTO artifacts ({COLUMNS}) SELECT $1, $2, $3, $4, $5, $6, $7 \
+         WHERE EXISTS (SELECT 1 FROM jobs WHERE id = $6 AND lease_epoch = $8 \
+         AND status = 'IN_PROGRESS') \
+         ON CONFLICT (project_id, name) DO UPDATE SET content_type = excluded.content_type, \
+         bytes = excluded.bytes, blob_key = excluded.blob_key, job_id = excluded.job_id, \
+         created_at = excluded.created_at"
+    ))
+    .bind(project_id)
+    .bind(name)
+    .bind(content_type)
+    .bind(bytes)
+    .bind(blob_key)
+    .bind(lease.id)
+    .bind(now_ms())
+    .bind(lease.epoch)
+    .execute(&db.pool)
+    .await?;
+    let recorded = r.rows_affected() > 0;
+    Ok((recorded, before.filter(|k| recorded && k != blob_key)))
+}
+
 pub async fn list(db: &Db, project_id: &str) -> Result<Vec<Artifact>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM artifacts WHERE project_id = $1 ORDER BY name"

@@ -3,6 +3,10 @@
 //! `FOR UPDATE SKIP LOCKED` so many workers never claim the same row; SQLite has one writer).
 //! A claimed job carries a lease the worker renews; an expired lease puts the job back in the
 //! queue, which is how a killed server's jobs are picked up again.
+//!
+//! Fencing: every claim bumps the job's `lease_epoch`, and every write a worker makes for a job
+//! (lease renewal, progress, artifacts, its end) is conditioned on the epoch it claimed, so a
+//! worker whose lease expired cannot write over its successor's results.
 
 use serde::Serialize;
 
@@ -34,6 +38,8 @@ pub struct Job {
     pub not_before: i64,
     pub worker_id: Option<String>,
     pub lease_expires_at: Option<i64>,
+    /// Fencing token: which claim of this job a worker holds.
+    pub lease_epoch: i64,
     pub created_at: i64,
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
@@ -43,7 +49,7 @@ pub struct Job {
 
 const COLUMNS: &str = "id, endpoint, status, task, input, output, error, webhook, \
     execution_timeout_ms, ttl_ms, project_id, api_key_id, stage, progress, message, attempts, \
-    max_attempts, retried, not_before, worker_id, lease_expires_at, created_at, started_at, \
+    max_attempts, retried, not_before, worker_id, lease_expires_at, lease_epoch, created_at, started_at, \
     finished_at, gpu_ms, cost_usd";
 
 /// What a new job needs.
@@ -114,7 +120,7 @@ pub async fn claim(
     sqlx::query_as(&format!(
         "UPDATE jobs SET status = 'IN_PROGRESS', worker_id = $1, lease_expires_at = $2, \
          started_at = COALESCE(started_at, $3), attempts = attempts + 1, \
-         stage = 'starting', message = 'claimed by a worker' \
+         stage = 'starting', message = 'claimed by a worker', lease_epoch = lease_epoch + 1 \
          WHERE id = (SELECT id FROM jobs WHERE endpoint = $4 AND status = 'IN_QUEUE' \
          AND not_before <= $3 ORDER BY created_at, id LIMIT 1 {lock}) AND status = 'IN_QUEUE' \
          RETURNING {COLUMNS}"
@@ -127,55 +133,99 @@ pub async fn claim(
     .await
 }
 
-/// Renews the lease of a job this worker runs; false when the job is no longer this worker's
-/// running job (cancelled, e.g. through another server, or gone).
-pub async fn heartbeat(
-    db: &Db,
-    id: &str,
-    worker: &str,
-    lease_ms: i64,
-) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(
-        "UPDATE jobs SET lease_expires_at = $1 \
-         WHERE id = $2 AND worker_id = $3 AND status = 'IN_PROGRESS'",
+/// The claim a worker holds: a job id and the epoch its claim set.
+#[derive(Debug, Clone, Copy)]
+pub struct Lease<'a> {
+    pub id: &'a str,
+    pub epoch: i64,
+}
+
+impl Job {
+    /// The lease this claimed job's worker holds.
+    pub fn lease(&self) -> Lease<'_> {
+        Lease {
+            id: &self.id,
+            epoch: self.lease_epoch,
+        }
+    }
+}
+
+/// The condition every fenced write adds: the job still runs under this claim (id and epoch
+/// bound as parameters `$n` and `$n+1`).
+fn held(n: usize) -> String {
+    format!(
+        "id = ${n} AND lease_epoch = ${} AND status = 'IN_PROGRESS'",
+        n + 1
     )
+}
+
+/// Renews the lease of a job this worker runs; false when the claim is no longer this worker's
+/// (cancelled, e.g. through another server, reclaimed after the lease expired, or gone).
+pub async fn heartbeat(db: &Db, lease: Lease<'_>, lease_ms: i64) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query(&format!(
+        "UPDATE jobs SET lease_expires_at = $1 WHERE {}",
+        held(2)
+    ))
     .bind(now_ms() + lease_ms)
-    .bind(id)
-    .bind(worker)
+    .bind(lease.id)
+    .bind(lease.epoch)
     .execute(&db.pool)
     .await?;
     Ok(r.rows_affected() > 0)
 }
 
-/// Records progress and appends it to the job's stream (for RunPod's `stream`).
+/// Records progress and appends it to the job's stream (for RunPod's `stream`); false (nothing
+/// written) when the claim is no longer held.
 pub async fn progress(
     db: &Db,
-    id: &str,
+    lease: Lease<'_>,
     stage: &str,
     percent: f64,
     message: &str,
     chunk: &str,
-) -> Result<(), sqlx::Error> {
-    let mut tx = db.pool.begin().await?;
-    let seq: Option<i64> = sqlx::query_scalar(
+) -> Result<bool, sqlx::Error> {
+    let update = format!(
         "UPDATE jobs SET stage = $1, progress = $2, message = $3, stream_seq = stream_seq + 1 \
-         WHERE id = $4 AND status = 'IN_PROGRESS' RETURNING stream_seq",
-    )
-    .bind(stage)
-    .bind(percent)
-    .bind(message)
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if let Some(seq) = seq {
-        sqlx::query("INSERT INTO job_stream (job_id, seq, output) VALUES ($1, $2, $3)")
-            .bind(id)
-            .bind(seq)
-            .bind(chunk)
-            .execute(&mut *tx)
-            .await?;
+         WHERE {} RETURNING id, stream_seq",
+        held(4)
+    );
+    if db.backend == Backend::Postgres {
+        // One statement, so a worker frozen mid-write (SIGSTOP, a stalled VM) holds no row lock
+        // its successor or the lease check would wait on.
+        let r = sqlx::query(&format!(
+            "WITH u AS ({update}) INSERT INTO job_stream (job_id, seq, output) \
+             SELECT id, stream_seq, $6 FROM u"
+        ))
+        .bind(stage)
+        .bind(percent)
+        .bind(message)
+        .bind(lease.id)
+        .bind(lease.epoch)
+        .bind(chunk)
+        .execute(&db.pool)
+        .await?;
+        return Ok(r.rows_affected() > 0);
     }
-    tx.commit().await
+    let mut tx = db.pool.begin().await?;
+    let seq: Option<(String, i64)> = sqlx::query_as(&update)
+        .bind(stage)
+        .bind(percent)
+        .bind(message)
+        .bind(lease.id)
+        .bind(lease.epoch)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some((_, seq)) = seq else {
+        return Ok(false);
+    };
+    sqlx::query("INSERT INTO job_stream (job_id, seq, output) VALUES ($1, $2, $3)")
+        .bind(lease.id)
+        .bind(seq)
+        .bind(chunk)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// Stream chunks produced since the previous call (and moves the cursor past them).
@@ -215,16 +265,18 @@ pub struct Finish<'a> {
     pub cost_usd: f64,
 }
 
-/// Ends a job this worker holds; does nothing (returns false) if it was cancelled meanwhile.
-pub async fn finish(db: &Db, id: &str, worker: &str, f: &Finish<'_>) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(
+/// Ends a job this worker holds; does nothing (returns false) if it was cancelled or reclaimed
+/// meanwhile.
+pub async fn finish(db: &Db, lease: Lease<'_>, f: &Finish<'_>) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query(&format!(
         "UPDATE jobs SET status = $1, output = $2, error = $3, finished_at = $4, \
          gpu_ms = gpu_ms + $5, cost_usd = cost_usd + $6, lease_expires_at = NULL, \
          progress = CASE WHEN $1 = 'COMPLETED' THEN 100 ELSE progress END, \
          stage = CASE WHEN $1 = 'COMPLETED' THEN 'done' ELSE stage END, \
          message = CASE WHEN $1 = 'COMPLETED' THEN 'completed' ELSE $7 END \
-         WHERE id = $8 AND worker_id = $9 AND status = 'IN_PROGRESS'",
-    )
+         WHERE {}",
+        held(8)
+    ))
     .bind(f.status.as_str())
     .bind(f.output)
     .bind(f.error)
@@ -232,8 +284,8 @@ pub async fn finish(db: &Db, id: &str, worker: &str, f: &Finish<'_>) -> Result<b
     .bind(f.gpu_ms)
     .bind(f.cost_usd)
     .bind(f.error.unwrap_or(""))
-    .bind(id)
-    .bind(worker)
+    .bind(lease.id)
+    .bind(lease.epoch)
     .execute(&db.pool)
     .await?;
     Ok(r.rows_affected() > 0)
@@ -242,25 +294,25 @@ pub async fn finish(db: &Db, id: &str, worker: &str, f: &Finish<'_>) -> Result<b
 /// Puts a failed attempt back in the queue, runnable from `not_before`.
 pub async fn requeue_after_failure(
     db: &Db,
-    id: &str,
-    worker: &str,
+    lease: Lease<'_>,
     error: &str,
     not_before: i64,
     gpu_ms: i64,
     cost_usd: f64,
 ) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(
+    let r = sqlx::query(&format!(
         "UPDATE jobs SET status = 'IN_QUEUE', error = $1, not_before = $2, worker_id = NULL, \
          lease_expires_at = NULL, retried = retried + 1, gpu_ms = gpu_ms + $3, \
          cost_usd = cost_usd + $4, stage = 'queued', message = 'retrying after: ' || $1 \
-         WHERE id = $5 AND worker_id = $6 AND status = 'IN_PROGRESS'",
-    )
+         WHERE {}",
+        held(5)
+    ))
     .bind(error)
     .bind(not_before)
     .bind(gpu_ms)
     .bind(cost_usd)
-    .bind(id)
-    .bind(worker)
+    .bind(lease.id)
+    .bind(lease.epoch)
     .execute(&db.pool)
     .await?;
     Ok(r.rows_affected() > 0)
@@ -355,4 +407,119 @@ pub async fn retried_count(db: &Db, endpoint: &str) -> Result<i64, sqlx::Error> 
         .bind(endpoint)
         .fetch_one(&db.pool)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::{artifacts, new_id, projects};
+
+    /// A worker freezes past its lease, its job is requeued and claimed by a successor: every
+    /// write the frozen worker makes afterwards (renewal, progress, artifact, end) is refused, the
+    /// successor's stand, and the job ends exactly once.
+    async fn stale_writes_are_refused(db: &Db) {
+        let ep = format!("e{}", &new_id()[..8]);
+        let p = projects::create(db, "fence").await.expect("project");
+        let id = new_id();
+        let job = NewJob {
+            id: &id,
+            endpoint: &ep,
+            task: "sleep",
+            input: "{}",
+            webhook: None,
+            execution_timeout_ms: None,
+            ttl_ms: None,
+            project_id: Some(&p.id),
+            api_key_id: None,
+            max_attempts: 3,
+        };
+        insert(db, &job).await.expect("insert");
+        let first = claim(db, &ep, "w1", 60_000)
+            .await
+            .expect("claim")
+            .expect("a job");
+        assert!(heartbeat(db, first.lease(), 60_000).await.expect("renew"));
+        assert!(claim(db, &ep, "w2", 60_000).await.expect("claim").is_none());
+        // w1 stops renewing; its lease runs out and housekeeping requeues the job.
+        sqlx::query("UPDATE jobs SET lease_expires_at = 1 WHERE id = $1")
+            .bind(&id)
+            .execute(&db.pool)
+            .await
+            .expect("expire");
+        assert!(requeue_orphans(db, None)
+            .await
+            .expect("requeue")
+            .contains(&id));
+        let second = claim(db, &ep, "w2", 60_000)
+            .await
+            .expect("claim")
+            .expect("again");
+        assert_eq!(second.lease_epoch, first.lease_epoch + 1);
+
+        assert!(progress(db, second.lease(), "s", 50.0, "m", "{}")
+            .await
+            .expect("progress"));
+        let put = |lease, key: &'static str| {
+            artifacts::upsert_fenced(db, lease, &p.id, "out.json", "application/json", 1, key)
+        };
+        assert_eq!(put(second.lease(), "k2").await.expect("put"), (true, None));
+
+        // The frozen worker wakes up.
+        assert!(!heartbeat(db, first.lease(), 60_000).await.expect("renew"));
+        assert!(!progress(db, first.lease(), "s", 90.0, "m", "{}")
+            .await
+            .expect("progress"));
+        assert_eq!(put(first.lease(), "k1").await.expect("put"), (false, None));
+        let stale = Finish {
+            status: JobStatus::Completed,
+            output: Some("\"stale\""),
+            error: None,
+            gpu_ms: 1,
+            cost_usd: 0.0,
+        };
+        assert!(!finish(db, first.lease(), &stale).await.expect("finish"));
+        assert!(!requeue_after_failure(db, first.lease(), "x", 0, 0, 0.0)
+            .await
+            .expect("requeue"));
+        let art = artifacts::get(db, &p.id, "out.json").await.expect("get");
+        assert_eq!(art.map(|a| a.blob_key).as_deref(), Some("k2"));
+
+        // The successor replaces its own artifact (the old blob is handed back for deletion)
+        // and ends the job, once.
+        assert_eq!(
+            put(second.lease(), "k3").await.expect("put"),
+            (true, Some("k2".to_owned()))
+        );
+        let done = Finish {
+            output: Some("\"fresh\""),
+            ..stale
+        };
+        assert!(finish(db, second.lease(), &done).await.expect("finish"));
+        assert!(!finish(db, second.lease(), &done).await.expect("finish"));
+        let job = get(db, &id).await.expect("get").expect("job");
+        assert_eq!(job.status, JobStatus::Completed);
+        assert_eq!(job.output.as_deref(), Some("\"fresh\""));
+        assert_eq!(job.worker_id.as_deref(), Some("w2"));
+        assert_eq!(job.attempts, 2);
+        let stream: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM job_stream WHERE job_id = $1")
+            .bind(&id)
+            .fetch_one(&db.pool)
+            .await
+            .expect("stream");
+        assert_eq!(stream, 1, "only the successor's progress chunk");
+    }
+
+    #[tokio::test]
+    async fn fencing_on_sqlite_and_postgres() {
+        let dir = std::env::temp_dir().join(format!("splatpod-fence-{}", new_id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let db = Db::open(None, &dir).await.expect("sqlite");
+        stale_writes_are_refused(&db).await;
+        let _ = std::fs::remove_dir_all(&dir);
+        // PostgreSQL where the suite provides one (./test.sh sources .ci/postgres.sh).
+        if let Ok(url) = std::env::var("SPLATPOD_TEST_DATABASE_URL") {
+            let db = Db::open(Some(&url), &dir).await.expect("postgres");
+            stale_writes_are_refused(&db).await;
+        }
+    }
 }

@@ -10,6 +10,7 @@ pub mod pairings;
 pub mod projects;
 pub mod shares;
 pub mod uploads;
+pub mod workers;
 
 use std::path::Path;
 use std::time::Duration;

@@ -10,10 +10,10 @@ use crate::error::ServerError;
 pub fn validate(parsed: &JobInput, max_url_images: usize) -> Result<(), ServerError> {
     {
         match parsed.task {
-            Task::Features | Task::Render | Task::Sfm | Task::Train => {}
+            Task::Features | Task::Render | Task::Sfm | Task::Train | Task::Sleep => {}
             other => {
                 return Err(ServerError::BadInput(format!(
-                "task `{}` is not available in this server build yet (available: features, render, sfm, train)",
+                "task `{}` is not available in this server build yet (available: features, render, sfm, train, sleep)",
                 other.name()
             )))
             }
@@ -75,6 +75,16 @@ pub fn validate(parsed: &JobInput, max_url_images: usize) -> Result<(), ServerEr
             return Err(ServerError::BadInput(
                 "`iterations` must be in 1..=1000000".into(),
             ));
+        }
+        if parsed.task == Task::Sleep
+            && parsed
+                .iterations
+                .is_some_and(|ms| ms > super::sleep_task::MAX_SLEEP_MS)
+        {
+            return Err(ServerError::BadInput(format!(
+                "`iterations` of a sleep job are milliseconds, at most {}",
+                super::sleep_task::MAX_SLEEP_MS
+            )));
         }
         if parsed.overlap == Some(0) {
             return Err(ServerError::BadInput("`overlap` must be at least 1".into()));
@@ -142,6 +152,10 @@ mod tests {
             (
                 json!({"task": "features", "project_id": "p", "max_side": 5}),
                 "max_side",
+            ),
+            (
+                json!({"task": "sleep", "project_id": "p", "iterations": 60_001}),
+                "at most 60000",
             ),
             (json!("just a string"), "invalid job input"),
         ] {

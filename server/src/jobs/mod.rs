@@ -2,17 +2,19 @@
 //! tasks on the GPU, with timeouts, bounded retries, leases (so a killed server's jobs are
 //! requeued) and signed webhooks.
 
+mod fenced;
 pub mod input;
 mod runner;
 mod sfm_task;
+mod sleep_task;
 mod tasks;
 mod train_task;
 mod webhook;
 
+pub use runner::hostname;
 pub use tasks::SCENE_NAMES;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -53,8 +55,6 @@ struct Inner {
     guard: HostGuard,
     settings: JobSettings,
     running: Mutex<HashMap<String, CancellationToken>>,
-    busy: AtomicUsize,
-    slots: AtomicUsize,
     wake: Notify,
 }
 
@@ -74,22 +74,36 @@ impl JobService {
                 guard,
                 settings,
                 running: Mutex::default(),
-                busy: AtomicUsize::new(0),
-                slots: AtomicUsize::new(0),
                 wake: Notify::new(),
             }),
         }
     }
 
-    /// Requeues this node's interrupted jobs and starts the dispatcher and housekeeping.
-    pub async fn start(&self) -> Result<(), ServerError> {
-        let requeued =
-            q::requeue_orphans(&self.inner.db, Some(&self.inner.settings.worker_id)).await?;
-        if !requeued.is_empty() {
-            tracing::warn!(jobs = ?requeued, "requeued jobs interrupted by a previous stop");
+    /// Starts housekeeping (ttl expiry, requeueing jobs of workers that stopped) and, with
+    /// `worker`, requeues this node's interrupted jobs and starts the dispatcher that runs jobs
+    /// here (an API-only node passes false).
+    pub async fn start(&self, worker: bool) -> Result<(), ServerError> {
+        if worker {
+            let requeued =
+                q::requeue_orphans(&self.inner.db, Some(&self.inner.settings.worker_id)).await?;
+            if !requeued.is_empty() {
+                tracing::warn!(jobs = ?requeued, "requeued jobs interrupted by a previous stop");
+            }
+            tokio::spawn(runner::dispatch(self.clone()));
         }
-        tokio::spawn(runner::dispatch(self.clone()));
         tokio::spawn(runner::housekeeping(self.clone()));
+        Ok(())
+    }
+
+    /// A clean stop of a worker: its running jobs go back to the queue at once (not after their
+    /// lease) and it leaves the registry.
+    pub async fn stop_worker(&self) -> Result<(), ServerError> {
+        let id = &self.inner.settings.worker_id;
+        let requeued = q::requeue_orphans(&self.inner.db, Some(id)).await?;
+        if !requeued.is_empty() {
+            tracing::info!(jobs = ?requeued, "requeued this worker's jobs");
+        }
+        crate::db::workers::remove(&self.inner.db, id).await?;
         Ok(())
     }
 
@@ -153,11 +167,9 @@ impl JobService {
         }
     }
 
-    /// Workers (`idle`, `running`) for `health`.
-    pub fn workers(&self) -> (usize, usize) {
-        let slots = self.inner.slots.load(Ordering::Relaxed);
-        let busy = self.inner.busy.load(Ordering::Relaxed);
-        (slots.saturating_sub(busy), busy)
+    /// Job slots (`idle`, `running`) across every live worker of this endpoint, for `health`.
+    pub async fn workers(&self) -> Result<(u64, u64), ServerError> {
+        Ok(crate::db::workers::slot_counts(&self.inner.db, &self.inner.settings.endpoint).await?)
     }
 
     fn send_webhook(&self, job: &Job) {

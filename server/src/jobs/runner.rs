@@ -1,7 +1,6 @@
 //! The worker pool: claims jobs as slots free up, runs each under its timeout with a lease
 //! heartbeat, and records how it ended.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -9,11 +8,11 @@ use splatpod::gpu::GpuContext;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use super::input::JobInput;
+use super::input::{JobInput, Task};
 use super::tasks::{self, TaskError};
-use super::JobService;
+use super::{sleep_task, JobService};
 use crate::db::jobs::{self as q, Finish, Job, JobStatus};
-use crate::db::now_ms;
+use crate::db::{now_ms, workers};
 use crate::state::{read_gpu, GpuState};
 
 /// Waits for the GPU, then claims and starts jobs while slots are free.
@@ -37,8 +36,13 @@ pub async fn dispatch(svc: JobService) {
             None => 2,
         },
     };
-    inner.slots.store(slots, Ordering::Relaxed);
-    tracing::info!(slots, "job workers ready");
+    let gpu = ctx.as_ref().map(|c| c.summary().name.clone());
+    tracing::info!(
+        slots,
+        gpu = gpu.as_deref().unwrap_or("none"),
+        "job workers ready"
+    );
+    tokio::spawn(register(svc.clone(), gpu, slots));
     let sem = Arc::new(Semaphore::new(slots));
     loop {
         let Ok(permit) = sem.clone().acquire_owned().await else {
@@ -56,9 +60,7 @@ pub async fn dispatch(svc: JobService) {
                 let svc = svc.clone();
                 let ctx = ctx.clone();
                 tokio::spawn(async move {
-                    svc.inner.busy.fetch_add(1, Ordering::Relaxed);
                     run_job(&svc, ctx.map(|c| *c), job).await;
-                    svc.inner.busy.fetch_sub(1, Ordering::Relaxed);
                     drop(permit);
                     svc.wake();
                 });
@@ -76,6 +78,37 @@ pub async fn dispatch(svc: JobService) {
             }
         }
     }
+}
+
+/// Keeps this worker's row in the registry alive (fleet-wide `health`) until the process ends.
+async fn register(svc: JobService, gpu: Option<String>, slots: usize) {
+    let s = &svc.inner.settings;
+    let period = Duration::from_millis((s.lease_ms / 3).max(200) as u64);
+    let host = hostname();
+    loop {
+        let beat = workers::Beat {
+            id: &s.worker_id,
+            endpoint: &s.endpoint,
+            gpu: gpu.as_deref(),
+            host: &host,
+            slots: slots as i64,
+            ttl_ms: s.lease_ms,
+        };
+        if let Err(e) = workers::beat(&svc.inner.db, &beat).await {
+            tracing::warn!("worker heartbeat failed: {e}");
+        }
+        tokio::time::sleep(period).await;
+    }
+}
+
+/// This machine's name, for the worker registry.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// GPU memory one job may use: a features job at 1600 px with the doubled first octave needs
@@ -130,6 +163,9 @@ pub async fn housekeeping(svc: JobService) {
             Ok(_) => {}
             Err(e) => tracing::warn!("lease check failed: {e}"),
         }
+        if let Err(e) = workers::prune(db).await {
+            tracing::warn!("pruning the worker registry failed: {e}");
+        }
     }
 }
 
@@ -148,37 +184,43 @@ async fn run_job(svc: &JobService, ctx: Option<GpuContext>, job: Job) {
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .insert(job.id.clone(), token.clone());
-    let heartbeat = tokio::spawn(heartbeat(svc.clone(), job.id.clone(), token.clone()));
+    let heartbeat = tokio::spawn(heartbeat(
+        svc.clone(),
+        job.id.clone(),
+        job.lease_epoch,
+        token.clone(),
+    ));
     let timeout_ms = job.execution_timeout_ms.unwrap_or(i64::MAX).max(1);
     let started = Instant::now();
     tracing::info!(job = %job.id, task = %job.task, attempt = job.attempts, "job started");
 
-    let outcome = match ctx {
-        None => Outcome::Failed(TaskError::Transient(
-            "no GPU is available on this server".into(),
-        )),
-        Some(ctx) => {
-            let parsed: Result<JobInput, _> = serde_json::from_str(&job.input)
-                .map_err(|e| TaskError::Permanent(format!("stored input is unreadable: {e}")));
-            match parsed {
-                Err(e) => Outcome::Failed(e),
-                Ok(input) => {
-                    let run = tasks::run(svc, &ctx, &job, &input, token.clone());
-                    tokio::select! {
-                        r = run => match r {
-                            Ok(v) => Outcome::Done(v),
-                            Err(TaskError::Cancelled) => Outcome::Cancelled,
-                            Err(e) => Outcome::Failed(e),
-                        },
-                        _ = tokio::time::sleep(Duration::from_millis(timeout_ms.min(1 << 40) as u64)) => {
-                            token.cancel();
-                            Outcome::TimedOut(timeout_ms)
-                        }
-                        _ = token.cancelled() => Outcome::Cancelled,
-                    }
-                }
+    let parsed: Result<JobInput, _> = serde_json::from_str(&job.input)
+        .map_err(|e| TaskError::Permanent(format!("stored input is unreadable: {e}")));
+    let run = async {
+        match (parsed, ctx) {
+            (Err(e), _) => Err(e),
+            // No GPU work: runs on any worker.
+            (Ok(input), _) if input.task == Task::Sleep => {
+                let out = sleep_task::run(svc, &job, &input, token.clone()).await?;
+                serde_json::to_value(out).map_err(|e| TaskError::Permanent(e.to_string()))
             }
+            (Ok(_), None) => Err(TaskError::Transient(
+                "no GPU is available on this server".into(),
+            )),
+            (Ok(input), Some(ctx)) => tasks::run(svc, &ctx, &job, &input, token.clone()).await,
         }
+    };
+    let outcome = tokio::select! {
+        r = run => match r {
+            Ok(v) => Outcome::Done(v),
+            Err(TaskError::Cancelled) => Outcome::Cancelled,
+            Err(e) => Outcome::Failed(e),
+        },
+        _ = tokio::time::sleep(Duration::from_millis(timeout_ms.min(1 << 40) as u64)) => {
+            token.cancel();
+            Outcome::TimedOut(timeout_ms)
+        }
+        _ = token.cancelled() => Outcome::Cancelled,
     };
     heartbeat.abort();
     inner
@@ -189,9 +231,8 @@ async fn run_job(svc: &JobService, ctx: Option<GpuContext>, job: Job) {
 
     let gpu_ms = started.elapsed().as_millis() as i64;
     let cost = gpu_ms as f64 / 3_600_000.0 * inner.settings.gpu_price_per_hour;
-    let worker = &inner.settings.worker_id;
     let db = &inner.db;
-    let job_id = job.id.as_str();
+    let lease = job.lease();
     let finish = |st: JobStatus, output: Option<String>, error: Option<String>| async move {
         let f = Finish {
             status: st,
@@ -200,7 +241,7 @@ async fn run_job(svc: &JobService, ctx: Option<GpuContext>, job: Job) {
             gpu_ms,
             cost_usd: cost,
         };
-        q::finish(db, job_id, worker, &f).await
+        q::finish(db, lease, &f).await
     };
     let result = match outcome {
         Outcome::Done(v) => finish(JobStatus::Completed, Some(v.to_string()), None).await,
@@ -212,16 +253,8 @@ async fn run_job(svc: &JobService, ctx: Option<GpuContext>, job: Job) {
         Outcome::Failed(TaskError::Transient(msg)) if job.attempts < job.max_attempts => {
             let backoff = inner.settings.retry_backoff_ms << (job.attempts - 1).clamp(0, 10);
             tracing::warn!(job = %job.id, attempt = job.attempts, backoff_ms = backoff, "job failed, will retry: {msg}");
-            let r = q::requeue_after_failure(
-                db,
-                &job.id,
-                worker,
-                &msg,
-                now_ms() + backoff,
-                gpu_ms,
-                cost,
-            )
-            .await;
+            let r =
+                q::requeue_after_failure(db, lease, &msg, now_ms() + backoff, gpu_ms, cost).await;
             let wake = svc.clone();
             tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_millis(backoff.max(0) as u64)).await;
@@ -246,15 +279,22 @@ fn log_db(id: &str, r: Result<bool, sqlx::Error>) {
     }
 }
 
-/// Renews the lease; cancels the run when the job was cancelled elsewhere.
-async fn heartbeat(svc: JobService, id: String, token: CancellationToken) {
+/// Renews the lease; cancels the run when the job was cancelled elsewhere or reclaimed after
+/// this worker's lease expired (its renewal is refused).
+async fn heartbeat(svc: JobService, id: String, epoch: i64, token: CancellationToken) {
     let lease = svc.inner.settings.lease_ms;
     let period = Duration::from_millis((lease / 3).max(200) as u64);
+    let claim = q::Lease { id: &id, epoch };
     loop {
         tokio::time::sleep(period).await;
-        match q::heartbeat(&svc.inner.db, &id, &svc.inner.settings.worker_id, lease).await {
+        match q::heartbeat(&svc.inner.db, claim, lease).await {
             Ok(true) => {}
             Ok(false) => {
+                tracing::warn!(
+                    job = %id,
+                    epoch,
+                    "lease lost: lease renewal refused (the job was reclaimed or cancelled)"
+                );
                 token.cancel();
                 return;
             }

@@ -1,6 +1,5 @@
 //! The engine tasks jobs run: all real GPU work through the `splatpod` engine.
 
-use bytes::Bytes;
 use serde_json::{json, Value};
 use splatpod::features::{
     select_pairs, write_features, MatchOptions, PairMatcher, PairMode, SiftGpu, PAIRS_PER_BATCH,
@@ -11,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::input::{JobInput, PairModeName, Task};
 use super::JobService;
-use crate::db::jobs::{self as q, Job};
+use crate::db::jobs::Job;
 use crate::db::{artifacts, images, projects};
 use crate::error::ServerError;
 use crate::ingest::{ingest_image, Ingested};
@@ -88,16 +87,7 @@ impl Run<'_> {
         let (lo, hi) = *self.span.lock().unwrap_or_else(|p| p.into_inner());
         let percent = lo + (hi - lo) * percent.clamp(0.0, 100.0) / 100.0;
         let chunk = json!({"stage": stage, "progress": percent, "message": message}).to_string();
-        q::progress(
-            &self.svc.inner.db,
-            &self.job.id,
-            stage,
-            percent,
-            message,
-            &chunk,
-        )
-        .await?;
-        Ok(())
+        super::fenced::progress(self.svc, self.job, stage, percent, message, &chunk).await
     }
 
     /// A stored photo decoded off the async threads, its longer side at most `max_side`.
@@ -127,20 +117,7 @@ impl Run<'_> {
         content_type: &str,
         bytes: Vec<u8>,
     ) -> Result<(), TaskError> {
-        let key = format!("projects/{project_id}/artifacts/{name}");
-        let len = bytes.len() as i64;
-        self.svc.inner.blobs.put(&key, Bytes::from(bytes)).await?;
-        artifacts::upsert(
-            &self.svc.inner.db,
-            project_id,
-            name,
-            content_type,
-            len,
-            &key,
-            Some(&self.job.id),
-        )
-        .await?;
-        Ok(())
+        super::fenced::put_artifact(self.svc, self.job, project_id, name, content_type, bytes).await
     }
 }
 

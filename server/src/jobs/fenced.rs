@@ -1,0 +1,83 @@
+//! A worker's writes for the job it runs, fenced by its claim (see [`crate::db::jobs`]): once the
+//! lease is lost (expired and reclaimed, or cancelled) they are refused and the task stops.
+
+use bytes::Bytes;
+
+use super::tasks::TaskError;
+use super::JobService;
+use crate::db::artifacts;
+use crate::db::jobs::{self as q, Job};
+
+/// Why a fenced write was refused, logged once per refusal: the worker lost the claim.
+fn refused(job: &Job, what: &str) -> TaskError {
+    tracing::warn!(
+        job = %job.id,
+        epoch = job.lease_epoch,
+        "lease lost: {what} refused (the job was reclaimed or cancelled)"
+    );
+    TaskError::Cancelled
+}
+
+/// Records progress and a stream chunk while the claim holds.
+pub(super) async fn progress(
+    svc: &JobService,
+    job: &Job,
+    stage: &str,
+    percent: f64,
+    message: &str,
+    chunk: &str,
+) -> Result<(), TaskError> {
+    if q::progress(&svc.inner.db, job.lease(), stage, percent, message, chunk).await? {
+        Ok(())
+    } else {
+        Err(refused(job, "progress write"))
+    }
+}
+
+/// Stores an artifact of `project_id` while the claim holds. The bytes go to a key of their own
+/// (job id and claim epoch), so a fenced-off worker never overwrites the blob its successor's
+/// record points to; a refused blob is deleted, a replaced one too.
+pub(super) async fn put_artifact(
+    svc: &JobService,
+    job: &Job,
+    project_id: &str,
+    name: &str,
+    content_type: &str,
+    bytes: Vec<u8>,
+) -> Result<(), TaskError> {
+    let inner = &svc.inner;
+    let key = format!(
+        "projects/{project_id}/artifacts/{}.{}/{name}",
+        job.id, job.lease_epoch
+    );
+    let len = bytes.len() as i64;
+    inner.blobs.put(&key, Bytes::from(bytes)).await?;
+    let upserted = artifacts::upsert_fenced(
+        &inner.db,
+        job.lease(),
+        project_id,
+        name,
+        content_type,
+        len,
+        &key,
+    )
+    .await;
+    match upserted {
+        Ok((true, replaced)) => {
+            if let Some(old) = replaced {
+                if let Err(e) = inner.blobs.delete(&old).await {
+                    tracing::warn!(blob = %old, "deleting a replaced artifact failed: {e}");
+                }
+            }
+            Ok(())
+        }
+        Ok((false, _)) => {
+            inner.blobs.delete(&key).await?;
+            Err(refused(job, &format!("artifact {name}")))
+        }
+        Err(e) => {
+            let _ = inner.blobs.delete(&key).await;
+            Err(e.into())
+        }
+    }
+}
