@@ -3,6 +3,7 @@
 //! requeued) and signed webhooks.
 
 pub mod input;
+mod reconstruct_task;
 mod runner;
 mod sfm_task;
 mod tasks;
