@@ -2,7 +2,8 @@
 //! SwiftShader, a phone's viewport) against the real server: the page follows a `reconstruct`
 //! job's stage and percent to the end and shows the scene; the Reconstruct button starts a job
 //! at the chosen quality; a share link made there carries the server's QR code and an `<iframe>`
-//! snippet whose `/embed/{token}` page draws the scene without the app's header; Revoke ends it.
+//! snippet whose `/embed/{token}` page draws the scene without the app's header; Revoke ends it;
+//! the project list shows the project's thumbnail.
 #![cfg(not(target_arch = "wasm32"))]
 
 mod common;
@@ -309,5 +310,40 @@ async fn the_project_page_reconstructs_and_shares_the_scene() {
         .expect("get")
         .status();
     assert_eq!(s, 404, "revoked");
+
+    // The project list shows the project with its thumbnail (the server's PNG, fetched with
+    // the key: a blob: URL).
+    browser
+        .client
+        .goto(&api.server.url("/projects"))
+        .await
+        .expect("projects");
+    let card = format!(".project-card[data-id='{project}'] img.project-thumb");
+    let img = browser
+        .client
+        .wait()
+        .at_most(Duration::from_secs(60))
+        .for_element(Locator::Css(&card))
+        .await
+        .expect("thumbnail shown");
+    let src = img.attr("src").await.expect("src").unwrap_or_default();
+    assert!(src.starts_with("blob:"), "{src}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let width = loop {
+        let w: Value = browser
+            .client
+            .execute(
+                "const i = document.querySelector(arguments[0]); \
+                 return i.complete ? i.naturalWidth : -1;",
+                vec![json!(card)],
+            )
+            .await
+            .expect("width");
+        if w != json!(-1) || Instant::now() > deadline {
+            break w;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(width, json!(512), "the 512 × 512 thumbnail.png");
     browser.close().await;
 }
