@@ -248,6 +248,10 @@ pub struct Share {
     pub token: String,
     /// The read-only viewer's address.
     pub url: String,
+    /// A viewer-only page for an `<iframe>` on another site (`/embed/{token}`).
+    pub embed_url: String,
+    /// A standalone SVG document of a QR code encoding `url`.
+    pub qr_svg: String,
     pub project_id: String,
     pub created_at: i64,
     pub expires_at: Option<i64>,
@@ -277,6 +281,13 @@ pub struct SharedView {
     pub expires_at: Option<i64>,
     /// Where the viewer starts: a capture camera, when the project has camera poses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_view: Option<StartView>,
+}
+
+/// `GET /api/projects/{id}/start-view`: where the project's viewer starts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProjectStartView {
+    /// A capture camera's view, when the project has camera poses.
     pub start_view: Option<StartView>,
 }
 
@@ -375,8 +386,12 @@ pub enum Task {
     Features,
     /// Renders the project's scene artifact to `thumbnail.png`.
     Render,
+    /// Structure-from-motion on the features (run first when missing): a COLMAP model.
     Sfm,
+    /// Gaussian-splat training on the SfM model: `scene.ply`, `scene.spz`, `thumbnail.png`.
     Train,
+    /// Features → SfM → training → export as one job, resuming after a crash (see
+    /// [`ReconstructOutput`]).
     Reconstruct,
     /// No GPU work: waits `iterations` milliseconds (default 1000, at most 60000) reporting
     /// progress, then writes a `sleep-<job id>.json` artifact naming the worker. For queue and
@@ -436,7 +451,8 @@ pub struct JobInput {
     /// Photos to fetch into a new project instead of `project_id`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_urls: Option<Vec<String>>,
-    /// Longer image side for feature extraction (default 1600).
+    /// Longer image side for feature extraction (default 1600; `reconstruct`: by `quality`, 1000 /
+    /// 1600 / 2400) and, when given, for training (default by `quality`, 1000 / 1600 / 3200).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_side: Option<u32>,
     /// Most features kept per image (default by `quality`).
@@ -450,7 +466,7 @@ pub struct JobInput {
     /// Frames each frame is matched with in sequential mode (default 10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overlap: Option<u32>,
-    /// Training iterations (for `train`).
+    /// Training iterations (`train`, `reconstruct`; default by `quality`, 2000 / 7000 / 30000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iterations: Option<u32>,
     /// Thumbnail size for `render` (default 512 × 512).
@@ -670,6 +686,32 @@ pub struct TrainOutput {
     pub psnr: Option<f32>,
     pub ssim: Option<f32>,
     pub train_s: f64,
+    pub artifacts: Vec<String>,
+}
+
+/// The stages of a `reconstruct` job, in order, with the part of the job's 0–100 % each
+/// reports into. The `stage` field of a running job carries the finer names these stages use
+/// (`features`, `matching`, `verification`, `mapping`, …, `loading`, `training`, `evaluation`,
+/// `export`).
+pub const RECONSTRUCT_STAGES: [(&str, f64, f64); 4] = [
+    ("features", 0.0, 20.0),
+    ("sfm", 20.0, 40.0),
+    ("train", 40.0, 95.0),
+    ("export", 95.0, 100.0),
+];
+
+/// The `output` of a completed `reconstruct` job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReconstructOutput {
+    pub project_id: String,
+    pub quality: Quality,
+    /// Stages an earlier attempt of this job (one a crash or restart interrupted) had finished,
+    /// whose artifacts were kept instead of computed again (`features`, `sfm`, `train`).
+    pub reused_stages: Vec<String>,
+    pub sfm: SfmOutput,
+    /// Training, with `resumed_from` the checkpoint's iteration when training itself resumed.
+    pub train: TrainOutput,
+    /// The scene artifacts: `scene.spz`, `scene.ply`, `thumbnail.png`.
     pub artifacts: Vec<String>,
 }
 

@@ -258,13 +258,13 @@ async fn lifecycle(backend: Backend) {
     let (s, b) = api
         .post(
             "/v2/{ep}/run",
-            json!({"input": {"task": "reconstruct", "project_id": project}}),
+            json!({"input": {"task": "reconstruct", "image_urls": ["http://127.0.0.1/a.jpg"]}}),
         )
         .await;
     assert_eq!(s, 400, "{b}");
     assert!(
-        b["error"].as_str().unwrap_or("").contains("not available"),
-        "{b}"
+        b["error"].as_str().unwrap_or("").contains("features task"),
+        "reconstruct needs a project: {b}"
     );
     let (s, _, _) = api
         .send(
@@ -397,7 +397,29 @@ async fn lifecycle(backend: Backend) {
         .unwrap_or("")
         .ends_with(&format!("/s/{token}")));
     assert!(share.get("expires_at").is_some());
+    // The link's QR code (as the qrcode crate draws it) and the viewer-only page for iframes.
+    let share_body: api::Share = typed(&share);
+    let expected_qr =
+        qrcode::QrCode::with_error_correction_level(share_body.url.as_bytes(), qrcode::EcLevel::M)
+            .expect("QR")
+            .render::<qrcode::render::svg::Color>()
+            .min_dimensions(200, 200)
+            .quiet_zone(true)
+            .build();
+    assert_eq!(share_body.qr_svg, expected_qr);
+    assert_eq!(
+        share_body.embed_url,
+        share_body
+            .url
+            .replace(&format!("/s/{token}"), &format!("/embed/{token}"))
+    );
     let anon = reqwest::Client::new();
+    let embed = anon
+        .get(&share_body.embed_url)
+        .send()
+        .await
+        .expect("embed page");
+    assert_eq!(embed.status(), 200);
     let view: Value = anon
         .get(api.url(&format!("/api/s/{token}")))
         .send()
@@ -1260,6 +1282,7 @@ async fn openapi_describes_every_route() {
         ("head", "/api/projects/{id}/uploads/{upload}"),
         ("patch", "/api/projects/{id}/uploads/{upload}"),
         ("get", "/api/projects/{id}/artifacts/{name}"),
+        ("get", "/api/projects/{id}/start-view"),
         ("post", "/api/projects/{id}/shares"),
         ("delete", "/api/shares/{token}"),
         ("post", "/api/projects/{id}/pairings"),
@@ -1315,4 +1338,183 @@ async fn runpod_python_client_works_unchanged() {
         "runpod client failed:\n{stdout}\n{stderr}"
     );
     assert!(stdout.contains("ALL OK"), "{stdout}");
+}
+
+/// `(stage, progress, message)` of the job's stream chunks since the previous call.
+async fn stream_chunks(api: &Api, id: &str) -> Vec<(String, f64, String)> {
+    let (s, b) = api.get(&format!("/v2/{{ep}}/stream/{id}")).await;
+    assert_eq!(s, 200, "{b}");
+    typed::<api::StreamBody>(&b)
+        .stream
+        .iter()
+        .map(|c| {
+            let o = &c.output;
+            (
+                o["stage"].as_str().unwrap_or("").to_owned(),
+                o["progress"].as_f64().unwrap_or(-1.0),
+                o["message"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The iteration a `training` message reports (`iteration N/M · …`).
+fn iteration_of(message: &str) -> Option<u32> {
+    message
+        .strip_prefix("iteration ")
+        .and_then(|m| m.split('/').next())
+        .and_then(|n| n.parse().ok())
+}
+
+/// `name → created_at` of the project's artifacts.
+async fn artifact_times(api: &Api, project: &str) -> std::collections::BTreeMap<String, i64> {
+    let (_, b) = api.get(&format!("/api/projects/{project}/artifacts")).await;
+    typed::<api::ArtifactList>(&b)
+        .artifacts
+        .into_iter()
+        .map(|a| (a.name, a.created_at))
+        .collect()
+}
+
+/// The `reconstruct` job on five Strecha photos: one timeline across features (0–20 %), SfM
+/// (20–40), training (40–95) and export (95–100). SIGKILLed in training, the restarted server
+/// finishes it without running features or SfM again (their artifacts are the ones written
+/// before the kill) and resumes training from a checkpoint; the scene artifacts are valid.
+#[tokio::test]
+async fn reconstruct_job_survives_sigkill_in_training_and_exports_the_scene() {
+    let api = Api::start(
+        &Backend::Sqlite,
+        &[
+            ("SPLATPOD_JOB_LEASE_S", "5"),
+            ("SPLATPOD_TRAIN_CHECKPOINT_EVERY", "20"),
+        ],
+    )
+    .await;
+    let project = api.project("reconstruct").await;
+    let files = (3..8).map(|i| (format!("{i}.jpg"), photo(i))).collect();
+    assert_eq!(api.upload(&project, files).await.0, 201);
+    let started = Instant::now();
+    let id = api
+        .run(
+            json!({"task": "reconstruct", "project_id": project, "quality": "low",
+                    "max_side": 640, "iterations": 80}),
+        )
+        .await;
+    let mut before = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while !before
+        .iter()
+        .any(|(s, _, m): &(String, f64, String)| s == "training" && iteration_of(m) >= Some(45))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no training progress: {before:?}"
+        );
+        let b = api.status(&id).await;
+        assert!(!typed::<api::JobStatusBody>(&b).status.is_final(), "{b}");
+        before.extend(stream_chunks(&api, &id).await);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let kill_s = started.elapsed().as_secs_f64();
+    // One timeline: progress never goes back, and each stage reports inside its share.
+    for w in before.windows(2) {
+        assert!(w[1].1 >= w[0].1, "progress went back: {w:?}");
+    }
+    let share = |stage: &str| match stage {
+        "features" | "matching" => (0.0, 20.0),
+        "verification" | "mapping" | "bundle adjustment" | "export" => (20.0, 40.0),
+        "loading" | "training" | "evaluation" => (40.0, 95.0),
+        other => panic!("unexpected stage {other}"),
+    };
+    for (stage, p, _) in &before {
+        let (lo, hi) = share(stage);
+        assert!((lo..=hi).contains(p), "{stage} at {p}");
+    }
+    for stage in ["features", "matching", "mapping", "training"] {
+        assert!(before.iter().any(|c| c.0 == stage), "{stage}: {before:?}");
+    }
+    let kept_before = artifact_times(&api, &project).await;
+
+    let api = api.kill_and_restart().await;
+    let mut after = Vec::new();
+    let done = api
+        .wait_for(&id, 600, |b| {
+            typed::<api::JobStatusBody>(b).status.is_final()
+        })
+        .await;
+    after.extend(stream_chunks(&api, &id).await);
+    assert_eq!(done["status"], "COMPLETED", "{done}");
+    assert!(done["attempts"].as_i64().unwrap_or(0) >= 2, "{done}");
+    let out: api::ReconstructOutput = typed(&done["output"]);
+    assert_eq!(out.reused_stages, ["features", "sfm"], "{out:?}");
+    assert!(
+        out.train.resumed_from >= 40 && out.train.resumed_from < 80,
+        "resumed from the checkpoint at 40 (or later): {out:?}"
+    );
+    assert_eq!(out.train.iterations, 80);
+    // No features or SfM work after the restart; its first training report is past the
+    // checkpoint.
+    let first_training = after
+        .iter()
+        .find(|c| c.0 == "training")
+        .and_then(|c| iteration_of(&c.2));
+    assert!(first_training > Some(40), "{after:?}");
+    for (stage, _, message) in &after {
+        assert!(
+            !["matching", "verification", "mapping", "bundle adjustment"].contains(&stage.as_str())
+                && (stage != "features" || message.contains("earlier attempt")),
+            "stage re-run after the restart: {stage} {message}"
+        );
+    }
+    assert!(
+        after.iter().any(|c| c.0 == "export" && c.1 >= 95.0),
+        "{after:?}"
+    );
+    let kept_after = artifact_times(&api, &project).await;
+    let stage_files: Vec<&String> = kept_before
+        .keys()
+        .filter(|n| {
+            n.ends_with(".spf")
+                || n.starts_with("sparse/")
+                || *n == "matches.json"
+                || *n == "sfm.json"
+        })
+        .collect();
+    assert_eq!(stage_files.len(), 5 + 1 + 3 + 1, "{kept_before:?}");
+    for name in stage_files {
+        assert_eq!(
+            kept_before[name], kept_after[name],
+            "{name} was written again"
+        );
+    }
+
+    let get = |name: &'static str| {
+        let (api, project) = (&api, project.clone());
+        async move {
+            api.bytes(&format!("/api/projects/{project}/artifacts/{name}"))
+                .await
+        }
+    };
+    let scene = splatpod::formats::read_ply(&get("scene.ply").await).expect("scene.ply");
+    assert_eq!(scene.len() as u64, out.train.splats);
+    let spz = splatpod::formats::read_spz(&get("scene.spz").await).expect("scene.spz");
+    assert_eq!(spz.len(), scene.len());
+    let (s, start) = api
+        .get(&format!("/api/projects/{project}/start-view"))
+        .await;
+    assert_eq!(s, 200, "{start}");
+    assert!(
+        typed::<api::ProjectStartView>(&start).start_view.is_some(),
+        "a capture camera: {start}"
+    );
+    let png = png::Decoder::new(std::io::Cursor::new(get("thumbnail.png").await))
+        .read_info()
+        .expect("thumbnail.png");
+    assert_eq!((png.info().width, png.info().height), (512, 512));
+    eprintln!(
+        "reconstruct: killed after {kill_s:.1} s, finished after {:.1} s; {} of 5 photos registered, {} splats",
+        started.elapsed().as_secs_f64(),
+        out.sfm.registered,
+        out.train.splats
+    );
 }

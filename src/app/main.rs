@@ -9,9 +9,12 @@ mod pairing;
 mod photo;
 mod problem;
 mod project;
+mod projects;
 mod queue;
+mod reconstruct_panel;
 mod recorder;
 mod sender;
+mod share_panel;
 mod shared;
 mod sparse_panel;
 mod status;
@@ -38,8 +41,27 @@ fn main() {
     leptos::mount::mount_to_body(App);
 }
 
+/// Whether this page is the viewer-only embed (inside another site's `<iframe>`): no header.
+fn is_embed() -> bool {
+    web_sys::window()
+        .and_then(|w| w.location().pathname().ok())
+        .is_some_and(|p| p.starts_with("/embed/"))
+}
+
 #[component]
 fn App() -> impl IntoView {
+    if is_embed() {
+        return view! {
+            <Router>
+                <main class="embed">
+                    <Routes fallback=|| view! { <p class="card">"Page not found."</p> }>
+                        <Route path=path!("/embed/:token") view=shared::EmbedPage />
+                    </Routes>
+                </main>
+            </Router>
+        }
+        .into_any();
+    }
     view! {
         <Router>
             <header class="top">
@@ -47,6 +69,7 @@ fn App() -> impl IntoView {
                 <nav>
                     <A href="/">"Home"</A>
                     <A href="/capture">"Capture"</A>
+                    <A href="/projects">"Projects"</A>
                     <A href="/train">"Train"</A>
                     <A href="/view">"Viewer"</A>
                     <A href="/status">"Status"</A>
@@ -57,6 +80,7 @@ fn App() -> impl IntoView {
                     <Route path=path!("/") view=Home />
                     <Route path=path!("/capture") view=capture::CapturePage />
                     <Route path=path!("/pair") view=pairing::PairPage />
+                    <Route path=path!("/projects") view=projects::ProjectsPage />
                     <Route path=path!("/project/:id") view=project::ProjectPage />
                     <Route path=path!("/train") view=train::TrainPage />
                     <Route path=path!("/view") view=viewer::ViewerPage />
@@ -66,6 +90,7 @@ fn App() -> impl IntoView {
             </main>
         </Router>
     }
+    .into_any()
 }
 
 #[component]

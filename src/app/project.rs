@@ -1,7 +1,8 @@
 //! A project seen from the desktop (`/project/:id`): its name and photo count (refreshed while
 //! a phone uploads), "Pair a phone", which asks the server for an expiring pairing token and
 //! shows its QR code and link, so the full API key never goes to the phone, and the camera
-//! poses and sparse cloud once SfM (or a COLMAP import) has made them.
+//! poses and sparse cloud once SfM (or a COLMAP import) has made them, Reconstruct (the one-job
+//! path to a scene, with its progress and result) and Share (links, QR codes, embeds).
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -12,6 +13,8 @@ use super::client::{
     bearer, body_of, get_json, local_hh_mm, net, saved_key, sleep_ms, storage, KEY_STORAGE,
 };
 use super::problem::{problem_view, Problem};
+use super::reconstruct_panel::reconstruct_panel;
+use super::share_panel::share_panel;
 use super::sparse_panel::sparse_panel;
 
 /// Milliseconds between refreshes of the project's counts.
@@ -167,6 +170,10 @@ pub fn ProjectPage() -> impl IntoView {
         })
     });
     let sparse_id = id.clone();
+    let recon_id = id.clone();
+    // Once the project has a scene, its viewer replaces the sparse cloud's (one viewer a page).
+    let has_scene = RwSignal::new(false);
+    let share_id = id.clone();
     view! {
         {move || key.get().is_none().then(|| key_form(key))}
         <section class="card" id="project" data-loaded=move || project.with(|p| matches!(p, Some(Ok(_))).to_string())>
@@ -200,9 +207,11 @@ pub fn ProjectPage() -> impl IntoView {
         </section>
         // A memo, so the panels are not built again on every refresh of the project.
         {move || key.get().filter(|_| ready.get()).map(|k| pair_panel(k, id.clone()))}
+        {move || key.get().filter(|_| ready.get()).map(|k| reconstruct_panel(k, recon_id.clone(), has_scene))}
+        {move || key.get().filter(|_| ready.get()).map(|k| share_panel(k, share_id.clone()))}
         {move || {
             key.get()
-                .filter(|_| ready.get())
+                .filter(|_| ready.get() && !has_scene.get())
                 .map(|k| sparse_panel(k, sparse_id.clone(), photos))
         }}
     }

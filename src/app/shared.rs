@@ -1,4 +1,5 @@
-//! Shared viewer (`/s/{token}`): what a share link opens. Asks the server which scene the token
+//! Shared viewer (`/s/{token}`, and viewer-only at `/embed/{token}` for an `<iframe>`): what
+//! a share link opens. Asks the server which scene the token
 //! shares (`GET /api/s/{token}`) and shows it read-only, first from the capture camera the
 //! server names (`start_view`); no key, no other project data.
 
@@ -78,6 +79,47 @@ pub fn SharedPage() -> impl IntoView {
         .into_any(),
         Share::Ready { name, scene_url: None, thumbnail_url, .. } => view! {
             <h2 id="share-title">{name}</h2>
+            <p id="share-status" class="muted">"This project has no 3D scene yet."</p>
+            {thumbnail_url.map(|src| view! { <img id="share-thumbnail" src=src alt="Thumbnail" /> })}
+        }
+        .into_any(),
+    }
+    }
+}
+
+/// The `/embed/:token` page: the shared scene's viewer alone (the app renders it without its
+/// header), for an `<iframe>` on another site, with a link to the full page.
+#[component]
+pub fn EmbedPage() -> impl IntoView {
+    let params = use_params_map();
+    let state = RwSignal::new(Share::Loading);
+    let token = params
+        .with_untracked(|p| p.get("token"))
+        .unwrap_or_default();
+    {
+        let token = token.clone();
+        spawn_local(async move {
+            state.try_set(fetch_share(&token).await);
+        });
+    }
+    move || {
+        match state.get() {
+        Share::Loading => {
+            view! { <p id="share-status" class="muted">"Opening the shared scene…"</p> }.into_any()
+        }
+        Share::Failed(message) => view! {
+            <div class="warn" id="share-error" role="alert">{message}</div>
+        }
+        .into_any(),
+        Share::Ready { name, scene_url: Some(url), start_view, .. } => view! {
+            <h1 class="embed-title" id="share-title">
+                <a href=format!("/s/{token}") target="_blank" rel="noopener">{name}</a>
+            </h1>
+            {viewer_view(SceneSource::Fixed(url, start_view))}
+        }
+        .into_any(),
+        Share::Ready { name, scene_url: None, thumbnail_url, .. } => view! {
+            <h1 class="embed-title" id="share-title">{name}</h1>
             <p id="share-status" class="muted">"This project has no 3D scene yet."</p>
             {thumbnail_url.map(|src| view! { <img id="share-thumbnail" src=src alt="Thumbnail" /> })}
         }

@@ -906,6 +906,21 @@ pub enum SceneSource {
 pub struct SceneFeed(Rc<RefCell<Option<Rc<Viewer>>>>);
 
 impl SceneFeed {
+    /// Shows `scene` seen first from `start` (a capture camera), else framed; false when the
+    /// viewer is gone.
+    pub fn show_from(&self, scene: GaussianScene, start: Option<StartView>) -> bool {
+        let Some(viewer) = self.0.borrow().clone() else {
+            return false;
+        };
+        if viewer.ui.gpu.try_get_untracked().is_none() {
+            return false;
+        }
+        viewer.ui.error.set(None);
+        viewer.start.set(start);
+        viewer.install(scene, true);
+        true
+    }
+
     /// Shows `scene` (uploading it to the viewer's GPU; kept until the GPU is ready). With
     /// `frame`, the camera frames that box (`lo`, `hi`); without, the person's view is kept.
     /// False when the viewer is gone.

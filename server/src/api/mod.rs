@@ -84,6 +84,7 @@ pub fn router(
                 .layer(tus_resumable()),
         )
         .route("/api/projects/{id}/artifacts", get(artifacts::list))
+        .route("/api/projects/{id}/start-view", get(projects::start_view))
         .route(
             "/api/projects/{id}/artifacts/{*name}",
             get(artifacts::get)

@@ -65,6 +65,19 @@ pub async fn get(
     Ok(Json(require(&st, &id).await?.into()))
 }
 
+/// Where the project's viewer starts (a capture camera), for the project page; a pairing token
+/// may read its own.
+pub async fn start_view(
+    State(st): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<api::ProjectStartView>, ServerError> {
+    caller.require_project(&id)?;
+    require(&st, &id).await?;
+    let start_view = crate::start_view::for_project(&st.db, &st.blobs, &id).await?;
+    Ok(Json(api::ProjectStartView { start_view }))
+}
+
 pub async fn delete(
     State(st): State<AppState>,
     _auth: Authed,

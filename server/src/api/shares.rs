@@ -17,15 +17,18 @@ use crate::state::AppState;
 /// What a share link may read: the viewer's scene and the thumbnail, nothing else.
 const VIEWER_ARTIFACTS: [&str; 4] = ["scene.ply", "scene.spz", "scene.splat", "thumbnail.png"];
 
-fn share_body(base: &str, s: Share) -> api::Share {
-    api::Share {
-        url: format!("{base}/s/{}", s.token),
+fn share_body(base: &str, s: Share) -> Result<api::Share, ServerError> {
+    let url = format!("{base}/s/{}", s.token);
+    Ok(api::Share {
+        qr_svg: crate::qr::svg(&url)?,
+        url,
+        embed_url: format!("{base}/embed/{}", s.token),
         token: s.token,
         project_id: s.project_id,
         created_at: s.created_at,
         expires_at: s.expires_at,
         revoked_at: s.revoked_at,
-    }
+    })
 }
 
 pub async fn create(
@@ -52,7 +55,7 @@ pub async fn create(
     let share = shares::create(&st.db, &id, expires_at).await?;
     Ok((
         StatusCode::CREATED,
-        Json(share_body(&base_url(&st, &headers), share)),
+        Json(share_body(&base_url(&st, &headers), share)?),
     ))
 }
 
@@ -68,7 +71,7 @@ pub async fn list(
         .await?
         .into_iter()
         .map(|s| share_body(&base, s))
-        .collect();
+        .collect::<Result<_, _>>()?;
     Ok(Json(ShareList { shares }))
 }
 

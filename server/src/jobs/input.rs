@@ -9,15 +9,6 @@ use crate::error::ServerError;
 /// Checks a parsed `input`; `max_url_images` bounds `image_urls`.
 pub fn validate(parsed: &JobInput, max_url_images: usize) -> Result<(), ServerError> {
     {
-        match parsed.task {
-            Task::Features | Task::Render | Task::Sfm | Task::Train | Task::Sleep => {}
-            other => {
-                return Err(ServerError::BadInput(format!(
-                "task `{}` is not available in this server build yet (available: features, render, sfm, train, sleep)",
-                other.name()
-            )))
-            }
-        }
         match (&parsed.project_id, &parsed.image_urls) {
             (Some(_), Some(_)) => {
                 return Err(ServerError::BadInput(
@@ -132,8 +123,8 @@ mod tests {
                 "unknown variant",
             ),
             (
-                json!({"task": "reconstruct", "project_id": "p"}),
-                "not available",
+                json!({"task": "reconstruct", "image_urls": ["http://x/"]}),
+                "features task",
             ),
             (
                 json!({"task": "train", "project_id": "p", "iterations": 0}),

@@ -4,6 +4,7 @@
 
 mod fenced;
 pub mod input;
+mod reconstruct_task;
 mod runner;
 mod sfm_task;
 mod sleep_task;

@@ -10,7 +10,7 @@ use splatpod::sfm::mapper::{reconstruct, MapperOptions, SfmProgress};
 use splatpod::sfm::prepare::{sfm_input, FeaturedImage};
 use splatpod::sfm::{colmap, pipeline, transforms};
 
-use super::tasks::{features, Run, TaskError};
+use super::tasks::{features, sub_span, Run, TaskError};
 use crate::db::{artifacts, images, projects};
 
 /// The features stage's share of the job's progress when it has to run.
@@ -39,14 +39,15 @@ pub(super) async fn sfm(
             .await?
             .is_some();
     }
+    let outer = run.span();
     let start = if have_all {
         0.0
     } else {
-        set_span(run, (0.0, FEATURES_SHARE));
+        run.set_span(sub_span(outer, 0.0, FEATURES_SHARE));
         features(run, project_id, input).await?;
         FEATURES_SHARE
     };
-    set_span(run, (start, 100.0));
+    run.set_span(sub_span(outer, start, 100.0));
     run.progress("verification", 0.0, "loading features and matches")
         .await?;
 
@@ -182,8 +183,4 @@ pub(super) async fn sfm(
     }
     projects::touch(&inner.db, project_id).await?;
     Ok(output)
-}
-
-fn set_span(run: &Run<'_>, span: (f64, f64)) {
-    *run.span.lock().unwrap_or_else(|p| p.into_inner()) = span;
 }

@@ -84,10 +84,20 @@ impl Run<'_> {
         if self.cancel.is_cancelled() {
             return Err(TaskError::Cancelled);
         }
-        let (lo, hi) = *self.span.lock().unwrap_or_else(|p| p.into_inner());
+        let (lo, hi) = self.span();
         let percent = lo + (hi - lo) * percent.clamp(0.0, 100.0) / 100.0;
         let chunk = json!({"stage": stage, "progress": percent, "message": message}).to_string();
         super::fenced::progress(self.svc, self.job, stage, percent, message, &chunk).await
+    }
+
+    /// The job's percent range this step's 0–100 maps to.
+    pub fn span(&self) -> (f64, f64) {
+        *self.span.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Narrows (or moves) the range later progress maps to.
+    pub fn set_span(&self, span: (f64, f64)) {
+        *self.span.lock().unwrap_or_else(|p| p.into_inner()) = span;
     }
 
     /// A stored photo decoded off the async threads, its longer side at most `max_side`.
@@ -149,11 +159,21 @@ pub async fn run(
         Task::Render => to_value(render(&run, &project_id, input).await?),
         Task::Sfm => to_value(super::sfm_task::sfm(&run, &project_id, input).await?),
         Task::Train => to_value(super::train_task::train(&run, &project_id, input).await?),
-        other => Err(TaskError::Permanent(format!(
-            "task `{}` is not available in this server build",
-            other.name()
-        ))),
+        Task::Reconstruct => {
+            to_value(super::reconstruct_task::reconstruct(&run, &project_id, input).await?)
+        }
+        // The runner runs it without a GPU context; it never reaches here.
+        Task::Sleep => Err(TaskError::Permanent(
+            "the sleep task runs in the job runner, not as a GPU task".into(),
+        )),
     }
+}
+
+/// The part `lo..hi` (percent) of the range `outer`: how a task run as a stage of another maps
+/// its own 0–100 into the job's timeline.
+pub(super) fn sub_span(outer: (f64, f64), lo: f64, hi: f64) -> (f64, f64) {
+    let at = |p: f64| outer.0 + (outer.1 - outer.0) * p / 100.0;
+    (at(lo), at(hi))
 }
 
 /// A task's typed output as the JSON the job stores.

@@ -10,9 +10,9 @@ use splatpod::formats::{save_ply, save_spz, GaussianScene};
 use splatpod::sfm::colmap;
 use splatpod::train::checkpoint::Checkpoint;
 use splatpod::train::dataset::{init_splats, LoadOptions, TrainDataset};
-use splatpod::train::trainer::{TrainConfig, Trainer};
+use splatpod::train::trainer::{Evaluation, TrainConfig, Trainer};
 
-use super::tasks::{Run, TaskError};
+use super::tasks::{sub_span, Run, TaskError};
 use crate::db::{artifacts, images, projects};
 
 /// Iterations between checkpoints (and preview refreshes) unless `SPLATPOD_TRAIN_CHECKPOINT_EVERY`
@@ -65,11 +65,37 @@ async fn artifact_bytes(run: &Run<'_>, project_id: &str, name: &str) -> Result<V
     Ok(inner.blobs.get(&art.blob_key).await?.to_vec())
 }
 
+/// The `train` task: [`train_scene`] on the job's first 97 %, then [`export`].
 pub(super) async fn train(
     run: &Run<'_>,
     project_id: &str,
     input: &JobInput,
 ) -> Result<TrainOutput, TaskError> {
+    let outer = run.span();
+    run.set_span(sub_span(outer, 0.0, 97.0));
+    let trained = train_scene(run, project_id, input).await?;
+    run.set_span(sub_span(outer, 97.0, 100.0));
+    export(run, project_id, trained).await
+}
+
+/// A trained scene and what [`export`] reports about it.
+pub(super) struct Trained {
+    scene: GaussianScene,
+    eval: Option<Evaluation>,
+    iterations: u32,
+    resumed_from: u32,
+    train_views: u64,
+    test_views: u64,
+    train_s: f64,
+}
+
+/// Trains on the project's SfM model and photos, from this job's last checkpoint when an earlier
+/// attempt left one, and evaluates on the held-out photos.
+pub(super) async fn train_scene(
+    run: &Run<'_>,
+    project_id: &str,
+    input: &JobInput,
+) -> Result<Trained, TaskError> {
     let inner = &run.svc.inner;
     let quality = input.quality.unwrap_or_default();
     let iterations = input
@@ -157,8 +183,7 @@ pub(super) async fn train(
             put_scene_ply(run, project_id, &preview).await?;
         }
     }
-    run.progress("evaluation", 95.0, "held-out views and export")
-        .await?;
+    run.progress("evaluation", 95.0, "held-out views").await?;
     let eval = if dataset.test.is_empty() {
         None
     } else {
@@ -173,6 +198,40 @@ pub(super) async fn train(
         .scene()
         .await
         .map_err(|e| TaskError::Transient(e.to_string()))?;
+    Ok(Trained {
+        scene,
+        eval,
+        iterations,
+        resumed_from,
+        train_views: dataset.train.len() as u64,
+        test_views: dataset.test.len() as u64,
+        train_s: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Writes `scene.ply`, `scene.spz`, `thumbnail.png` and (last, so its presence means the export
+/// finished) `train.json`, then drops the job's checkpoint.
+pub(super) async fn export(
+    run: &Run<'_>,
+    project_id: &str,
+    trained: Trained,
+) -> Result<TrainOutput, TaskError> {
+    let inner = &run.svc.inner;
+    let Trained {
+        scene,
+        eval,
+        iterations,
+        resumed_from,
+        train_views,
+        test_views,
+        train_s,
+    } = trained;
+    run.progress(
+        "export",
+        0.0,
+        "writing scene.ply, scene.spz and the thumbnail",
+    )
+    .await?;
     put_scene_ply(run, project_id, &scene).await?;
     let spz = save_spz(&scene).map_err(|e| permanent("scene.spz")(e.to_string()))?;
     run.put_artifact(project_id, "scene.spz", "application/octet-stream", spz)
@@ -184,12 +243,12 @@ pub(super) async fn train(
         project_id: project_id.to_owned(),
         iterations,
         resumed_from,
-        train_views: dataset.train.len() as u64,
-        test_views: dataset.test.len() as u64,
+        train_views,
+        test_views,
         splats: scene.len() as u64,
         psnr: eval.map(|e| e.psnr),
         ssim: eval.map(|e| e.ssim),
-        train_s: started.elapsed().as_secs_f64(),
+        train_s,
         artifacts: vec![
             "scene.ply".into(),
             "scene.spz".into(),
@@ -201,7 +260,7 @@ pub(super) async fn train(
         serde_json::to_vec_pretty(&output).map_err(|e| permanent("train.json")(e.to_string()))?;
     run.put_artifact(project_id, "train.json", "application/json", summary)
         .await?;
-    inner.blobs.delete(&key).await?;
+    inner.blobs.delete(&checkpoint_key(&run.job.id)).await?;
     projects::touch(&inner.db, project_id).await?;
     Ok(output)
 }

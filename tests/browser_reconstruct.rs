@@ -1,0 +1,349 @@
+//! End-to-end test of Reconstruct and Share on the project page in headless Chromium (WebGPU on
+//! SwiftShader, a phone's viewport) against the real server: the page follows a `reconstruct`
+//! job's stage and percent to the end and shows the scene; the Reconstruct button starts a job
+//! at the chosen quality; a share link made there carries the server's QR code and an `<iframe>`
+//! snippet whose `/embed/{token}` page draws the scene without the app's header; Revoke ends it;
+//! the project list shows the project's thumbnail.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::api::{typed, Api, Backend};
+use common::{Browser, BrowserOptions};
+use fantoccini::Locator;
+use serde_json::{json, Value};
+use splatpod::api;
+
+fn photo(i: usize) -> Vec<u8> {
+    let dir = common::workspace_root().join("../shared/datasets/strecha-fountain-P11/images");
+    std::fs::read(dir.join(format!("{i:04}.jpg"))).expect("Strecha photo")
+}
+
+async fn attr(browser: &Browser, css: &str, name: &str) -> Option<String> {
+    match browser.client.find(Locator::Css(css)).await {
+        Ok(el) => el.attr(name).await.expect("attribute"),
+        Err(_) => None,
+    }
+}
+
+async fn local_item(browser: &Browser, key: &str) -> Value {
+    browser
+        .client
+        .execute(
+            "return localStorage.getItem(arguments[0]);",
+            vec![json!(key)],
+        )
+        .await
+        .expect("localStorage")
+}
+
+/// Waits until the viewer under `scope` has drawn `splats` splats.
+async fn wait_drawn(browser: &Browser, scope: &str, splats: u64) {
+    let want = format!("{splats} splats");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let count = browser
+            .text_of(&format!("{scope} #splat-count"), 60)
+            .await
+            .replace(',', "");
+        let frames: u64 = attr(browser, &format!("{scope} #frame-time"), "data-frames")
+            .await
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        if count == want && frames > 0 {
+            return;
+        }
+        if let Ok(e) = browser.client.find(Locator::Css("#viewer-error")).await {
+            panic!("viewer error: {}", e.text().await.unwrap_or_default());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not drawn: `{count}`, {frames} frames"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_project_page_reconstructs_and_shares_the_scene() {
+    let api = Api::start(
+        &Backend::Sqlite,
+        &[("SPLATPOD_TRAIN_CHECKPOINT_EVERY", "10")],
+    )
+    .await;
+    let project = api.project("fountain").await;
+    let files = (3..8).map(|i| (format!("{i}.jpg"), photo(i))).collect();
+    assert_eq!(api.upload(&project, files).await.0, 201);
+    // Started through the API with CI-sized settings (the page's presets train for minutes);
+    // the page follows it as it follows a job it started itself.
+    let job = api
+        .run(
+            json!({"task": "reconstruct", "project_id": project, "quality": "low",
+                    "max_side": 512, "iterations": 30}),
+        )
+        .await;
+
+    let browser = Browser::start_with(BrowserOptions {
+        webgpu: true,
+        phone: true,
+    })
+    .await;
+    browser
+        .client
+        .goto(&api.server.url("/status"))
+        .await
+        .expect("goto");
+    browser
+        .client
+        .execute(
+            "localStorage.setItem('splatpod-api-key', arguments[0]); \
+             localStorage.setItem('splatpod-reconstruct-' + arguments[1], arguments[2]);",
+            vec![json!(api.key), json!(project), json!(job)],
+        )
+        .await
+        .expect("save the key and the job");
+    browser
+        .client
+        .goto(&api.server.url(&format!("/project/{project}")))
+        .await
+        .expect("project page");
+
+    // Stage and percent as the job moves on, never going back, to the end.
+    let mut seen: Vec<(String, f64)> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let state = attr(&browser, "#reconstruct", "data-state").await;
+        if let (Some(stage), Some(pct)) = (
+            attr(&browser, "#reconstruct-progress", "data-stage").await,
+            attr(&browser, "#reconstruct-progress", "data-percent").await,
+        ) {
+            let pct: f64 = pct.parse().expect("percent");
+            if seen.last() != Some(&(stage.clone(), pct)) {
+                seen.push((stage, pct));
+            }
+        }
+        if state.as_deref() == Some("completed") {
+            break;
+        }
+        assert_ne!(state.as_deref(), Some("failed"), "{seen:?}");
+        assert!(Instant::now() < deadline, "stuck: {seen:?}");
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    for w in seen.windows(2) {
+        assert!(w[1].1 >= w[0].1, "progress went back: {seen:?}");
+    }
+    // Seen in each part of the one timeline: features, SfM, training, then the end.
+    for (lo, hi) in [(0.0, 20.0), (20.0, 40.0), (40.0, 95.0)] {
+        assert!(
+            seen.iter().any(|(_, p)| (lo..hi).contains(p)),
+            "nothing seen in {lo}–{hi} %: {seen:?}"
+        );
+    }
+    assert_eq!(seen.last().map(|s| s.1), Some(100.0), "{seen:?}");
+    assert_eq!(
+        browser.text_of("#reconstruct-progress", 5).await,
+        "done · 100 %"
+    );
+    let done = api.status(&job).await;
+    let out: api::ReconstructOutput = typed(&done["output"]);
+    // The scene in the page's viewer (the sparse cloud's viewer is gone).
+    wait_drawn(&browser, "#reconstruct", out.train.splats).await;
+    assert!(browser.client.find(Locator::Css("#sparse")).await.is_err());
+    assert_eq!(
+        local_item(&browser, &format!("splatpod-reconstruct-{project}")).await,
+        Value::Null
+    );
+
+    // Reconstruct with the quality chosen on the page: a new job on this project.
+    browser
+        .client
+        .find(Locator::Css("#reconstruct-quality option[value=high]"))
+        .await
+        .expect("high")
+        .click()
+        .await
+        .expect("choose high");
+    browser
+        .client
+        .find(Locator::Css("#reconstruct-start"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("click");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let started = loop {
+        if let Value::String(id) =
+            local_item(&browser, &format!("splatpod-reconstruct-{project}")).await
+        {
+            break id;
+        }
+        assert!(Instant::now() < deadline, "no job started");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_ne!(started, job);
+    let body = api.status(&started).await;
+    assert_eq!(
+        (body["task"].as_str(), body["projectId"].as_str()),
+        (Some("reconstruct"), Some(project.as_str()))
+    );
+    let (s, _) = api
+        .post(&format!("/v2/{{ep}}/cancel/{started}"), json!({}))
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        browser
+            .text_of(
+                "#reconstruct[data-state=failed] #reconstruct-error .problem-plain",
+                30
+            )
+            .await,
+        "The job was cancelled on the server. Start it again when you are ready."
+    );
+
+    // Share: a link for one day, its QR code and embed snippet.
+    browser
+        .client
+        .find(Locator::Css("#share-expiry option[value='1 day']"))
+        .await
+        .expect("1 day")
+        .click()
+        .await
+        .expect("choose");
+    browser
+        .client
+        .find(Locator::Css("#share-create"))
+        .await
+        .expect("create")
+        .click()
+        .await
+        .expect("click");
+    let token = {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(t) = attr(&browser, "#share-list .share-item", "data-token").await {
+                break t;
+            }
+            assert!(Instant::now() < deadline, "no share link shown");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let (_, listed) = api.get(&format!("/api/projects/{project}/shares")).await;
+    let share = typed::<api::ShareList>(&listed)
+        .shares
+        .into_iter()
+        .find(|s| s.token == token)
+        .expect("the listed share");
+    let day = share.expires_at.expect("expires") - share.created_at;
+    assert!((86_399_000..=86_401_000).contains(&day), "{day} ms");
+    let link = attr(&browser, ".share-item .share-link", "href").await;
+    assert_eq!(link.as_deref(), Some(share.url.as_str()));
+    let qr = browser
+        .client
+        .find(Locator::Css(".share-item .share-qr"))
+        .await
+        .expect("QR")
+        .html(true)
+        .await
+        .expect("QR html");
+    assert!(qr.contains("<svg"), "{qr}");
+    let snippet = browser
+        .client
+        .find(Locator::Css(".share-item .share-embed"))
+        .await
+        .expect("snippet")
+        .prop("value")
+        .await
+        .expect("value")
+        .unwrap_or_default();
+    assert!(
+        snippet.starts_with("<iframe ")
+            && snippet.contains(&format!("src=\"{}\"", share.embed_url)),
+        "{snippet}"
+    );
+    assert!(share.embed_url.ends_with(&format!("/embed/{token}")));
+
+    // The embed page: the scene alone, no app header.
+    browser
+        .client
+        .goto(&share.embed_url)
+        .await
+        .expect("embed page");
+    wait_drawn(&browser, "main.embed", out.train.splats).await;
+    assert!(browser
+        .client
+        .find(Locator::Css("header.top"))
+        .await
+        .is_err());
+
+    // Revoke from the project page: the link stops working.
+    browser
+        .client
+        .goto(&api.server.url(&format!("/project/{project}")))
+        .await
+        .expect("project page");
+    // The page lists the project's active links once it has loaded them.
+    browser
+        .client
+        .wait()
+        .at_most(Duration::from_secs(60))
+        .for_element(Locator::Css(&format!(
+            ".share-item[data-token='{token}'] .share-revoke"
+        )))
+        .await
+        .expect("the link listed with Revoke")
+        .click()
+        .await
+        .expect("click");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while attr(&browser, "#share-list", "data-count").await.as_deref() != Some("0") {
+        assert!(Instant::now() < deadline, "still listed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let anon = reqwest::Client::new();
+    let s = anon
+        .get(api.server.url(&format!("/api/s/{token}")))
+        .send()
+        .await
+        .expect("get")
+        .status();
+    assert_eq!(s, 404, "revoked");
+
+    // The project list shows the project with its thumbnail (the server's PNG, fetched with
+    // the key: a blob: URL).
+    browser
+        .client
+        .goto(&api.server.url("/projects"))
+        .await
+        .expect("projects");
+    let card = format!(".project-card[data-id='{project}'] img.project-thumb");
+    let img = browser
+        .client
+        .wait()
+        .at_most(Duration::from_secs(60))
+        .for_element(Locator::Css(&card))
+        .await
+        .expect("thumbnail shown");
+    let src = img.attr("src").await.expect("src").unwrap_or_default();
+    assert!(src.starts_with("blob:"), "{src}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let width = loop {
+        let w: Value = browser
+            .client
+            .execute(
+                "const i = document.querySelector(arguments[0]); \
+                 return i.complete ? i.naturalWidth : -1;",
+                vec![json!(card)],
+            )
+            .await
+            .expect("width");
+        if w != json!(-1) || Instant::now() > deadline {
+            break w;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(width, json!(512), "the 512 × 512 thumbnail.png");
+    browser.close().await;
+}
