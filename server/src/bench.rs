@@ -563,12 +563,21 @@ async fn extract(args: ExtractBenchArgs) -> Result<(), ServerError> {
         max_side: Some(args.max_side),
         ..DecodeOptions::default()
     };
+    // Decoded once, for both measurements.
+    let mut decoded = Vec::with_capacity(paths.len());
+    for path in &paths {
+        decoded.push(
+            decode_image(&std::fs::read(path)?, None, &options)
+                .map_err(|e| ServerError::BadInput(format!("{}: {e}", path.display())))?,
+        );
+    }
     let (mut times, mut counts) = (Vec::new(), Vec::new());
     let mut size = (0, 0);
     // The first image warms the pipeline caches up and is not timed.
-    for (n, path) in std::iter::once(&paths[0]).chain(paths.iter()).enumerate() {
-        let img = decode_image(&std::fs::read(path)?, None, &options)
-            .map_err(|e| ServerError::BadInput(format!("{}: {e}", path.display())))?;
+    for (n, img) in std::iter::once(&decoded[0])
+        .chain(decoded.iter())
+        .enumerate()
+    {
         size = (img.width, img.height);
         let start = std::time::Instant::now();
         let (keypoints, _) = sift
@@ -581,15 +590,8 @@ async fn extract(args: ExtractBenchArgs) -> Result<(), ServerError> {
         }
     }
     let ms = median(times);
-    // Throughput as the sfm pipeline extracts: every photo decoded first, then several in
-    // flight at once (`pipeline::extract_all`); wall time over the photos.
-    let mut decoded = Vec::with_capacity(paths.len());
-    for path in &paths {
-        decoded.push(
-            decode_image(&std::fs::read(path)?, None, &options)
-                .map_err(|e| ServerError::BadInput(format!("{}: {e}", path.display())))?,
-        );
-    }
+    // Throughput as the sfm pipeline extracts: several photos in flight at once
+    // (`pipeline::extract_all`); wall time over the photos.
     let refs: Vec<&splatpod::images::DecodedImage> = decoded.iter().collect();
     let start = std::time::Instant::now();
     splatpod::sfm::pipeline::extract_all(&ctx, &sift, &refs, &params, &mut |_, _| {}).await?;

@@ -89,6 +89,39 @@ pub fn map_items<T: Send>(
     }
 }
 
+/// [`map_items`] on `threads` threads of its own rather than the shared pool: for items that
+/// block (a GPU readback) and would otherwise hold pool threads that CPU stages need.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn map_items_on_threads<T: Send>(
+    n: usize,
+    threads: usize,
+    progress: &mut dyn FnMut(usize),
+    f: impl Fn(usize) -> T + Sync,
+) -> Vec<T> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::mpsc;
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel::<(usize, T)>();
+    let mut out: Vec<Option<T>> = (0..n).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..threads.clamp(1, n.max(1)) {
+            let (tx, next, f) = (tx.clone(), &next, &f);
+            scope.spawn(move || loop {
+                let k = next.fetch_add(1, Ordering::Relaxed);
+                if k >= n || tx.send((k, f(k))).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        for (done, (k, v)) in rx.iter().enumerate() {
+            out[k] = Some(v);
+            progress(done + 1);
+        }
+    });
+    out.into_iter().flatten().collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,5 +141,17 @@ mod tests {
         let out = map_items(257, &mut |d| seen = seen.max(d), |k| k * k);
         assert_eq!(out, (0..257).map(|k| k * k).collect::<Vec<_>>());
         assert_eq!(seen, 257);
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    #[test]
+    fn items_on_own_threads_come_back_in_order_with_progress() {
+        for threads in [1, 3, 300] {
+            let mut seen = 0;
+            let out = map_items_on_threads(101, threads, &mut |d| seen = seen.max(d), |k| k + 1);
+            assert_eq!(out, (1..=101).collect::<Vec<_>>(), "{threads} threads");
+            assert_eq!(seen, 101);
+        }
+        assert!(map_items_on_threads(0, 4, &mut |_| {}, |k| k).is_empty());
     }
 }

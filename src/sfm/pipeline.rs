@@ -52,45 +52,26 @@ pub async fn extract_all(
     let total = photos.len();
     #[cfg(not(target_arch = "wasm32"))]
     {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        let next = AtomicUsize::new(0);
-        let (tx, rx) = std::sync::mpsc::channel::<(usize, Result<ImageFeatures, GpuError>)>();
-        let mut out: Vec<Option<ImageFeatures>> = (0..total).map(|_| None).collect();
-        let mut first_error = None;
-        std::thread::scope(|scope| {
-            for _ in 0..concurrent_extractions().min(total) {
-                let (tx, next) = (tx.clone(), &next);
-                scope.spawn(move || loop {
-                    let k = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(photo) = photos.get(k) else {
-                        break;
-                    };
-                    let result = pollster::block_on(extract(ctx, sift, photo, params));
-                    let failed = result.is_err();
-                    if tx.send((k, result)).is_err() || failed {
-                        // Stop taking photos: the first error ends the stage.
-                        next.store(total, Ordering::Relaxed);
-                        break;
-                    }
-                });
-            }
-            drop(tx);
-            for (done, (k, result)) in rx.iter().enumerate() {
-                match result {
-                    Ok(f) => out[k] = Some(f),
-                    Err(e) => {
-                        first_error.get_or_insert(e);
-                    }
+        use std::sync::atomic::{AtomicBool, Ordering};
+        // The first error ends the stage: photos not yet started are skipped.
+        let failed = AtomicBool::new(false);
+        let results = super::parallel::map_items_on_threads(
+            total,
+            concurrent_extractions(),
+            &mut |done| progress(done, total),
+            |k| {
+                if failed.load(Ordering::Relaxed) {
+                    return None;
                 }
-                progress(done + 1, total);
-            }
-        });
-        if let Some(e) = first_error {
-            return Err(e);
-        }
-        out.into_iter()
-            .map(|f| f.ok_or_else(|| GpuError::Readback("a photo's features are missing".into())))
-            .collect()
+                let result = pollster::block_on(extract(ctx, sift, photos[k], params));
+                if result.is_err() {
+                    failed.store(true, Ordering::Relaxed);
+                }
+                Some(result)
+            },
+        );
+        // Only an error skips photos, so a skipped one always comes with an `Err` here.
+        results.into_iter().flatten().collect()
     }
     #[cfg(target_arch = "wasm32")]
     {

@@ -28,6 +28,11 @@ impl From<Artifact> for splatpod::api::ArtifactInfo {
 
 const COLUMNS: &str = "project_id, name, content_type, bytes, blob_key, job_id, created_at";
 
+/// What both inserts do when the project already has an artifact of that name: replace it.
+const REPLACE_BY_NAME: &str = "ON CONFLICT (project_id, name) DO UPDATE SET \
+    content_type = excluded.content_type, bytes = excluded.bytes, blob_key = excluded.blob_key, \
+    job_id = excluded.job_id, created_at = excluded.created_at";
+
 /// Records (or replaces) an artifact whose bytes are already in the object store.
 pub async fn upsert(
     db: &Db,
@@ -39,10 +44,7 @@ pub async fn upsert(
     job_id: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(&format!(
-        "INSERT INTO artifacts ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-         ON CONFLICT (project_id, name) DO UPDATE SET content_type = excluded.content_type, \
-         bytes = excluded.bytes, blob_key = excluded.blob_key, job_id = excluded.job_id, \
-         created_at = excluded.created_at"
+        "INSERT INTO artifacts ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7) {REPLACE_BY_NAME}"
     ))
     .bind(project_id)
     .bind(name)
@@ -73,10 +75,7 @@ pub async fn upsert_fenced(
     let r = sqlx::query(&format!(
         "INSERT INTO artifacts ({COLUMNS}) SELECT $1, $2, $3, $4, $5, $6, $7 \
          WHERE EXISTS (SELECT 1 FROM jobs WHERE id = $6 AND lease_epoch = $8 \
-         AND status = 'IN_PROGRESS') \
-         ON CONFLICT (project_id, name) DO UPDATE SET content_type = excluded.content_type, \
-         bytes = excluded.bytes, blob_key = excluded.blob_key, job_id = excluded.job_id, \
-         created_at = excluded.created_at"
+         AND status = 'IN_PROGRESS') {REPLACE_BY_NAME}"
     ))
     .bind(project_id)
     .bind(name)
