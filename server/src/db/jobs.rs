@@ -231,6 +231,14 @@ pub async fn progress(
 /// Stream chunks produced since the previous call (and moves the cursor past them).
 pub async fn stream_since_last(db: &Db, id: &str) -> Result<Vec<String>, sqlx::Error> {
     let mut tx = db.pool.begin().await?;
+    // Take the write lock first (a no-op write waits under SQLite's busy timeout and locks the
+    // row in PostgreSQL). A deferred transaction that reads and then writes cannot upgrade in
+    // SQLite's WAL mode once another writer committed after its read: it fails at once with
+    // "database is locked" instead of waiting.
+    sqlx::query("UPDATE jobs SET stream_cursor = stream_cursor WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
     let cursor: Option<i64> = sqlx::query_scalar("SELECT stream_cursor FROM jobs WHERE id = $1")
         .bind(id)
         .fetch_optional(&mut *tx)
@@ -520,6 +528,80 @@ mod tests {
         if let Ok(url) = std::env::var("SPLATPOD_TEST_DATABASE_URL") {
             let db = Db::open(Some(&url), &dir).await.expect("postgres");
             stale_writes_are_refused(&db).await;
+        }
+    }
+
+    /// A worker writes progress while a client reads `/stream` in a loop: every read succeeds
+    /// (no "database is locked") and the client sees each chunk exactly once, in order.
+    async fn stream_reads_beside_a_writer(db: &Db) {
+        let ep = format!("e{}", &new_id()[..8]);
+        let id = new_id();
+        let job = NewJob {
+            id: &id,
+            endpoint: &ep,
+            task: "sleep",
+            input: "{}",
+            webhook: None,
+            execution_timeout_ms: None,
+            ttl_ms: None,
+            project_id: None,
+            api_key_id: None,
+            max_attempts: 1,
+        };
+        insert(db, &job).await.expect("insert");
+        let claimed = claim(db, &ep, "w", 60_000)
+            .await
+            .expect("claim")
+            .expect("a job");
+        const CHUNKS: usize = 300;
+        let writer = {
+            let db = db.clone();
+            let (id, epoch) = (claimed.id.clone(), claimed.lease_epoch);
+            tokio::spawn(async move {
+                for i in 0..CHUNKS {
+                    let lease = Lease { id: &id, epoch };
+                    let chunk = format!("{i}");
+                    assert!(progress(&db, lease, "s", 1.0, "m", &chunk)
+                        .await
+                        .expect("progress"));
+                }
+            })
+        };
+        let mut seen = Vec::new();
+        let readers: Vec<_> = (0..3)
+            .map(|_| {
+                let db = db.clone();
+                let id = id.clone();
+                tokio::spawn(async move {
+                    let mut got = Vec::new();
+                    for _ in 0..400 {
+                        got.extend(stream_since_last(&db, &id).await.expect("stream read"));
+                        tokio::task::yield_now().await;
+                    }
+                    got
+                })
+            })
+            .collect();
+        writer.await.expect("writer");
+        for r in readers {
+            seen.extend(r.await.expect("reader"));
+        }
+        seen.extend(stream_since_last(db, &id).await.expect("last read"));
+        let mut numbers: Vec<usize> = seen.iter().map(|c| c.parse().expect("n")).collect();
+        numbers.sort_unstable();
+        assert_eq!(numbers, (0..CHUNKS).collect::<Vec<_>>());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn stream_reads_beside_a_writer_on_sqlite_and_postgres() {
+        let dir = std::env::temp_dir().join(format!("splatpod-stream-{}", new_id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let db = Db::open(None, &dir).await.expect("sqlite");
+        stream_reads_beside_a_writer(&db).await;
+        let _ = std::fs::remove_dir_all(&dir);
+        if let Ok(url) = std::env::var("SPLATPOD_TEST_DATABASE_URL") {
+            let db = Db::open(Some(&url), &dir).await.expect("postgres");
+            stream_reads_beside_a_writer(&db).await;
         }
     }
 }
