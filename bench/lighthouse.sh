@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Lighthouse report of the PWA's home and capture pages -> bench/results/lighthouse.json.
+# Lighthouse report of the PWA's home, capture, project and share pages
+# -> bench/results/lighthouse.json. The project page is audited with an API key in the browser's
+# storage; the share page shows a small scene (bench/lighthouse/scene.py) through a share link.
 # Builds the release PWA (trunk build --release) and serves it with the server on a free port
 # and a throw-away data folder, then runs bench/lighthouse/report.mjs (Lighthouse 12.2.3 and
 # puppeteer-core from the npm registry, driving the machine's Chromium; nothing else downloads).
@@ -25,6 +27,7 @@ if [ -z "$server_bin" ]; then
     server_bin=target/release/splatpod-server
 fi
 data=$(mktemp -d)
+key=$("$server_bin" keys create --name lighthouse --data-dir "$data")
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$server_bin" serve --port "$port" --data-dir "$data" --dist-dir "$dist" \
     >"$data/server.log" 2>&1 &
@@ -34,5 +37,14 @@ for _ in $(seq 100); do
     curl -sf "http://127.0.0.1:$port/health" >/dev/null && break
     sleep 0.2
 done
-node bench/lighthouse/report.mjs "http://127.0.0.1:$port" "$out" "$(git rev-parse --short HEAD)" \
-    "$server_bin"
+base="http://127.0.0.1:$port"
+json_field() { python3 -c "import json, sys; print(json.load(sys.stdin)['$1'])"; }
+project=$(curl -sf -H "Authorization: Bearer $key" -H 'content-type: application/json' \
+    -d '{"name":"Fountain"}' "$base/api/projects" | json_field id)
+python3 bench/lighthouse/scene.py >"$data/scene.ply"
+curl -sf -X PUT -H "Authorization: Bearer $key" --data-binary @"$data/scene.ply" \
+    "$base/api/projects/$project/artifacts/scene.ply" >/dev/null
+token=$(curl -sf -H "Authorization: Bearer $key" -H 'content-type: application/json' -d '{}' \
+    "$base/api/projects/$project/shares" | json_field token)
+node bench/lighthouse/report.mjs "$base" "$out" "$(git rev-parse --short HEAD)" "$server_bin" \
+    "$key" "$project" "$token"

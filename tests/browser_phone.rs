@@ -19,9 +19,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::api::{typed, Api, Backend};
-use common::{workspace_root, Browser, BrowserOptions, PHONE_WIDTH};
+use common::phone::{
+    assert_no_sideways_scroll, card_attrs, count, pair_from_desktop, phone_photo, take, wait_cards,
+};
+use common::{Browser, BrowserOptions};
 use fantoccini::Locator;
-use sha2::{Digest, Sha256};
 use splatpod::api;
 
 /// Photos of the capture.
@@ -29,154 +31,19 @@ const PHOTOS: usize = 8;
 /// These photos are sent at full size (over 256 KiB), so they go by the resumable upload.
 const LARGE: [usize; 2] = [1, 5];
 
-/// The first `PHOTOS` Strecha fountain images, downscaled to 768 px (a phone-sized upload that
-/// keeps enough texture for the capture checks) into `dir`; (path, SHA-256 of the file).
+/// The first `PHOTOS` Strecha fountain images as a phone would send them ([`LARGE`] ones at
+/// full size); (path, SHA-256 of the file).
 fn phone_photos(dir: &Path) -> Vec<(PathBuf, String)> {
-    (0..PHOTOS).map(|i| phone_photo(dir, i)).collect()
-}
-
-/// Strecha fountain image `i`, downscaled (or for [`LARGE`] ones copied as it is) into `dir`
-/// under a long phone-style name.
-fn phone_photo(dir: &Path, i: usize) -> (PathBuf, String) {
-    let src = workspace_root()
-        .join("../shared/datasets/strecha-fountain-P11/images")
-        .join(format!("{i:04}.jpg"));
-    let path = dir.join(format!("IMG_2024_fountain_walkaround_{i:04}.jpg"));
-    if LARGE.contains(&i) {
-        std::fs::copy(&src, &path)
-            .unwrap_or_else(|e| panic!("{}: {e} (see ../shared/datasets)", src.display()));
-    } else {
-        let img = image::open(&src)
-            .unwrap_or_else(|e| panic!("{}: {e} (see ../shared/datasets)", src.display()));
-        img.thumbnail(768, 768).save(&path).expect("write photo");
-    }
-    let bytes = std::fs::read(&path).expect("read photo");
-    let sha = format!("{:x}", Sha256::digest(&bytes));
-    (path.canonicalize().expect("canonical path"), sha)
-}
-
-/// Fails when the page is wider than the phone's screen.
-async fn assert_no_sideways_scroll(phone: &Browser, page: &str) {
-    let width = phone
-        .client
-        .execute("return document.documentElement.scrollWidth;", vec![])
-        .await
-        .expect("scrollWidth")
-        .as_u64()
-        .unwrap_or(u64::MAX);
-    assert!(
-        width <= u64::from(PHONE_WIDTH),
-        "{page} is {width} px wide on a {PHONE_WIDTH}-px phone"
-    );
-}
-
-/// `attr` of every photo card, in list order.
-async fn card_attrs(phone: &Browser, attr: &str) -> Vec<String> {
-    let cards = phone
-        .client
-        .find_all(Locator::Css("#capture-list .capture-photo"))
-        .await
-        .expect("photo cards");
-    let mut out = Vec::new();
-    for card in cards {
-        out.push(card.attr(attr).await.ok().flatten().unwrap_or_default());
-    }
-    out
-}
-
-/// Waits (up to `secs`) until the cards' `attr` values satisfy `done`; returns them.
-async fn wait_cards(
-    phone: &Browser,
-    attr: &str,
-    secs: u64,
-    what: &str,
-    done: impl Fn(&[String]) -> bool,
-) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let values = card_attrs(phone, attr).await;
-        if done(&values) {
-            return values;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{what} not reached within {secs} s: {attr} = {values:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-fn count(values: &[String], v: &str) -> usize {
-    values.iter().filter(|x| x.as_str() == v).count()
-}
-
-/// Takes `photos` with the camera button (one `change` with several files).
-async fn take(phone: &Browser, photos: &[(PathBuf, String)]) {
-    let paths: Vec<&str> = photos
-        .iter()
-        .map(|(p, _)| p.to_str().expect("UTF-8 path"))
-        .collect();
-    phone
-        .client
-        .find(Locator::Css("#capture-camera"))
-        .await
-        .expect("camera button")
-        .send_keys(&paths.join("\n"))
-        .await
-        .expect("take photos");
-}
-
-/// The desktop pairs a phone from the project page; returns the pairing link.
-async fn pair_from_desktop(api: &Api, project: &str) -> String {
-    let desk = Browser::start(false).await;
-    let c = &desk.client;
-    c.goto(&api.server.url("/")).await.expect("open home");
-    c.execute(
-        "localStorage.setItem('splatpod-api-key', arguments[0]);",
-        vec![serde_json::json!(api.key)],
-    )
-    .await
-    .expect("save key");
-    c.goto(&api.server.url(&format!("/project/{project}")))
-        .await
-        .expect("open project page");
-    let name = desk.text_of("#project-name", 60).await;
-    assert_eq!(name, "Fountain from a phone");
-    c.wait()
-        .at_most(Duration::from_secs(30))
-        .for_element(Locator::Css("#pair-start"))
-        .await
-        .expect("pair button")
-        .click()
-        .await
-        .expect("click Pair a phone");
-    let link = c
-        .wait()
-        .at_most(Duration::from_secs(30))
-        .for_element(Locator::Css("#pair-link"))
-        .await
-        .expect("pairing link")
-        .attr("href")
-        .await
-        .expect("href")
-        .expect("link has an href");
-    // The server's QR code is shown as SVG.
-    c.find(Locator::Css("#pair-qr svg"))
-        .await
-        .expect("QR code SVG");
-    desk.shot("desktop-pair").await;
-    let expiry = desk.text_of("#pair-expiry", 5).await;
-    assert!(expiry.contains("works until"), "{expiry}");
-    desk.close().await;
-    assert!(link.contains("/pair#pp_"), "pairing link {link}");
-    link
+    (0..PHOTOS)
+        .map(|i| phone_photo(dir, i, LARGE.contains(&i)))
+        .collect()
 }
 
 #[tokio::test]
 async fn a_paired_phone_captures_offline_and_every_photo_arrives_once() {
     let api = Api::start(&Backend::Sqlite, &[]).await;
     let project = api.project("Fountain from a phone").await;
-    let link = pair_from_desktop(&api, &project).await;
+    let link = pair_from_desktop(&api, &project, "Fountain from a phone").await;
 
     let dir = tempfile::tempdir().expect("temp dir");
     let photos = phone_photos(dir.path());
@@ -378,7 +245,7 @@ async fn a_paired_phone_captures_offline_and_every_photo_arrives_once() {
         ))
         .await;
     assert_eq!(revoked, 204);
-    let extra = phone_photo(dir.path(), PHOTOS);
+    let extra = phone_photo(dir.path(), PHOTOS, false);
     take(&phone, std::slice::from_ref(&extra)).await;
     let problem = phone.text_of("#capture-connection", 60).await;
     assert!(
@@ -410,7 +277,7 @@ async fn photos_taken_before_pairing_go_to_the_paired_project() {
     let created: api::PairingCreated = typed(&created);
 
     let dir = tempfile::tempdir().expect("temp dir");
-    let photos: Vec<_> = (0..2).map(|i| phone_photo(dir.path(), i)).collect();
+    let photos: Vec<_> = (0..2).map(|i| phone_photo(dir.path(), i, false)).collect();
     let phone = Browser::start_with(BrowserOptions {
         webgpu: false,
         phone: true,

@@ -11,6 +11,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::api::{typed, Api, Backend};
+use common::viewer::{attr, wait_drawn};
 use common::{Browser, BrowserOptions};
 use fantoccini::Locator;
 use serde_json::{json, Value};
@@ -19,13 +20,6 @@ use splatpod::api;
 fn photo(i: usize) -> Vec<u8> {
     let dir = common::workspace_root().join("../shared/datasets/strecha-fountain-P11/images");
     std::fs::read(dir.join(format!("{i:04}.jpg"))).expect("Strecha photo")
-}
-
-async fn attr(browser: &Browser, css: &str, name: &str) -> Option<String> {
-    match browser.client.find(Locator::Css(css)).await {
-        Ok(el) => el.attr(name).await.expect("attribute"),
-        Err(_) => None,
-    }
 }
 
 async fn local_item(browser: &Browser, key: &str) -> Value {
@@ -37,33 +31,6 @@ async fn local_item(browser: &Browser, key: &str) -> Value {
         )
         .await
         .expect("localStorage")
-}
-
-/// Waits until the viewer under `scope` has drawn `splats` splats.
-async fn wait_drawn(browser: &Browser, scope: &str, splats: u64) {
-    let want = format!("{splats} splats");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let count = browser
-            .text_of(&format!("{scope} #splat-count"), 60)
-            .await
-            .replace(',', "");
-        let frames: u64 = attr(browser, &format!("{scope} #frame-time"), "data-frames")
-            .await
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        if count == want && frames > 0 {
-            return;
-        }
-        if let Ok(e) = browser.client.find(Locator::Css("#viewer-error")).await {
-            panic!("viewer error: {}", e.text().await.unwrap_or_default());
-        }
-        assert!(
-            Instant::now() < deadline,
-            "not drawn: `{count}`, {frames} frames"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 #[tokio::test]

@@ -13,7 +13,7 @@ use glam::{Mat3, Quat, Vec3};
 use serde_json::json;
 use splatpod::api::{SharedView, StartView};
 use splatpod::formats::GaussianScene;
-use splatpod::render::{render_cpu, Camera, NEAR_PLANE};
+use splatpod::render::{render_cpu, Camera, NEAR_PLANE, VIEWER_BACKGROUND};
 
 const SIZE: u32 = 64;
 const VIEWS: usize = 8;
@@ -42,7 +42,7 @@ fn camera(i: usize) -> Camera {
 }
 
 fn png(scene: &GaussianScene, cam: &Camera) -> Vec<u8> {
-    let rgba = render_cpu(scene, cam, Vec3::ZERO, NEAR_PLANE).to_rgba8();
+    let rgba = render_cpu(scene, cam, VIEWER_BACKGROUND, NEAR_PLANE).to_rgba8();
     let mut out = Vec::new();
     image::RgbaImage::from_raw(SIZE, SIZE, rgba)
         .expect("size")
@@ -165,7 +165,12 @@ async fn a_z_up_capture_is_shared_and_thumbnailed_from_a_capture_camera() {
         &scene,
         &Camera::frame_points(&scene.positions, Vec3::Z, Vec3::NEG_Y, FOV, SIZE, SIZE),
     ));
-    let lit = want.iter().filter(|&&v| v > 24.0).count() as f32 / want.len() as f32;
+    let background = VIEWER_BACKGROUND.to_array().map(|c| c * 255.0);
+    let lit = want
+        .chunks_exact(3)
+        .filter(|p| p.iter().zip(background).any(|(v, b)| (v - b).abs() > 24.0))
+        .count() as f32
+        / (want.len() / 3) as f32;
     assert!(
         lit > 0.1,
         "the start view shows little of the scene ({lit})"

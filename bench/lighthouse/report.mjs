@@ -1,15 +1,17 @@
-// Lighthouse 12 on Splatpod's home and capture pages, through the machine's Chromium
+// Lighthouse 12 on Splatpod's home, capture, project and share pages, through the machine's Chromium
 // (puppeteer-core, no browser download), plus Chromium's own installability check of the PWA
 // (Lighthouse 12 has no PWA category). Writes the figures as one JSON object.
 //
-//   node report.mjs BASE_URL OUT_JSON COMMIT
+//   node report.mjs BASE_URL OUT_JSON COMMIT SERVER API_KEY PROJECT_ID SHARE_TOKEN
+// The project page is audited with API_KEY in the page's storage (Lighthouse keeps storage for
+// that run); the share page by its public link.
 import fs from "node:fs";
 import lighthouse from "lighthouse";
 import puppeteer from "puppeteer-core";
 
-const [base, out, commit, server] = process.argv.slice(2);
-if (!base || !out) {
-  console.error("usage: node report.mjs BASE_URL OUT_JSON [COMMIT]");
+const [base, out, commit, server, key, project, token] = process.argv.slice(2);
+if (!base || !out || !key || !project || !token) {
+  console.error("usage: node report.mjs BASE_URL OUT_JSON COMMIT SERVER API_KEY PROJECT_ID SHARE_TOKEN");
   process.exit(2);
 }
 const port = 9333;
@@ -20,14 +22,27 @@ const browser = await puppeteer.launch({
 });
 const version = await browser.version();
 
-const pages = { home: "/", capture: "/capture" };
+// The key in the origin's storage, as the PWA keeps it after the person enters it once.
+{
+  const page = await browser.newPage();
+  await page.goto(base + "/", { waitUntil: "networkidle0" });
+  await page.evaluate((k) => localStorage.setItem("splatpod-api-key", k), key);
+  await page.close();
+}
+
+const pages = {
+  home: ["/", {}],
+  capture: ["/capture", {}],
+  project: [`/project/${project}`, { disableStorageReset: true }],
+  share: [`/s/${token}`, {}],
+};
 const result = {
   name: "lighthouse",
   commit: commit || "unknown",
   device: `${version}, headless, Lighthouse 12.2.3 mobile preset (emulated Moto G Power, simulated slow 4G), this 2-core machine, server ${server || "release build"}`,
 };
-for (const [name, path] of Object.entries(pages)) {
-  const run = await lighthouse(base + path, { port, output: "json", logLevel: "error" });
+for (const [name, [path, flags]] of Object.entries(pages)) {
+  const run = await lighthouse(base + path, { port, output: "json", logLevel: "error", ...flags });
   const lhr = run.lhr;
   for (const [id, cat] of Object.entries(lhr.categories)) {
     result[`${id.replace(/-/g, "_")}_score_${name}`] = Math.round((cat.score ?? 0) * 100);

@@ -265,6 +265,14 @@ pub struct JobArgs {
     /// the queue (and its later writes for that job are refused).
     #[arg(long, env = "SPLATPOD_JOB_LEASE_S", default_value_t = 30)]
     pub job_lease_s: u64,
+    /// Most training iterations any job runs, whatever its input or preset asks (a shared or
+    /// small server bounds what one job costs).
+    #[arg(long, env = "SPLATPOD_MAX_JOB_ITERATIONS")]
+    pub max_job_iterations: Option<u32>,
+    /// Longest photo side (pixels) any job extracts features or trains at, whatever its input
+    /// or preset asks.
+    #[arg(long, env = "SPLATPOD_MAX_JOB_IMAGE_SIDE")]
+    pub max_job_image_side: Option<u32>,
 }
 
 #[derive(Debug, Args)]

@@ -9,6 +9,7 @@ use crate::blob::BlobStore;
 use crate::cli::{JobArgs, WorkerArgs};
 use crate::db::Db;
 use crate::error::ServerError;
+use crate::jobs::input::JobCaps;
 use crate::jobs::{JobService, JobSettings};
 use crate::net::HostGuard;
 use crate::routes::{persistent_token, shutdown_signal, spawn_gpu_init};
@@ -42,6 +43,10 @@ pub fn job_service(
             gpu_price_per_hour: args.gpu_price_per_hour.max(0.0),
             webhook_secret,
             max_image_bytes: args.max_image_bytes,
+            caps: JobCaps {
+                iterations: args.max_job_iterations,
+                image_side: args.max_job_image_side,
+            },
         },
     ))
 }

@@ -12,6 +12,10 @@ use super::Camera;
 /// Vertical field of view of the viewer, radians (50°).
 pub const VIEWER_FOV_Y: f32 = 50.0 * std::f32::consts::PI / 180.0;
 
+/// Background behind the splats in the viewer and in thumbnails (the page's background colour,
+/// #101830), so a thumbnail shows what the viewer's first frame shows.
+pub const VIEWER_BACKGROUND: Vec3 = Vec3::new(16.0 / 255.0, 24.0 / 255.0, 48.0 / 255.0);
+
 /// Pitch stays this far from straight up or down, so the view's up vector never degenerates.
 const PITCH_LIMIT: f32 = 89.0 * std::f32::consts::PI / 180.0;
 

@@ -7,7 +7,9 @@
 
 pub mod api;
 pub mod clip;
+pub mod phone;
 pub mod posed_set;
+pub mod viewer;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};

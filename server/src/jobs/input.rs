@@ -6,6 +6,29 @@ use splatpod::features::sift::SiftParams;
 
 use crate::error::ServerError;
 
+/// The operator's bounds on every job's work, applied where a task settles what it will do
+/// (from its input or its quality preset), so no input can ask for more.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JobCaps {
+    /// Most training iterations.
+    pub iterations: Option<u32>,
+    /// Longest photo side, in pixels, for feature extraction and training.
+    pub image_side: Option<u32>,
+}
+
+impl JobCaps {
+    /// `wanted` training iterations, within the cap.
+    pub fn iterations(&self, wanted: u32) -> u32 {
+        self.iterations.map_or(wanted, |cap| wanted.min(cap.max(1)))
+    }
+
+    /// `wanted` longest photo side, within the cap.
+    pub fn image_side(&self, wanted: u32) -> u32 {
+        self.image_side
+            .map_or(wanted, |cap| wanted.min(cap.max(64)))
+    }
+}
+
 /// Checks a parsed `input`; `max_url_images` bounds `image_urls`.
 pub fn validate(parsed: &JobInput, max_url_images: usize) -> Result<(), ServerError> {
     {
@@ -156,5 +179,26 @@ mod tests {
         let many: Vec<String> = (0..11).map(|i| format!("http://h/{i}.jpg")).collect();
         let e = parse(&json!({"task": "features", "image_urls": many}), 10);
         assert!(matches!(e, Err(ServerError::TooLarge(_))));
+    }
+
+    #[test]
+    fn caps_bound_what_a_job_asks_and_leave_smaller_asks_alone() {
+        let none = super::JobCaps::default();
+        assert_eq!(
+            (none.iterations(30_000), none.image_side(3200)),
+            (30_000, 3200)
+        );
+        let caps = super::JobCaps {
+            iterations: Some(60),
+            image_side: Some(512),
+        };
+        assert_eq!((caps.iterations(30_000), caps.image_side(3200)), (60, 512));
+        assert_eq!((caps.iterations(10), caps.image_side(300)), (10, 300));
+        // A cap of 0 still lets a job do the least it can.
+        let zero = super::JobCaps {
+            iterations: Some(0),
+            image_side: Some(0),
+        };
+        assert_eq!((zero.iterations(100), zero.image_side(1000)), (1, 64));
     }
 }

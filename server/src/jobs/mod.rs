@@ -42,6 +42,8 @@ pub struct JobSettings {
     pub gpu_price_per_hour: f64,
     pub webhook_secret: String,
     pub max_image_bytes: usize,
+    /// The operator's bounds on every job's work.
+    pub caps: input::JobCaps,
 }
 
 #[derive(Clone)]

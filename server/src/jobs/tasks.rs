@@ -232,7 +232,10 @@ pub(super) async fn features(
             "project {project_id} has no images to extract features from"
         )));
     }
-    let max_side = input.max_side.unwrap_or(splatpod::images::DEFAULT_MAX_SIDE);
+    let max_side = inner
+        .settings
+        .caps
+        .image_side(input.max_side.unwrap_or(splatpod::images::DEFAULT_MAX_SIDE));
     let params = super::input::sift_params(input);
     let sift = SiftGpu::new(run.ctx);
     let n = imgs.len();
@@ -326,9 +329,9 @@ pub(super) async fn thumbnail_png(
     h: u32,
 ) -> Result<Vec<u8>, TaskError> {
     use glam::Vec3;
-    use splatpod::render::{Camera, GpuScene, Renderer};
+    use splatpod::render::{Camera, GpuScene, Renderer, VIEWER_BACKGROUND, VIEWER_FOV_Y};
     let inner = &run.svc.inner;
-    let fov = 50f32.to_radians();
+    let fov = VIEWER_FOV_Y;
     let start = crate::start_view::for_project(&inner.db, &inner.blobs, project_id).await?;
     let cam = match start {
         Some(v) => Camera::look_at(v.eye.into(), v.target.into(), v.up.into(), fov, w, h),
@@ -339,7 +342,7 @@ pub(super) async fn thumbnail_png(
         GpuScene::upload(ctx, scene).map_err(|e| TaskError::Permanent(e.to_string()))?;
     let mut renderer =
         Renderer::new(ctx, gpu_scene).map_err(|e| TaskError::Permanent(e.to_string()))?;
-    renderer.render(&cam, Vec3::ZERO).await?;
+    renderer.render(&cam, VIEWER_BACKGROUND).await?;
     let image = renderer.read_image().await?;
     Ok(crate::render::opaque_png(&image)?)
 }

@@ -98,9 +98,12 @@ pub(super) async fn train_scene(
 ) -> Result<Trained, TaskError> {
     let inner = &run.svc.inner;
     let quality = input.quality.unwrap_or_default();
-    let iterations = input
-        .iterations
-        .unwrap_or_else(|| default_iterations(quality));
+    let caps = inner.settings.caps;
+    let iterations = caps.iterations(
+        input
+            .iterations
+            .unwrap_or_else(|| default_iterations(quality)),
+    );
     run.progress("loading", 0.0, "reading the SfM model and photos")
         .await?;
     let rec = colmap::read_binary(
@@ -120,7 +123,7 @@ pub(super) async fn train_scene(
         }
     }
     let options = LoadOptions {
-        max_side: Some(input.max_side.unwrap_or_else(|| max_side(quality))),
+        max_side: Some(caps.image_side(input.max_side.unwrap_or_else(|| max_side(quality)))),
         ..LoadOptions::default()
     };
     let dataset = tokio::task::spawn_blocking(move || {

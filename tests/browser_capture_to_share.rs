@@ -1,0 +1,232 @@
+//! The whole path a person takes, end to end in headless Chromium against the real server
+//! (lavapipe; the operator caps each job's photo size and training iterations to CI size): a
+//! desktop pairs a phone with a new project; the phone (a phone's viewport) takes 8 photos; the
+//! desktop presses Reconstruct, follows stage and percent to the end and makes a share link;
+//! that link, opened on a phone in a fresh browser context, draws the scene from a capture
+//! camera, and its first frame matches the server's thumbnail of that view.
+//!
+//! Needs `../shared/datasets/strecha-fountain-P11`, the built PWA and the server binary.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::api::{typed, Api, Backend};
+use common::phone::{desktop, pair_from_desktop, phone_photo, take, wait_cards};
+use common::viewer::{attr, canvas_image, wait_drawn};
+use common::{Browser, BrowserOptions};
+use fantoccini::Locator;
+use image::{imageops, RgbImage};
+use splatpod::api;
+
+/// Photos the phone takes.
+const PHOTOS: usize = 8;
+/// Side of the square both views are compared at.
+const COMPARE_SIDE: u32 = 64;
+
+/// The part of a `w × h` frame and of a square thumbnail that show the same rays, both cameras
+/// having the same vertical field of view and centred principal points: the centred square on
+/// the frame's shorter side, and the centred square of the thumbnail it covers; each resampled
+/// to [`COMPARE_SIDE`].
+fn common_view(frame: &RgbImage, thumb: &RgbImage) -> (RgbImage, RgbImage) {
+    let (w, h) = frame.dimensions();
+    let side = w.min(h);
+    let frame_part = imageops::crop_imm(frame, (w - side) / 2, (h - side) / 2, side, side);
+    // Pixels per unit of tan(angle) scale with the image height: the frame's square spans
+    // side / h of the thumbnail's height.
+    let t = thumb.height();
+    let thumb_side = ((f64::from(side) * f64::from(t) / f64::from(h)).round() as u32).min(t);
+    let off = (t - thumb_side) / 2;
+    let thumb_part = imageops::crop_imm(thumb, off, off, thumb_side, thumb_side);
+    let resize = |img: &RgbImage| {
+        imageops::resize(
+            img,
+            COMPARE_SIDE,
+            COMPARE_SIDE,
+            imageops::FilterType::Triangle,
+        )
+    };
+    (
+        resize(&frame_part.to_image()),
+        resize(&thumb_part.to_image()),
+    )
+}
+
+/// Mean absolute difference per channel, 0–255.
+fn mean_abs_diff(a: &RgbImage, b: &RgbImage) -> f64 {
+    let total: u64 = a
+        .as_raw()
+        .iter()
+        .zip(b.as_raw())
+        .map(|(x, y)| u64::from(x.abs_diff(*y)))
+        .sum();
+    total as f64 / a.as_raw().len() as f64
+}
+
+#[tokio::test]
+async fn capture_reconstruct_share_and_the_first_view_is_the_thumbnail() {
+    let api = Api::start(
+        &Backend::Sqlite,
+        &[
+            ("SPLATPOD_MAX_JOB_IMAGE_SIDE", "512"),
+            ("SPLATPOD_MAX_JOB_ITERATIONS", "60"),
+        ],
+    )
+    .await;
+    let name = "Fountain walk";
+    let project = api.project(name).await;
+
+    // Pair, then take 8 photos on the phone.
+    let link = pair_from_desktop(&api, &project, name).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let photos: Vec<_> = (0..PHOTOS)
+        .map(|i| phone_photo(dir.path(), i, false))
+        .collect();
+    let phone = Browser::start_with(BrowserOptions {
+        webgpu: false,
+        phone: true,
+    })
+    .await;
+    phone.client.goto(&link).await.expect("pairing link");
+    phone.text_of("#pair[data-state=paired]", 60).await;
+    phone
+        .client
+        .find(Locator::Css("#pair-go"))
+        .await
+        .expect("Take photos")
+        .click()
+        .await
+        .expect("click");
+    take(&phone, &photos).await;
+    wait_cards(&phone, "data-upload", 180, "every photo sent", |v| {
+        v.len() == PHOTOS && v.iter().all(|u| u == "sent")
+    })
+    .await;
+    phone.close().await;
+    let (_, list) = api.get(&format!("/api/projects/{project}/images")).await;
+    assert_eq!(typed::<api::ImageList>(&list).images.len(), PHOTOS);
+
+    // Reconstruct from the project page at the default preset.
+    let desk = desktop(&api).await;
+    desk.client
+        .goto(&api.server.url(&format!("/project/{project}")))
+        .await
+        .expect("project page");
+    desk.client
+        .wait()
+        .at_most(Duration::from_secs(60))
+        .for_element(Locator::Css("#reconstruct-start"))
+        .await
+        .expect("Reconstruct")
+        .click()
+        .await
+        .expect("click");
+    let mut seen: Vec<(String, f64)> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(900);
+    loop {
+        let state = attr(&desk, "#reconstruct", "data-state").await;
+        if let (Some(stage), Some(pct)) = (
+            attr(&desk, "#reconstruct-progress", "data-stage").await,
+            attr(&desk, "#reconstruct-progress", "data-percent").await,
+        ) {
+            let pct: f64 = pct.parse().expect("percent");
+            if seen.last() != Some(&(stage.clone(), pct)) {
+                seen.push((stage, pct));
+            }
+        }
+        if state.as_deref() == Some("completed") {
+            break;
+        }
+        assert_ne!(state.as_deref(), Some("failed"), "{seen:?}");
+        assert!(Instant::now() < deadline, "stuck: {seen:?}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    for w in seen.windows(2) {
+        assert!(w[1].1 >= w[0].1, "progress went back: {seen:?}");
+    }
+    // The one timeline: features (0–20 %), SfM (20–40 %), training and export (40–100 %).
+    for (lo, hi) in [(0.0, 20.0), (20.0, 40.0), (40.0, 100.0)] {
+        assert!(
+            seen.iter().any(|(_, p)| (lo..hi).contains(p)),
+            "nothing seen in {lo}–{hi} %: {seen:?}"
+        );
+    }
+    assert_eq!(seen.last().map(|s| s.1), Some(100.0), "{seen:?}");
+
+    // The job ran within the operator's caps, and SfM placed the photos.
+    let api_ref = &api;
+    let artifact = |name: &str| {
+        let path = format!("/api/projects/{project}/artifacts/{name}");
+        async move { api_ref.bytes(&path).await }
+    };
+    let train: api::TrainOutput =
+        serde_json::from_slice(&artifact("train.json").await).expect("train.json");
+    let sfm: api::SfmOutput =
+        serde_json::from_slice(&artifact("sfm.json").await).expect("sfm.json");
+    assert_eq!(train.iterations, 60, "{train:?}");
+    assert!(sfm.registered >= PHOTOS as u64 - 2, "{sfm:?}");
+
+    // Share it.
+    desk.client
+        .find(Locator::Css("#share-create"))
+        .await
+        .expect("Share")
+        .click()
+        .await
+        .expect("click");
+    let token = {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(t) = attr(&desk, "#share-list .share-item", "data-token").await {
+                break t;
+            }
+            assert!(Instant::now() < deadline, "no share link shown");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let url = attr(&desk, ".share-item .share-link", "href")
+        .await
+        .expect("the link");
+    assert!(url.ends_with(&format!("/s/{token}")), "{url}");
+    desk.close().await;
+
+    // Opened on a phone that never saw the project: the first frame is the thumbnail's view.
+    let viewer = Browser::start_with(BrowserOptions {
+        webgpu: true,
+        phone: true,
+    })
+    .await;
+    viewer.client.goto(&url).await.expect("share link");
+    wait_drawn(&viewer, "", train.splats).await;
+    let frame = canvas_image(&viewer, "").await;
+    viewer.close().await;
+    let thumb = image::load_from_memory(&artifact("thumbnail.png").await)
+        .expect("thumbnail PNG")
+        .to_rgb8();
+    if let Some(dir) = std::env::var_os("SPLATPOD_SHOT_DIR") {
+        let dir = std::path::Path::new(&dir);
+        frame.save(dir.join("share-first-frame.png")).expect("save");
+        thumb.save(dir.join("share-thumbnail.png")).expect("save");
+    }
+    let (frame_part, thumb_part) = common_view(&frame, &thumb);
+    let diff = mean_abs_diff(&frame_part, &thumb_part);
+    // The same view seen mirrored: what a wrong camera (or a flipped axis) would give.
+    let mirrored = mean_abs_diff(&frame_part, &imageops::flip_horizontal(&thumb_part));
+    let upside_down = mean_abs_diff(&frame_part, &imageops::flip_vertical(&thumb_part));
+    eprintln!(
+        "first frame {}×{} vs thumbnail: {diff:.2} (mirrored {mirrored:.2}, upside down \
+         {upside_down:.2})",
+        frame.width(),
+        frame.height()
+    );
+    assert!(
+        diff < 6.0,
+        "the first frame differs from the thumbnail: {diff:.2}"
+    );
+    assert!(
+        diff < 0.35 * mirrored.min(upside_down),
+        "the view is not distinguishable from a flipped one: {diff:.2} vs {mirrored:.2} / \
+         {upside_down:.2}"
+    );
+}
