@@ -129,15 +129,33 @@ pub const PAIRS_PER_BATCH: usize = 64;
 /// Many images' descriptors on the GPU, each uploaded once, matched pair by pair in batches:
 /// both directions of every pair of a batch in one compute pass, one submission and one
 /// readback per batch (a pair at a time spent most of its time uploading and waiting).
+/// On a software adapter (lavapipe) natively, the pairs are matched on the CPU instead
+/// ([`match_descriptors_native`](super::match_descriptors_native): the same matches, some ten
+/// times sooner).
 pub struct PairMatcher {
     matcher: Matcher,
     /// Per image: its descriptors and how many.
     images: Vec<(wgpu::Buffer, u32)>,
+    /// The sets themselves when matching on the CPU.
+    native: Option<Vec<Descriptors>>,
 }
 
 impl PairMatcher {
-    /// Uploads every set in `descriptors` (image `i` is `descriptors[i]`).
+    /// Uploads every set in `descriptors` (image `i` is `descriptors[i]`), or keeps them for the
+    /// CPU where the adapter is a software one (natively).
     pub fn new(ctx: &GpuContext, descriptors: &[&Descriptors]) -> Result<Self, GpuError> {
+        if cfg!(not(target_arch = "wasm32")) && ctx.is_software() {
+            return Ok(Self {
+                matcher: Matcher::new(ctx),
+                images: Vec::new(),
+                native: Some(descriptors.iter().map(|&d| d.clone()).collect()),
+            });
+        }
+        Self::on_gpu(ctx, descriptors)
+    }
+
+    /// Uploads every set in `descriptors` and matches on the GPU whatever the adapter.
+    pub fn on_gpu(ctx: &GpuContext, descriptors: &[&Descriptors]) -> Result<Self, GpuError> {
         let images = descriptors
             .iter()
             .map(|d| {
@@ -149,6 +167,7 @@ impl PairMatcher {
         Ok(Self {
             matcher: Matcher::new(ctx),
             images,
+            native: None,
         })
     }
 
@@ -161,6 +180,16 @@ impl PairMatcher {
         pairs: &[(u32, u32)],
         options: &MatchOptions,
     ) -> Result<Vec<Vec<Match>>, GpuError> {
+        if let Some(sets) = &self.native {
+            let set = |i: u32| {
+                sets.get(i as usize)
+                    .ok_or_else(|| GpuError::Unsupported(format!("no image {i} to match")))
+            };
+            return pairs
+                .iter()
+                .map(|&(a, b)| Ok(super::match_descriptors_native(set(a)?, set(b)?, options)))
+                .collect();
+        }
         let image = |i: u32| {
             self.images
                 .get(i as usize)

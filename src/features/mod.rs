@@ -6,6 +6,7 @@
 //! `shaders/sift_orient.wgsl`, `shaders/sift_describe.wgsl`), the whole pipeline in [`SiftGpu`].
 
 mod capture;
+mod cpu_matcher;
 mod descriptors;
 mod epipolar;
 mod extract;
@@ -22,6 +23,7 @@ mod storage;
 mod tests;
 
 pub use capture::{CaptureAnalyzer, CaptureQuality};
+pub use cpu_matcher::{match_descriptors_native, nearest_two_both_ways};
 pub use descriptors::{Descriptors, DESCRIPTOR_BYTES, DESCRIPTOR_WORDS};
 pub use epipolar::{
     epipolar_distance, fraction_within, fundamental, CalibratedCamera, CameraFileError,

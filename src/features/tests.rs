@@ -91,18 +91,34 @@ async fn batched_pair_matching_equals_the_cpu_reference_pair_by_pair() {
     let c = random_descriptors(257, 33);
     let empty = random_descriptors(0, 34);
     let sets = [&a, &b, &c, &empty];
-    let matcher = PairMatcher::new(&ctx, &sets).expect("upload");
-    let pairs = [(0u32, 1u32), (1, 2), (0, 2), (2, 3), (3, 0), (1, 0)];
+    let matcher = PairMatcher::on_gpu(&ctx, &sets).expect("upload");
+    // What the pipelines use: the CPU on a software adapter natively, else the GPU.
+    let chosen = PairMatcher::new(&ctx, &sets).expect("upload");
+    let pairs = [(0u32, 1u32), (1, 2), (0, 2), (2, 3), (3, 0), (1, 0), (0, 9)];
+    assert!(matcher
+        .match_batch(&ctx, &pairs, &MatchOptions::default())
+        .await
+        .is_err());
+    assert!(chosen
+        .match_batch(&ctx, &pairs, &MatchOptions::default())
+        .await
+        .is_err());
+    let pairs = &pairs[..6];
     for mutual in [true, false] {
         let options = MatchOptions {
             mutual,
             ..MatchOptions::default()
         };
         let got = matcher
-            .match_batch(&ctx, &pairs, &options)
+            .match_batch(&ctx, pairs, &options)
             .await
             .expect("batch");
         assert_eq!(got.len(), pairs.len());
+        let chosen_got = chosen
+            .match_batch(&ctx, pairs, &options)
+            .await
+            .expect("batch");
+        assert_eq!(chosen_got, got, "mutual {mutual}");
         for (&(i, j), m) in pairs.iter().zip(&got) {
             let want = match_descriptors_cpu(sets[i as usize], sets[j as usize], &options);
             assert_eq!(m, &want, "pair {i}-{j}, mutual {mutual}");

@@ -102,6 +102,12 @@ impl std::fmt::Debug for GpuContext {
 }
 
 impl GpuContext {
+    /// Whether the adapter is a CPU implementation (lavapipe, SwiftShader): work that a
+    /// native CPU path does faster should go there.
+    pub fn is_software(&self) -> bool {
+        self.adapter.get_info().device_type == wgpu::DeviceType::Cpu
+    }
+
     /// Opens the best available adapter: Vulkan natively (Mesa lavapipe on machines without a GPU;
     /// `WGPU_BACKEND` overrides), WebGPU in the browser. Limits stay at the WebGPU baseline.
     pub async fn new() -> Result<Self, GpuError> {
