@@ -14,6 +14,7 @@ use crate::db::jobs::Job;
 use crate::db::{artifacts, images, projects};
 use crate::error::ServerError;
 use crate::ingest::{ingest_image, Ingested};
+use crate::thumbnail::{self, RenderError};
 use splatpod::api::{FeaturesOutput, MatchesArtifact, PairMatches, RenderOutput};
 
 /// Why a task stopped early.
@@ -37,6 +38,16 @@ impl From<ServerError> for TaskError {
             | ServerError::TooLarge(m)
             | ServerError::UnsupportedMedia(m) => TaskError::Permanent(m),
             ServerError::Format(f) => TaskError::Permanent(f.to_string()),
+            other => TaskError::Transient(other.to_string()),
+        }
+    }
+}
+
+impl From<RenderError> for TaskError {
+    fn from(e: RenderError) -> Self {
+        match e {
+            RenderError::Scene(e) => TaskError::Permanent(e.to_string()),
+            RenderError::Gpu(e) => e.into(),
             other => TaskError::Transient(other.to_string()),
         }
     }
@@ -316,8 +327,7 @@ pub(super) async fn features(
 /// Scene artifact names the render task looks for, in order.
 pub const SCENE_NAMES: [&str; 3] = ["scene.ply", "scene.spz", "scene.splat"];
 
-/// A `w × h` PNG of `scene` (project thumbnails): from the project's start view (a capture
-/// camera, see [`crate::start_view`]) when it has camera poses, else framed from the front.
+/// A `w × h` PNG of `scene` (project thumbnails), from [`crate::thumbnail::thumbnail_camera`].
 pub(super) async fn thumbnail_png(
     run: &Run<'_>,
     project_id: &str,
@@ -325,23 +335,11 @@ pub(super) async fn thumbnail_png(
     w: u32,
     h: u32,
 ) -> Result<Vec<u8>, TaskError> {
-    use glam::Vec3;
-    use splatpod::render::{Camera, GpuScene, Renderer};
     let inner = &run.svc.inner;
-    let fov = 50f32.to_radians();
     let start = crate::start_view::for_project(&inner.db, &inner.blobs, project_id).await?;
-    let cam = match start {
-        Some(v) => Camera::look_at(v.eye.into(), v.target.into(), v.up.into(), fov, w, h),
-        None => Camera::frame_points(&scene.positions, Vec3::Z, Vec3::NEG_Y, fov, w, h),
-    };
-    let ctx = run.ctx;
-    let gpu_scene =
-        GpuScene::upload(ctx, scene).map_err(|e| TaskError::Permanent(e.to_string()))?;
-    let mut renderer =
-        Renderer::new(ctx, gpu_scene).map_err(|e| TaskError::Permanent(e.to_string()))?;
-    renderer.render(&cam, Vec3::ZERO).await?;
-    let image = renderer.read_image().await?;
-    Ok(crate::render::opaque_png(&image)?)
+    let cam = thumbnail::thumbnail_camera(start.as_ref(), &scene.positions, w, h);
+    let frame = thumbnail::render_png(run.ctx, scene, &cam, glam::Vec3::ZERO).await?;
+    Ok(frame.png)
 }
 
 async fn render(
