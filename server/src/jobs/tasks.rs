@@ -111,6 +111,23 @@ impl Run<'_> {
         *self.span.lock().unwrap_or_else(|p| p.into_inner()) = span;
     }
 
+    /// The project's photos, for a stage (`what`) that needs at least two (a permanent error
+    /// otherwise).
+    pub async fn photos_for(
+        &self,
+        project_id: &str,
+        what: &str,
+    ) -> Result<Vec<crate::db::images::Image>, TaskError> {
+        let imgs = images::list(&self.svc.inner.db, project_id).await?;
+        if imgs.len() < 2 {
+            return Err(TaskError::Permanent(format!(
+                "{what} needs at least two photos; project {project_id} has {}",
+                imgs.len()
+            )));
+        }
+        Ok(imgs)
+    }
+
     /// A stored photo decoded off the async threads, its longer side at most `max_side`.
     pub async fn decode_photo(
         &self,
