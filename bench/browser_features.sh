@@ -28,7 +28,7 @@ except FileNotFoundError:
     data = {"name": "features"}
 data["browser_device"] = f"{chromium}, headless, WebGPU on SwiftShader (CPU), this 2-core machine"
 data["browser_timing"] = (
-    "criterion estimate (10 flat samples) in headless Chromium: extraction = the `bench extract` "
+    "criterion estimate (10 flat samples) in headless Chromium: extraction = the `splatpod-bench extract` "
     "settings on strecha-fountain-P11/0005.jpg decoded at 1536x1024 (default 1600-px cap), "
     "incl. upload and readback; matching = 8192 x 8192 random sparse descriptors, ratio 0.8 + mutual "
     "(brute force both ways); wall time on a shared 2-core CPU, so expect some noise"

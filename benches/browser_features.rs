@@ -1,6 +1,6 @@
 //! Browser benchmark: GPU SIFT extraction of one Strecha photograph (decoded with the default
-//! 1600-px cap, the settings of `splatpod-server bench extract`) and GPU matching of 8k × 8k
-//! descriptors (the construction of `splatpod-server bench match`), through WebGPU in headless
+//! 1600-px cap, the settings of `splatpod-bench extract`) and GPU matching of 8k × 8k
+//! descriptors (the construction of `splatpod-bench match`), through WebGPU in headless
 //! Chromium on SwiftShader (or any browser `wasm-bindgen-test-runner` drives).
 //!
 //! Run with `bench/browser_features.sh`, which writes the figures into
@@ -41,7 +41,7 @@ async fn sift_extract_1600(c: &mut Criterion) {
         .expect("WebGPU adapter");
     let img = decode_image(PHOTO, Some("0005.jpg"), &DecodeOptions::default()).expect("decode");
     let sift = Rc::new(SiftGpu::new(&ctx));
-    // The parameters of `splatpod-server bench extract`.
+    // The parameters of `splatpod-bench extract`.
     let params = SiftParams {
         max_features: Some(MAX_FEATURES),
         upsample: true,
@@ -68,7 +68,7 @@ async fn sift_extract_1600(c: &mut Criterion) {
 }
 
 /// Random sparse descriptors (SIFT-like: most bins empty), `n` of them; a small xorshift stands
-/// in for the server bench's seeded `SmallRng` (30 % of bins set to a uniform byte).
+/// in for `splatpod-bench match`'s seeded `SmallRng` (30 % of bins set to a uniform byte).
 fn random_descriptors(n: u32, seed: u64) -> Descriptors {
     let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     let mut next = move || {

@@ -1,12 +1,59 @@
 //! `keys` and `jobs` subcommands: administration straight against the database.
 
-use crate::cli::{JobsAction, JobsArgs, KeysAction, KeysArgs, StoreArgs};
-use crate::db::{jobs as q, keys, Db};
-use crate::error::ServerError;
+use clap::{Args, Subcommand};
 
-async fn open(store: &StoreArgs) -> Result<Db, ServerError> {
-    tokio::fs::create_dir_all(&store.data_dir).await?;
-    Ok(Db::open(store.database_url.as_deref(), &store.data_dir).await?)
+use crate::db::{jobs as q, keys};
+use crate::error::ServerError;
+use crate::node::StoreArgs;
+
+#[derive(Debug, Args)]
+pub struct KeysArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(subcommand)]
+    pub action: KeysAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysAction {
+    /// Create a key and print it (only its hash is stored).
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+    /// List keys (id, name, prefix, created, revoked).
+    List,
+    /// Revoke a key by id or name.
+    Revoke { key: String },
+}
+
+#[derive(Debug, Args)]
+pub struct JobsArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(subcommand)]
+    pub action: JobsAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsAction {
+    /// Most recent jobs first.
+    List {
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        /// Full records as a JSON array (with worker and lease) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Live workers of an endpoint (id, GPU, host, slots, running jobs, heartbeat) as JSON.
+    Workers {
+        #[arg(long, env = "SPLATPOD_ENDPOINT", default_value = "splatpod")]
+        endpoint: String,
+    },
+    /// One job's full record as JSON.
+    Show { id: String },
+    /// Cancel a queued or running job (a running one stops at its next check).
+    Cancel { id: String },
 }
 
 fn when(ms: Option<i64>) -> String {
@@ -16,7 +63,7 @@ fn when(ms: Option<i64>) -> String {
 }
 
 pub async fn keys(args: KeysArgs) -> Result<(), ServerError> {
-    let db = open(&args.store).await?;
+    let db = args.store.open_db().await?;
     match args.action {
         KeysAction::Create { name } => {
             let name = name.trim();
@@ -55,7 +102,7 @@ pub async fn keys(args: KeysArgs) -> Result<(), ServerError> {
 }
 
 pub async fn jobs(args: JobsArgs) -> Result<(), ServerError> {
-    let db = open(&args.store).await?;
+    let db = args.store.open_db().await?;
     match args.action {
         JobsAction::List { limit, json: true } => {
             let jobs = q::list(&db, limit.clamp(1, 10_000)).await?;

@@ -12,14 +12,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 
 use crate::db::keys::{self, ApiKey};
 use crate::db::pairings::{self, Pairing};
 use crate::db::{now_ms, Db};
 use crate::error::ServerError;
-use crate::state::AppState;
 
 const CACHE_TTL: Duration = Duration::from_secs(5);
 const CACHE_MAX: usize = 10_000;
@@ -132,10 +131,14 @@ fn unexpired(p: &Principal) -> bool {
 /// Any authenticated caller, a full key or a pairing (401 when the token is missing or wrong).
 pub struct Caller(pub Principal);
 
-impl FromRequestParts<AppState> for Caller {
+impl<S> FromRequestParts<S> for Caller
+where
+    S: Send + Sync,
+    KeyCache: FromRef<S>,
+{
     type Rejection = ServerError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ServerError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ServerError> {
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
@@ -149,7 +152,7 @@ impl FromRequestParts<AppState> for Caller {
         if secret.is_empty() || secret.len() > 200 {
             return Err(ServerError::Unauthorized);
         }
-        match state.keys.check(secret).await? {
+        match KeyCache::from_ref(state).check(secret).await? {
             Some(p) => Ok(Caller(p)),
             None => Err(ServerError::Unauthorized),
         }
@@ -159,10 +162,14 @@ impl FromRequestParts<AppState> for Caller {
 /// A caller with a full API key (401 without a valid token, 403 for a pairing token).
 pub struct Authed(pub ApiKey);
 
-impl FromRequestParts<AppState> for Authed {
+impl<S> FromRequestParts<S> for Authed
+where
+    S: Send + Sync,
+    KeyCache: FromRef<S>,
+{
     type Rejection = ServerError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ServerError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ServerError> {
         match Caller::from_request_parts(parts, state).await?.0 {
             Principal::Key(key) => Ok(Authed(key)),
             Principal::Pairing(_) => Err(ServerError::Forbidden(

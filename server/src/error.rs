@@ -27,6 +27,8 @@ pub enum ServerError {
     Train(#[from] splatpod::train::trainer::TrainError),
     #[error(transparent)]
     Video(#[from] crate::video::VideoError),
+    #[error(transparent)]
+    Render(#[from] crate::thumbnail::RenderError),
     #[error("{0}")]
     BadInput(String),
     #[error("{0}")]
@@ -59,8 +61,6 @@ pub enum ServerError {
     UnsupportedMedia(String),
     #[error("rate limit exceeded; retry in {retry_after_s} s")]
     RateLimited { retry_after_s: u64 },
-    #[error("benchmark failed: {0}")]
-    Bench(String),
     #[error("{0}")]
     Unavailable(String),
     #[error("{0}")]

@@ -1,52 +1,25 @@
-//! `splatpod-server`: the Splatpod HTTP server and command-line tools, thin over the engine.
+//! `splatpod-server`: the Splatpod HTTP server and command-line tools, thin over the engine
+//! (the work is in the `splatpod_server` library; benchmarks are `splatpod-bench`).
 
-mod admin;
-mod api;
-mod auth;
-mod bench;
-mod blob;
 mod cli;
-mod compress;
-mod db;
-mod error;
-mod ingest;
-mod jobbench;
-mod jobs;
-mod loadtest;
-mod net;
-mod qr;
-mod queuebench;
-mod ratelimit;
-mod render;
-mod resumable;
-mod routes;
-mod sfm_cli;
-mod spawn;
-mod start_view;
-mod state;
-mod train_cli;
-mod video;
-mod worker;
 
 use clap::Parser;
+use splatpod_server::error::ServerError;
+use splatpod_server::{admin, render_cli, serve, sfm_cli, train_cli, worker};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
     init_tracing(cli.log_json);
     let result = match cli.command {
-        cli::Command::Serve(args) => routes::serve(*args).await,
+        cli::Command::Serve(args) => serve::serve(*args).await,
         cli::Command::Worker(args) => worker::run(*args).await,
-        cli::Command::Bench(args) => bench::run(args).await,
         cli::Command::GpuInfo => gpu_info().await,
-        cli::Command::Render(args) => render::run(args).await,
+        cli::Command::Render(args) => render_cli::run(args).await,
         cli::Command::Sfm(args) => sfm_cli::run(args).await,
         cli::Command::Train(args) => train_cli::run(args).await,
         cli::Command::Keys(args) => admin::keys(args).await,
         cli::Command::Jobs(args) => admin::jobs(args).await,
-        cli::Command::BenchApi(args) => loadtest::run(args).await,
-        cli::Command::BenchJobs(args) => jobbench::run(args).await,
-        cli::Command::BenchQueue(args) => queuebench::run(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -71,7 +44,7 @@ fn init_tracing(json: bool) {
     }
 }
 
-async fn gpu_info() -> Result<(), error::ServerError> {
+async fn gpu_info() -> Result<(), ServerError> {
     let ctx = splatpod::gpu::GpuContext::new().await?;
     println!("{}", serde_json::to_string_pretty(ctx.summary())?);
     Ok(())

@@ -1,6 +1,5 @@
 //! HTTP routes: liveness, readiness and the PWA's static files.
 
-use std::net::SocketAddr;
 use std::path::Path;
 
 use axum::extract::{Request, State};
@@ -13,133 +12,8 @@ use splatpod::api::{Health, Readiness};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
-use std::sync::{Arc, RwLock};
-
-use crate::blob::BlobStore;
-use crate::cli::ServeArgs;
-use crate::db::Db;
 use crate::error::ServerError;
-use crate::net::HostGuard;
-use crate::ratelimit::RateLimits;
-use crate::state::{set_gpu, AppState, Config, GpuState, SharedGpu};
-
-/// Starts the server and runs until SIGTERM or Ctrl-C, finishing in-flight requests.
-pub async fn serve(args: ServeArgs) -> Result<(), ServerError> {
-    let data_dir = &args.store.data_dir;
-    tokio::fs::create_dir_all(data_dir).await?;
-    if !args.dist_dir.join("index.html").is_file() {
-        tracing::warn!(
-            dist = %args.dist_dir.display(),
-            "no built PWA found (run `trunk build --release`); the API still works"
-        );
-    }
-    let db = Db::open(args.store.database_url.as_deref(), data_dir).await?;
-    let blobs = BlobStore::open(args.store.blob_url.as_deref(), data_dir)?;
-    let guard = HostGuard::new(&args.jobs.allow_hosts).map_err(ServerError::BadInput)?;
-    let node_id = persistent_token(&data_dir.join("node-id"))?;
-    let gpu: SharedGpu = Arc::new(RwLock::new(GpuState::Starting));
-    spawn_gpu_init(gpu.clone());
-    let jobs = crate::worker::job_service(
-        &args.jobs,
-        data_dir,
-        format!("node-{}", &node_id[..16.min(node_id.len())]),
-        db.clone(),
-        blobs.clone(),
-        gpu.clone(),
-        guard.clone(),
-    )?;
-    jobs.start(!args.no_worker).await?;
-    let config = Config {
-        endpoint: args.jobs.endpoint.clone(),
-        max_image_bytes: args.jobs.max_image_bytes,
-        max_files_per_upload: args.max_files_per_upload,
-        max_url_images: args.max_url_images,
-        runsync_wait_s: args.runsync_wait_s,
-        public_url: args.public_url.clone(),
-        job_timeout_ms: (args.job_timeout_s.max(1) * 1000) as i64,
-        max_attempts: 1 + args.job_retries.clamp(0, 20),
-        video: crate::video::VideoTools {
-            ffmpeg: args.ffmpeg.clone(),
-            ffprobe: args.ffprobe.clone(),
-            timeout: std::time::Duration::from_secs(args.video_timeout_s.max(1)),
-            work_dir: data_dir.join("tmp"),
-        },
-        max_upload_bytes: args.max_upload_bytes,
-        upload_dir: data_dir.join("uploads"),
-        upload_expiry_ms: (args.upload_expiry_s.clamp(1, 30 * 86_400) * 1000) as i64,
-    };
-    let limits = RateLimits::new(args.job_rate_per_min);
-    let shrink = limits.clone();
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(std::time::Duration::from_secs(60)).await;
-            shrink.shrink();
-        }
-    });
-    let state = AppState::new(config, db, blobs, limits, jobs, guard, gpu);
-
-    let app = router(
-        state,
-        &args.dist_dir,
-        args.max_upload_bytes,
-        &args.cors_origins,
-    );
-    let addr = SocketAddr::new(args.host, args.port);
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    tracing::info!(url = %format!("http://{}", listener.local_addr()?), "splatpod-server listening");
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
-    tracing::info!("shut down cleanly");
-    Ok(())
-}
-
-/// Reads a random token kept in `path` (the webhook secret, the node id), creating it
-/// (owner-only) the first time.
-pub(crate) fn persistent_token(path: &Path) -> Result<String, ServerError> {
-    if let Ok(s) = std::fs::read_to_string(path) {
-        let s = s.trim().to_owned();
-        if !s.is_empty() {
-            return Ok(s);
-        }
-    }
-    let mut raw = [0u8; 32];
-    rand::Rng::fill(&mut rand::rng(), &mut raw);
-    let secret = hex::encode(raw);
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    use std::io::Write;
-    opts.open(path)?.write_all(secret.as_bytes())?;
-    Ok(secret)
-}
-
-pub(crate) fn spawn_gpu_init(slot: SharedGpu) {
-    tokio::spawn(async move {
-        // Jobs work on whole scenes: take the adapter's full buffer limits rather than the
-        // WebGPU baseline the browser has (a multi-million-splat scene needs more than 128 MiB
-        // in one binding). Feature extraction fits the baseline too: its kernels bind one
-        // scale-space image at a time.
-        match splatpod::gpu::GpuContext::new_for_large_scenes().await {
-            Ok(ctx) => {
-                let s = ctx.summary();
-                tracing::info!(adapter = %s.name, backend = %s.backend, driver = %s.driver, "GPU ready");
-                set_gpu(&slot, GpuState::Ready(Box::new(ctx)));
-            }
-            Err(e) => {
-                tracing::error!("GPU initialisation failed: {e}");
-                set_gpu(&slot, GpuState::Failed(e.to_string()));
-            }
-        }
-    });
-}
+use crate::state::AppState;
 
 /// The whole application router; `dist` is the built PWA.
 pub fn router(
@@ -215,32 +89,4 @@ async fn static_headers(req: Request, next: Next) -> Response {
         );
     }
     res.into_response()
-}
-
-pub(crate) async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::warn!("cannot listen for Ctrl-C: {e}");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::warn!("cannot listen for SIGTERM: {e}");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
-    tracing::info!("shutdown signal received");
 }

@@ -111,7 +111,7 @@ pub async fn run(args: SfmArgs) -> Result<(), ServerError> {
             )))
         }
     };
-    let paths = crate::bench::photo_paths(&args.photos)?;
+    let paths = photo_paths(&args.photos)?;
     if paths.len() < 2 {
         return Err(ServerError::BadInput(format!(
             "{} holds {} photos; structure-from-motion needs at least two",
@@ -272,4 +272,18 @@ pub async fn run(args: SfmArgs) -> Result<(), ServerError> {
         println!("  not registered: {}: {}", u.name, u.reason);
     }
     Ok(())
+}
+
+/// The JPEG and PNG files in `dir`, sorted by name (a photo set).
+pub fn photo_paths(dir: &std::path::Path) -> Result<Vec<PathBuf>, ServerError> {
+    let mut paths: Vec<_> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "jpg" | "jpeg" | "png"))
+        })
+        .collect();
+    paths.sort();
+    Ok(paths)
 }

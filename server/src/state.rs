@@ -1,23 +1,17 @@
 //! Shared server state: configuration, database, blob store, GPU context, job service.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
-use splatpod::gpu::{AdapterSummary, GpuContext};
+use axum::extract::FromRef;
+use splatpod::gpu::AdapterSummary;
 
 use crate::auth::KeyCache;
 use crate::blob::BlobStore;
 use crate::db::Db;
+use crate::gpu::{read_gpu, GpuState, SharedGpu};
 use crate::jobs::JobService;
 use crate::net::HostGuard;
 use crate::ratelimit::RateLimits;
-
-/// Where GPU initialisation stands; `/readiness` reports it.
-#[derive(Debug, Clone)]
-pub enum GpuState {
-    Starting,
-    Ready(Box<GpuContext>),
-    Failed(String),
-}
 
 /// Settings the handlers need (from `ServeArgs`).
 #[derive(Debug, Clone)]
@@ -42,7 +36,7 @@ pub struct Config {
 
 #[derive(Clone)]
 pub struct AppState {
-    gpu: Arc<RwLock<GpuState>>,
+    gpu: SharedGpu,
     pub config: Arc<Config>,
     pub db: Db,
     pub blobs: BlobStore,
@@ -62,7 +56,7 @@ impl AppState {
         limits: RateLimits,
         jobs: JobService,
         guard: HostGuard,
-        gpu: Arc<RwLock<GpuState>>,
+        gpu: SharedGpu,
     ) -> Self {
         Self {
             keys: KeyCache::new(db.clone()),
@@ -78,7 +72,7 @@ impl AppState {
     }
 
     pub fn gpu(&self) -> GpuState {
-        self.gpu.read().unwrap_or_else(|p| p.into_inner()).clone()
+        read_gpu(&self.gpu)
     }
 
     /// The adapter summary once the GPU is up.
@@ -91,13 +85,9 @@ impl AppState {
     }
 }
 
-/// The GPU slot shared by the HTTP state and the job workers.
-pub type SharedGpu = Arc<RwLock<GpuState>>;
-
-pub fn set_gpu(slot: &SharedGpu, state: GpuState) {
-    *slot.write().unwrap_or_else(|p| p.into_inner()) = state;
-}
-
-pub fn read_gpu(slot: &SharedGpu) -> GpuState {
-    slot.read().unwrap_or_else(|p| p.into_inner()).clone()
+/// The API-key cache, for the [`crate::auth`] extractors.
+impl FromRef<AppState> for KeyCache {
+    fn from_ref(state: &AppState) -> Self {
+        state.keys.clone()
+    }
 }

@@ -3,17 +3,72 @@
 //! in-process pool through the same [`job_service`].
 
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+
+use clap::Args;
 
 use crate::blob::BlobStore;
-use crate::cli::{JobArgs, WorkerArgs};
 use crate::db::Db;
 use crate::error::ServerError;
+use crate::gpu::SharedGpu;
 use crate::jobs::input::JobCaps;
 use crate::jobs::{JobService, JobSettings};
 use crate::net::HostGuard;
-use crate::routes::{persistent_token, shutdown_signal, spawn_gpu_init};
-use crate::state::{GpuState, SharedGpu};
+use crate::node::{persistent_token, shutdown_signal, StoreArgs};
+
+/// `worker`: runs jobs from the shared queue without serving HTTP.
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub jobs: JobArgs,
+    /// This worker's name in the registry and in job records; default: host name plus a random
+    /// suffix (unique per process). A stable name lets a restarted worker requeue its own
+    /// interrupted jobs at once.
+    #[arg(long, env = "SPLATPOD_WORKER_ID")]
+    pub worker_id: Option<String>,
+}
+
+/// How jobs run: shared by `serve` (its in-process worker pool) and `worker`.
+#[derive(Debug, Clone, Args)]
+pub struct JobArgs {
+    /// Endpoint name of the RunPod-compatible API (`/v2/NAME/run`); workers take jobs of it.
+    #[arg(long, env = "SPLATPOD_ENDPOINT", default_value = "splatpod")]
+    pub endpoint: String,
+    /// Jobs run at once; default: one per 8 GiB of GPU memory (from nvidia-smi), 1 to 4; 1 on a
+    /// CPU/software adapter; 2 where the memory is unknown.
+    #[arg(long, env = "SPLATPOD_MAX_CONCURRENT_JOBS")]
+    pub max_concurrent_jobs: Option<usize>,
+    /// Backoff before the first retry in milliseconds (doubles each attempt).
+    #[arg(long, env = "SPLATPOD_RETRY_BACKOFF_MS", default_value_t = 2000)]
+    pub retry_backoff_ms: i64,
+    /// GPU price used to estimate each job's cost (USD per GPU-hour).
+    #[arg(long, env = "SPLATPOD_GPU_PRICE_PER_HOUR", default_value_t = 0.0)]
+    pub gpu_price_per_hour: f64,
+    /// Largest accepted image file in bytes.
+    #[arg(long, env = "SPLATPOD_MAX_IMAGE_BYTES", default_value_t = 64 << 20)]
+    pub max_image_bytes: usize,
+    /// Hosts or IP networks that `image_urls` and webhooks may reach even though they are
+    /// private, loopback or link-local (comma-separated: `localhost,10.0.0.0/8`).
+    #[arg(long, env = "SPLATPOD_ALLOW_HOSTS", value_delimiter = ',')]
+    pub allow_hosts: Vec<String>,
+    /// Secret for webhook signatures (HMAC-SHA256); default: generated once and kept in
+    /// --data-dir/webhook-secret. Give every node of a fleet the same one.
+    #[arg(long, env = "SPLATPOD_WEBHOOK_SECRET")]
+    pub webhook_secret: Option<String>,
+    /// Lease of a running job in seconds; a worker that stops renewing it loses the job to
+    /// the queue (and its later writes for that job are refused).
+    #[arg(long, env = "SPLATPOD_JOB_LEASE_S", default_value_t = 30)]
+    pub job_lease_s: u64,
+    /// Most training iterations any job runs, whatever its input or preset asks (a shared or
+    /// small server bounds what one job costs).
+    #[arg(long, env = "SPLATPOD_MAX_JOB_ITERATIONS")]
+    pub max_job_iterations: Option<u32>,
+    /// Longest photo side (pixels) any job extracts features or trains at, whatever its input
+    /// or preset asks.
+    #[arg(long, env = "SPLATPOD_MAX_JOB_IMAGE_SIDE")]
+    pub max_job_image_side: Option<u32>,
+}
 
 /// The job service of a node: `worker_id` names it in the registry and in job records.
 pub fn job_service(
@@ -54,9 +109,7 @@ pub fn job_service(
 /// Runs jobs until SIGTERM or Ctrl-C; then requeues its running jobs and leaves the registry.
 pub async fn run(args: WorkerArgs) -> Result<(), ServerError> {
     let data_dir = &args.store.data_dir;
-    tokio::fs::create_dir_all(data_dir).await?;
-    let db = Db::open(args.store.database_url.as_deref(), data_dir).await?;
-    let blobs = BlobStore::open(args.store.blob_url.as_deref(), data_dir)?;
+    let (db, blobs) = args.store.open().await?;
     let guard = HostGuard::new(&args.jobs.allow_hosts).map_err(ServerError::BadInput)?;
     let worker_id = match &args.worker_id {
         Some(id) if !id.trim().is_empty() => id.trim().to_owned(),
@@ -65,8 +118,7 @@ pub async fn run(args: WorkerArgs) -> Result<(), ServerError> {
             format!("{}-{}", crate::jobs::hostname(), &suffix[..8])
         }
     };
-    let gpu: SharedGpu = Arc::new(RwLock::new(GpuState::Starting));
-    spawn_gpu_init(gpu.clone());
+    let gpu = crate::gpu::start();
     let jobs = job_service(
         &args.jobs,
         data_dir,

@@ -15,14 +15,15 @@ use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use splatpod_local_server::{Launch, LocalServer};
+
 pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 pub fn server_bin() -> PathBuf {
-    let path = std::env::var_os("SPLATPOD_SERVER_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target/debug/splatpod-server"));
+    let path =
+        splatpod_local_server::server_bin(&workspace_root().join("target/debug/splatpod-server"));
     assert!(
         path.is_file(),
         "{} missing: run `cargo build -p splatpod-server` (or set SPLATPOD_SERVER_BIN)",
@@ -44,17 +45,19 @@ pub fn dist_dir() -> PathBuf {
 }
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
+    splatpod_local_server::free_port().expect("a free loopback port")
 }
 
-/// A running `splatpod-server serve`, killed when dropped.
-pub struct Server {
-    child: Child,
-    pub port: u16,
-    pub data_dir: tempfile::TempDir,
+/// A running `splatpod-server serve` with the built PWA ([`LocalServer`] with the tests'
+/// defaults, failing the test instead of returning errors), killed when dropped.
+pub struct Server(LocalServer);
+
+impl std::ops::Deref for Server {
+    type Target = LocalServer;
+
+    fn deref(&self) -> &LocalServer {
+        &self.0
+    }
 }
 
 impl Server {
@@ -65,111 +68,51 @@ impl Server {
 
     /// Starts the server on a free port using (and keeping) `data_dir`.
     pub fn start_in(data_dir: tempfile::TempDir, env: &[(&str, &str)]) -> Server {
-        let port = free_port();
-        let mut cmd = Command::new(server_bin());
-        cmd.arg("serve")
-            .env("SPLATPOD_PORT", port.to_string())
-            .env("SPLATPOD_DATA_DIR", data_dir.path())
-            .env("SPLATPOD_DIST_DIR", dist_dir())
-            .env(
-                "RUST_LOG",
-                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
-            )
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let child = cmd.spawn().expect("spawn splatpod-server");
-        Server {
-            child,
-            port,
-            data_dir,
-        }
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{}", self.port, path)
+        let bin = server_bin();
+        let dist = dist_dir();
+        let launch = Launch {
+            bin: &bin,
+            dist_dir: Some(&dist),
+            env,
+            show_log: true,
+        };
+        Server(LocalServer::start(&launch, data_dir).expect("spawn splatpod-server"))
     }
 
     /// Waits until `/health` answers.
     pub async fn wait_healthy(&self) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(r) = reqwest::get(self.url("/health")).await {
-                if r.status().is_success() {
-                    return;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        if let Err(e) = self.0.wait_healthy(Duration::from_secs(30)).await {
+            panic!("server not healthy: {e}");
         }
-        panic!("server did not become healthy within 30 s");
     }
 
     /// Polls `/readiness` until it answers 200, returning the body.
     pub async fn wait_ready(&self) -> serde_json::Value {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while Instant::now() < deadline {
-            if let Ok(r) = reqwest::get(self.url("/readiness")).await {
-                if r.status() == 200 {
-                    return r.json().await.expect("readiness JSON");
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        panic!("server did not become ready within 120 s");
+        self.0
+            .wait_ready(Duration::from_secs(120))
+            .await
+            .unwrap_or_else(|e| panic!("server not ready: {e}"))
     }
 
     /// Sends SIGTERM and waits (up to 20 s) for the process to exit.
     pub fn terminate(&mut self) -> ExitStatus {
-        // SAFETY: kill(2) on our own child's pid has no memory-safety preconditions.
-        unsafe {
-            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
-        }
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait for server") {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "server ignored SIGTERM for 20 s");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        self.0
+            .terminate(Duration::from_secs(20))
+            .unwrap_or_else(|e| panic!("{e}"))
     }
-}
 
-impl Server {
     /// Kills the server with SIGKILL (no chance to clean up) and hands back its data folder.
-    pub fn sigkill(mut self) -> tempfile::TempDir {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        std::mem::replace(&mut self.data_dir, tempfile::tempdir().expect("temp dir"))
+    pub fn sigkill(self) -> tempfile::TempDir {
+        self.0.sigkill().expect("kill the server")
     }
 }
 
 /// Creates an API key with the server's CLI against the same data folder / database.
 pub fn create_key(data_dir: &std::path::Path, env: &[(&str, &str)]) -> String {
-    let mut cmd = Command::new(server_bin());
-    cmd.args(["keys", "create", "--name", "test"])
-        .env("SPLATPOD_DATA_DIR", data_dir)
-        .stderr(Stdio::null());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("run keys create");
-    assert!(out.status.success(), "keys create failed");
-    let key = String::from_utf8(out.stdout)
-        .expect("utf-8 key")
-        .trim()
-        .to_owned();
+    let key = splatpod_local_server::create_key(&server_bin(), data_dir, "test", env)
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(key.starts_with("sp_") && key.len() > 40, "key `{key}`");
     key
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// How to start the browser.

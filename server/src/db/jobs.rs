@@ -159,19 +159,35 @@ fn held(n: usize) -> String {
     )
 }
 
+/// Runs a fenced `UPDATE` whose other parameters `query` binds already: the claim goes in last
+/// (the parameters of [`held`]); true when it changed the row, false when the claim is no longer
+/// held.
+async fn update_held<'q>(
+    db: &Db,
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    lease: Lease<'q>,
+) -> Result<bool, sqlx::Error> {
+    let r = query
+        .bind(lease.id)
+        .bind(lease.epoch)
+        .execute(&db.pool)
+        .await?;
+    Ok(r.rows_affected() > 0)
+}
+
 /// Renews the lease of a job this worker runs; false when the claim is no longer this worker's
 /// (cancelled, e.g. through another server, reclaimed after the lease expired, or gone).
 pub async fn heartbeat(db: &Db, lease: Lease<'_>, lease_ms: i64) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(&format!(
-        "UPDATE jobs SET lease_expires_at = $1 WHERE {}",
-        held(2)
-    ))
-    .bind(now_ms() + lease_ms)
-    .bind(lease.id)
-    .bind(lease.epoch)
-    .execute(&db.pool)
-    .await?;
-    Ok(r.rows_affected() > 0)
+    update_held(
+        db,
+        sqlx::query(&format!(
+            "UPDATE jobs SET lease_expires_at = $1 WHERE {}",
+            held(2)
+        ))
+        .bind(now_ms() + lease_ms),
+        lease,
+    )
+    .await
 }
 
 /// Records progress and appends it to the job's stream (for RunPod's `stream`); false (nothing
@@ -276,27 +292,27 @@ pub struct Finish<'a> {
 /// Ends a job this worker holds; does nothing (returns false) if it was cancelled or reclaimed
 /// meanwhile.
 pub async fn finish(db: &Db, lease: Lease<'_>, f: &Finish<'_>) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(&format!(
-        "UPDATE jobs SET status = $1, output = $2, error = $3, finished_at = $4, \
+    update_held(
+        db,
+        sqlx::query(&format!(
+            "UPDATE jobs SET status = $1, output = $2, error = $3, finished_at = $4, \
          gpu_ms = gpu_ms + $5, cost_usd = cost_usd + $6, lease_expires_at = NULL, \
          progress = CASE WHEN $1 = 'COMPLETED' THEN 100 ELSE progress END, \
          stage = CASE WHEN $1 = 'COMPLETED' THEN 'done' ELSE stage END, \
          message = CASE WHEN $1 = 'COMPLETED' THEN 'completed' ELSE $7 END \
          WHERE {}",
-        held(8)
-    ))
-    .bind(f.status.as_str())
-    .bind(f.output)
-    .bind(f.error)
-    .bind(now_ms())
-    .bind(f.gpu_ms)
-    .bind(f.cost_usd)
-    .bind(f.error.unwrap_or(""))
-    .bind(lease.id)
-    .bind(lease.epoch)
-    .execute(&db.pool)
-    .await?;
-    Ok(r.rows_affected() > 0)
+            held(8)
+        ))
+        .bind(f.status.as_str())
+        .bind(f.output)
+        .bind(f.error)
+        .bind(now_ms())
+        .bind(f.gpu_ms)
+        .bind(f.cost_usd)
+        .bind(f.error.unwrap_or("")),
+        lease,
+    )
+    .await
 }
 
 /// Puts a failed attempt back in the queue, runnable from `not_before`.
@@ -308,22 +324,22 @@ pub async fn requeue_after_failure(
     gpu_ms: i64,
     cost_usd: f64,
 ) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(&format!(
-        "UPDATE jobs SET status = 'IN_QUEUE', error = $1, not_before = $2, worker_id = NULL, \
+    update_held(
+        db,
+        sqlx::query(&format!(
+            "UPDATE jobs SET status = 'IN_QUEUE', error = $1, not_before = $2, worker_id = NULL, \
          lease_expires_at = NULL, retried = retried + 1, gpu_ms = gpu_ms + $3, \
          cost_usd = cost_usd + $4, stage = 'queued', message = 'retrying after: ' || $1 \
          WHERE {}",
-        held(5)
-    ))
-    .bind(error)
-    .bind(not_before)
-    .bind(gpu_ms)
-    .bind(cost_usd)
-    .bind(lease.id)
-    .bind(lease.epoch)
-    .execute(&db.pool)
-    .await?;
-    Ok(r.rows_affected() > 0)
+            held(5)
+        ))
+        .bind(error)
+        .bind(not_before)
+        .bind(gpu_ms)
+        .bind(cost_usd),
+        lease,
+    )
+    .await
 }
 
 /// Cancels a queued or running job; returns the job afterwards (`None` if unknown).

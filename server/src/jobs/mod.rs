@@ -27,8 +27,8 @@ use crate::blob::BlobStore;
 use crate::db::jobs::{self as q, Job, JobStatus};
 use crate::db::{now_ms, Db};
 use crate::error::ServerError;
+use crate::gpu::SharedGpu;
 use crate::net::HostGuard;
-use crate::state::SharedGpu;
 use splatpod::api::JobStatusBody;
 
 /// Settings of the worker pool.

@@ -10,7 +10,7 @@ use splatpod::api::{
 
 use super::tasks::{features, Run, TaskError};
 use super::{sfm_task, train_task};
-use crate::db::{artifacts, images};
+use crate::db::artifacts;
 
 /// Longer side of the photos for feature extraction (and so SfM) by preset.
 pub fn feature_side(quality: Quality) -> u32 {
@@ -67,13 +67,7 @@ pub(super) async fn reconstruct(
     project_id: &str,
     input: &JobInput,
 ) -> Result<ReconstructOutput, TaskError> {
-    let inner = &run.svc.inner;
-    let count = images::list(&inner.db, project_id).await?.len();
-    if count < 2 {
-        return Err(TaskError::Permanent(format!(
-            "reconstruction needs at least two photos; project {project_id} has {count}"
-        )));
-    }
+    run.photos_for(project_id, "reconstruction").await?;
     let quality = input.quality.unwrap_or_default();
     // Features and SfM at the preset's side; training keeps its own preset unless `max_side`
     // says otherwise.

@@ -13,7 +13,7 @@ use super::tasks::{self, TaskError};
 use super::{sleep_task, JobService};
 use crate::db::jobs::{self as q, Finish, Job, JobStatus};
 use crate::db::{now_ms, workers};
-use crate::state::{read_gpu, GpuState};
+use crate::gpu::{read_gpu, GpuState};
 
 /// Waits for the GPU, then claims and starts jobs while slots are free.
 pub async fn dispatch(svc: JobService) {

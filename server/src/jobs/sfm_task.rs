@@ -11,7 +11,7 @@ use splatpod::sfm::prepare::{sfm_input, FeaturedImage};
 use splatpod::sfm::{colmap, pipeline, transforms};
 
 use super::tasks::{features, sub_span, Run, TaskError};
-use crate::db::{artifacts, images, projects};
+use crate::db::{artifacts, projects};
 
 /// The features stage's share of the job's progress when it has to run.
 const FEATURES_SHARE: f64 = 60.0;
@@ -22,13 +22,7 @@ pub(super) async fn sfm(
     input: &JobInput,
 ) -> Result<SfmOutput, TaskError> {
     let inner = &run.svc.inner;
-    let imgs = images::list(&inner.db, project_id).await?;
-    if imgs.len() < 2 {
-        return Err(TaskError::Permanent(format!(
-            "structure-from-motion needs at least two photos; project {project_id} has {}",
-            imgs.len()
-        )));
-    }
+    let imgs = run.photos_for(project_id, "structure-from-motion").await?;
     // Features first, unless every photo has them and the matches exist.
     let mut have_all = artifacts::get(&inner.db, project_id, "matches.json")
         .await?

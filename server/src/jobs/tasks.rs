@@ -14,7 +14,9 @@ use crate::db::jobs::Job;
 use crate::db::{artifacts, images, projects};
 use crate::error::ServerError;
 use crate::ingest::{ingest_image, Ingested};
+use crate::thumbnail::{self, RenderError};
 use splatpod::api::{FeaturesOutput, MatchesArtifact, PairMatches, RenderOutput};
+use splatpod::render::VIEWER_BACKGROUND;
 
 /// Why a task stopped early.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +39,16 @@ impl From<ServerError> for TaskError {
             | ServerError::TooLarge(m)
             | ServerError::UnsupportedMedia(m) => TaskError::Permanent(m),
             ServerError::Format(f) => TaskError::Permanent(f.to_string()),
+            other => TaskError::Transient(other.to_string()),
+        }
+    }
+}
+
+impl From<RenderError> for TaskError {
+    fn from(e: RenderError) -> Self {
+        match e {
+            RenderError::Scene(e) => TaskError::Permanent(e.to_string()),
+            RenderError::Gpu(e) => e.into(),
             other => TaskError::Transient(other.to_string()),
         }
     }
@@ -98,6 +110,23 @@ impl Run<'_> {
     /// Narrows (or moves) the range later progress maps to.
     pub fn set_span(&self, span: (f64, f64)) {
         *self.span.lock().unwrap_or_else(|p| p.into_inner()) = span;
+    }
+
+    /// The project's photos, for a stage (`what`) that needs at least two (a permanent error
+    /// otherwise).
+    pub async fn photos_for(
+        &self,
+        project_id: &str,
+        what: &str,
+    ) -> Result<Vec<crate::db::images::Image>, TaskError> {
+        let imgs = images::list(&self.svc.inner.db, project_id).await?;
+        if imgs.len() < 2 {
+            return Err(TaskError::Permanent(format!(
+                "{what} needs at least two photos; project {project_id} has {}",
+                imgs.len()
+            )));
+        }
+        Ok(imgs)
     }
 
     /// A stored photo decoded off the async threads, its longer side at most `max_side`.
@@ -319,8 +348,7 @@ pub(super) async fn features(
 /// Scene artifact names the render task looks for, in order.
 pub const SCENE_NAMES: [&str; 3] = ["scene.ply", "scene.spz", "scene.splat"];
 
-/// A `w × h` PNG of `scene` (project thumbnails): from the project's start view (a capture
-/// camera, see [`crate::start_view`]) when it has camera poses, else framed from the front.
+/// A `w × h` PNG of `scene` (project thumbnails), from [`crate::thumbnail::thumbnail_camera`].
 pub(super) async fn thumbnail_png(
     run: &Run<'_>,
     project_id: &str,
@@ -328,23 +356,11 @@ pub(super) async fn thumbnail_png(
     w: u32,
     h: u32,
 ) -> Result<Vec<u8>, TaskError> {
-    use glam::Vec3;
-    use splatpod::render::{Camera, GpuScene, Renderer, VIEWER_BACKGROUND, VIEWER_FOV_Y};
     let inner = &run.svc.inner;
-    let fov = VIEWER_FOV_Y;
     let start = crate::start_view::for_project(&inner.db, &inner.blobs, project_id).await?;
-    let cam = match start {
-        Some(v) => Camera::look_at(v.eye.into(), v.target.into(), v.up.into(), fov, w, h),
-        None => Camera::frame_points(&scene.positions, Vec3::Z, Vec3::NEG_Y, fov, w, h),
-    };
-    let ctx = run.ctx;
-    let gpu_scene =
-        GpuScene::upload(ctx, scene).map_err(|e| TaskError::Permanent(e.to_string()))?;
-    let mut renderer =
-        Renderer::new(ctx, gpu_scene).map_err(|e| TaskError::Permanent(e.to_string()))?;
-    renderer.render(&cam, VIEWER_BACKGROUND).await?;
-    let image = renderer.read_image().await?;
-    Ok(crate::render::opaque_png(&image)?)
+    let cam = thumbnail::thumbnail_camera(start.as_ref(), &scene.positions, w, h);
+    let frame = thumbnail::render_png(run.ctx, scene, &cam, VIEWER_BACKGROUND).await?;
+    Ok(frame.png)
 }
 
 async fn render(

@@ -1,5 +1,5 @@
-//! `splatpod-server bench-api`: a bounded load test of job-status polling on loopback. Starts
-//! this binary as a server on a free port with a throw-away data folder, queues one real job,
+//! `splatpod-bench api`: a bounded load test of job-status polling on loopback. Starts a
+//! `splatpod-server` (built beside this binary) on a free port with a throw-away data folder, queues one real job,
 //! then polls `GET /v2/{endpoint}/status/{id}` from many keep-alive connections for a fixed
 //! time and records polls per second and latency percentiles in `bench/results/api.json`.
 
@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use serde_json::{json, Map};
 
-use crate::error::ServerError;
-use crate::spawn::LocalServer;
+use crate::error::BenchError;
+use crate::server::ApiServer;
 
 #[derive(Debug, Args)]
 pub struct LoadTestArgs {
@@ -39,18 +39,17 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
     sorted[i] as f64 / 1000.0
 }
 
-pub async fn run(args: LoadTestArgs) -> Result<(), ServerError> {
+pub async fn run(args: LoadTestArgs) -> Result<(), BenchError> {
     let db_env: Vec<(&str, &str)> = args
         .database_url
         .as_deref()
         .map(|u| vec![("SPLATPOD_DATABASE_URL", u)])
         .unwrap_or_default();
-    let server = LocalServer::start("load", &db_env).await?;
+    let server = ApiServer::start("load", &db_env).await?;
     let key = &server.key;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.connections)
-        .build()
-        .map_err(|e| ServerError::Bench(e.to_string()))?;
+        .build()?;
     // One real job: a render of a project without a scene, which ends FAILED with a message.
     let project = server.project(&client, "loadtest").await?;
     let id = server
@@ -91,7 +90,7 @@ pub async fn run(args: LoadTestArgs) -> Result<(), ServerError> {
     for t in tasks {
         let (lat, e) = t
             .await
-            .map_err(|e| ServerError::Bench(format!("load task: {e}")))?;
+            .map_err(|e| BenchError::Failed(format!("load task: {e}")))?;
         all.extend(lat);
         errors += e;
     }
@@ -138,6 +137,6 @@ pub async fn run(args: LoadTestArgs) -> Result<(), ServerError> {
         percentile(&all, 0.5),
         percentile(&all, 0.99)
     );
-    crate::bench::merge_into(&args.out, fields)?;
+    crate::results::merge_into(&args.out, fields)?;
     Ok(())
 }

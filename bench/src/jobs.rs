@@ -1,5 +1,5 @@
-//! `splatpod-server bench-jobs`: the features task end to end through the job API, as a client
-//! sees it. Starts this binary as a server, uploads a folder of photos, runs one `features` job
+//! `splatpod-bench jobs`: the features task end to end through the job API, as a client
+//! sees it. Starts a `splatpod-server` (built beside this binary), uploads a folder of photos, runs one `features` job
 //! (GPU SIFT on every photo, exhaustive GPU matching), and records the job's wall time split by
 //! stage (from its progress stream), GPU-seconds, and per-image / per-pair figures in
 //! `bench/results/jobs.json`.
@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use serde_json::{json, Map};
 
-use crate::error::ServerError;
-use crate::spawn::LocalServer;
+use crate::error::BenchError;
+use crate::server::ApiServer;
 
 #[derive(Debug, Args)]
 pub struct JobBenchArgs {
@@ -28,15 +28,15 @@ pub struct JobBenchArgs {
     pub commit: String,
 }
 
-pub async fn run(args: JobBenchArgs) -> Result<(), ServerError> {
-    let photos = crate::bench::photo_paths(&args.images)?;
+pub async fn run(args: JobBenchArgs) -> Result<(), BenchError> {
+    let photos = splatpod_server::sfm_cli::photo_paths(&args.images)?;
     if photos.is_empty() {
-        return Err(ServerError::Bench(format!(
+        return Err(BenchError::Failed(format!(
             "no photos in {}",
             args.images.display()
         )));
     }
-    let server = LocalServer::start("jobs", &[]).await?;
+    let server = ApiServer::start("jobs", &[]).await?;
     let http = reqwest::Client::new();
     let pid = server.project(&http, "bench").await?;
     let mut form = reqwest::multipart::Form::new();
@@ -91,7 +91,7 @@ pub async fn run(args: JobBenchArgs) -> Result<(), ServerError> {
         .call(http.get(server.url(&format!("/v2/{{ep}}/status/{id}"))))
         .await?;
     if status != "COMPLETED" {
-        return Err(ServerError::Bench(format!("job ended {status}: {body}")));
+        return Err(BenchError::Failed(format!("job ended {status}: {body}")));
     }
     let at = |stage: &str| first_seen.iter().find(|(s, _)| s == stage).map(|(_, t)| *t);
     let n = photos.len() as f64;
@@ -100,7 +100,7 @@ pub async fn run(args: JobBenchArgs) -> Result<(), ServerError> {
         (Some(f), Some(m)) => (m - f, total_ms - m),
         _ => (f64::NAN, f64::NAN),
     };
-    let gpu = crate::spawn::adapter_line(&server).await;
+    let gpu = server.adapter_line().await;
     let mut fields = Map::new();
     fields.insert("name".into(), json!("jobs"));
     fields.insert("device".into(), json!(gpu));
@@ -135,5 +135,5 @@ pub async fn run(args: JobBenchArgs) -> Result<(), ServerError> {
         feat_ms / n,
         match_ms / pairs.max(1.0)
     );
-    crate::bench::write_result(&args.out, fields)
+    crate::results::write_result(&args.out, fields)
 }

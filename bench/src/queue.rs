@@ -1,4 +1,4 @@
-//! `splatpod-server bench-queue`: throughput of the job queue itself. N concurrent workers (each
+//! `splatpod-bench queue`: throughput of the job queue itself. N concurrent workers (each
 //! with its own worker id, sharing one connection pool as worker processes share the database)
 //! claim no-op jobs (`FOR UPDATE SKIP LOCKED` on PostgreSQL) and end them through the fenced
 //! `finish`, until the queue is empty; jobs per second per N go to `bench/results/queue.json`.
@@ -12,9 +12,10 @@ use std::time::Instant;
 use clap::Args;
 use serde_json::{json, Map};
 
-use crate::db::jobs::{self as q, Finish, JobStatus, NewJob};
-use crate::db::{new_id, Db};
-use crate::error::ServerError;
+use splatpod_server::db::jobs::{self as q, Finish, JobStatus, NewJob};
+use splatpod_server::db::{new_id, Backend, Db};
+
+use crate::error::BenchError;
 
 #[derive(Debug, Args)]
 pub struct QueueBenchArgs {
@@ -42,12 +43,12 @@ struct Round {
     claim_p99_ms: f64,
 }
 
-pub async fn run(args: QueueBenchArgs) -> Result<(), ServerError> {
+pub async fn run(args: QueueBenchArgs) -> Result<(), BenchError> {
     let scratch = std::env::temp_dir().join(format!("splatpod-queuebench-{}", new_id()));
     std::fs::create_dir_all(&scratch)?;
     let db = Db::open(Some(&args.database_url), &scratch).await?;
     let version: String = match db.backend {
-        crate::db::Backend::Postgres => {
+        Backend::Postgres => {
             let show = |what: &'static str| {
                 let db = db.clone();
                 async move {
@@ -63,7 +64,7 @@ pub async fn run(args: QueueBenchArgs) -> Result<(), ServerError> {
                 show("synchronous_commit").await?
             )
         }
-        crate::db::Backend::Sqlite => "SQLite".into(),
+        Backend::Sqlite => "SQLite".into(),
     };
     let mut fields = Map::new();
     fields.insert("name".into(), json!("queue"));
@@ -98,11 +99,11 @@ pub async fn run(args: QueueBenchArgs) -> Result<(), ServerError> {
     }
     fields.insert("best_jobs_per_s".into(), json!(best.round()));
     let _ = std::fs::remove_dir_all(&scratch);
-    crate::bench::merge_into(&args.out, fields)?;
+    crate::results::merge_into(&args.out, fields)?;
     Ok(())
 }
 
-async fn round(db: &Db, workers: usize, jobs: usize) -> Result<Round, ServerError> {
+async fn round(db: &Db, workers: usize, jobs: usize) -> Result<Round, BenchError> {
     let endpoint = format!("queuebench-{}", &new_id()[..8]);
     let input = r#"{"task":"sleep","iterations":1}"#;
     for _ in 0..jobs {
@@ -157,7 +158,7 @@ async fn round(db: &Db, workers: usize, jobs: usize) -> Result<Round, ServerErro
     for h in handles {
         let got = h
             .await
-            .map_err(|e| ServerError::Bench(format!("worker task: {e}")))??;
+            .map_err(|e| BenchError::Failed(format!("worker task: {e}")))??;
         lat.extend(got);
     }
     let secs = start.elapsed().as_secs_f64();
@@ -173,7 +174,7 @@ async fn round(db: &Db, workers: usize, jobs: usize) -> Result<Round, ServerErro
         .execute(&db.pool)
         .await?;
     if lat.len() != jobs || done != jobs || completed != jobs as i64 {
-        return Err(ServerError::Bench(format!(
+        return Err(BenchError::Failed(format!(
             "{workers} workers: {} claims, {done} finishes, {completed} completed once, of {jobs}",
             lat.len()
         )));

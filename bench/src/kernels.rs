@@ -1,4 +1,4 @@
-//! `splatpod-server bench`: GPU benchmarks that write `bench/results/NAME.json`.
+//! `splatpod-bench sort|render|match|extract|capture|strecha`: GPU benchmarks that write `bench/results/NAME.json`.
 //!
 //! Each result holds the device, the commit, and numeric fields named with their unit; where a
 //! peer exists (torch.sort for the sort), its figure sits beside ours with the ratio.
@@ -12,22 +12,14 @@ use serde_json::{json, Map, Value};
 use splatpod::gpu::{read_buffer, storage_buffer, storage_buffer_init, GpuContext};
 use splatpod::sort::RadixSort;
 
-use crate::cli::{
-    BenchArgs, BenchKind, ExtractBenchArgs, MatchBenchArgs, RenderBenchArgs, SortBenchArgs,
+use splatpod_server::sfm_cli::photo_paths;
+
+use crate::args::{
+    CaptureBenchArgs, ExtractBenchArgs, MatchBenchArgs, RenderBenchArgs, SortBenchArgs,
     StrechaBenchArgs,
 };
-use crate::error::ServerError;
-
-pub async fn run(args: BenchArgs) -> Result<(), ServerError> {
-    match args.which {
-        BenchKind::Sort(a) => sort(a).await,
-        BenchKind::Render(a) => render(a).await,
-        BenchKind::Match(a) => match_pairs(a).await,
-        BenchKind::Strecha(a) => strecha(a).await,
-        BenchKind::Extract(a) => extract(a).await,
-        BenchKind::Capture(a) => capture(a).await,
-    }
-}
+use crate::error::BenchError;
+use crate::results::{merge_into, write_result};
 
 /// The fields every result file starts with: its name, the device (adapter, backend, driver)
 /// and the commit measured.
@@ -54,7 +46,7 @@ async fn time_sort(
     iterations: u32,
     chunks: Option<u32>,
     bar: &ProgressBar,
-) -> Result<f64, ServerError> {
+) -> Result<f64, BenchError> {
     let mut rng = SmallRng::seed_from_u64(n as u64);
     let keys: Vec<u32> = (0..n).map(|_| rng.random()).collect();
     let values: Vec<u32> = (0..n).collect();
@@ -120,7 +112,7 @@ async fn time_sort(
     let mut want = keys;
     want.sort_unstable();
     if got != want {
-        return Err(ServerError::Bench(format!(
+        return Err(BenchError::Failed(format!(
             "GPU sort of {n} keys was wrong"
         )));
     }
@@ -160,7 +152,7 @@ fn torch_peer(args: &SortBenchArgs, sizes: &[u32]) -> Option<Value> {
     }
 }
 
-async fn sort(args: SortBenchArgs) -> Result<(), ServerError> {
+pub async fn sort(args: SortBenchArgs) -> Result<(), BenchError> {
     let ctx = GpuContext::new().await?;
     let sorter = RadixSort::new(&ctx);
     let sizes: Vec<u32> = args.sizes_m.iter().map(|m| m << 20).collect();
@@ -243,7 +235,7 @@ fn median(mut v: Vec<f64>) -> f64 {
     v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
-async fn render(args: RenderBenchArgs) -> Result<(), ServerError> {
+pub async fn render(args: RenderBenchArgs) -> Result<(), BenchError> {
     use glam::Vec3;
     use splatpod::render::{Camera, GpuScene, Renderer};
 
@@ -346,7 +338,7 @@ fn random_descriptors(n: u32, seed: u64) -> splatpod::features::Descriptors {
     splatpod::features::Descriptors::from_bytes(&raw)
 }
 
-async fn match_pairs(args: MatchBenchArgs) -> Result<(), ServerError> {
+pub async fn match_pairs(args: MatchBenchArgs) -> Result<(), BenchError> {
     use splatpod::features::{match_descriptors, MatchOptions};
     let ctx = GpuContext::new().await?;
     let a = random_descriptors(args.features, 1);
@@ -374,49 +366,12 @@ async fn match_pairs(args: MatchBenchArgs) -> Result<(), ServerError> {
     merge_into(&args.out, fields)
 }
 
-/// Adds `fields` to the JSON object in `out` (keeping figures other benchmarks wrote there).
-pub fn merge_into(out: &std::path::Path, fields: Map<String, Value>) -> Result<(), ServerError> {
-    let mut merged: Map<String, Value> = std::fs::read_to_string(out)
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default();
-    merged.extend(fields);
-    write_result(out, merged)
-}
-
-/// The JPEG and PNG files in `dir`, sorted by name (the benchmarks' photo sets).
-pub fn photo_paths(dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>, ServerError> {
-    let mut paths: Vec<_> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "jpg" | "jpeg" | "png"))
-        })
-        .collect();
-    paths.sort();
-    Ok(paths)
-}
-
-/// Writes `fields` as the JSON object in `out`, replacing the file.
-pub fn write_result(out: &std::path::Path, fields: Map<String, Value>) -> Result<(), ServerError> {
-    if let Some(dir) = out.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::write(
-        out,
-        serde_json::to_string_pretty(&Value::Object(fields))? + "\n",
-    )?;
-    println!("wrote {}", out.display());
-    Ok(())
-}
-
 /// Our matches and inlier fraction for one `scene:i:j` pair.
 async fn strecha_pair(
     ctx: &GpuContext,
     args: &StrechaBenchArgs,
     spec: &str,
-) -> Result<(usize, f64), ServerError> {
+) -> Result<(usize, f64), BenchError> {
     use splatpod::features::sift::SiftParams;
     use splatpod::features::{
         extract_features_cpu, fraction_within, fundamental, match_descriptors, CalibratedCamera,
@@ -424,13 +379,13 @@ async fn strecha_pair(
     };
     let parts: Vec<&str> = spec.split(':').collect();
     let [scene, i, j] = parts[..] else {
-        return Err(ServerError::BadInput(format!(
+        return Err(BenchError::BadInput(format!(
             "pair `{spec}` is not scene:i:j"
         )));
     };
     let index = |k: &str| {
         k.parse::<u32>()
-            .map_err(|_| ServerError::BadInput(format!("`{k}` in `{spec}` is not an image index")))
+            .map_err(|_| BenchError::BadInput(format!("`{k}` in `{spec}` is not an image index")))
     };
     let (i, j) = (index(i)?, index(j)?);
     let root = args.datasets.join(scene);
@@ -441,16 +396,16 @@ async fn strecha_pair(
         contrast_threshold: 0.02,
         ..SiftParams::default()
     };
-    let image = |k: u32| -> Result<_, ServerError> {
+    let image = |k: u32| -> Result<_, BenchError> {
         let path = root.join("images").join(format!("{k:04}.jpg"));
         let bytes = std::fs::read(&path)?;
         extract_features_cpu(&bytes, None, Some(args.max_side), &params)
-            .map_err(|e| ServerError::BadInput(format!("{}: {e}", path.display())))
+            .map_err(|e| BenchError::BadInput(format!("{}: {e}", path.display())))
     };
-    let camera = |k: u32| -> Result<_, ServerError> {
+    let camera = |k: u32| -> Result<_, BenchError> {
         let path = root.join("gt_cameras").join(format!("{k:04}.jpg.camera"));
         CalibratedCamera::from_strecha(&std::fs::read_to_string(&path)?)
-            .map_err(|e| ServerError::BadInput(format!("{}: {e}", path.display())))
+            .map_err(|e| BenchError::BadInput(format!("{}: {e}", path.display())))
     };
     let (a, b) = (image(i)?, image(j)?);
     let f = fundamental(&camera(i)?, &camera(j)?, a.scale);
@@ -467,7 +422,7 @@ async fn strecha_pair(
     ))
 }
 
-async fn strecha(args: StrechaBenchArgs) -> Result<(), ServerError> {
+pub async fn strecha(args: StrechaBenchArgs) -> Result<(), BenchError> {
     let ctx = GpuContext::new().await?;
     // Matching is exact integer arithmetic: these figures do not depend on the GPU, so they get
     // their own provenance fields and leave the file's `device` (speed figures) alone.
@@ -539,7 +494,7 @@ async fn strecha(args: StrechaBenchArgs) -> Result<(), ServerError> {
     merge_into(&args.out, fields)
 }
 
-async fn extract(args: ExtractBenchArgs) -> Result<(), ServerError> {
+pub async fn extract(args: ExtractBenchArgs) -> Result<(), BenchError> {
     use splatpod::features::sift::SiftParams;
     use splatpod::features::SiftGpu;
     use splatpod::images::{decode_image, DecodeOptions};
@@ -554,7 +509,7 @@ async fn extract(args: ExtractBenchArgs) -> Result<(), ServerError> {
     };
     let paths = photo_paths(&args.images)?;
     if paths.is_empty() {
-        return Err(ServerError::BadInput(format!(
+        return Err(BenchError::BadInput(format!(
             "no images in {}",
             args.images.display()
         )));
@@ -568,7 +523,7 @@ async fn extract(args: ExtractBenchArgs) -> Result<(), ServerError> {
     for path in &paths {
         decoded.push(
             decode_image(&std::fs::read(path)?, None, &options)
-                .map_err(|e| ServerError::BadInput(format!("{}: {e}", path.display())))?,
+                .map_err(|e| BenchError::BadInput(format!("{}: {e}", path.display())))?,
         );
     }
     let (mut times, mut counts) = (Vec::new(), Vec::new());
@@ -626,13 +581,13 @@ async fn extract(args: ExtractBenchArgs) -> Result<(), ServerError> {
 /// The capture check on phone-sized photos: each photo is made a 4000x3000 JPEG (upscaled, in
 /// memory), then timed as the capture page runs it: decode + downscale to 1600 px on the CPU,
 /// then sharpness, SIFT and matching to the previous photo on the GPU (`CaptureAnalyzer`).
-async fn capture(args: crate::cli::CaptureBenchArgs) -> Result<(), ServerError> {
+pub async fn capture(args: CaptureBenchArgs) -> Result<(), BenchError> {
     use splatpod::features::CaptureAnalyzer;
     use splatpod::images::{decode_image, DecodeOptions};
 
     let paths = photo_paths(&args.images)?;
     if paths.len() < 2 {
-        return Err(ServerError::BadInput(format!(
+        return Err(BenchError::BadInput(format!(
             "need at least two photos in {}",
             args.images.display()
         )));
@@ -640,7 +595,7 @@ async fn capture(args: crate::cli::CaptureBenchArgs) -> Result<(), ServerError> 
     let mut jpegs = Vec::new();
     for p in &paths {
         let img = image::open(p)
-            .map_err(|e| ServerError::BadInput(format!("{}: {e}", p.display())))?
+            .map_err(|e| BenchError::BadInput(format!("{}: {e}", p.display())))?
             .resize_exact(4000, 3000, image::imageops::FilterType::Triangle)
             .to_rgb8();
         let mut out = Vec::new();
@@ -655,8 +610,8 @@ async fn capture(args: crate::cli::CaptureBenchArgs) -> Result<(), ServerError> 
     // The first photo warms the pipelines up and is not timed.
     for (n, bytes) in std::iter::once(&jpegs[0]).chain(jpegs.iter()).enumerate() {
         let t = std::time::Instant::now();
-        let img = decode_image(bytes, None, &options)
-            .map_err(|e| ServerError::BadInput(e.to_string()))?;
+        let img =
+            decode_image(bytes, None, &options).map_err(|e| BenchError::BadInput(e.to_string()))?;
         let d = t.elapsed().as_secs_f64() * 1e3;
         let t = std::time::Instant::now();
         let q = analyzer
