@@ -33,6 +33,7 @@ const version = await browser.version();
 const pages = {
   home: ["/", {}],
   capture: ["/capture", {}],
+  // A returning person's visit: storage (the key) and the HTTP cache are kept.
   project: [`/project/${project}`, { disableStorageReset: true }],
   share: [`/s/${token}`, {}],
 };
@@ -63,6 +64,20 @@ for (const [name, [path, flags]] of Object.entries(pages)) {
       (c) => lhr.categories[c]?.auditRefs.some((r) => r.id === a.id && r.weight > 0)))
     .map((a) => a.id);
   result[`failed_audits_${name}`] = failed;
+}
+
+// The audited project page is the project itself (the key in storage was accepted), and the
+// share page names it: both read from the pages as a person would see them.
+for (const [name, path] of [["project", `/project/${project}`], ["share", `/s/${token}`]]) {
+  const page = await browser.newPage();
+  await page.goto(base + path, { waitUntil: "networkidle0" });
+  const selector = name === "project" ? "#project-name" : "#share-title";
+  const title = await page
+    .waitForSelector(selector, { timeout: 30000 })
+    .then((el) => el.evaluate((e) => e.textContent))
+    .catch(() => null);
+  result[`shows_the_project_${name}`] = title === "Fountain" ? 1 : 0;
+  await page.close();
 }
 
 // Installability as Chromium itself judges it (manifest, icons, service worker with fetch).
