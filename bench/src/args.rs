@@ -70,6 +70,9 @@ pub struct MatchBenchArgs {
     /// Timed pairs (after one warm-up).
     #[arg(long, default_value_t = 10)]
     pub pairs: u32,
+    /// Time only the native CPU matcher (a machine whose adapter is a software one).
+    #[arg(long)]
+    pub cpu_only: bool,
     #[arg(long, default_value = "bench/results/features.json")]
     pub out: PathBuf,
     /// Commit being measured.
