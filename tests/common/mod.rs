@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod clip;
+pub mod openapi;
 pub mod posed_set;
 
 use std::path::PathBuf;
