@@ -13,6 +13,21 @@ source .ci/postgres.sh
 source .ci/s3.sh
 python3 -c "import runpod" 2>/dev/null || python3 -m pip install --quiet --root-user-action=ignore 'runpod==1.12.0'
 python3 -c "import pycolmap" 2>/dev/null || python3 -m pip install --quiet --root-user-action=ignore 'pycolmap==4.2.1'
+# openapi-spec-validator checks /openapi.json as OpenAPI 3.1 (tests/server_jobs.rs), in its own
+# venv under .ci (Debian's python3 needs python3-venv for `-m venv`).
+if ! .ci/venv/bin/openapi-spec-validator --version >/dev/null 2>&1; then
+    rm -rf .ci/venv
+    if ! python3 -m venv .ci/venv 2>/dev/null; then
+        rm -rf .ci/venv
+        echo "setup: apt-get install python3-venv"
+        SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+        $SUDO apt-get update -q
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q python3-venv
+        python3 -m venv .ci/venv
+    fi
+    .ci/venv/bin/pip install --quiet 'openapi-spec-validator==0.9.0'
+fi
+export SPLATPOD_OPENAPI_VALIDATOR="$PWD/.ci/venv/bin/openapi-spec-validator"
 
 step() { printf '\n==> %s\n' "$*"; }
 

@@ -10,6 +10,7 @@ pub use crate::gpu::AdapterSummary;
 
 /// Where a job stands (RunPod's status names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum JobStatus {
     InQueue,
@@ -74,6 +75,7 @@ impl std::fmt::Display for JobStatus {
 /// Every error response: the message, the HTTP status, and for server faults (5xx) the request
 /// id that the server's log keeps the detail under.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub error: String,
     pub status: u16,
@@ -83,6 +85,7 @@ pub struct ErrorBody {
 
 /// `GET /health`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
     pub status: String,
     /// The job endpoint name under `/v2/`.
@@ -91,6 +94,7 @@ pub struct Health {
 
 /// `GET /readiness` once the GPU is open.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Readiness {
     pub status: String,
     pub version: String,
@@ -101,6 +105,7 @@ pub struct Readiness {
 
 /// `POST /api/projects`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewProject {
     pub name: String,
@@ -108,6 +113,7 @@ pub struct NewProject {
 
 /// A project with its counts (times in ms since the Unix epoch).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Project {
     pub id: String,
     pub name: String,
@@ -120,6 +126,7 @@ pub struct Project {
 
 /// `GET /api/projects`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProjectList {
     pub projects: Vec<Project>,
     pub limit: i64,
@@ -128,6 +135,7 @@ pub struct ProjectList {
 
 /// A stored photo.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ImageInfo {
     pub id: String,
     pub project_id: String,
@@ -145,12 +153,14 @@ pub struct ImageInfo {
 
 /// `GET /api/projects/{id}/images`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ImageList {
     pub images: Vec<ImageInfo>,
 }
 
 /// What became of one uploaded file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum UploadStatus {
     Stored,
@@ -161,6 +171,7 @@ pub enum UploadStatus {
 
 /// One file of an upload.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UploadedFile {
     pub file_name: String,
     pub status: UploadStatus,
@@ -172,6 +183,7 @@ pub struct UploadedFile {
 
 /// `POST /api/projects/{id}/images`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UploadResult {
     pub stored: u64,
     pub duplicates: u64,
@@ -182,6 +194,7 @@ pub struct UploadResult {
 /// `POST /api/projects/{id}/videos`: the frames kept from one video (the sharpest of each
 /// time window), ingested exactly like uploaded photos.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VideoUploadResult {
     /// The clip's length as the decoder measured it.
     pub duration_s: f64,
@@ -195,6 +208,7 @@ pub struct VideoUploadResult {
 
 /// A result kept with a project.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ArtifactInfo {
     pub project_id: String,
     pub name: String,
@@ -206,12 +220,14 @@ pub struct ArtifactInfo {
 
 /// `GET /api/projects/{id}/artifacts`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ArtifactList {
     pub artifacts: Vec<ArtifactInfo>,
 }
 
 /// `PUT /api/projects/{id}/artifacts/scene.*`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SceneImported {
     pub name: String,
     pub bytes: i64,
@@ -222,6 +238,7 @@ pub struct SceneImported {
 
 /// `POST /api/projects/{id}/colmap`: a COLMAP model imported for the project's photos.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ColmapImported {
     pub cameras: u64,
     /// Posed photos (each matched to an uploaded image by file name).
@@ -235,6 +252,7 @@ pub struct ColmapImported {
 
 /// `POST /api/projects/{id}/shares`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewShare {
     /// Lifetime in seconds; none = until revoked.
@@ -244,6 +262,7 @@ pub struct NewShare {
 
 /// A share link.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Share {
     pub token: String,
     /// The read-only viewer's address.
@@ -260,12 +279,14 @@ pub struct Share {
 
 /// `GET /api/projects/{id}/shares`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ShareList {
     pub shares: Vec<Share>,
 }
 
 /// The shared project as a share link shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SharedProject {
     pub name: String,
     pub image_count: i64,
@@ -273,6 +294,7 @@ pub struct SharedProject {
 
 /// `GET /api/s/{token}`: what the read-only viewer needs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SharedView {
     pub project: SharedProject,
     pub artifacts: Vec<String>,
@@ -286,6 +308,7 @@ pub struct SharedView {
 
 /// `GET /api/projects/{id}/start-view`: where the project's viewer starts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProjectStartView {
     /// A capture camera's view, when the project has camera poses.
     pub start_view: Option<StartView>,
@@ -295,6 +318,7 @@ pub struct ProjectStartView {
 /// axis at the scene's depth, and the world's up (the mean of the cameras' image-up axes), so
 /// a scene opens the way it was photographed whatever its axes.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StartView {
     pub eye: [f32; 3],
     pub target: [f32; 3],
@@ -307,6 +331,7 @@ pub struct StartView {
 /// `POST /api/projects/{id}/pairings` (full API key): a token for a phone, so the full key
 /// stays on the desktop.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewPairing {
     /// Lifetime in seconds, 1 ..= [`NewPairing::MAX_EXPIRES_IN_S`]; default
@@ -327,6 +352,7 @@ impl NewPairing {
 /// and may then only upload photos to, list the photos of, read, and start and follow jobs on
 /// this one project.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PairingCreated {
     pub id: String,
     pub project_id: String,
@@ -346,6 +372,7 @@ pub struct PairingCreated {
 
 /// A pairing as listed (without its token, which is not stored).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PairingInfo {
     pub id: String,
     pub project_id: String,
@@ -361,6 +388,7 @@ pub struct PairingInfo {
 
 /// `GET /api/projects/{id}/pairings`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PairingList {
     pub pairings: Vec<PairingInfo>,
 }
@@ -368,6 +396,7 @@ pub struct PairingList {
 /// `GET /api/pairing` with a pairing token: which project a phone that opened `/pair#TOKEN`
 /// is paired with.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PairedSession {
     pub pairing_id: String,
     pub project_id: String,
@@ -380,6 +409,7 @@ pub struct PairedSession {
 
 /// The engine task a job runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Task {
     /// SIFT features for every image, then matches between image pairs.
@@ -414,6 +444,7 @@ impl Task {
 
 /// How image pairs are chosen for matching.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum PairModeName {
     Exhaustive,
@@ -443,6 +474,7 @@ impl PairModeName {
 
 /// A job's `input`. Unknown fields are refused so typos do not pass silently.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct JobInput {
     pub task: Task,
@@ -497,6 +529,7 @@ impl JobInput {
 
 /// Per-request limits, in milliseconds (RunPod's `policy`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct JobPolicy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -507,6 +540,7 @@ pub struct JobPolicy {
 
 /// `POST /v2/{endpoint}/run` and `runsync`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RunRequest {
     pub input: JobInput,
@@ -522,6 +556,7 @@ pub struct RunRequest {
 
 /// `run` and `retry`: the job id and its status.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JobAccepted {
     pub id: String,
     pub status: JobStatus,
@@ -529,6 +564,7 @@ pub struct JobAccepted {
 
 /// `status/{id}`, `runsync`, `cancel/{id}` and the webhook body.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct JobStatusBody {
     pub id: String,
@@ -557,12 +593,14 @@ pub struct JobStatusBody {
 
 /// One chunk of `stream/{id}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StreamChunk {
     pub output: Value,
 }
 
 /// `stream/{id}`: the chunks since the previous call.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StreamBody {
     pub id: String,
     pub status: JobStatus,
@@ -573,6 +611,7 @@ pub struct StreamBody {
 
 /// `purge-queue`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PurgeResult {
     pub removed: u64,
     pub status: String,
@@ -580,6 +619,7 @@ pub struct PurgeResult {
 
 /// Job counts by state (`health`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct JobCounts {
     pub completed: u64,
@@ -593,6 +633,7 @@ pub struct JobCounts {
 
 /// Worker slots (`health`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WorkerCounts {
     pub idle: u64,
     pub running: u64,
@@ -600,6 +641,7 @@ pub struct WorkerCounts {
 
 /// The GPU as `health` reports it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct GpuHealth {
     pub ready: bool,
@@ -617,6 +659,7 @@ pub struct GpuHealth {
 
 /// `GET /v2/{endpoint}/health`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EndpointHealth {
     pub jobs: JobCounts,
     pub workers: WorkerCounts,
@@ -625,6 +668,7 @@ pub struct EndpointHealth {
 
 /// The `output` of a completed `features` job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FeaturesOutput {
     pub project_id: String,
     pub images: u64,
@@ -638,12 +682,14 @@ pub struct FeaturesOutput {
 /// `matches.json`, written by the `features` job: per image pair (image ids), the matched
 /// feature indices `[index in a, index in b]` into the images' `.spf` files.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MatchesArtifact {
     pub pairs: Vec<PairMatches>,
 }
 
 /// The matches of one image pair.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PairMatches {
     pub a: String,
     pub b: String,
@@ -652,6 +698,7 @@ pub struct PairMatches {
 
 /// A photo the `sfm` job left out, and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UnregisteredPhoto {
     /// The image's file name in the model (`{image id}.{format}`).
     pub name: String,
@@ -661,6 +708,7 @@ pub struct UnregisteredPhoto {
 
 /// The `output` of a completed `sfm` job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SfmOutput {
     pub project_id: String,
     pub images: u64,
@@ -673,6 +721,7 @@ pub struct SfmOutput {
 
 /// The `output` of a completed `train` job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TrainOutput {
     pub project_id: String,
     pub iterations: u32,
@@ -702,6 +751,7 @@ pub const RECONSTRUCT_STAGES: [(&str, f64, f64); 4] = [
 
 /// The `output` of a completed `reconstruct` job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReconstructOutput {
     pub project_id: String,
     pub quality: Quality,
@@ -717,6 +767,7 @@ pub struct ReconstructOutput {
 
 /// The `output` of a completed `render` job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RenderOutput {
     pub project_id: String,
     pub splats: u64,

@@ -1313,6 +1313,97 @@ async fn openapi_describes_every_route() {
         let s = req.send().await.expect("request").status().as_u16();
         assert_eq!(s, 401, "{method} {path}");
     }
+    validate_with_openapi_spec_validator(&spec);
+}
+
+/// Runs PyPI's `openapi-spec-validator` (OpenAPI 3.1 rules and its JSON Schema dialect) on the
+/// served document: `$SPLATPOD_OPENAPI_VALIDATOR`, else `.ci/venv` (where ./test.sh installs
+/// it), else `openapi-spec-validator` on PATH. Skipped with a message when none is installed,
+/// except in CI (`CI` set), where that fails.
+fn validate_with_openapi_spec_validator(spec: &Value) {
+    let venv = common::workspace_root().join(".ci/venv/bin/openapi-spec-validator");
+    let found = std::env::var_os("SPLATPOD_OPENAPI_VALIDATOR")
+        .map(PathBuf::from)
+        .or_else(|| venv.is_file().then_some(venv))
+        .or_else(|| {
+            let on_path = std::process::Command::new("openapi-spec-validator")
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success());
+            on_path.then(|| PathBuf::from("openapi-spec-validator"))
+        });
+    let Some(bin) = found else {
+        let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
+        assert!(
+            !ci,
+            "openapi-spec-validator is not installed (CI is set): ./test.sh installs it into \
+             .ci/venv"
+        );
+        eprintln!(
+            "SKIPPED the OpenAPI 3.1 validation of /openapi.json: openapi-spec-validator is not \
+             installed (./test.sh installs it into .ci/venv, or set SPLATPOD_OPENAPI_VALIDATOR)"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("openapi.json");
+    std::fs::write(&file, serde_json::to_vec_pretty(spec).expect("serialise")).expect("write");
+    let out = std::process::Command::new(&bin)
+        .arg(&file)
+        .output()
+        .unwrap_or_else(|e| panic!("run {}: {e}", bin.display()));
+    assert!(
+        out.status.success(),
+        "/openapi.json is not valid OpenAPI 3.1:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The client's schema check fails on a body that does not match: the same 201 body passes
+/// against the served document and fails once the document's `Project` schema is made wrong;
+/// an undocumented status, media type or path fails too.
+#[tokio::test]
+async fn response_schema_check_can_fail() {
+    use common::openapi::Spec;
+    let api = Api::start(&Backend::Sqlite, &[]).await;
+    let (s, project) = api.post("/api/projects", json!({ "name": "schema" })).await;
+    assert_eq!(s, 201, "{project}");
+    let body = project.to_string();
+    let json = Some("application/json");
+    let doc: Value = reqwest::get(api.url("/openapi.json"))
+        .await
+        .expect("spec")
+        .json()
+        .await
+        .expect("json");
+    let served = Spec::new(doc.clone());
+    served
+        .check_result("post", "/api/projects", 201, json, &body)
+        .expect("the served schema accepts the body");
+    let mut wrong = doc;
+    wrong["components"]["schemas"]["Project"]["properties"]["image_count"] =
+        json!({"type": "string"});
+    let err = Spec::new(wrong)
+        .check_result("post", "/api/projects", 201, json, &body)
+        .expect_err("a wrong schema must fail");
+    assert!(
+        err.contains("image_count") && err.contains("string"),
+        "{err}"
+    );
+    for (method, path, status, media) in [
+        ("post", "/api/projects", 418, "application/json"),
+        ("post", "/api/projects", 201, "image/png"),
+        ("get", "/api/no-such-route", 200, "application/json"),
+        ("put", "/api/projects", 201, "application/json"),
+    ] {
+        let r = served.check_result(method, path, status, Some(media), &body);
+        assert!(r.is_err(), "{method} {path} {status} {media} passed");
+    }
+    let missing_field = json!({ "id": "p", "name": "n" }).to_string();
+    assert!(served
+        .check_result("get", "/api/projects/p", 200, json, &missing_field)
+        .is_err());
 }
 
 /// The `runpod` PyPI package's endpoint client, unchanged, pointed at the server.

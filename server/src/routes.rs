@@ -6,9 +6,8 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::{Json, Router};
-use splatpod::api::{Health, Readiness};
+use splatpod::api::{ErrorBody, Health, Readiness};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
@@ -35,8 +34,6 @@ pub fn router(
                 .precompressed_gzip(),
         );
     Router::new()
-        .route("/health", get(health))
-        .route("/readiness", get(readiness))
         .merge(crate::api::router(&state, max_upload_bytes, cors_origins))
         .with_state(state)
         .fallback_service(static_files)
@@ -51,14 +48,32 @@ pub fn router(
 }
 
 /// Liveness, plus the job endpoint's name so clients (the PWA) can build `/v2/{endpoint}/` URLs.
-async fn health(State(state): State<AppState>) -> Json<Health> {
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "health",
+    responses((status = 200, description = "The server is up", body = Health))
+)]
+pub(crate) async fn health(State(state): State<AppState>) -> Json<Health> {
     Json(Health {
         status: "ok".into(),
         endpoint: state.config.endpoint.clone(),
     })
 }
 
-async fn readiness(State(state): State<AppState>) -> Result<Json<Readiness>, ServerError> {
+/// Readiness: the GPU adapter once it is open.
+#[utoipa::path(
+    get,
+    path = "/readiness",
+    tag = "health",
+    responses(
+        (status = 200, description = "The GPU is open", body = Readiness),
+        (status = 503, description = "The GPU is still opening or failed to open", body = ErrorBody)
+    )
+)]
+pub(crate) async fn readiness(
+    State(state): State<AppState>,
+) -> Result<Json<Readiness>, ServerError> {
     let adapter = state.adapter().map_err(ServerError::Unavailable)?;
     Ok(Json(Readiness {
         status: "ready".into(),

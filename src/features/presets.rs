@@ -9,6 +9,7 @@ use super::sift::SiftParams;
 /// Strecha pairs against COLMAP: doubled first octave, contrast 0.02. RootSIFT throughout
 /// (COLMAP's default too: +2–4 % matches there at equal or better epipolar accuracy).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Quality {
     /// No upsampling, default contrast, 2048 features: fast previews.

@@ -26,6 +26,7 @@ pub enum GpuError {
 
 /// The limits that matter to Splatpod's kernels, for status pages and `/readiness`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LimitsSummary {
     pub max_buffer_size: u64,
     pub max_storage_buffer_binding_size: u64,
@@ -48,6 +49,7 @@ impl From<&wgpu::Limits> for LimitsSummary {
 
 /// What the adapter says about itself, plus the limits the device was opened with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AdapterSummary {
     pub name: String,
     pub backend: String,

@@ -1,11 +1,15 @@
 //! A typed client of a `splatpod-server` under test: the server with a fresh API key on SQLite
 //! or PostgreSQL, JSON calls checked against the API's types, uploads, jobs and their status.
+//! Every response through [`Api::send`] (and [`Api::bytes`]) is also checked against the
+//! server's `/openapi.json` ([`super::openapi::Spec`]).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use splatpod::api;
 
+use super::openapi::Spec;
 use super::{create_key, server_bin, Server};
 
 /// A database for the server under test: SQLite in its data folder, or PostgreSQL.
@@ -49,6 +53,8 @@ pub struct Api {
     pub endpoint: String,
     pub env: Vec<(String, String)>,
     pub http: reqwest::Client,
+    /// The server's `/openapi.json`, which every response is checked against.
+    pub spec: Arc<Spec>,
 }
 
 impl Api {
@@ -78,12 +84,15 @@ impl Api {
         } else {
             server.wait_healthy().await;
         }
+        let http = reqwest::Client::new();
+        let spec = Arc::new(Spec::fetch(&http, &server.url("/openapi.json")).await);
         Api {
             server,
             key,
             endpoint,
             env,
-            http: reqwest::Client::new(),
+            http,
+            spec,
         }
     }
 
@@ -112,6 +121,7 @@ impl Api {
             endpoint,
             env,
             http,
+            spec,
         } = self;
         let dir = server.sigkill();
         let refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -123,6 +133,7 @@ impl Api {
             endpoint,
             env,
             http,
+            spec,
         }
     }
 
@@ -134,10 +145,17 @@ impl Api {
         &self,
         req: reqwest::RequestBuilder,
     ) -> (u16, Value, reqwest::header::HeaderMap) {
-        let res = req.send().await.expect("request");
+        let (client, req) = req.build_split();
+        let req = req.expect("request");
+        let (method, path) = (req.method().to_string(), req.url().path().to_owned());
+        let res = client.execute(req).await.expect("request");
         let status = res.status().as_u16();
         let headers = res.headers().clone();
         let text = res.text().await.expect("body");
+        let content_type = headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        self.spec.check(&method, &path, status, content_type, &text);
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
         if status >= 400 && body.is_object() {
             let e = typed::<api::ErrorBody>(&body);
@@ -175,15 +193,26 @@ impl Api {
 
     /// The raw bytes of an authenticated GET (artifacts).
     pub async fn bytes(&self, path: &str) -> Vec<u8> {
+        let url = self.url(path);
         let res = self
             .http
-            .get(self.url(path))
+            .get(&url)
             .bearer_auth(&self.key)
             .send()
             .await
             .expect("request");
         assert_eq!(res.status(), 200, "{path}");
-        res.bytes().await.expect("body").to_vec()
+        let content_type = res
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let bytes = res.bytes().await.expect("body").to_vec();
+        let text = String::from_utf8_lossy(&bytes);
+        let url_path = res_path(&url);
+        self.spec
+            .check("get", &url_path, 200, content_type.as_deref(), &text);
+        bytes
     }
 
     pub async fn project(&self, name: &str) -> String {
@@ -265,6 +294,13 @@ pub fn typed<T: serde::de::DeserializeOwned>(body: &Value) -> T {
             std::any::type_name::<T>()
         )
     })
+}
+
+/// The path of an absolute URL (no query).
+fn res_path(url: &str) -> String {
+    reqwest::Url::parse(url)
+        .map(|u| u.path().to_owned())
+        .unwrap_or_else(|e| panic!("{url}: {e}"))
 }
 
 pub fn uuid_like() -> String {

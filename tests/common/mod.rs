@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod clip;
+pub mod openapi;
 pub mod phone;
 pub mod posed_set;
 pub mod viewer;

@@ -6,6 +6,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::Json;
 use bytes::Bytes;
+use splatpod::api::ErrorBody;
 use splatpod::api::{ArtifactList, SceneImported};
 
 use super::projects::require;
@@ -16,6 +17,19 @@ use crate::error::ServerError;
 use crate::jobs::SCENE_NAMES;
 use crate::state::AppState;
 
+/// The project's artifacts.
+#[utoipa::path(
+    get,
+    path = "/api/projects/{id}/artifacts",
+    operation_id = "list_artifacts",
+    tag = "projects",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Project id")),
+    responses(
+        (status = 200, description = "The project's artifacts", body = ArtifactList),
+        (status = 404, description = "No such project", body = ErrorBody)
+    )
+)]
 pub async fn list(
     State(st): State<AppState>,
     _auth: Authed,
@@ -51,6 +65,26 @@ pub async fn send(st: &AppState, art: &Artifact) -> Result<Response, ServerError
     Ok(res)
 }
 
+/// One artifact's bytes.
+#[utoipa::path(
+    get,
+    path = "/api/projects/{id}/artifacts/{name}",
+    operation_id = "get_artifact",
+    tag = "projects",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Project id"),
+        ("name" = String, Path, description = "Artifact name (may contain `/`, e.g. `sparse/0/cameras.bin`)")),
+    responses(
+        (status = 200, description = "The artifact, with the content type it was stored with: \
+            JSON for `matches.json` and job results, PNG for `thumbnail.png`, bytes for scenes \
+            (PLY, SPZ, `.splat`), features and COLMAP models", content(
+            (serde_json::Value = "application/json"),
+            ("image/png"),
+            ("application/octet-stream")
+        )),
+        (status = 404, description = "No such project or artifact", body = ErrorBody)
+    )
+)]
 pub async fn get(
     State(st): State<AppState>,
     _auth: Authed,
@@ -66,6 +100,24 @@ pub async fn get(
 /// `PUT /api/projects/{id}/artifacts/scene.ply|scene.spz|scene.splat`: imports a splat scene
 /// (checked by the engine's parser) so it can be viewed, shared and rendered; a PLY or
 /// `.splat` import also gets a `scene.spz` copy (about a tenth of the size) for viewers.
+#[utoipa::path(
+    put,
+    path = "/api/projects/{id}/artifacts/{name}",
+    operation_id = "import_scene",
+    tag = "projects",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "Project id"),
+        ("name" = String, Path, description = "`scene.ply`, `scene.spz` or `scene.splat`")
+    ),
+    request_body(description = "The scene file", content(("application/octet-stream"))),
+    responses(
+        (status = 201, description = "Imported (PLY and `.splat` also as `scene.spz`)", body = SceneImported),
+        (status = 400, description = "Not a scene name, or not a readable scene", body = ErrorBody),
+        (status = 404, description = "No such project", body = ErrorBody),
+        (status = 413, description = "Over the scene size limit", body = ErrorBody)
+    )
+)]
 pub async fn put_scene(
     State(st): State<AppState>,
     _auth: Authed,

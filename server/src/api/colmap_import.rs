@@ -13,6 +13,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use bytes::Bytes;
 use splatpod::api::ColmapImported;
+use splatpod::api::ErrorBody;
 use splatpod::sfm::colmap::{write_binary, ModelFiles, ModelFormat};
 
 use super::projects::require;
@@ -98,6 +99,22 @@ fn find_photo<'a>(photos: &'a [Image], model_name: &str) -> Option<&'a Image> {
     }
 }
 
+/// Imports a COLMAP model posing the project's photos, for the `train` job.
+#[utoipa::path(
+    post,
+    path = "/api/projects/{id}/colmap",
+    operation_id = "import_colmap",
+    tag = "projects",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Project id")),
+    request_body(content = inline(super::openapi::ColmapModelForm), content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "Imported as `sparse/0/*.bin`", body = ColmapImported),
+        (status = 400, description = "Not a complete model, unreadable, or naming photos the project lacks", body = ErrorBody),
+        (status = 404, description = "No such project", body = ErrorBody),
+        (status = 413, description = "Over the size limit", body = ErrorBody)
+    )
+)]
 pub async fn import(
     State(st): State<AppState>,
     _auth: Authed,

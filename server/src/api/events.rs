@@ -8,6 +8,7 @@ use std::time::Duration;
 use axum::extract::{Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
+use splatpod::api::ErrorBody;
 
 use crate::auth::Caller;
 use crate::db::jobs as q;
@@ -16,6 +17,19 @@ use crate::jobs::status_body;
 use crate::state::AppState;
 
 /// The job's progress stream; a pairing token may follow jobs on its own project.
+#[utoipa::path(
+    get,
+    path = "/api/jobs/{id}/events",
+    operation_id = "job_events",
+    tag = "jobs",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "Server-Sent Events, each `data` a `JobStatusBody` \
+            (sent when it changes), then one `done` event when the job is final", content_type = "text/event-stream", body = String),
+        (status = 404, description = "No such job", body = ErrorBody)
+    )
+)]
 pub async fn events(
     State(st): State<AppState>,
     Caller(caller): Caller,

@@ -53,8 +53,51 @@ pub fn router(
     max_upload_bytes: usize,
     cors_origins: &[String],
 ) -> Router<AppState> {
-    let scene_limit = state.config.max_image_bytes.max(1 << 30);
-    let api = Router::new()
+    let api = routes(state.config.max_image_bytes, max_upload_bytes);
+    if cors_origins.is_empty() {
+        // Same-origin only: no CORS headers at all.
+        return api;
+    }
+    let origins: Vec<HeaderValue> = cors_origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o.trim()).ok())
+        .collect();
+    api.layer(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([
+                Method::GET,
+                Method::HEAD,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                HeaderName::from_static("tus-resumable"),
+                HeaderName::from_static("upload-length"),
+                HeaderName::from_static("upload-metadata"),
+                HeaderName::from_static("upload-offset"),
+            ])
+            .expose_headers([
+                header::LOCATION,
+                HeaderName::from_static("tus-resumable"),
+                HeaderName::from_static("tus-version"),
+                HeaderName::from_static("upload-offset"),
+                HeaderName::from_static("upload-length"),
+            ]),
+    )
+}
+
+/// Every route of the API with its handler and body limit, without CORS (also read by the test
+/// that compares them with `/openapi.json`).
+fn routes(max_image_bytes: usize, max_upload_bytes: usize) -> Router<AppState> {
+    let scene_limit = max_image_bytes.max(1 << 30);
+    Router::new()
+        .route("/health", get(crate::routes::health))
+        .route("/readiness", get(crate::routes::readiness))
         .route("/api/projects", post(projects::create).get(projects::list))
         .route(
             "/api/projects/{id}",
@@ -80,7 +123,7 @@ pub fn router(
             "/api/projects/{id}/uploads/{upload}",
             head(tus::head)
                 .patch(tus::patch)
-                .options(tus::options)
+                .options(tus::options_upload)
                 .layer(tus_resumable()),
         )
         .route("/api/projects/{id}/artifacts", get(artifacts::list))
@@ -127,40 +170,39 @@ pub fn router(
         .route("/v2/{endpoint}/retry/{id}", post(runpod::retry))
         .route("/v2/{endpoint}/purge-queue", post(runpod::purge_queue))
         .route("/v2/{endpoint}/health", get(runpod::health))
-        .layer(DefaultBodyLimit::max(1 << 20));
-    if cors_origins.is_empty() {
-        // Same-origin only: no CORS headers at all.
-        return api;
-    }
-    let origins: Vec<HeaderValue> = cors_origins
-        .iter()
-        .filter_map(|o| HeaderValue::from_str(o.trim()).ok())
+        .layer(DefaultBodyLimit::max(1 << 20))
+}
+
+/// Every `(method, path)` the API router serves, read from the router's `Debug` form (axum
+/// lists no routes otherwise): its route ids with their paths, and per route id each method's
+/// handler or `None`. Panics when that form changes, so the route test cannot pass vacuously.
+#[cfg(test)]
+fn route_table() -> Vec<(String, String)> {
+    const FORM: &str = "axum's Router Debug form changed: update route_table";
+    let dbg = format!("{:?}", routes(1 << 20, 1 << 20));
+    let (by_id, rest) = dbg.split_once("node: Node { paths: {").expect(FORM);
+    // The map ends at `"}` (a quote, then the brace; paths end in `}"` at most).
+    let (paths, _) = rest.split_once("\"}").expect(FORM);
+    let path_of: std::collections::HashMap<&str, &str> = paths
+        .split("RouteId(")
+        .skip(1)
+        .map(|item| {
+            let (id, rest) = item.split_once("): \"").expect(FORM);
+            (id, rest.split('"').next().expect(FORM))
+        })
         .collect();
-    api.layer(
-        CorsLayer::new()
-            .allow_origin(AllowOrigin::list(origins))
-            .allow_methods([
-                Method::GET,
-                Method::HEAD,
-                Method::POST,
-                Method::PUT,
-                Method::PATCH,
-                Method::DELETE,
-            ])
-            .allow_headers([
-                header::AUTHORIZATION,
-                header::CONTENT_TYPE,
-                HeaderName::from_static("tus-resumable"),
-                HeaderName::from_static("upload-length"),
-                HeaderName::from_static("upload-metadata"),
-                HeaderName::from_static("upload-offset"),
-            ])
-            .expose_headers([
-                header::LOCATION,
-                HeaderName::from_static("tus-resumable"),
-                HeaderName::from_static("tus-version"),
-                HeaderName::from_static("upload-offset"),
-                HeaderName::from_static("upload-length"),
-            ]),
-    )
+    let mut out = Vec::new();
+    for item in by_id.split("RouteId(").skip(1) {
+        let (id, handlers) = item.split_once("): MethodRouter(").expect(FORM);
+        let path = path_of.get(id).expect(FORM);
+        for method in [
+            "get", "head", "delete", "options", "patch", "post", "put", "trace",
+        ] {
+            let (_, handler) = handlers.split_once(&format!(" {method}: ")).expect(FORM);
+            if !handler.starts_with("None") {
+                out.push((method.to_owned(), (*path).to_owned()));
+            }
+        }
+    }
+    out
 }

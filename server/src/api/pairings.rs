@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
+use splatpod::api::ErrorBody;
 use splatpod::api::{NewPairing, PairedSession, PairingCreated, PairingInfo, PairingList};
 
 use super::base_url;
@@ -46,6 +47,20 @@ fn info(p: Pairing) -> PairingInfo {
 }
 
 /// `POST /api/projects/{id}/pairings` `{"expires_in_s"?}` → 201 [`PairingCreated`].
+#[utoipa::path(
+    post,
+    path = "/api/projects/{id}/pairings",
+    operation_id = "create_pairing",
+    tag = "pairings",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Project id")),
+    request_body(content = Option<NewPairing>, description = "Optional: the token's lifetime"),
+    responses(
+        (status = 201, description = "The token (shown only here), its link and a QR code", body = PairingCreated),
+        (status = 400, description = "A lifetime out of range", body = ErrorBody),
+        (status = 404, description = "No such project", body = ErrorBody)
+    )
+)]
 pub async fn create(
     State(st): State<AppState>,
     Authed(key): Authed,
@@ -76,6 +91,18 @@ pub async fn create(
 }
 
 /// `GET /api/projects/{id}/pairings`: every pairing of the project, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/projects/{id}/pairings",
+    operation_id = "list_pairings",
+    tag = "pairings",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Project id")),
+    responses(
+        (status = 200, description = "The project's pairings, without tokens", body = PairingList),
+        (status = 404, description = "No such project", body = ErrorBody)
+    )
+)]
 pub async fn list(
     State(st): State<AppState>,
     _auth: Authed,
@@ -91,6 +118,18 @@ pub async fn list(
 }
 
 /// `DELETE /api/projects/{id}/pairings/{pairing}`: the token stops working at once.
+#[utoipa::path(
+    delete,
+    path = "/api/projects/{id}/pairings/{pairing}",
+    operation_id = "revoke_pairing",
+    tag = "pairings",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Project id"), ("pairing" = String, Path, description = "Pairing id")),
+    responses(
+        (status = 204, description = "Revoked: the token stops working"),
+        (status = 404, description = "No such unrevoked pairing", body = ErrorBody)
+    )
+)]
 pub async fn revoke(
     State(st): State<AppState>,
     _auth: Authed,
@@ -107,6 +146,18 @@ pub async fn revoke(
 }
 
 /// `GET /api/pairing` with a pairing token: the project the phone is paired with.
+#[utoipa::path(
+    get,
+    path = "/api/pairing",
+    operation_id = "paired_session",
+    tag = "pairings",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The paired project and the token's expiry", body = PairedSession),
+        (status = 400, description = "A full API key, not a pairing token", body = ErrorBody),
+        (status = 404, description = "The paired project was deleted", body = ErrorBody)
+    )
+)]
 pub async fn session(
     State(st): State<AppState>,
     Caller(caller): Caller,

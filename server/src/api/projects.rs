@@ -4,13 +4,27 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
-use splatpod::api::{self, NewProject, ProjectList};
+use splatpod::api::{self, ErrorBody, NewProject, ProjectList};
+use utoipa::IntoParams;
 
 use crate::auth::{Authed, Caller};
 use crate::db::projects::{self, Project};
 use crate::error::ServerError;
 use crate::state::AppState;
 
+/// Creates a project.
+#[utoipa::path(
+    post,
+    path = "/api/projects",
+    operation_id = "create_project",
+    tag = "projects",
+    security(("bearer" = [])),
+    request_body = NewProject,
+    responses(
+        (status = 201, description = "Created", body = api::Project),
+        (status = 400, description = "Not a valid name (1..=200 printable characters) or body", body = ErrorBody)
+    )
+)]
 pub async fn create(
     State(st): State<AppState>,
     _auth: Authed,
@@ -27,12 +41,29 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(p.into())))
 }
 
-#[derive(Deserialize)]
+/// A page of the project list.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
+    /// Projects per page, 1..=1000 (default 100).
     pub limit: Option<i64>,
+    /// Projects to skip (default 0).
     pub offset: Option<i64>,
 }
 
+/// Lists projects, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/projects",
+    operation_id = "list_projects",
+    tag = "projects",
+    security(("bearer" = [])),
+    params(Page),
+    responses(
+        (status = 200, description = "One page of projects", body = ProjectList),
+        (status = 400, description = "A query parameter is not a number", body = ErrorBody)
+    )
+)]
 pub async fn list(
     State(st): State<AppState>,
     _auth: Authed,
@@ -56,6 +87,18 @@ pub async fn require(st: &AppState, id: &str) -> Result<Project, ServerError> {
 }
 
 /// One project; a pairing token may read its own.
+#[utoipa::path(
+    get,
+    path = "/api/projects/{id}",
+    operation_id = "get_project",
+    tag = "projects",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Project id")),
+    responses(
+        (status = 200, description = "The project with its counts", body = api::Project),
+        (status = 404, description = "No such project", body = ErrorBody)
+    )
+)]
 pub async fn get(
     State(st): State<AppState>,
     Caller(caller): Caller,
@@ -67,6 +110,17 @@ pub async fn get(
 
 /// Where the project's viewer starts (a capture camera), for the project page; a pairing token
 /// may read its own.
+#[utoipa::path(
+    get,
+    path = "/api/projects/{id}/start-view",
+    tag = "projects",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Project id")),
+    responses(
+        (status = 200, description = "A capture camera's view, or null without camera poses", body = api::ProjectStartView),
+        (status = 404, description = "No such project", body = ErrorBody)
+    )
+)]
 pub async fn start_view(
     State(st): State<AppState>,
     Caller(caller): Caller,
@@ -78,6 +132,19 @@ pub async fn start_view(
     Ok(Json(api::ProjectStartView { start_view }))
 }
 
+/// Deletes a project, its photos, artifacts, shares and pairings.
+#[utoipa::path(
+    delete,
+    path = "/api/projects/{id}",
+    operation_id = "delete_project",
+    tag = "projects",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Project id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such project", body = ErrorBody)
+    )
+)]
 pub async fn delete(
     State(st): State<AppState>,
     _auth: Authed,

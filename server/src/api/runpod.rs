@@ -9,6 +9,7 @@ use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::Json;
 use bytes::Bytes;
 use serde::Deserialize;
+use splatpod::api::ErrorBody;
 use splatpod::api::{
     EndpointHealth, GpuHealth, JobAccepted, JobCounts, JobStatusBody, PurgeResult, RunRequest,
     StreamBody, StreamChunk, WorkerCounts,
@@ -116,6 +117,21 @@ async fn submit(
     Ok(job)
 }
 
+#[utoipa::path(
+    post,
+    path = "/v2/{endpoint}/run",
+    operation_id = "run",
+    tag = "jobs",
+    security(("bearer" = [])),
+    params(("endpoint" = String, Path, description = "The job endpoint name (`/health` reports it)")),
+    request_body = RunRequest,
+    responses(
+        (status = 200, description = "Queued", body = JobAccepted),
+        (status = 400, description = "Not a valid job request (unknown fields are refused)", body = ErrorBody),
+        (status = 404, description = "No such endpoint or project", body = ErrorBody),
+        (status = 429, description = "Too many job submissions; see `Retry-After`", body = ErrorBody)
+    )
+)]
 /// Queues a job; a pairing token may queue jobs on its own project.
 pub async fn run(
     State(st): State<AppState>,
@@ -132,12 +148,29 @@ pub async fn run(
     }))
 }
 
-#[derive(Deserialize)]
+/// `runsync`'s query.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Wait {
     /// Milliseconds to wait (RunPod's `?wait=`), capped by the server's runsync bound.
     wait: Option<u64>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v2/{endpoint}/runsync",
+    operation_id = "runsync",
+    tag = "jobs",
+    security(("bearer" = [])),
+    params(("endpoint" = String, Path, description = "The job endpoint name (`/health` reports it)"), Wait),
+    request_body = RunRequest,
+    responses(
+        (status = 200, description = "The job's status once final, or when the wait ends", body = JobStatusBody),
+        (status = 400, description = "Not a valid job request (unknown fields are refused)", body = ErrorBody),
+        (status = 404, description = "No such endpoint or project", body = ErrorBody),
+        (status = 429, description = "Too many job submissions; see `Retry-After`", body = ErrorBody)
+    )
+)]
 /// Queues a job and waits for it; a pairing token may do so on its own project.
 pub async fn runsync(
     State(st): State<AppState>,
@@ -166,6 +199,19 @@ async fn find(st: &AppState, endpoint: &str, id: &str) -> Result<Job, ServerErro
     }
 }
 
+#[utoipa::path(
+    method(get, post),
+    path = "/v2/{endpoint}/status/{id}",
+    operation_id = "status",
+    tag = "jobs",
+    security(("bearer" = [])),
+    params(("endpoint" = String, Path, description = "The job endpoint name (`/health` reports it)"),
+        ("id" = String, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "Status, progress, stage, and the output or error", body = JobStatusBody),
+        (status = 404, description = "No such endpoint or job", body = ErrorBody)
+    )
+)]
 /// A job's status; a pairing token may read jobs on its own project.
 pub async fn status(
     State(st): State<AppState>,
@@ -177,6 +223,20 @@ pub async fn status(
     Ok(Json(status_body(&job)))
 }
 
+/// Progress chunks since the previous call.
+#[utoipa::path(
+    method(get, post),
+    path = "/v2/{endpoint}/stream/{id}",
+    operation_id = "stream",
+    tag = "jobs",
+    security(("bearer" = [])),
+    params(("endpoint" = String, Path, description = "The job endpoint name (`/health` reports it)"),
+        ("id" = String, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "The chunks since the previous call and the status", body = StreamBody),
+        (status = 404, description = "No such endpoint or job", body = ErrorBody)
+    )
+)]
 pub async fn stream(
     State(st): State<AppState>,
     _auth: Authed,
@@ -203,6 +263,20 @@ pub async fn stream(
     }))
 }
 
+/// Cancels a queued or running job.
+#[utoipa::path(
+    post,
+    path = "/v2/{endpoint}/cancel/{id}",
+    operation_id = "cancel",
+    tag = "jobs",
+    security(("bearer" = [])),
+    params(("endpoint" = String, Path, description = "The job endpoint name (`/health` reports it)"),
+        ("id" = String, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "The job's status after cancelling", body = JobStatusBody),
+        (status = 404, description = "No such endpoint or job", body = ErrorBody)
+    )
+)]
 pub async fn cancel(
     State(st): State<AppState>,
     _auth: Authed,
@@ -217,6 +291,22 @@ pub async fn cancel(
     Ok(Json(status_body(&job)))
 }
 
+/// Requeues a failed, timed-out or cancelled job.
+#[utoipa::path(
+    post,
+    path = "/v2/{endpoint}/retry/{id}",
+    operation_id = "retry",
+    tag = "jobs",
+    security(("bearer" = [])),
+    params(("endpoint" = String, Path, description = "The job endpoint name (`/health` reports it)"),
+        ("id" = String, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "Queued again", body = JobAccepted),
+        (status = 404, description = "No such endpoint or job", body = ErrorBody),
+        (status = 409, description = "The job is not failed, timed out or cancelled", body = ErrorBody),
+        (status = 429, description = "Too many job submissions; see `Retry-After`", body = ErrorBody)
+    )
+)]
 pub async fn retry(
     State(st): State<AppState>,
     Authed(key): Authed,
@@ -238,6 +328,19 @@ pub async fn retry(
     }))
 }
 
+/// Cancels every queued job.
+#[utoipa::path(
+    post,
+    path = "/v2/{endpoint}/purge-queue",
+    operation_id = "purge_queue",
+    tag = "jobs",
+    security(("bearer" = [])),
+    params(("endpoint" = String, Path, description = "The job endpoint name (`/health` reports it)")),
+    responses(
+        (status = 200, description = "How many queued jobs were cancelled", body = PurgeResult),
+        (status = 404, description = "No such endpoint", body = ErrorBody)
+    )
+)]
 pub async fn purge_queue(
     State(st): State<AppState>,
     _auth: Authed,
@@ -251,6 +354,19 @@ pub async fn purge_queue(
     }))
 }
 
+/// Job counts by status, worker slots and the GPU.
+#[utoipa::path(
+    get,
+    path = "/v2/{endpoint}/health",
+    operation_id = "endpoint_health",
+    tag = "jobs",
+    security(("bearer" = [])),
+    params(("endpoint" = String, Path, description = "The job endpoint name (`/health` reports it)")),
+    responses(
+        (status = 200, description = "Counts, workers and GPU", body = EndpointHealth),
+        (status = 404, description = "No such endpoint", body = ErrorBody)
+    )
+)]
 pub async fn health(
     State(st): State<AppState>,
     _auth: Authed,

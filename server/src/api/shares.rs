@@ -4,6 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Json;
+use splatpod::api::ErrorBody;
 use splatpod::api::{self, NewShare, ShareList, SharedProject, SharedView};
 
 use super::base_url;
@@ -31,6 +32,21 @@ fn share_body(base: &str, s: Share) -> Result<api::Share, ServerError> {
     })
 }
 
+/// Creates a read-only share link.
+#[utoipa::path(
+    post,
+    path = "/api/projects/{id}/shares",
+    operation_id = "create_share",
+    tag = "shares",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Project id")),
+    request_body(content = Option<NewShare>, description = "Optional: the link's lifetime"),
+    responses(
+        (status = 201, description = "The link, its embed link and a QR code", body = api::Share),
+        (status = 400, description = "A malformed body", body = ErrorBody),
+        (status = 404, description = "No such project", body = ErrorBody)
+    )
+)]
 pub async fn create(
     State(st): State<AppState>,
     _auth: Authed,
@@ -59,6 +75,19 @@ pub async fn create(
     ))
 }
 
+/// The project's share links.
+#[utoipa::path(
+    get,
+    path = "/api/projects/{id}/shares",
+    operation_id = "list_shares",
+    tag = "shares",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Project id")),
+    responses(
+        (status = 200, description = "The project's share links, revoked ones included", body = ShareList),
+        (status = 404, description = "No such project", body = ErrorBody)
+    )
+)]
 pub async fn list(
     State(st): State<AppState>,
     _auth: Authed,
@@ -75,6 +104,19 @@ pub async fn list(
     Ok(Json(ShareList { shares }))
 }
 
+/// Revokes a share link.
+#[utoipa::path(
+    delete,
+    path = "/api/shares/{token}",
+    operation_id = "revoke_share",
+    tag = "shares",
+    security(("bearer" = [])),
+    params(("token" = String, Path, description = "Share token")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 404, description = "No such share link", body = ErrorBody)
+    )
+)]
 pub async fn revoke(
     State(st): State<AppState>,
     _auth: Authed,
@@ -96,6 +138,17 @@ async fn valid(st: &AppState, token: &str) -> Result<Share, ServerError> {
 }
 
 /// `GET /api/s/{token}`: what the shared viewer needs (no key required).
+#[utoipa::path(
+    get,
+    path = "/api/s/{token}",
+    operation_id = "shared_view",
+    tag = "shares",
+    params(("token" = String, Path, description = "Share token")),
+    responses(
+        (status = 200, description = "The shared project's viewer data", body = SharedView),
+        (status = 404, description = "Unknown, expired or revoked link, or a deleted project", body = ErrorBody)
+    )
+)]
 pub async fn view(
     State(st): State<AppState>,
     Path(token): Path<String>,
@@ -130,6 +183,20 @@ pub async fn view(
 }
 
 /// `GET /api/s/{token}/{name}`: one viewer artifact of the shared project.
+#[utoipa::path(
+    get,
+    path = "/api/s/{token}/{name}",
+    operation_id = "shared_artifact",
+    tag = "shares",
+    params(
+        ("token" = String, Path, description = "Share token"),
+        ("name" = String, Path, description = "`scene.spz`, `scene.ply`, `scene.splat` or `thumbnail.png`")
+    ),
+    responses(
+        (status = 200, description = "The scene or thumbnail", content(("application/octet-stream"), ("image/png"))),
+        (status = 404, description = "Unknown link, or an artifact that is not shared or missing", body = ErrorBody)
+    )
+)]
 pub async fn artifact(
     State(st): State<AppState>,
     Path((token, name)): Path<(String, String)>,

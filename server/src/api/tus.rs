@@ -10,6 +10,7 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use splatpod::api::ErrorBody;
 use splatpod::api::Quality;
 use splatpod::images::keyframes::MAX_VIDEO_FRAMES;
 
@@ -166,6 +167,20 @@ fn with_headers(status: StatusCode, headers: &[(&'static str, String)]) -> Respo
     res
 }
 
+#[utoipa::path(
+    options,
+    path = "/api/projects/{id}/uploads",
+    operation_id = "upload_options",
+    params(("id" = String, Path, description = "Project id")),
+    tag = "uploads",
+    responses(
+        (status = 204, description = "What the server supports", headers(
+            ("Tus-Version" = String, description = "`1.0.0`"),
+            ("Tus-Extension" = String, description = "`creation`"),
+            ("Tus-Max-Size" = u64, description = "The largest upload, in bytes")
+        ))
+    )
+)]
 /// `OPTIONS`: what this server supports (no authentication, as tus asks).
 pub async fn options(State(st): State<AppState>) -> Response {
     with_headers(
@@ -178,6 +193,53 @@ pub async fn options(State(st): State<AppState>) -> Response {
     )
 }
 
+/// `OPTIONS` on an upload: as on the collection.
+#[utoipa::path(
+    options,
+    path = "/api/projects/{id}/uploads/{upload}",
+    operation_id = "upload_item_options",
+    params(("id" = String, Path, description = "Project id"),
+        ("upload" = String, Path, description = "Upload id (the last segment of `Location`)")),
+    tag = "uploads",
+    responses(
+        (status = 204, description = "What the server supports", headers(
+            ("Tus-Version" = String, description = "`1.0.0`"),
+            ("Tus-Extension" = String, description = "`creation`"),
+            ("Tus-Max-Size" = u64, description = "The largest upload, in bytes")
+        ))
+    )
+)]
+pub async fn options_upload(st: State<AppState>) -> Response {
+    options(st).await
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/projects/{id}/uploads",
+    operation_id = "create_upload",
+    tag = "uploads",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "Project id"),
+        ("Tus-Resumable" = String, Header, description = "`1.0.0`"),
+        ("Upload-Length" = u64, Header, description = "The file's size in bytes"),
+        ("Upload-Metadata" = String, Header, description = "Comma-separated `key base64(value)`: \
+            `filename`, `sha256` (hex, of the whole file; required), `kind` (`photo`, default, or \
+            `video`) and for a video `frames` or `quality`")
+    ),
+    responses(
+        (status = 201, description = "Created; send the bytes with PATCH to `Location`", headers(
+            ("Location" = String, description = "The upload's address"),
+            ("Upload-Offset" = u64, description = "`0`")
+        )),
+        (status = 400, description = "Missing or invalid `Upload-Length` or `Upload-Metadata`", body = ErrorBody),
+        (status = 404, description = "No such project", body = ErrorBody),
+        (status = 412, description = "Without `Tus-Resumable: 1.0.0`", body = ErrorBody),
+        (status = 413, description = "Over the photo or upload size limit", body = ErrorBody),
+        (status = 429, description = "Too many unfinished uploads in the project", body = ErrorBody),
+        (status = 503, description = "A video, and the server has no ffmpeg", body = ErrorBody)
+    )
+)]
 /// `POST`: a new upload of `Upload-Length` bytes into project `id`.
 pub async fn create(
     State(st): State<AppState>,
@@ -290,6 +352,24 @@ fn offsets(status: StatusCode, offset: u64, length: i64) -> Response {
     )
 }
 
+#[utoipa::path(
+    head,
+    path = "/api/projects/{id}/uploads/{upload}",
+    operation_id = "upload_offset",
+    tag = "uploads",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Project id"),
+        ("upload" = String, Path, description = "Upload id (the last segment of `Location`)"), ("Tus-Resumable" = String, Header, description = "`1.0.0`")),
+    responses(
+        (status = 200, description = "The bytes the server has", headers(
+            ("Upload-Offset" = u64, description = "Bytes received"),
+            ("Upload-Length" = u64, description = "The file's size")
+        )),
+        (status = 404, description = "No such upload (no body: HEAD)"),
+        (status = 410, description = "Expired before it was finished (no body: HEAD)"),
+        (status = 412, description = "Without `Tus-Resumable: 1.0.0` (no body: HEAD)")
+    )
+)]
 /// `HEAD`: how many bytes of the upload the server has.
 pub async fn head(
     State(st): State<AppState>,
@@ -304,6 +384,38 @@ pub async fn head(
     Ok(offsets(StatusCode::OK, offset, u.length))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/projects/{id}/uploads/{upload}",
+    operation_id = "upload_append",
+    tag = "uploads",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "Project id"),
+        ("upload" = String, Path, description = "Upload id (the last segment of `Location`)"),
+        ("Tus-Resumable" = String, Header, description = "`1.0.0`"),
+        ("Upload-Offset" = u64, Header, description = "Where these bytes start: what HEAD reported")
+    ),
+    request_body(description = "The next bytes of the file", content(("application/offset+octet-stream"))),
+    responses(
+        (status = 204, description = "Stored; the request that completes the file also checked its \
+            SHA-256 and took it in as the multipart upload does", headers(
+            ("Upload-Offset" = u64, description = "Bytes received"),
+            ("Upload-Length" = u64, description = "The file's size")
+        )),
+        (status = 400, description = "Missing or invalid `Upload-Offset`, or the finished file is not a readable photo or video", body = ErrorBody),
+        (status = 404, description = "No such upload", body = ErrorBody),
+        (status = 408, description = "The body stopped early; the bytes that arrived are kept", body = ErrorBody),
+        (status = 409, description = "`Upload-Offset` differs from the bytes the server has", body = ErrorBody),
+        (status = 410, description = "Expired before it was finished", body = ErrorBody),
+        (status = 412, description = "Without `Tus-Resumable: 1.0.0`", body = ErrorBody),
+        (status = 413, description = "Past `Upload-Length`, or a finished file over a limit", body = ErrorBody),
+        (status = 415, description = "Not `application/offset+octet-stream`, or an unreadable photo or video", body = ErrorBody),
+        (status = 423, description = "Another request is writing this upload", body = ErrorBody),
+        (status = 460, description = "The finished file's SHA-256 differs from the declared one; nothing is kept", body = ErrorBody),
+        (status = 503, description = "A video, and the server has no ffmpeg", body = ErrorBody)
+    )
+)]
 /// `PATCH`: appends the body at `Upload-Offset`; the request that brings the last byte also
 /// checks and takes in the file.
 pub async fn patch(

@@ -6,7 +6,7 @@ use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use bytes::BytesMut;
-use splatpod::api::{ImageList, UploadResult, UploadStatus, UploadedFile};
+use splatpod::api::{ErrorBody, ImageList, UploadResult, UploadStatus, UploadedFile};
 
 use super::projects::require;
 use crate::auth::Caller;
@@ -46,6 +46,23 @@ impl Undo<'_> {
 }
 
 /// Stores the uploaded photos; a pairing token may upload to its own project.
+#[utoipa::path(
+    post,
+    path = "/api/projects/{id}/images",
+    operation_id = "upload_images",
+    tag = "projects",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Project id")),
+    request_body(content = inline(super::openapi::PhotoUploadForm), content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "At least one photo stored; per file: stored, duplicate or rejected", body = UploadResult),
+        (status = 200, description = "Nothing new stored: every file a duplicate (or some rejected)", body = UploadResult),
+        (status = 400, description = "A malformed form or an unexpected field", body = ErrorBody),
+        (status = 404, description = "No such project", body = ErrorBody),
+        (status = 413, description = "Every file over the size limit, or too many files", body = ErrorBody),
+        (status = 415, description = "Every file unreadable as a photo", body = ErrorBody)
+    )
+)]
 pub async fn upload(
     State(st): State<AppState>,
     Caller(caller): Caller,
@@ -225,6 +242,18 @@ async fn receive(
 }
 
 /// The project's photos; a pairing token may list its own project's.
+#[utoipa::path(
+    get,
+    path = "/api/projects/{id}/images",
+    operation_id = "list_images",
+    tag = "projects",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Project id")),
+    responses(
+        (status = 200, description = "The project's photos", body = ImageList),
+        (status = 404, description = "No such project", body = ErrorBody)
+    )
+)]
 pub async fn list(
     State(st): State<AppState>,
     Caller(caller): Caller,

@@ -6,6 +6,7 @@ use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::Json;
+use splatpod::api::ErrorBody;
 use splatpod::api::{Quality, VideoUploadResult};
 use splatpod::images::keyframes::MAX_VIDEO_FRAMES;
 use tokio::io::AsyncWriteExt;
@@ -114,6 +115,24 @@ async fn receive(st: &AppState, mut multipart: Multipart) -> Result<VideoForm, S
 
 /// Keeps the sharpest frame of each window of the uploaded video as a photo; a pairing token
 /// may upload to its own project.
+#[utoipa::path(
+    post,
+    path = "/api/projects/{id}/videos",
+    operation_id = "upload_video",
+    tag = "projects",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Project id")),
+    request_body(content = inline(super::openapi::VideoUploadForm), content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "Frames kept and stored as photos", body = VideoUploadResult),
+        (status = 200, description = "Frames kept, none new (all duplicates or rejected)", body = VideoUploadResult),
+        (status = 400, description = "A malformed form, no `video`, or a bad `frames` or `quality`", body = ErrorBody),
+        (status = 404, description = "No such project", body = ErrorBody),
+        (status = 413, description = "Over the upload limit, or decoding took too long", body = ErrorBody),
+        (status = 415, description = "Not a readable video", body = ErrorBody),
+        (status = 503, description = "The server has no ffmpeg", body = ErrorBody)
+    )
+)]
 pub async fn upload(
     State(st): State<AppState>,
     Caller(caller): Caller,
