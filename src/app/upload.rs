@@ -15,7 +15,7 @@ use splatpod::api::{
     RunRequest, Task,
 };
 
-use super::browser::touch_first;
+use super::browser_helpers::touch_first;
 use super::client::{bearer, body_of, endpoint, get_json, net, sleep_ms, storage, KEY_STORAGE};
 use super::pairing::{forget_pairing, saved_pairing, Pairing};
 use super::photo::Upload;

@@ -27,7 +27,7 @@ use splatpod::gpu::{GpuContext, GpuError};
 use splatpod::render::{percentile_box, BlitKernel, GpuScene, OrbitCamera, Renderer};
 use wasm_bindgen::JsCast;
 
-use super::browser::{next_frame, now_ms, webgpu_exposed};
+use super::browser_helpers::{next_frame, now_ms, webgpu_exposed};
 
 /// Background behind the splats: the page's own background colour (#101830).
 const BACKGROUND: Vec3 = Vec3::new(16.0 / 255.0, 24.0 / 255.0, 48.0 / 255.0);
