@@ -1,20 +1,7 @@
-//! The SIFT stages after the DoG extrema on the GPU: refinement (`shaders/sift_refine.wgsl`,
-//! [`RefineKernel`]), orientation (`shaders/sift_orient.wgsl`, [`OrientKernel`]) and the
-//! descriptor (`shaders/sift_describe.wgsl`, [`DescribeKernel`]), each equal to its CPU
-//! reference in [`super::sift`] on the same scale space, and the whole pipeline ([`SiftGpu`]).
+//! Keypoints grouped by the Gaussian image they sample ([`GpuFrame`], `group_by_image`): how
+//! the orientation and descriptor kernels bind one image per dispatch.
 
-mod describe;
-mod orient;
-mod pipeline;
-mod refine;
-
-pub use describe::{DescribeKernel, DescribeParams};
-pub use orient::{OrientKernel, OrientParams, MAX_ORIENTATIONS};
-pub use pipeline::SiftGpu;
-pub use refine::{RefineKernel, RefineParams, MAX_GPU_SCALES_PER_OCTAVE};
-
-use super::sift::{Keypoint, SiftParams};
-use super::{GpuOctave, GpuScaleSpace};
+use crate::features::sift::{GpuOctave, GpuScaleSpace, Keypoint, SiftParams};
 use crate::gpu::GpuError;
 
 /// Where a kernel samples a keypoint, as `Frame` in `sift_orient.wgsl` / `sift_describe.wgsl`:

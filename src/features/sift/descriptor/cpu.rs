@@ -2,9 +2,9 @@
 
 use std::f32::consts::TAU;
 
-use super::extrema::Keypoint;
-use super::orientation::{angle_0_tau, gradient};
-use super::scale_space::{ScaleSpace, SiftParams};
+use crate::features::sift::orientation::{angle_0_tau, gradient};
+use crate::features::sift::Keypoint;
+use crate::features::sift::{ScaleSpace, SiftParams};
 use crate::features::DESCRIPTOR_BYTES;
 
 /// Spatial bins per side.

@@ -5,7 +5,7 @@
 use std::f32::consts::TAU;
 use std::sync::Arc;
 
-use super::group_by_image;
+use crate::features::sift::gpu_frames::group_by_image;
 use crate::features::sift::{Keypoint, SiftParams, DESCR_HIST_BINS, DESCR_MAG_THR};
 use crate::features::GpuScaleSpace;
 use crate::features::{Descriptors, DESCRIPTOR_BYTES, DESCRIPTOR_WORDS};
@@ -14,7 +14,7 @@ use crate::gpu::{
     READ, READ_WRITE, UNIFORM,
 };
 
-const SOURCE: &str = include_str!("../../../shaders/sift_describe.wgsl");
+const SOURCE: &str = include_str!("../../../../shaders/sift_describe.wgsl");
 
 /// Host mirror of `DescribeParams` in `sift_describe.wgsl`.
 #[repr(C)]

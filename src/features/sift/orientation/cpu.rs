@@ -3,8 +3,8 @@
 
 use std::f32::consts::TAU;
 
-use super::extrema::Keypoint;
-use super::scale_space::{ScaleSpace, SiftParams};
+use crate::features::sift::Keypoint;
+use crate::features::sift::{ScaleSpace, SiftParams};
 
 /// Bins of the orientation histogram (10° each).
 pub const ORI_BINS: usize = 36;
@@ -17,13 +17,13 @@ pub const ORI_PEAK_RATIO: f32 = 0.8;
 
 /// Gradient of a Gaussian image at an interior pixel by central differences, image coordinates
 /// (y down): `(I(x+1,y) - I(x-1,y), I(x,y+1) - I(x,y-1))`.
-pub(super) fn gradient(img: &[f32], w: usize, x: usize, y: usize) -> (f32, f32) {
+pub(crate) fn gradient(img: &[f32], w: usize, x: usize, y: usize) -> (f32, f32) {
     let i = y * w + x;
     (img[i + 1] - img[i - 1], img[i + w] - img[i - w])
 }
 
 /// `atan2(dy, dx)` mapped to `[0, 2π)`.
-pub(super) fn angle_0_tau(dy: f32, dx: f32) -> f32 {
+pub(crate) fn angle_0_tau(dy: f32, dx: f32) -> f32 {
     let a = dy.atan2(dx);
     if a < 0.0 {
         a + TAU

@@ -4,7 +4,7 @@
 use std::f32::consts::TAU;
 use std::sync::Arc;
 
-use super::group_by_image;
+use crate::features::sift::gpu_frames::group_by_image;
 use crate::features::sift::{Keypoint, SiftParams, ORI_BINS};
 use crate::features::GpuScaleSpace;
 use crate::gpu::{
@@ -12,7 +12,7 @@ use crate::gpu::{
     READ, READ_WRITE, UNIFORM,
 };
 
-const SOURCE: &str = include_str!("../../../shaders/sift_orient.wgsl");
+const SOURCE: &str = include_str!("../../../../shaders/sift_orient.wgsl");
 
 /// Most orientations one keypoint can get (strict local maxima of 36 circular bins).
 pub const MAX_ORIENTATIONS: usize = ORI_BINS / 2;
