@@ -7,7 +7,9 @@
 
 pub mod api;
 pub mod clip;
+pub mod fixtures;
 pub mod posed_set;
+pub mod webhook;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
