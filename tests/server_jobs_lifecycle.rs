@@ -31,6 +31,16 @@ async fn lifecycle(backend: Backend) {
     )
     .await;
 
+    keys_are_required(&api).await;
+    let project = uploads_store_good_photos_and_refuse_bad_ones(&api).await;
+    missing_things_answer_404(&api, &project).await;
+    features_job_reports_progress_and_signs_its_webhook(&api, &hook, &project).await;
+    share_links_are_read_only_revocable_and_expiring(&api, &project).await;
+    render_health_and_delete(&api, &project).await;
+}
+
+/// 401 on every write and job call without a key or with a wrong one.
+async fn keys_are_required(api: &Api) {
     // 401 on every write and job call without a valid key.
     for (method, path) in [
         ("POST", "/api/projects"),
@@ -51,7 +61,12 @@ async fn lifecycle(backend: Backend) {
         let (s, _, _) = api.send(req.bearer_auth("sp_not-a-real-key")).await;
         assert_eq!(s, 401, "{method} {path} with a wrong key");
     }
+}
 
+/// Uploads: good photos stored (a duplicate once, hostile names reduced), corrupt and truncated
+/// images refused with nothing lost, malformed part headers refused as a whole. Returns the
+/// project.
+async fn uploads_store_good_photos_and_refuse_bad_ones(api: &Api) -> String {
     let project = api.project("fountain").await;
     let (s, up) = api
         .upload(
@@ -101,7 +116,11 @@ async fn lifecycle(backend: Backend) {
     assert_eq!(p["image_count"], 2, "{p}");
     // Nothing stored under the data folder outside the blob tree.
     assert!(!api.server.data_dir.path().join("etc").exists());
+    project
+}
 
+/// 404s name what is missing; bad job input answers 400.
+async fn missing_things_answer_404(api: &Api, project: &str) {
     // 404s name what is missing.
     for path in [
         "/api/projects/nope".to_string(),
@@ -141,7 +160,16 @@ async fn lifecycle(backend: Backend) {
         )
         .await;
     assert_eq!(s, 400);
+}
 
+/// A features job with a signed webhook: live SSE progress, the final status with GPU time
+/// and cost, the stream handed out once, feature artifacts matching the output, the webhook
+/// signed with the server's secret.
+async fn features_job_reports_progress_and_signs_its_webhook(
+    api: &Api,
+    hook: &Receiver,
+    project: &str,
+) {
     // A features job with a signed webhook.
     let (s, j) = api
         .post(
@@ -239,7 +267,11 @@ async fn lifecycle(backend: Backend) {
     let posted: Value = serde_json::from_slice(body).expect("webhook JSON");
     assert_eq!(posted["id"], id.as_str());
     assert_eq!(posted["status"], "COMPLETED");
+}
 
+/// Share links: read-only, one project's viewer data, QR code and embed page, revocable,
+/// expiring.
+async fn share_links_are_read_only_revocable_and_expiring(api: &Api, project: &str) {
     // Share links: read-only, one project's viewer data, revocable, expiring.
     let scene = make_scene_ply();
     let (s, _, _) = api
@@ -381,7 +413,12 @@ async fn lifecycle(backend: Backend) {
         404,
         "expired"
     );
+}
 
+/// A render job makes the thumbnail; health counts the jobs; deleting the project removes it
+/// and its share links.
+async fn render_health_and_delete(api: &Api, project: &str) {
+    let anon = reqwest::Client::new();
     // A render job makes the thumbnail from the imported scene.
     let rid = api
         .run(json!({"task": "render", "project_id": project, "width": 64, "height": 48}))

@@ -15,12 +15,12 @@
 mod descriptor;
 mod extrema;
 mod gpu_frames;
+#[cfg(test)]
+mod gpu_tests;
 mod orientation;
 mod pipeline;
 mod refine;
 pub mod scale_space;
-#[cfg(test)]
-mod gpu_tests;
 #[cfg(test)]
 mod tests;
 
