@@ -24,6 +24,7 @@ mod upload;
 mod video;
 mod video_panel;
 mod viewer;
+mod widgets;
 
 use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes, A};
