@@ -316,6 +316,25 @@ impl Browser {
         assert!(status.is_success(), "network_conditions: {status} {text}");
     }
 
+    /// Opens `server`'s `path` with `key` saved in local storage first (as the PWA keeps it).
+    pub async fn open_with_key(&self, server: &Server, key: &str, path: &str) {
+        self.client
+            .goto(&server.url("/status"))
+            .await
+            .expect("open the status page");
+        self.client
+            .execute(
+                "localStorage.setItem('splatpod-api-key', arguments[0]);",
+                vec![serde_json::json!(key)],
+            )
+            .await
+            .expect("save the key");
+        self.client
+            .goto(&server.url(path))
+            .await
+            .expect("open the page");
+    }
+
     /// Text of the first element matching `css`, waiting up to `secs` for it to appear.
     pub async fn text_of(&self, css: &str, secs: u64) -> String {
         let el = self
