@@ -249,24 +249,15 @@ fn project_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
     let cov3 = ms * transpose(ms);
     let fx = params.focal.x;
     let fy = params.focal.y;
-    let w = f32(params.image_size.x);
-    let h = f32(params.image_size.y);
-    let lim_x_pos = (w - params.principal.x) / fx + 0.3 * w / fx;
-    let lim_x_neg = params.principal.x / fx + 0.3 * w / fx;
-    let lim_y_pos = (h - params.principal.y) / fy + 0.3 * h / fy;
-    let lim_y_neg = params.principal.y / fy + 0.3 * h / fy;
+    let lim = frustum_limits(params);
     let z = p.z;
     let rx = p.x / z;
     let ry = p.y / z;
-    let free_x = rx >= -lim_x_neg && rx <= lim_x_pos;
-    let free_y = ry >= -lim_y_neg && ry <= lim_y_pos;
-    let tx = z * clamp(rx, -lim_x_neg, lim_x_pos);
-    let ty = z * clamp(ry, -lim_y_neg, lim_y_pos);
-    let j = mat3x3<f32>(
-        vec3<f32>(fx / z, 0.0, 0.0),
-        vec3<f32>(0.0, fy / z, 0.0),
-        vec3<f32>(-fx * tx / (z * z), -fy * ty / (z * z), 0.0),
-    );
+    let free_x = rx >= -lim.x && rx <= lim.y;
+    let free_y = ry >= -lim.z && ry <= lim.w;
+    let tx = z * clamp(rx, -lim.x, lim.y);
+    let ty = z * clamp(ry, -lim.z, lim.w);
+    let j = projection_jacobian(params.focal, z, tx, ty);
     let t = j * view3;
     let cov2 = t * cov3 * transpose(t);
     let a = cov2[0][0] + 0.3;

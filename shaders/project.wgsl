@@ -120,21 +120,11 @@ fn project(
 
     let fx = params.focal.x;
     let fy = params.focal.y;
-    let w = f32(params.image_size.x);
-    let h = f32(params.image_size.y);
-    let lim_x_pos = (w - params.principal.x) / fx + 0.3 * w / fx;
-    let lim_x_neg = params.principal.x / fx + 0.3 * w / fx;
-    let lim_y_pos = (h - params.principal.y) / fy + 0.3 * h / fy;
-    let lim_y_neg = params.principal.y / fy + 0.3 * h / fy;
+    let lim = frustum_limits(params);
     let z = p_cam.z;
-    let tx = z * clamp(p_cam.x / z, -lim_x_neg, lim_x_pos);
-    let ty = z * clamp(p_cam.y / z, -lim_y_neg, lim_y_pos);
-    // Jacobian of the perspective projection (rows), as columns of a 3x3 with a zero third row.
-    let j = mat3x3<f32>(
-        vec3<f32>(fx / z, 0.0, 0.0),
-        vec3<f32>(0.0, fy / z, 0.0),
-        vec3<f32>(-fx * tx / (z * z), -fy * ty / (z * z), 0.0),
-    );
+    let tx = z * clamp(p_cam.x / z, -lim.x, lim.y);
+    let ty = z * clamp(p_cam.y / z, -lim.z, lim.w);
+    let j = projection_jacobian(params.focal, z, tx, ty);
     let view3 = mat3x3<f32>(params.view[0].xyz, params.view[1].xyz, params.view[2].xyz);
     let t = j * view3;
     let cov2 = t * cov3 * transpose(t);

@@ -1,5 +1,5 @@
 // Snippet `sift_frame`: where sift_orient.wgsl and sift_describe.wgsl sample a keypoint
-// (host mirror: features::sift_gpu::GpuFrame): position and sigma in octave pixels,
+// (host mirror: features::sift::GpuFrame): position and sigma in octave pixels,
 // orientation, and the Gaussian image index.
 struct Frame {
     x: f32,

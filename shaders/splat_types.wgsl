@@ -1,6 +1,7 @@
 // Snippet `splat_types`: the frame parameters and projected-splat record shared by
 // project.wgsl, rasterize.wgsl and backward.wgsl (host mirrors: render::RenderParams,
-// render::ProjectedSplat), and the quaternion rotation they agree on.
+// render::ProjectedSplat), and the quaternion rotation, frustum limits and projection Jacobian
+// they agree on.
 struct RenderParams {
     view: mat4x4<f32>,
     cam_pos: vec4<f32>,
@@ -32,6 +33,31 @@ struct Projected {
 }
 
 const TILE: u32 = 16u;
+
+// The 3DGS frustum limits of x/z and y/z, the image plus 30 % of its size on each side, as
+// (x_neg, x_pos, y_neg, y_pos): a splat centre is clamped to -x_neg <= x/z <= x_pos (and y).
+fn frustum_limits(p: RenderParams) -> vec4<f32> {
+    let w = f32(p.image_size.x);
+    let h = f32(p.image_size.y);
+    let fx = p.focal.x;
+    let fy = p.focal.y;
+    return vec4<f32>(
+        p.principal.x / fx + 0.3 * w / fx,
+        (w - p.principal.x) / fx + 0.3 * w / fx,
+        p.principal.y / fy + 0.3 * h / fy,
+        (h - p.principal.y) / fy + 0.3 * h / fy,
+    );
+}
+
+// Jacobian of the perspective projection at camera depth `z` and clamped camera-space (tx, ty)
+// (rows), as the columns of a 3x3 with a zero third row.
+fn projection_jacobian(focal: vec2<f32>, z: f32, tx: f32, ty: f32) -> mat3x3<f32> {
+    return mat3x3<f32>(
+        vec3<f32>(focal.x / z, 0.0, 0.0),
+        vec3<f32>(0.0, focal.y / z, 0.0),
+        vec3<f32>(-focal.x * tx / (z * z), -focal.y * ty / (z * z), 0.0),
+    );
+}
 
 // Rotation matrix (columns) of a unit quaternion (w, x, y, z).
 fn unit_quat_to_mat(n: vec4<f32>) -> mat3x3<f32> {

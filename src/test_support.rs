@@ -43,3 +43,23 @@ pub fn values(pattern: Pattern, n: usize, seed: u64, mask: u32) -> Vec<u32> {
         Pattern::Descending => (0..n).map(|i| (u32::MAX - i as u32) & mask).collect(),
     }
 }
+
+/// A random pose: a uniformly drawn quaternion (normalised) and a translation with each
+/// component in `-max_translation..max_translation`, drawn in that order.
+pub fn random_pose(rng: &mut SmallRng, max_translation: f64) -> nalgebra::Isometry3<f64> {
+    let q = nalgebra::Quaternion::new(
+        rng.random_range(-1.0..1.0),
+        rng.random_range(-1.0..1.0),
+        rng.random_range(-1.0..1.0),
+        rng.random_range(-1.0..1.0),
+    );
+    let t = nalgebra::Vector3::new(
+        rng.random_range(-max_translation..max_translation),
+        rng.random_range(-max_translation..max_translation),
+        rng.random_range(-max_translation..max_translation),
+    );
+    nalgebra::Isometry3::from_parts(
+        nalgebra::Translation3::from(t),
+        nalgebra::UnitQuaternion::from_quaternion(q),
+    )
+}

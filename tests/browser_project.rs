@@ -10,19 +10,12 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::api::{Api, Backend};
-use common::posed_set::{import_model, write_posed_set, VIEWS};
+use common::posed_set::{upload_posed_set, VIEWS};
 use common::Browser;
 use fantoccini::Locator;
 use splatpod::render::SPLATS_PER_CAMERA;
 
 const POINTS: usize = 300;
-
-fn file_name(p: &Path) -> String {
-    p.file_name()
-        .and_then(|n| n.to_str())
-        .expect("UTF-8 name")
-        .to_owned()
-}
 
 async fn attr(browser: &Browser, css: &str, name: &str) -> Option<String> {
     match browser.client.find(Locator::Css(css)).await {
@@ -48,40 +41,16 @@ fn grouped(n: usize) -> String {
 async fn the_project_page_shows_the_sparse_cloud_and_the_cameras() {
     let api = Api::start(&Backend::Sqlite, &[]).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let files = write_posed_set(dir.path());
     let project = api.project("posed ring").await;
-    let (photos, model): (Vec<_>, Vec<_>) = files
-        .iter()
-        .partition(|p| p.extension().is_some_and(|e| e == "png"));
-    let photos = photos
-        .iter()
-        .map(|p| (file_name(p), std::fs::read(p).expect("photo")))
-        .collect();
-    assert_eq!(api.upload(&project, photos).await.0, 201);
     assert_eq!(
-        import_model(&api, &project, &model).await.images,
+        upload_posed_set(&api, &project, dir.path()).await.images,
         VIEWS as u64
     );
 
     let browser = Browser::start(true).await;
     browser
-        .client
-        .goto(&api.server.url("/status"))
-        .await
-        .unwrap();
-    browser
-        .client
-        .execute(
-            "localStorage.setItem('splatpod-api-key', arguments[0]);",
-            vec![serde_json::json!(api.key)],
-        )
-        .await
-        .expect("save the key");
-    browser
-        .client
-        .goto(&api.server.url(&format!("/project/{project}")))
-        .await
-        .unwrap();
+        .open_with_key(&api.server, &api.key, &format!("/project/{project}"))
+        .await;
 
     let summary = browser.text_of("#sparse-summary", 60).await;
     assert_eq!(

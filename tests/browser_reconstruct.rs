@@ -11,16 +11,12 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::api::{typed, Api, Backend};
+use common::fixtures::photo;
 use common::viewer::{attr, wait_drawn};
 use common::{Browser, BrowserOptions};
 use fantoccini::Locator;
 use serde_json::{json, Value};
 use splatpod::api;
-
-fn photo(i: usize) -> Vec<u8> {
-    let dir = common::workspace_root().join("../shared/datasets/strecha-fountain-P11/images");
-    std::fs::read(dir.join(format!("{i:04}.jpg"))).expect("Strecha photo")
-}
 
 async fn local_item(browser: &Browser, key: &str) -> Value {
     browser

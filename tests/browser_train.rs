@@ -15,16 +15,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use common::api::{Api, Backend};
-use common::posed_set::{import_model, write_posed_set};
+use common::posed_set::{upload_posed_set, write_posed_set};
 use common::{Browser, Server};
 use fantoccini::Locator;
-
-fn file_name(p: &std::path::Path) -> String {
-    p.file_name()
-        .and_then(|n| n.to_str())
-        .expect("UTF-8 name")
-        .to_string()
-}
 
 /// Iterations the page is asked for.
 const ITERATIONS: u32 = 150;
@@ -195,17 +188,8 @@ async fn the_viewer_follows_a_server_training_job() {
     )
     .await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let files = write_posed_set(dir.path());
     let project = api.project("follow").await;
-    let (photos, model): (Vec<_>, Vec<_>) = files
-        .iter()
-        .partition(|p| p.extension().is_some_and(|e| e == "png"));
-    let photos = photos
-        .iter()
-        .map(|p| (file_name(p), std::fs::read(p).expect("photo")))
-        .collect();
-    assert_eq!(api.upload(&project, photos).await.0, 201);
-    let imported = import_model(&api, &project, &model).await;
+    let imported = upload_posed_set(&api, &project, dir.path()).await;
     assert_eq!(imported.images, 16);
     let id = api
         .run(serde_json::json!({
@@ -215,23 +199,8 @@ async fn the_viewer_follows_a_server_training_job() {
 
     let browser = Browser::start(true).await;
     browser
-        .client
-        .goto(&api.server.url("/status"))
-        .await
-        .unwrap();
-    browser
-        .client
-        .execute(
-            "localStorage.setItem('splatpod-api-key', arguments[0]);",
-            vec![serde_json::json!(api.key)],
-        )
-        .await
-        .expect("save the key");
-    browser
-        .client
-        .goto(&api.server.url(&format!("/view?job={id}")))
-        .await
-        .unwrap();
+        .open_with_key(&api.server, &api.key, &format!("/view?job={id}"))
+        .await;
     // Two previews shown while the job is still running.
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {

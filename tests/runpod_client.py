@@ -1,6 +1,6 @@
 """The `runpod` PyPI package's endpoint client, unchanged, against a Splatpod server.
 
-Run by tests/server_jobs.rs with RUNPOD_ENDPOINT_BASE_URL=http://127.0.0.1:PORT/v2 and
+Run by tests/server_http.rs with RUNPOD_ENDPOINT_BASE_URL=http://127.0.0.1:PORT/v2 and
 RUNPOD_API_KEY set; argv[1] is a project with two photos. Prints ALL OK when every call behaved.
 """
 import os

@@ -8,8 +8,8 @@
 mod common;
 
 use common::api::{typed, Api, Backend};
-use common::posed_set::truth;
-use glam::{Mat3, Quat, Vec3};
+use common::posed_set::{colmap_image_lines, import_model_texts, truth};
+use glam::{Quat, Vec3};
 use serde_json::json;
 use splatpod::api::{SharedView, StartView};
 use splatpod::formats::GaussianScene;
@@ -75,20 +75,7 @@ async fn a_z_up_capture_is_shared_and_thumbnailed_from_a_capture_camera() {
         let cam = camera(i);
         let name = format!("{i:03}.png");
         photos.push((name.clone(), png(&scene, &cam)));
-        let w2c = cam.world_to_camera;
-        let q = Quat::from_mat3(&Mat3::from_mat4(w2c)).normalize();
-        let t = w2c.w_axis;
-        images_txt += &format!(
-            "{} {} {} {} {} {} {} {} 1 {name}\n\n",
-            i + 1,
-            q.w,
-            q.x,
-            q.y,
-            q.z,
-            t.x,
-            t.y,
-            t.z
-        );
+        images_txt += &colmap_image_lines(i + 1, &cam, &name);
     }
     assert_eq!(api.upload(&project, photos).await.0, 201);
     let fx = camera(0).fx;
@@ -100,26 +87,20 @@ async fn a_z_up_capture_is_shared_and_thumbnailed_from_a_capture_camera() {
         .enumerate()
         .map(|(k, p)| format!("{} {} {} {} 128 128 128 0.5\n", k + 1, p[0], p[1], p[2]))
         .collect();
-    let mut form = reqwest::multipart::Form::new();
-    for (name, text) in [
+    let model = [
         ("cameras.txt", cameras_txt),
         ("images.txt", images_txt),
         ("points3D.txt", points_txt),
-    ] {
-        form = form.part(
-            "model",
-            reqwest::multipart::Part::bytes(text.into_bytes()).file_name(name),
-        );
-    }
-    let (s, b, _) = api
-        .send(
-            api.http
-                .post(api.url(&format!("/api/projects/{project}/colmap")))
-                .bearer_auth(&api.key)
-                .multipart(form),
-        )
-        .await;
-    assert_eq!(s, 201, "{b}");
+    ];
+    import_model_texts(
+        &api,
+        &project,
+        model
+            .into_iter()
+            .map(|(name, text)| (name.to_string(), text.into_bytes()))
+            .collect(),
+    )
+    .await;
     let mut ply = Vec::new();
     splatpod::formats::write_ply(&scene, &mut ply).expect("PLY");
     let (s, b, _) = api

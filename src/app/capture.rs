@@ -21,7 +21,7 @@ use splatpod::features::{CaptureAnalyzer, Descriptors};
 use splatpod::gpu::GpuContext;
 use splatpod::images::{decode_image, DecodeOptions};
 
-use super::browser::{next_frame, now_ms, webgpu_exposed};
+use super::browser_helpers::{next_frame, now_ms, webgpu_exposed};
 use super::capture_list::{photo_list, LOW_OVERLAP_MATCHES};
 use super::client::sleep_ms;
 use super::pairing::saved_pairing;

@@ -1,6 +1,6 @@
 //! The Splatpod PWA (Leptos, client-side rendered), built by Trunk for wasm32 with `--features web`.
 
-mod browser;
+mod browser_helpers;
 mod capture;
 mod capture_list;
 mod client;
@@ -14,8 +14,8 @@ mod queue;
 mod reconstruct_panel;
 mod recorder;
 mod sender;
+mod share_page;
 mod share_panel;
-mod shared;
 mod sparse_panel;
 mod status;
 mod train;
@@ -24,6 +24,7 @@ mod upload;
 mod video;
 mod video_panel;
 mod viewer;
+mod widgets;
 
 use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes, A};
@@ -55,7 +56,7 @@ fn App() -> impl IntoView {
             <Router>
                 <main class="embed">
                     <Routes fallback=|| view! { <p class="card">"Page not found."</p> }>
-                        <Route path=path!("/embed/:token") view=shared::EmbedPage />
+                        <Route path=path!("/embed/:token") view=share_page::EmbedPage />
                     </Routes>
                 </main>
             </Router>
@@ -85,7 +86,7 @@ fn App() -> impl IntoView {
                     <Route path=path!("/train") view=train::TrainPage />
                     <Route path=path!("/view") view=viewer::ViewerPage />
                     <Route path=path!("/status") view=status::StatusPage />
-                    <Route path=path!("/s/:token") view=shared::SharedPage />
+                    <Route path=path!("/s/:token") view=share_page::SharedPage />
                 </Routes>
             </main>
         </Router>

@@ -16,6 +16,7 @@ use super::problem::{problem_view, Problem};
 use super::reconstruct_panel::reconstruct_panel;
 use super::share_panel::share_panel;
 use super::sparse_panel::sparse_panel;
+use super::widgets::card_intro;
 
 /// Milliseconds between refreshes of the project's counts.
 const REFRESH_MS: i32 = 3000;
@@ -106,11 +107,13 @@ fn pair_panel(key: String, id: String) -> impl IntoView {
     };
     view! {
         <section class="card" id="pair-phone">
-            <h3>"Add photos from a phone"</h3>
-            <p class="muted">
-                "The phone gets a token that can only add photos to this project and start its "
-                "jobs, and that expires; your API key stays on this computer."
-            </p>
+            {card_intro(
+                "Add photos from a phone",
+                concat!(
+                    "The phone gets a token that can only add photos to this project and start its ",
+                    "jobs, and that expires; your API key stays on this computer.",
+                ),
+            )}
             <button
                 type="button"
                 class="button-like"

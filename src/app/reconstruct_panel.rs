@@ -14,6 +14,7 @@ use splatpod::formats::{load_scene, GaussianScene};
 use super::client::{bearer, body_of, endpoint, get_json, net, sleep_ms, storage};
 use super::problem::{job_failed, problem_view, Problem};
 use super::viewer::{viewer_view, SceneFeed, SceneSource};
+use super::widgets::{card_intro, quality_select};
 
 /// Milliseconds between status polls.
 const POLL_MS: i32 = 1000;
@@ -230,29 +231,15 @@ pub fn reconstruct_panel(key: String, project: String, has_scene: RwSignal<bool>
     view! {
         <section class="card" id="reconstruct" data-state=state
             data-shown=move || result.with(|r| r.as_ref().map_or(0, |r| r.stamp).to_string())>
-            <h3>"Reconstruct"</h3>
-            <p class="muted">
-                "Turns the photos into a 3D scene on the server: features, camera poses, "
-                "training, then the scene files and a thumbnail."
-            </p>
+            {card_intro(
+                "Reconstruct",
+                concat!(
+                    "Turns the photos into a 3D scene on the server: features, camera poses, ",
+                    "training, then the scene files and a thumbnail.",
+                ),
+            )}
             <div class="form-row">
-                <label class="field">
-                    "Quality"
-                    <select
-                        id="reconstruct-quality"
-                        on:change=move |ev| {
-                            quality.set(match event_target_value(&ev).as_str() {
-                                "low" => Quality::Low,
-                                "high" => Quality::High,
-                                _ => Quality::Medium,
-                            })
-                        }
-                    >
-                        <option value="low">"Low (fast preview)"</option>
-                        <option value="medium" selected>"Medium"</option>
-                        <option value="high">"High (slow)"</option>
-                    </select>
-                </label>
+                {quality_select("reconstruct-quality", quality)}
                 <button
                     type="button"
                     class="button-like"

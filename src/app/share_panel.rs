@@ -8,6 +8,7 @@ use splatpod::api::{NewShare, Share, ShareList};
 
 use super::client::{bearer, body_of, get_json, net};
 use super::problem::{problem_view, Problem};
+use super::widgets::card_intro;
 
 /// Expiry choices: (label, seconds; none = until revoked).
 const EXPIRY: [(&str, Option<u64>); 5] = [
@@ -199,11 +200,13 @@ pub fn share_panel(key: String, project: String) -> impl IntoView {
     };
     view! {
         <section class="card" id="share">
-            <h3>"Share"</h3>
-            <p class="muted">
-                "Anyone with a link sees the scene and its thumbnail, read-only, until the link "
-                "expires or you revoke it."
-            </p>
+            {card_intro(
+                "Share",
+                concat!(
+                    "Anyone with a link sees the scene and its thumbnail, read-only, until the link ",
+                    "expires or you revoke it.",
+                ),
+            )}
             <div class="form-row">
                 <label class="field">
                     "Link works for"

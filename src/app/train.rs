@@ -20,7 +20,7 @@ use splatpod::render::percentile_box;
 use splatpod::train::dataset::{DatasetError, LoadOptions, MemorySource, TrainDataset};
 use splatpod::train::trainer::{TrainConfig, TrainError, Trainer};
 
-use super::browser::{next_frame, now_ms, webgpu_exposed};
+use super::browser_helpers::{next_frame, now_ms, webgpu_exposed};
 use super::viewer::{viewer_view, SceneFeed, SceneSource};
 
 /// Most files read from a pick.

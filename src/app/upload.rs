@@ -15,12 +15,13 @@ use splatpod::api::{
     RunRequest, Task,
 };
 
-use super::browser::touch_first;
+use super::browser_helpers::touch_first;
 use super::client::{bearer, body_of, endpoint, get_json, net, sleep_ms, storage, KEY_STORAGE};
 use super::pairing::{forget_pairing, saved_pairing, Pairing};
 use super::photo::Upload;
 use super::problem::{job_failed, problem_view, Problem};
 use super::sender::Sender;
+use super::widgets::{card_intro, quality_select};
 
 /// Where the panel stands (`data-state` on `#upload-status`).
 #[derive(Debug, Clone, PartialEq)]
@@ -243,33 +244,16 @@ fn status_view(stage: RwSignal<Stage>, progress: RwSignal<Option<f64>>) -> impl 
     }
 }
 
-fn quality_select(quality: RwSignal<String>) -> impl IntoView {
-    view! {
-        <label class="field">
-            "Quality"
-            <select
-                id="upload-quality"
-                prop:value=move || quality.get()
-                on:change=move |ev| quality.set(event_target_value(&ev))
-            >
-                <option value="low">"Low (fast)"</option>
-                <option value="medium" selected>"Medium"</option>
-                <option value="high">"High"</option>
-            </select>
-        </label>
-    }
-}
-
 /// A paired phone: photos go to the paired project as they are taken; no key anywhere.
 fn paired_panel(sender: Rc<Sender>, pairing: Pairing) -> impl IntoView {
-    let quality = RwSignal::new("medium".to_string());
+    let quality = RwSignal::new(Quality::Medium);
     let stage = RwSignal::new(Stage::Idle);
     let progress = RwSignal::new(None::<f64>);
     let busy = move || matches!(stage.get(), Stage::Working(_));
     let project = pairing.project_id.clone();
     let on_start = move |_| {
         let (sender, project, token) = (Rc::clone(&sender), project.clone(), pairing.token.clone());
-        let q = Quality::from_name(&quality.get_untracked()).unwrap_or_default();
+        let q = quality.get_untracked();
         progress.set(None);
         spawn_local(async move {
             let set = move |s: Stage, p: Option<f64>| {
@@ -295,13 +279,15 @@ fn paired_panel(sender: Rc<Sender>, pairing: Pairing) -> impl IntoView {
     };
     view! {
         <section class="card upload" id="upload" data-mode="paired">
-            <h3>"Match on the server"</h3>
-            <p class="muted">
-                "Your photos go to the project as you take them. When you have walked all the "
-                "way around, start matching: the server finds how the photos fit together."
-            </p>
+            {card_intro(
+                "Match on the server",
+                concat!(
+                    "Your photos go to the project as you take them. When you have walked all the ",
+                    "way around, start matching: the server finds how the photos fit together.",
+                ),
+            )}
             <div class="form-row">
-                {quality_select(quality)}
+                {quality_select("upload-quality", quality)}
                 <button
                     type="button"
                     class="button-like primary"
@@ -328,7 +314,7 @@ fn desktop_panel(sender: Rc<Sender>) -> impl IntoView {
             .unwrap_or_default(),
     );
     let name = RwSignal::new(String::new());
-    let quality = RwSignal::new("medium".to_string());
+    let quality = RwSignal::new(Quality::Medium);
     let stage = RwSignal::new(Stage::Idle);
     let progress = RwSignal::new(None::<f64>);
     let project_id = RwSignal::new(None::<String>);
@@ -365,7 +351,7 @@ fn desktop_panel(sender: Rc<Sender>) -> impl IntoView {
         } else {
             n
         };
-        let q = Quality::from_name(&quality.get_untracked()).unwrap_or_default();
+        let q = quality.get_untracked();
         progress.set(None);
         let sender = Rc::clone(&sender);
         spawn_local(async move {
@@ -426,7 +412,7 @@ fn desktop_panel(sender: Rc<Sender>) -> impl IntoView {
                         on:input=move |ev| name.set(event_target_value(&ev))
                     />
                 </label>
-                {quality_select(quality)}
+                {quality_select("upload-quality", quality)}
                 <button
                     type="button"
                     class="button-like primary"

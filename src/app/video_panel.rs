@@ -17,6 +17,7 @@ use super::client::sleep_ms;
 use super::problem::{problem_view, Problem};
 use super::recorder::Recorder;
 use super::video::{extract_frames, Scorer};
+use super::widgets::card_intro;
 
 /// Where kept frames go, and how they are scored (the capture page).
 pub trait FrameSink {
@@ -215,11 +216,13 @@ pub fn video_panel(sink: Rc<dyn FrameSink>) -> impl IntoView {
 
     view! {
         <div class="capture-video" id="capture-video-panel" data-state=move || status.with(|s| s.as_str())>
-            <h3>"Or film it"</h3>
-            <p class="muted">
-                "Walk slowly around the object while filming. The sharpest frame of each moment "
-                "is kept as a photo."
-            </p>
+            {card_intro(
+                "Or film it",
+                concat!(
+                    "Walk slowly around the object while filming. The sharpest frame of each moment ",
+                    "is kept as a photo.",
+                ),
+            )}
             <div class="capture-actions">
                 <button
                     type="button"

@@ -112,10 +112,14 @@ fn block(
         for (row, qi) in rows.iter_mut().zip(queries.clone()) {
             let q = &query.values[qi];
             let qn = query.norms[qi];
-            for tj in start..end {
-                let d = qn + train.norms[tj] - 2 * dot(q, &train.values[tj]) as u32;
+            let tile = train.values[start..end]
+                .iter()
+                .zip(&train.norms[start..end])
+                .zip(&mut cols[start..end]);
+            for (tj, ((t, &tn), col)) in (start..end).zip(tile) {
+                let d = qn + tn - 2 * dot(q, t) as u32;
                 offer(row, d, tj as u32);
-                offer(&mut cols[tj], d, qi as u32);
+                offer(col, d, qi as u32);
             }
         }
     }

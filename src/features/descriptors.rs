@@ -1,3 +1,6 @@
+//! [`Descriptors`]: 128-byte SIFT descriptors quantized to u8 and packed four to a u32 word for
+//! the GPU matcher.
+
 /// Bytes in one descriptor (SIFT's 4×4×8 histogram).
 pub const DESCRIPTOR_BYTES: usize = 128;
 /// Descriptor size in u32 words as the GPU sees it (4 bytes packed little-endian per word).

@@ -1,3 +1,5 @@
+//! Buffer helpers for kernels: storage and uniform buffers, and reading buffers back to the host.
+
 use wgpu::util::DeviceExt;
 
 use super::{GpuContext, GpuError};

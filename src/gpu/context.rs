@@ -1,3 +1,6 @@
+//! [`GpuContext`]: the adapter, device and queue every kernel runs on, [`GpuError`], adapter and
+//! limit summaries, and [`SubmissionFence`] to wait for submitted work.
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 

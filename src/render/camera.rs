@@ -1,3 +1,6 @@
+//! The pinhole [`Camera`] (OpenCV/COLMAP convention) the rasterizer renders from, and
+//! [`percentile_box`], the robust box an initial view frames.
+
 use glam::{Mat3, Mat4, Vec3};
 
 /// Side of a square screen tile in pixels (must match `TILE` in `splat_types.wgsl`).

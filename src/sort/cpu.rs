@@ -1,3 +1,5 @@
+//! CPU reference of the radix sort kernel (`shaders/sort.wgsl`).
+
 /// CPU reference for the sort kernel: a stable sort of (key, value) pairs by the low `bits` bits
 /// of the key, using the standard library's stable merge sort (an independent algorithm).
 pub fn sort_pairs_cpu(keys: &[u32], values: &[u32], bits: u32) -> (Vec<u32>, Vec<u32>) {

@@ -7,10 +7,12 @@
 
 pub mod api;
 pub mod clip;
+pub mod fixtures;
 pub mod openapi;
 pub mod phone;
 pub mod posed_set;
 pub mod viewer;
+pub mod webhook;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -258,6 +260,25 @@ impl Browser {
         let status = res.status();
         let text = res.text().await.unwrap_or_default();
         assert!(status.is_success(), "network_conditions: {status} {text}");
+    }
+
+    /// Opens `server`'s `path` with `key` saved in local storage first (as the PWA keeps it).
+    pub async fn open_with_key(&self, server: &Server, key: &str, path: &str) {
+        self.client
+            .goto(&server.url("/status"))
+            .await
+            .expect("open the status page");
+        self.client
+            .execute(
+                "localStorage.setItem('splatpod-api-key', arguments[0]);",
+                vec![serde_json::json!(key)],
+            )
+            .await
+            .expect("save the key");
+        self.client
+            .goto(&server.url(path))
+            .await
+            .expect("open the page");
     }
 
     /// Text of the first element matching `css`, waiting up to `secs` for it to appear.

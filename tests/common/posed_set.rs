@@ -61,20 +61,7 @@ pub fn write_posed_set(dir: &Path) -> Vec<PathBuf> {
         )
         .expect("png");
         files.push(path);
-        let w2c = camera.world_to_camera;
-        let q = Quat::from_mat3(&Mat3::from_mat4(w2c)).normalize();
-        let t = w2c.w_axis;
-        images_txt += &format!(
-            "{} {} {} {} {} {} {} {} 1 {name}\n\n",
-            i + 1,
-            q.w,
-            q.x,
-            q.y,
-            q.z,
-            t.x,
-            t.y,
-            t.z
-        );
+        images_txt += &colmap_image_lines(i + 1, &camera, &name);
     }
     let cameras_txt = format!(
         "1 PINHOLE {WIDTH} {HEIGHT} {fx} {fx} {} {}\n",
@@ -101,20 +88,63 @@ pub fn write_posed_set(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// The two `images.txt` lines of image `id` seen by `camera` (camera 1, no 2-D points).
+pub fn colmap_image_lines(id: usize, camera: &Camera, name: &str) -> String {
+    let w2c = camera.world_to_camera;
+    let q = Quat::from_mat3(&Mat3::from_mat4(w2c)).normalize();
+    let t = w2c.w_axis;
+    format!(
+        "{id} {} {} {} {} {} {} {} 1 {name}\n\n",
+        q.w, q.x, q.y, q.z, t.x, t.y, t.z
+    )
+}
+
+/// Writes the posed set into `dir`, uploads its photos to `project` and imports its model.
+pub async fn upload_posed_set(
+    api: &super::api::Api,
+    project: &str,
+    dir: &Path,
+) -> splatpod::api::ColmapImported {
+    let files = write_posed_set(dir);
+    let (photos, model): (Vec<_>, Vec<_>) = files
+        .iter()
+        .partition(|p| p.extension().is_some_and(|e| e == "png"));
+    let photos = photos
+        .iter()
+        .map(|p| (file_name(p), std::fs::read(p).expect("photo")))
+        .collect();
+    assert_eq!(api.upload(project, photos).await.0, 201);
+    import_model(api, project, &model).await
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .expect("UTF-8 name")
+        .to_string()
+}
+
 /// Imports the COLMAP model files `model` into `project` (`POST /api/projects/{id}/colmap`).
 pub async fn import_model(
     api: &super::api::Api,
     project: &str,
     model: &[&PathBuf],
 ) -> splatpod::api::ColmapImported {
+    let texts = model
+        .iter()
+        .map(|path| (file_name(path), std::fs::read(path).expect("model file")))
+        .collect();
+    import_model_texts(api, project, texts).await
+}
+
+/// Imports a COLMAP model given as `(file name, contents)` into `project`.
+pub async fn import_model_texts(
+    api: &super::api::Api,
+    project: &str,
+    files: Vec<(String, Vec<u8>)>,
+) -> splatpod::api::ColmapImported {
     let mut form = reqwest::multipart::Form::new();
-    for path in model {
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .expect("UTF-8 name")
-            .to_string();
-        let bytes = std::fs::read(path).expect("model file");
+    for (name, bytes) in files {
         form = form.part(
             "model",
             reqwest::multipart::Part::bytes(bytes).file_name(name),

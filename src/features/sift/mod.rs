@@ -1,37 +1,48 @@
-//! SIFT-class detector and descriptor, CPU reference (the GPU kernels are checked against it).
+//! SIFT-class detector and descriptor: each stage in its own folder with the CPU reference
+//! (`cpu.rs`) beside its GPU host (`gpu.rs`), the GPU kernels checked against the reference.
 //!
 //! Lowe 2004 as OpenCV implements it, on gray images with values in 0..1:
-//! [`build_scale_space_cpu`] (Gaussian / DoG pyramids, exact conventions in [`scale_space`]),
-//! [`find_extrema_cpu`] (strict 3×3×3 extrema), [`refine_extremum_cpu`] (Newton refinement,
-//! contrast and edge tests), [`assign_orientations_cpu`] (36-bin histogram, peaks ≥ 0.8 · max),
-//! [`describe_keypoints_cpu`] (4×4×8 descriptor, optional RootSIFT), and the whole pipeline in
-//! [`detect_and_describe_cpu`].
+//! [`build_scale_space_cpu`] (Gaussian / DoG pyramids, exact conventions in [`scale_space`];
+//! GPU: [`PyramidKernel`]), [`find_extrema_cpu`] (strict 3×3×3 extrema; [`ExtremaKernel`]),
+//! [`refine_extremum_cpu`] (Newton refinement, contrast and edge tests; [`RefineKernel`]),
+//! [`assign_orientations_cpu`] (36-bin histogram, peaks ≥ 0.8 · max; [`OrientKernel`]),
+//! [`describe_keypoints_cpu`] (4×4×8 descriptor, optional RootSIFT; [`DescribeKernel`]), and the
+//! whole pipeline in [`detect_and_describe_cpu`] (GPU: [`SiftGpu`]).
 //!
 //! Coordinates: x right, y down, pixel centres at integers; octave `o` pixel `p` is input pixel
 //! `p · 2^o` (`· 2^(o-1)` with `upsample`).
 
 mod descriptor;
 mod extrema;
+mod gpu_frames;
+#[cfg(test)]
+mod gpu_tests;
 mod orientation;
+mod pipeline;
+mod refine;
 pub mod scale_space;
 #[cfg(test)]
 mod tests;
 
 pub use descriptor::{
-    describe_cpu, describe_keypoints_cpu, PatchFrame, DESCR_HIST_BINS, DESCR_MAG_THR,
-    DESCR_SCL_FCTR, DESCR_WIDTH,
+    describe_cpu, describe_keypoints_cpu, DescribeKernel, DescribeParams, PatchFrame,
+    DESCR_HIST_BINS, DESCR_MAG_THR, DESCR_SCL_FCTR, DESCR_WIDTH,
 };
-pub use extrema::{
-    find_extrema_cpu, localize_keypoints_cpu, refine_extremum_cpu, Extremum, Keypoint, IMG_BORDER,
-    MAX_INTERP_STEPS,
-};
+pub use extrema::{find_extrema_cpu, ExtremaKernel, ExtremaParams, Extremum, Keypoint, IMG_BORDER};
+pub use gpu_frames::GpuFrame;
 pub use orientation::{
-    assign_orientations_cpu, dominant_orientations, orientation_histogram_cpu, ORI_BINS,
-    ORI_PEAK_RATIO, ORI_RADIUS_FCTR, ORI_SIG_FCTR,
+    assign_orientations_cpu, dominant_orientations, orientation_histogram_cpu, OrientKernel,
+    OrientParams, MAX_ORIENTATIONS, ORI_BINS, ORI_PEAK_RATIO, ORI_RADIUS_FCTR, ORI_SIG_FCTR,
+};
+pub use pipeline::SiftGpu;
+pub use refine::{
+    localize_keypoints_cpu, refine_extremum_cpu, RefineKernel, RefineParams,
+    MAX_GPU_SCALES_PER_OCTAVE, MAX_INTERP_STEPS,
 };
 pub use scale_space::{
     blur_cpu, build_scale_space_cpu, downsample_cpu, gaussian_kernel, incremental_sigma,
-    initial_blur_sigma, octave_count, upsample_cpu, Octave, ScaleSpace, SiftParams,
+    initial_blur_sigma, octave_count, upsample_cpu, GpuOctave, GpuScaleSpace, Octave,
+    PyramidKernel, PyramidParams, ScaleSpace, SiftParams,
 };
 
 use super::Descriptors;

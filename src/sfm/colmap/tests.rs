@@ -3,12 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use nalgebra::{Isometry3, Quaternion, Translation3, UnitQuaternion, Vector2, Vector3};
+use nalgebra::{Vector2, Vector3};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
 use super::*;
 use crate::sfm::{Camera, CameraModel, Image, Point2D, Point3D, TrackElement};
+use crate::test_support::random_pose;
 
 /// Two cameras of every model, images with and without points, points with tracks (and one
 /// without), odd floats (−0, subnormal, huge) and non-contiguous ids.
@@ -47,17 +48,7 @@ fn random_reconstruction(seed: u64) -> Reconstruction {
                 break id;
             }
         };
-        let q = Quaternion::new(
-            rng.random_range(-1.0..1.0),
-            rng.random_range(-1.0..1.0),
-            rng.random_range(-1.0..1.0),
-            rng.random_range(-1.0..1.0),
-        );
-        let t = Vector3::new(
-            rng.random_range(-10.0..10.0),
-            rng.random_range(-10.0..10.0),
-            rng.random_range(-10.0..10.0),
-        );
+        let cam_from_world = random_pose(&mut rng, 10.0);
         let n = if i % 4 == 0 {
             0
         } else {
@@ -73,10 +64,7 @@ fn random_reconstruction(seed: u64) -> Reconstruction {
             id,
             camera_id: camera_ids[rng.random_range(0..camera_ids.len())],
             name: format!("set {}/IMG_{i:04}_é.JPG", i % 3),
-            cam_from_world: Isometry3::from_parts(
-                Translation3::from(t),
-                UnitQuaternion::from_quaternion(q),
-            ),
+            cam_from_world,
             points2d,
         };
         rec.images.insert(id, image);

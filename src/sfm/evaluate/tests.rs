@@ -1,3 +1,6 @@
+//! Pose evaluation: Umeyama alignment, rotation and position errors against a known similarity,
+//! outlier-robust alignment, reprojection error, and the fox / fountain ground truths.
+
 use nalgebra::{
     Isometry3, Matrix3, Point3, Rotation3, Translation3, UnitQuaternion, Vector2, Vector3,
 };

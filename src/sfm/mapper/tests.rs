@@ -1,3 +1,6 @@
+//! The incremental mapper on synthetic camera rings: accurate rotations and focal length, the
+//! principal point, unrelated photos left out, and sets that cannot be reconstructed.
+
 use nalgebra::{Isometry3, Point3, Translation3, UnitQuaternion, Vector2, Vector3};
 use rand::{rngs::SmallRng, Rng, SeedableRng};
 

@@ -1,12 +1,13 @@
 //! Tests of `transforms.json`: exact round trips, the axis convention on a known pose, model
 //! mapping, errors, and the real instant-ngp fox scene.
 
-use nalgebra::{Quaternion, Vector2};
+use nalgebra::Vector2;
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use serde_json::Value;
 
 use super::*;
+use crate::test_support::random_pose;
 
 fn camera(id: u32, model: CameraModel, params: Vec<f64>) -> Camera {
     Camera {
@@ -16,21 +17,6 @@ fn camera(id: u32, model: CameraModel, params: Vec<f64>) -> Camera {
         height: 1080,
         params,
     }
-}
-
-fn random_pose(rng: &mut SmallRng) -> Isometry3<f64> {
-    let q = Quaternion::new(
-        rng.random_range(-1.0..1.0),
-        rng.random_range(-1.0..1.0),
-        rng.random_range(-1.0..1.0),
-        rng.random_range(-1.0..1.0),
-    );
-    let t = Vector3::new(
-        rng.random_range(-5.0..5.0),
-        rng.random_range(-5.0..5.0),
-        rng.random_range(-5.0..5.0),
-    );
-    Isometry3::from_parts(Translation3::from(t), UnitQuaternion::from_quaternion(q))
 }
 
 /// Images on `camera_ids` in turn, with random poses.
@@ -46,7 +32,7 @@ fn posed(cameras: Vec<Camera>, camera_ids: &[u32], seed: u64) -> Reconstruction 
             id,
             camera_id,
             name: format!("images/frame_{i:05}.png"),
-            cam_from_world: random_pose(&mut rng),
+            cam_from_world: random_pose(&mut rng, 5.0),
             points2d: Vec::new(),
         };
         rec.images.insert(id, image);

@@ -9,7 +9,7 @@ use crate::sfm::transforms::Transforms;
 
 use super::source::{join, DatasetSource};
 use super::{
-    sfm_points, world_to_camera_from_colmap, world_to_camera_from_opengl, DatasetError,
+    camera_of, sfm_points, world_to_camera_from_colmap, world_to_camera_from_opengl, DatasetError,
     LoadOptions, TrainDataset, TrainView,
 };
 
@@ -286,13 +286,7 @@ fn load_colmap(
     let list: Vec<_> = rec.images.values().collect();
     let views = map_items(list.len(), &mut |_| {}, |k| {
         let image = list[k];
-        let camera =
-            rec.cameras
-                .get(&image.camera_id)
-                .ok_or_else(|| DatasetError::InvalidView {
-                    name: image.name.clone(),
-                    reason: format!("its camera {} is not in the model", image.camera_id),
-                })?;
+        let camera = camera_of(&rec, image)?;
         let w2c = world_to_camera_from_colmap(&image.cam_from_world);
         let path = join(images, &image.name);
         read_view(source, &image.name, &path, camera, w2c, options)

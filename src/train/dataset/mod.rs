@@ -283,6 +283,19 @@ pub fn world_to_camera_from_opengl(rows: &[[f64; 4]; 4]) -> DMat4 {
     c2w.inverse()
 }
 
+/// The camera of `image` in `rec`, or [`DatasetError::InvalidView`] naming the missing camera.
+pub(crate) fn camera_of<'a>(
+    rec: &'a Reconstruction,
+    image: &crate::sfm::Image,
+) -> Result<&'a crate::sfm::Camera, DatasetError> {
+    rec.cameras
+        .get(&image.camera_id)
+        .ok_or_else(|| DatasetError::InvalidView {
+            name: image.name.clone(),
+            reason: format!("its camera {} is not in the model", image.camera_id),
+        })
+}
+
 /// The 4×4 world → camera matrix of a COLMAP `cam_from_world`.
 pub fn world_to_camera_from_colmap(cam_from_world: &nalgebra::Isometry3<f64>) -> DMat4 {
     let m = cam_from_world.to_homogeneous();
@@ -434,13 +447,7 @@ impl TrainDataset {
             .collect();
         let views = crate::sfm::parallel::map_items(images.len(), &mut |_| {}, |k| {
             let (image, photo) = images[k];
-            let camera =
-                rec.cameras
-                    .get(&image.camera_id)
-                    .ok_or_else(|| DatasetError::InvalidView {
-                        name: image.name.clone(),
-                        reason: format!("its camera {} is not in the model", image.camera_id),
-                    })?;
+            let camera = camera_of(rec, image)?;
             TrainView::from_photo(
                 image.name.clone(),
                 camera,

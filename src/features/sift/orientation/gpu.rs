@@ -4,15 +4,14 @@
 use std::f32::consts::TAU;
 use std::sync::Arc;
 
-use super::group_by_image;
+use crate::features::sift::gpu_frames::{dispatch_per_image, group_by_image};
 use crate::features::sift::{Keypoint, SiftParams, ORI_BINS};
 use crate::features::GpuScaleSpace;
 use crate::gpu::{
-    read_buffer, storage_buffer, storage_buffer_init, uniform_buffer, GpuContext, GpuError, Kernel,
-    READ, READ_WRITE, UNIFORM,
+    read_buffer, storage_buffer, GpuContext, GpuError, Kernel, READ, READ_WRITE, UNIFORM,
 };
 
-const SOURCE: &str = include_str!("../../../shaders/sift_orient.wgsl");
+const SOURCE: &str = include_str!("../../../../shaders/sift_orient.wgsl");
 
 /// Most orientations one keypoint can get (strict local maxima of 36 circular bins).
 pub const MAX_ORIENTATIONS: usize = ORI_BINS / 2;
@@ -61,39 +60,31 @@ impl OrientKernel {
             return Ok(Vec::new());
         }
         let grouped = group_by_image(keypoints, params);
-        let frames = storage_buffer_init(ctx, "sift_orient frames", &grouped.frames);
         let stride = MAX_ORIENTATIONS + 1;
         let output = storage_buffer(
             ctx,
             "sift_orient out",
             (keypoints.len() * stride * 4) as u64,
         );
-        let mut enc = ctx.device.create_command_encoder(&Default::default());
-        {
-            let mut pass = enc.begin_compute_pass(&Default::default());
-            for g in &grouped.groups {
-                let (first, count) = (g.first, g.count);
-                let (oct, image) = g.image(space)?;
-                let uniform = uniform_buffer(
-                    ctx,
-                    "sift_orient params",
-                    &OrientParams {
-                        width: oct.width,
-                        height: oct.height,
-                        first,
-                        count,
-                        tau: TAU,
-                        bins_per_rad: ORI_BINS as f32 / TAU,
-                        rad_per_bin: TAU / ORI_BINS as f32,
-                        _pad0: 0,
-                    },
-                );
-                let bind_group = self.kernel.bind(ctx, &[&uniform, &frames, image, &output]);
-                self.kernel
-                    .dispatch(&mut pass, &self.pipeline, &bind_group, count);
-            }
-        }
-        ctx.queue.submit([enc.finish()]);
+        dispatch_per_image(
+            ctx,
+            &self.kernel,
+            &self.pipeline,
+            "sift_orient",
+            space,
+            &grouped,
+            &[&output],
+            |oct, g| OrientParams {
+                width: oct.width,
+                height: oct.height,
+                first: g.first,
+                count: g.count,
+                tau: TAU,
+                bins_per_rad: ORI_BINS as f32 / TAU,
+                rad_per_bin: TAU / ORI_BINS as f32,
+                _pad0: 0,
+            },
+        )?;
         let out: Vec<u32> = read_buffer(ctx, &output, keypoints.len() * stride).await?;
         let mut result = vec![Vec::new(); keypoints.len()];
         for (j, &i) in grouped.order.iter().enumerate() {

@@ -2,9 +2,9 @@
 
 use std::f32::consts::TAU;
 
-use super::extrema::Keypoint;
-use super::orientation::{angle_0_tau, gradient};
-use super::scale_space::{ScaleSpace, SiftParams};
+use crate::features::sift::orientation::{angle_0_tau, gradient, interior_window};
+use crate::features::sift::Keypoint;
+use crate::features::sift::{ScaleSpace, SiftParams};
 use crate::features::DESCRIPTOR_BYTES;
 
 /// Spatial bins per side.
@@ -62,37 +62,28 @@ pub fn describe_cpu(
     let (cx, cy) = (x.round() as i64, y.round() as i64);
     // (D+2) × (D+2) × (N+2) with a guard ring, as OpenCV.
     let mut hist = vec![0.0f32; (D + 2) * (D + 2) * (N + 2)];
-    for py in cy - radius..=cy + radius {
-        if py <= 0 || py >= h as i64 - 1 {
+    for (px, py) in interior_window(cx, cy, radius, w, h) {
+        let (ox, oy) = (px as f32 - x, py as f32 - y);
+        let c_rot = ox * cos_t + oy * sin_t;
+        let r_rot = -ox * sin_t + oy * cos_t;
+        let rbin = r_rot + D as f32 / 2.0 - 0.5;
+        let cbin = c_rot + D as f32 / 2.0 - 0.5;
+        if !(rbin > -1.0 && rbin < D as f32 && cbin > -1.0 && cbin < D as f32) {
             continue;
         }
-        for px in cx - radius..=cx + radius {
-            if px <= 0 || px >= w as i64 - 1 {
-                continue;
-            }
-            let (ox, oy) = (px as f32 - x, py as f32 - y);
-            let c_rot = ox * cos_t + oy * sin_t;
-            let r_rot = -ox * sin_t + oy * cos_t;
-            let rbin = r_rot + D as f32 / 2.0 - 0.5;
-            let cbin = c_rot + D as f32 / 2.0 - 0.5;
-            if !(rbin > -1.0 && rbin < D as f32 && cbin > -1.0 && cbin < D as f32) {
-                continue;
-            }
-            let (dx, dy) = gradient(img, w as usize, px as usize, py as usize);
-            let mag =
-                (dx * dx + dy * dy).sqrt() * ((c_rot * c_rot + r_rot * r_rot) * exp_scale).exp();
-            let rel = (angle - angle_0_tau(dy, dx)).rem_euclid(TAU);
-            let obin = rel * bins_per_rad;
-            let (r0, c0, o0) = (rbin.floor(), cbin.floor(), obin.floor());
-            let (fr, fc, fo) = (rbin - r0, cbin - c0, obin - o0);
-            let o0 = (o0 as i64).rem_euclid(N as i64) as usize;
-            let (r0, c0) = ((r0 as i64 + 1) as usize, (c0 as i64 + 1) as usize);
-            for (dr, wr) in [(0, 1.0 - fr), (1, fr)] {
-                for (dc, wc) in [(0, 1.0 - fc), (1, fc)] {
-                    for (d_o, wo) in [(0, 1.0 - fo), (1, fo)] {
-                        let idx = ((r0 + dr) * (D + 2) + c0 + dc) * (N + 2) + o0 + d_o;
-                        hist[idx] += mag * wr * wc * wo;
-                    }
+        let (dx, dy) = gradient(img, w as usize, px as usize, py as usize);
+        let mag = (dx * dx + dy * dy).sqrt() * ((c_rot * c_rot + r_rot * r_rot) * exp_scale).exp();
+        let rel = (angle - angle_0_tau(dy, dx)).rem_euclid(TAU);
+        let obin = rel * bins_per_rad;
+        let (r0, c0, o0) = (rbin.floor(), cbin.floor(), obin.floor());
+        let (fr, fc, fo) = (rbin - r0, cbin - c0, obin - o0);
+        let o0 = (o0 as i64).rem_euclid(N as i64) as usize;
+        let (r0, c0) = ((r0 as i64 + 1) as usize, (c0 as i64 + 1) as usize);
+        for (dr, wr) in [(0, 1.0 - fr), (1, fr)] {
+            for (dc, wc) in [(0, 1.0 - fc), (1, fc)] {
+                for (d_o, wo) in [(0, 1.0 - fo), (1, fo)] {
+                    let idx = ((r0 + dr) * (D + 2) + c0 + dc) * (N + 2) + o0 + d_o;
+                    hist[idx] += mag * wr * wc * wo;
                 }
             }
         }

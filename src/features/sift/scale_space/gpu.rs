@@ -1,9 +1,9 @@
 //! Host of `shaders/pyramid.wgsl`: the Gaussian and DoG scale space on the GPU, with exactly the
-//! conventions (and the same blur taps) of [`super::sift::build_scale_space_cpu`].
+//! conventions (and the same blur taps) of [`build_scale_space_cpu`](super::build_scale_space_cpu).
 
 use std::sync::Arc;
 
-use super::sift::{
+use crate::features::sift::{
     gaussian_kernel, incremental_sigma, initial_blur_sigma, octave_count, Octave, ScaleSpace,
     SiftParams,
 };
@@ -12,7 +12,7 @@ use crate::gpu::{
     Kernel, WorkgroupGrid, READ, READ_WRITE, UNIFORM,
 };
 
-const SOURCE: &str = include_str!("../../shaders/pyramid.wgsl");
+const SOURCE: &str = include_str!("../../../../shaders/pyramid.wgsl");
 
 /// Host mirror of `PyramidParams` in `pyramid.wgsl`.
 #[repr(C)]

@@ -5,16 +5,15 @@
 use std::f32::consts::TAU;
 use std::sync::Arc;
 
-use super::group_by_image;
+use crate::features::sift::gpu_frames::{dispatch_per_image, group_by_image};
 use crate::features::sift::{Keypoint, SiftParams, DESCR_HIST_BINS, DESCR_MAG_THR};
 use crate::features::GpuScaleSpace;
 use crate::features::{Descriptors, DESCRIPTOR_BYTES, DESCRIPTOR_WORDS};
 use crate::gpu::{
-    read_buffer, storage_buffer, storage_buffer_init, uniform_buffer, GpuContext, GpuError, Kernel,
-    READ, READ_WRITE, UNIFORM,
+    read_buffer, storage_buffer, GpuContext, GpuError, Kernel, READ, READ_WRITE, UNIFORM,
 };
 
-const SOURCE: &str = include_str!("../../../shaders/sift_describe.wgsl");
+const SOURCE: &str = include_str!("../../../../shaders/sift_describe.wgsl");
 
 /// Host mirror of `DescribeParams` in `sift_describe.wgsl`.
 #[repr(C)]
@@ -67,7 +66,6 @@ impl DescribeKernel {
         }
         let n = keypoints.len();
         let grouped = group_by_image(keypoints, params);
-        let frames = storage_buffer_init(ctx, "sift_describe frames", &grouped.frames);
         let floats = storage_buffer(
             ctx,
             "sift_describe floats",
@@ -78,37 +76,29 @@ impl DescribeKernel {
             "sift_describe words",
             (n * DESCRIPTOR_WORDS * 4) as u64,
         );
-        let mut enc = ctx.device.create_command_encoder(&Default::default());
-        {
-            let mut pass = enc.begin_compute_pass(&Default::default());
-            for g in &grouped.groups {
-                let (first, count) = (g.first, g.count);
-                let (oct, image) = g.image(space)?;
-                let uniform = uniform_buffer(
-                    ctx,
-                    "sift_describe params",
-                    &DescribeParams {
-                        width: oct.width,
-                        height: oct.height,
-                        first,
-                        count,
-                        tau: TAU,
-                        bins_per_rad: DESCR_HIST_BINS as f32 / TAU,
-                        sqrt2: std::f32::consts::SQRT_2,
-                        mag_thr: DESCR_MAG_THR,
-                        epsilon: f32::EPSILON,
-                        root_sift: params.root_sift as u32,
-                        _pad0: 0,
-                        _pad1: 0,
-                    },
-                );
-                let buffers = [&uniform, &frames, image, &floats, &words];
-                let bind_group = self.kernel.bind(ctx, &buffers);
-                self.kernel
-                    .dispatch(&mut pass, &self.pipeline, &bind_group, count);
-            }
-        }
-        ctx.queue.submit([enc.finish()]);
+        dispatch_per_image(
+            ctx,
+            &self.kernel,
+            &self.pipeline,
+            "sift_describe",
+            space,
+            &grouped,
+            &[&floats, &words],
+            |oct, g| DescribeParams {
+                width: oct.width,
+                height: oct.height,
+                first: g.first,
+                count: g.count,
+                tau: TAU,
+                bins_per_rad: DESCR_HIST_BINS as f32 / TAU,
+                sqrt2: std::f32::consts::SQRT_2,
+                mag_thr: DESCR_MAG_THR,
+                epsilon: f32::EPSILON,
+                root_sift: params.root_sift as u32,
+                _pad0: 0,
+                _pad1: 0,
+            },
+        )?;
         let w: Vec<u32> = read_buffer(ctx, &words, n * DESCRIPTOR_WORDS).await?;
         let mut out_b = vec![[0u8; DESCRIPTOR_BYTES]; n];
         let out_f = if with_floats {

@@ -1,21 +1,8 @@
-//! The SIFT stages after the DoG extrema on the GPU: refinement (`shaders/sift_refine.wgsl`,
-//! [`RefineKernel`]), orientation (`shaders/sift_orient.wgsl`, [`OrientKernel`]) and the
-//! descriptor (`shaders/sift_describe.wgsl`, [`DescribeKernel`]), each equal to its CPU
-//! reference in [`super::sift`] on the same scale space, and the whole pipeline ([`SiftGpu`]).
+//! Keypoints grouped by the Gaussian image they sample ([`GpuFrame`], `group_by_image`), and
+//! `dispatch_per_image`: how the orientation and descriptor kernels bind one image per dispatch.
 
-mod describe;
-mod orient;
-mod pipeline;
-mod refine;
-
-pub use describe::{DescribeKernel, DescribeParams};
-pub use orient::{OrientKernel, OrientParams, MAX_ORIENTATIONS};
-pub use pipeline::SiftGpu;
-pub use refine::{RefineKernel, RefineParams, MAX_GPU_SCALES_PER_OCTAVE};
-
-use super::sift::{Keypoint, SiftParams};
-use super::{GpuOctave, GpuScaleSpace};
-use crate::gpu::GpuError;
+use crate::features::sift::{GpuOctave, GpuScaleSpace, Keypoint, SiftParams};
+use crate::gpu::{storage_buffer_init, uniform_buffer, GpuContext, GpuError, Kernel};
 
 /// Where a kernel samples a keypoint, as `Frame` in `sift_orient.wgsl` / `sift_describe.wgsl`:
 /// position and sigma in octave pixels, orientation, and the Gaussian image index.
@@ -109,4 +96,35 @@ pub(crate) fn group_by_image(keypoints: &[Keypoint], params: &SiftParams) -> Gro
         groups,
         order,
     }
+}
+
+/// Runs `pipeline` of `kernel` once per image group of `grouped`, one workgroup per keypoint,
+/// and submits the work. Each dispatch binds the group's uniform (`params` of the group's octave
+/// and group), the frames, the group's Gaussian image, then `outputs`, in that order.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn dispatch_per_image<P: bytemuck::Pod>(
+    ctx: &GpuContext,
+    kernel: &Kernel,
+    pipeline: &wgpu::ComputePipeline,
+    label: &str,
+    space: &GpuScaleSpace,
+    grouped: &Grouped,
+    outputs: &[&wgpu::Buffer],
+    params: impl Fn(&GpuOctave, &ImageGroup) -> P,
+) -> Result<(), GpuError> {
+    let frames = storage_buffer_init(ctx, &format!("{label} frames"), &grouped.frames);
+    let mut enc = ctx.device.create_command_encoder(&Default::default());
+    {
+        let mut pass = enc.begin_compute_pass(&Default::default());
+        for g in &grouped.groups {
+            let (oct, image) = g.image(space)?;
+            let uniform = uniform_buffer(ctx, &format!("{label} params"), &params(oct, g));
+            let mut buffers = vec![&uniform, &frames, image];
+            buffers.extend_from_slice(outputs);
+            let bind_group = kernel.bind(ctx, &buffers);
+            kernel.dispatch(&mut pass, pipeline, &bind_group, g.count);
+        }
+    }
+    ctx.queue.submit([enc.finish()]);
+    Ok(())
 }

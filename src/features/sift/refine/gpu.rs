@@ -11,13 +11,13 @@ use crate::gpu::{
     READ, READ_WRITE, UNIFORM,
 };
 
-const SOURCE: &str = include_str!("../../../shaders/sift_refine.wgsl");
+const SOURCE: &str = include_str!("../../../../shaders/sift_refine.wgsl");
 
 /// DoG slots of `sift_refine.wgsl`: `S + 2` images for `S` scales per octave, each bound on its
 /// own so that no binding exceeds one image. Lowe, OpenCV and COLMAP all use `S = 3`.
 const DOG_SLOTS: usize = 5;
 
-/// Most scales per octave the GPU refinement (and so [`super::SiftGpu`]) handles.
+/// Most scales per octave the GPU refinement (and so [`SiftGpu`](crate::features::sift::SiftGpu)) handles.
 pub const MAX_GPU_SCALES_PER_OCTAVE: u32 = DOG_SLOTS as u32 - 2;
 
 /// Host mirror of `RefineParams` in `sift_refine.wgsl`.

@@ -2,9 +2,12 @@
 //! the `max_features` cap on the host, descriptors), as
 //! [`detect_and_describe_cpu`](crate::features::sift::detect_and_describe_cpu).
 
-use super::{DescribeKernel, OrientKernel, RefineKernel, MAX_GPU_SCALES_PER_OCTAVE};
 use crate::features::sift::{retain_strongest, Keypoint, SiftParams};
-use crate::features::{Descriptors, ExtremaKernel, PyramidKernel, DESCRIPTOR_BYTES};
+use crate::features::sift::{
+    DescribeKernel, ExtremaKernel, OrientKernel, PyramidKernel, RefineKernel,
+    MAX_GPU_SCALES_PER_OCTAVE,
+};
+use crate::features::{Descriptors, DESCRIPTOR_BYTES};
 use crate::gpu::{GpuContext, GpuError};
 
 /// Every SIFT kernel, compiled once.

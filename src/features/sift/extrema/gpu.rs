@@ -1,16 +1,16 @@
 //! Host of `shaders/extrema.wgsl`: DoG extrema on the GPU, equal to
-//! [`super::sift::find_extrema_cpu`] on the same scale space.
+//! [`find_extrema_cpu`](super::find_extrema_cpu) on the same scale space.
 
 use std::sync::Arc;
 
-use super::pyramid::GpuScaleSpace;
-use super::sift::{Extremum, SiftParams, IMG_BORDER};
+use crate::features::sift::GpuScaleSpace;
+use crate::features::sift::{Extremum, SiftParams, IMG_BORDER};
 use crate::gpu::{
     read_buffers, record, storage_buffer, uniform_buffer, GpuContext, GpuError, Kernel,
     WorkgroupGrid, READ, READ_WRITE, UNIFORM,
 };
 
-const SOURCE: &str = include_str!("../../shaders/extrema.wgsl");
+const SOURCE: &str = include_str!("../../../../shaders/extrema.wgsl");
 
 /// Host mirror of `ExtremaParams` in `extrema.wgsl`.
 #[repr(C)]

@@ -3,8 +3,8 @@
 
 use std::f32::consts::TAU;
 
-use super::extrema::Keypoint;
-use super::scale_space::{ScaleSpace, SiftParams};
+use crate::features::sift::Keypoint;
+use crate::features::sift::{ScaleSpace, SiftParams};
 
 /// Bins of the orientation histogram (10° each).
 pub const ORI_BINS: usize = 36;
@@ -17,13 +17,28 @@ pub const ORI_PEAK_RATIO: f32 = 0.8;
 
 /// Gradient of a Gaussian image at an interior pixel by central differences, image coordinates
 /// (y down): `(I(x+1,y) - I(x-1,y), I(x,y+1) - I(x,y-1))`.
-pub(super) fn gradient(img: &[f32], w: usize, x: usize, y: usize) -> (f32, f32) {
+pub(crate) fn gradient(img: &[f32], w: usize, x: usize, y: usize) -> (f32, f32) {
     let i = y * w + x;
     (img[i + 1] - img[i - 1], img[i + w] - img[i - w])
 }
 
 /// `atan2(dy, dx)` mapped to `[0, 2π)`.
-pub(super) fn angle_0_tau(dy: f32, dx: f32) -> f32 {
+/// The pixels `(px, py)` of the square of radius `radius` around `(cx, cy)` that have all four
+/// neighbours inside a `w × h` image (the gradient's support), row by row.
+pub(crate) fn interior_window(
+    cx: i64,
+    cy: i64,
+    radius: i64,
+    w: u32,
+    h: u32,
+) -> impl Iterator<Item = (i64, i64)> {
+    let rows = (cy - radius).max(1)..=(cy + radius).min(h as i64 - 2);
+    rows.flat_map(move |py| {
+        ((cx - radius).max(1)..=(cx + radius).min(w as i64 - 2)).map(move |px| (px, py))
+    })
+}
+
+pub(crate) fn angle_0_tau(dy: f32, dx: f32) -> f32 {
     let a = dy.atan2(dx);
     if a < 0.0 {
         a + TAU
@@ -53,21 +68,13 @@ pub fn orientation_histogram_cpu(
     let ws = ORI_SIG_FCTR * sigma;
     let exp_scale = -1.0 / (2.0 * ws * ws);
     let mut raw = [0.0f32; ORI_BINS];
-    for py in cy - radius..=cy + radius {
-        if py <= 0 || py >= h as i64 - 1 {
-            continue;
-        }
-        for px in cx - radius..=cx + radius {
-            if px <= 0 || px >= w as i64 - 1 {
-                continue;
-            }
-            let (dx, dy) = gradient(img, w as usize, px as usize, py as usize);
-            let (ox, oy) = (px as f32 - x, py as f32 - y);
-            let weight = ((ox * ox + oy * oy) * exp_scale).exp();
-            let mag = (dx * dx + dy * dy).sqrt();
-            let bin = (angle_0_tau(dy, dx) * (ORI_BINS as f32 / TAU)).round() as usize % ORI_BINS;
-            raw[bin] += weight * mag;
-        }
+    for (px, py) in interior_window(cx, cy, radius, w, h) {
+        let (dx, dy) = gradient(img, w as usize, px as usize, py as usize);
+        let (ox, oy) = (px as f32 - x, py as f32 - y);
+        let weight = ((ox * ox + oy * oy) * exp_scale).exp();
+        let mag = (dx * dx + dy * dy).sqrt();
+        let bin = (angle_0_tau(dy, dx) * (ORI_BINS as f32 / TAU)).round() as usize % ORI_BINS;
+        raw[bin] += weight * mag;
     }
     let n = ORI_BINS;
     std::array::from_fn(|i| {

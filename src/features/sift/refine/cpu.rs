@@ -1,112 +1,11 @@
-//! DoG extrema: detection, sub-pixel / sub-scale refinement, contrast and edge tests
-//! (OpenCV's `findScaleSpaceExtrema` / `adjustLocalExtrema`, on 0..1 images).
+//! Sub-pixel / sub-scale refinement of DoG extrema with the contrast and edge tests (OpenCV's
+//! `adjustLocalExtrema`, on 0..1 images): the CPU reference of `refine/gpu.rs`.
 
-use super::scale_space::{Octave, ScaleSpace, SiftParams};
+use crate::features::sift::{find_extrema_cpu, Extremum, Keypoint, IMG_BORDER};
+use crate::features::sift::{Octave, ScaleSpace, SiftParams};
 
-/// Pixels skipped at every octave border (OpenCV's `SIFT_IMG_BORDER`).
-pub const IMG_BORDER: u32 = 5;
 /// Newton steps allowed in the refinement (OpenCV's `SIFT_MAX_INTERP_STEPS`).
 pub const MAX_INTERP_STEPS: u32 = 5;
-
-/// A SIFT keypoint.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Keypoint {
-    /// Column in input-image pixels (pixel centres at integers).
-    pub x: f32,
-    /// Row in input-image pixels (y down).
-    pub y: f32,
-    /// Scale in input pixels: `sigma0 · 2^(octave + (scale + ds)/S)` (halved with `upsample`).
-    pub sigma: f32,
-    /// Dominant gradient orientation in radians, `[0, 2π)`, measured in image coordinates
-    /// (x right, y down: `atan2(dy, dx)`), i.e. OpenCV's `KeyPoint::angle` in radians.
-    pub orientation: f32,
-    /// `|D(x̂)|`, the interpolated DoG magnitude.
-    pub response: f32,
-    /// Octave index (0 = input resolution, or the doubled input with `upsample`).
-    pub octave: u32,
-    /// Integer DoG scale index `s` (1..=S) the refinement ended at.
-    pub scale: u32,
-}
-
-impl Keypoint {
-    /// Position and sigma in the pixels of the keypoint's octave (exact inverse of the scaling).
-    pub fn in_octave(&self, params: &SiftParams) -> (f32, f32, f32) {
-        let f = params.octave_factor(self.octave);
-        (self.x / f, self.y / f, self.sigma / f)
-    }
-}
-
-/// A raw DoG extremum before refinement (integer sample position).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Extremum {
-    /// Octave index.
-    pub octave: u32,
-    /// DoG scale index, 1..=S.
-    pub scale: u32,
-    /// Column in octave pixels.
-    pub x: u32,
-    /// Row in octave pixels.
-    pub y: u32,
-    /// The DoG value.
-    pub value: f32,
-}
-
-/// Strict 3×3×3 local maxima (with `D > 0`) and minima (with `D < 0`) of the DoG at
-/// `s = 1..=S`, `IMG_BORDER` px from every side, with `|D| > 0.5 · contrast_threshold / S`.
-/// Ordered by octave, scale, row, column.
-pub fn find_extrema_cpu(space: &ScaleSpace, params: &SiftParams) -> Vec<Extremum> {
-    let n = params.scales_per_octave;
-    let threshold = 0.5 * params.contrast_threshold / n as f32;
-    let mut out = Vec::new();
-    for (o, oct) in space.octaves.iter().enumerate() {
-        let (w, h) = (oct.width, oct.height);
-        if w <= 2 * IMG_BORDER || h <= 2 * IMG_BORDER {
-            continue;
-        }
-        for s in 1..=n {
-            let (prev, cur, next) = (
-                &oct.dogs[s as usize - 1],
-                &oct.dogs[s as usize],
-                &oct.dogs[s as usize + 1],
-            );
-            for y in IMG_BORDER..h - IMG_BORDER {
-                for x in IMG_BORDER..w - IMG_BORDER {
-                    let i = (y * w + x) as usize;
-                    let v = cur[i];
-                    if v.abs() <= threshold {
-                        continue;
-                    }
-                    let wu = w as usize;
-                    let neighbours = [i - wu - 1, i - wu, i - wu + 1, i - 1, i, i + 1]
-                        .into_iter()
-                        .chain([i + wu - 1, i + wu, i + wu + 1]);
-                    let mut is_max = v > 0.0;
-                    let mut is_min = v < 0.0;
-                    for j in neighbours {
-                        for (layer, same) in [(prev, false), (cur, true), (next, false)] {
-                            if same && j == i {
-                                continue;
-                            }
-                            let u = layer[j];
-                            is_max &= v > u;
-                            is_min &= v < u;
-                        }
-                    }
-                    if is_max || is_min {
-                        out.push(Extremum {
-                            octave: o as u32,
-                            scale: s,
-                            x,
-                            y,
-                            value: v,
-                        });
-                    }
-                }
-            }
-        }
-    }
-    out
-}
 
 /// Gradient `[Dx, Dy, Ds]` and Hessian of the DoG at an integer sample, central differences.
 fn derivatives(oct: &Octave, s: usize, x: usize, y: usize) -> ([f32; 3], [[f32; 3]; 3]) {

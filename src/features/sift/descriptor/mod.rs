@@ -1,0 +1,11 @@
+//! The 128-float SIFT descriptor: the CPU reference (`cpu`) and its GPU host (`gpu`,
+//! `shaders/sift_describe.wgsl`).
+
+mod cpu;
+mod gpu;
+
+pub use cpu::{
+    describe_cpu, describe_keypoints_cpu, PatchFrame, DESCR_HIST_BINS, DESCR_MAG_THR,
+    DESCR_SCL_FCTR, DESCR_WIDTH,
+};
+pub use gpu::{DescribeKernel, DescribeParams};

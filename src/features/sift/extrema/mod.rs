@@ -1,0 +1,8 @@
+//! DoG extrema (strict 3×3×3 extrema above half the contrast threshold): the CPU reference
+//! (`cpu`) and its GPU host (`gpu`, `shaders/extrema.wgsl`), plus the keypoint types.
+
+mod cpu;
+mod gpu;
+
+pub use cpu::{find_extrema_cpu, Extremum, Keypoint, IMG_BORDER};
+pub use gpu::{ExtremaKernel, ExtremaParams};
