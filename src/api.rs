@@ -234,6 +234,9 @@ pub struct SceneImported {
     pub splats: u64,
     /// The artifacts written (the upload and, for PLY and `.splat`, a compact `scene.spz`).
     pub artifacts: Vec<String>,
+    /// The `render` job queued to make the project's `thumbnail.png` from the imported scene
+    /// (`/v2/{endpoint}/status/{id}`), so an import has its thumbnail at once.
+    pub thumbnail_job: String,
 }
 
 /// `POST /api/projects/{id}/colmap`: a COLMAP model imported for the project's photos.

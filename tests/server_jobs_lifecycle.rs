@@ -432,9 +432,10 @@ async fn render_health_and_delete(api: &Api, project: &str) {
     let info = decoder.read_info().expect("PNG").info().clone();
     assert_eq!((info.width, info.height), (64, 48));
 
-    // Health counts what happened.
+    // Health counts what happened: the features job, the import's thumbnail job and this
+    // render.
     let (_, h) = api.get("/v2/{ep}/health").await;
-    assert_eq!(h["jobs"]["completed"], 2, "{h}");
+    assert_eq!(h["jobs"]["completed"], 3, "{h}");
     assert_eq!(h["workers"]["running"], 0);
     assert!(h["workers"]["idle"].as_u64().unwrap_or(0) >= 1);
 

@@ -112,6 +112,18 @@ async fn a_z_up_capture_is_shared_and_thumbnailed_from_a_capture_camera() {
         )
         .await;
     assert_eq!(s, 201, "{b}");
+    // The import queued its thumbnail at once: 512 × 512, from the start view (checked below
+    // at the test's size).
+    let imported: splatpod::api::SceneImported = typed(&b);
+    let t = api.wait_final(&imported.thumbnail_job, 120).await;
+    assert_eq!(t["status"], "COMPLETED", "{t}");
+    assert_eq!(t["output"]["artifact"], "thumbnail.png", "{t}");
+    let first = image::load_from_memory(
+        &api.bytes(&format!("/api/projects/{project}/artifacts/thumbnail.png"))
+            .await,
+    )
+    .expect("thumbnail PNG");
+    assert_eq!((first.width(), first.height()), (512, 512));
 
     // The share view starts at camera 1, +z up, looking at the scene's centre.
     let (_, share) = api

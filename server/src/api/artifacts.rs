@@ -7,7 +7,7 @@ use axum::response::Response;
 use axum::Json;
 use bytes::Bytes;
 use splatpod::api::ErrorBody;
-use splatpod::api::{ArtifactList, SceneImported};
+use splatpod::api::{ArtifactList, JobInput, JobPolicy, SceneImported, Task};
 
 use super::projects::require;
 use crate::auth::Authed;
@@ -120,7 +120,7 @@ pub async fn get(
 )]
 pub async fn put_scene(
     State(st): State<AppState>,
-    _auth: Authed,
+    Authed(key): Authed,
     Path((id, name)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<SceneImported>), ServerError> {
@@ -181,6 +181,13 @@ pub async fn put_scene(
         .await?;
     }
     crate::db::projects::touch(&st.db, &id).await?;
+    // The thumbnail of the imported scene, from the project's start view when it has cameras.
+    let thumbnail = JobInput {
+        project_id: Some(id.clone()),
+        ..JobInput::new(Task::Render)
+    };
+    let job =
+        super::runpod::queue(&st, &thumbnail, None, &JobPolicy::default(), Some(&key.id)).await?;
     Ok((
         StatusCode::CREATED,
         Json(SceneImported {
@@ -188,6 +195,7 @@ pub async fn put_scene(
             bytes: len,
             splats: splats as u64,
             artifacts: stored,
+            thumbnail_job: job.id,
         }),
     ))
 }

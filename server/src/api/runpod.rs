@@ -11,8 +11,8 @@ use bytes::Bytes;
 use serde::Deserialize;
 use splatpod::api::ErrorBody;
 use splatpod::api::{
-    EndpointHealth, GpuHealth, JobAccepted, JobCounts, JobStatusBody, PurgeResult, RunRequest,
-    StreamBody, StreamChunk, WorkerCounts,
+    EndpointHealth, GpuHealth, JobAccepted, JobCounts, JobInput, JobPolicy, JobStatusBody,
+    PurgeResult, RunRequest, StreamBody, StreamChunk, WorkerCounts,
 };
 
 use crate::auth::{Authed, Caller, Principal};
@@ -93,6 +93,26 @@ async fn submit(
             ));
         }
     }
+    queue(
+        st,
+        input,
+        req.webhook.as_deref(),
+        &policy,
+        Some(caller.key_id()),
+    )
+    .await
+}
+
+/// Stores a checked job `input` in the queue with the server's timeout and retry settings and
+/// wakes the dispatcher; the server's own follow-up jobs (an import's thumbnail) come this way
+/// too.
+pub(crate) async fn queue(
+    st: &AppState,
+    input: &JobInput,
+    webhook: Option<&str>,
+    policy: &JobPolicy,
+    api_key_id: Option<&str>,
+) -> Result<Job, ServerError> {
     let id = new_id();
     let input_text = serde_json::to_string(input)?;
     let job = q::insert(
@@ -102,13 +122,13 @@ async fn submit(
             endpoint: &st.config.endpoint,
             task: input.task.name(),
             input: &input_text,
-            webhook: req.webhook.as_deref(),
+            webhook,
             execution_timeout_ms: Some(
                 policy.execution_timeout.unwrap_or(st.config.job_timeout_ms),
             ),
             ttl_ms: policy.ttl,
             project_id: input.project_id.as_deref(),
-            api_key_id: Some(caller.key_id()),
+            api_key_id,
             max_attempts: st.config.max_attempts,
         },
     )
