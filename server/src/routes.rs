@@ -1,17 +1,15 @@
-//! HTTP routes: liveness, readiness and the PWA's static files.
+//! The application router: the API (`api`) and the PWA's static files.
 
 use std::path::Path;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::{Json, Router};
-use splatpod::api::{ErrorBody, Health, Readiness};
+use axum::Router;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
-use crate::error::ServerError;
 use crate::state::AppState;
 
 /// The whole application router; `dist` is the built PWA.
@@ -45,41 +43,6 @@ pub fn router(
             TraceLayer::new_for_http()
                 .on_failure(DefaultOnFailure::new().level(tracing::Level::WARN)),
         )
-}
-
-/// Liveness, plus the job endpoint's name so clients (the PWA) can build `/v2/{endpoint}/` URLs.
-#[utoipa::path(
-    get,
-    path = "/health",
-    tag = "health",
-    responses((status = 200, description = "The server is up", body = Health))
-)]
-pub(crate) async fn health(State(state): State<AppState>) -> Json<Health> {
-    Json(Health {
-        status: "ok".into(),
-        endpoint: state.config.endpoint.clone(),
-    })
-}
-
-/// Readiness: the GPU adapter once it is open.
-#[utoipa::path(
-    get,
-    path = "/readiness",
-    tag = "health",
-    responses(
-        (status = 200, description = "The GPU is open", body = Readiness),
-        (status = 503, description = "The GPU is still opening or failed to open", body = ErrorBody)
-    )
-)]
-pub(crate) async fn readiness(
-    State(state): State<AppState>,
-) -> Result<Json<Readiness>, ServerError> {
-    let adapter = state.adapter().map_err(ServerError::Unavailable)?;
-    Ok(Json(Readiness {
-        status: "ready".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        gpu: adapter,
-    }))
 }
 
 /// Headers the PWA needs: the service worker must never be served stale and may control the

@@ -4,6 +4,7 @@
 mod artifacts;
 mod colmap_import;
 mod events;
+mod health;
 pub mod openapi;
 mod pairings;
 mod projects;
@@ -96,8 +97,8 @@ pub fn router(
 fn routes(max_image_bytes: usize, max_upload_bytes: usize) -> Router<AppState> {
     let scene_limit = max_image_bytes.max(1 << 30);
     Router::new()
-        .route("/health", get(crate::routes::health))
-        .route("/readiness", get(crate::routes::readiness))
+        .route("/health", get(health::health))
+        .route("/readiness", get(health::readiness))
         .route("/api/projects", post(projects::create).get(projects::list))
         .route(
             "/api/projects/{id}",

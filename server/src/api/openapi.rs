@@ -33,8 +33,8 @@ pub const BEARER: &str = "bearer";
             checks the end-to-end tests' responses against it."
     ),
     paths(
-        crate::routes::health,
-        crate::routes::readiness,
+        super::health::health,
+        super::health::readiness,
         spec,
         projects::create,
         projects::list,
