@@ -10,10 +10,11 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::api::{typed, Api, Backend};
 use common::phone::{desktop, pair_from_desktop, phone_photo, take, wait_cards};
+use common::project_page::{assert_seen_in, follow_reconstruct, listed_share_token};
 use common::viewer::{attr, canvas_image, wait_drawn};
 use common::{Browser, BrowserOptions};
 use fantoccini::Locator;
@@ -122,37 +123,10 @@ async fn capture_reconstruct_share_and_the_first_view_is_the_thumbnail() {
         .click()
         .await
         .expect("click");
-    let mut seen: Vec<(String, f64)> = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(900);
-    loop {
-        let state = attr(&desk, "#reconstruct", "data-state").await;
-        if let (Some(stage), Some(pct)) = (
-            attr(&desk, "#reconstruct-progress", "data-stage").await,
-            attr(&desk, "#reconstruct-progress", "data-percent").await,
-        ) {
-            let pct: f64 = pct.parse().expect("percent");
-            if seen.last() != Some(&(stage.clone(), pct)) {
-                seen.push((stage, pct));
-            }
-        }
-        if state.as_deref() == Some("completed") {
-            break;
-        }
-        assert_ne!(state.as_deref(), Some("failed"), "{seen:?}");
-        assert!(Instant::now() < deadline, "stuck: {seen:?}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    for w in seen.windows(2) {
-        assert!(w[1].1 >= w[0].1, "progress went back: {seen:?}");
-    }
-    // The one timeline: features (0–20 %), SfM (20–40 %), training and export (40–100 %).
-    for (lo, hi) in [(0.0, 20.0), (20.0, 40.0), (40.0, 100.0)] {
-        assert!(
-            seen.iter().any(|(_, p)| (lo..hi).contains(p)),
-            "nothing seen in {lo}–{hi} %: {seen:?}"
-        );
-    }
-    assert_eq!(seen.last().map(|s| s.1), Some(100.0), "{seen:?}");
+    // Stage and percent as the job moves on, never going back, to the end; seen in each part
+    // of the one timeline: features (0–20 %), SfM (20–40 %), training and export (40–100 %).
+    let seen = follow_reconstruct(&desk, 900).await;
+    assert_seen_in(&seen, &[(0.0, 20.0), (20.0, 40.0), (40.0, 100.0)]);
 
     // The job ran within the operator's caps, and SfM placed the photos.
     let api_ref = &api;
@@ -175,16 +149,7 @@ async fn capture_reconstruct_share_and_the_first_view_is_the_thumbnail() {
         .click()
         .await
         .expect("click");
-    let token = {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(t) = attr(&desk, "#share-list .share-item", "data-token").await {
-                break t;
-            }
-            assert!(Instant::now() < deadline, "no share link shown");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    };
+    let token = listed_share_token(&desk).await;
     let url = attr(&desk, ".share-item .share-link", "href")
         .await
         .expect("the link");

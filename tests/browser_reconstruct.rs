@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::api::{typed, Api, Backend};
 use common::fixtures::photo;
+use common::project_page::{assert_seen_in, follow_reconstruct, listed_share_token};
 use common::viewer::{attr, wait_drawn};
 use common::{Browser, BrowserOptions};
 use fantoccini::Locator;
@@ -73,38 +74,10 @@ async fn the_project_page_reconstructs_and_shares_the_scene() {
         .await
         .expect("project page");
 
-    // Stage and percent as the job moves on, never going back, to the end.
-    let mut seen: Vec<(String, f64)> = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(600);
-    loop {
-        let state = attr(&browser, "#reconstruct", "data-state").await;
-        if let (Some(stage), Some(pct)) = (
-            attr(&browser, "#reconstruct-progress", "data-stage").await,
-            attr(&browser, "#reconstruct-progress", "data-percent").await,
-        ) {
-            let pct: f64 = pct.parse().expect("percent");
-            if seen.last() != Some(&(stage.clone(), pct)) {
-                seen.push((stage, pct));
-            }
-        }
-        if state.as_deref() == Some("completed") {
-            break;
-        }
-        assert_ne!(state.as_deref(), Some("failed"), "{seen:?}");
-        assert!(Instant::now() < deadline, "stuck: {seen:?}");
-        tokio::time::sleep(Duration::from_millis(150)).await;
-    }
-    for w in seen.windows(2) {
-        assert!(w[1].1 >= w[0].1, "progress went back: {seen:?}");
-    }
-    // Seen in each part of the one timeline: features, SfM, training, then the end.
-    for (lo, hi) in [(0.0, 20.0), (20.0, 40.0), (40.0, 95.0)] {
-        assert!(
-            seen.iter().any(|(_, p)| (lo..hi).contains(p)),
-            "nothing seen in {lo}–{hi} %: {seen:?}"
-        );
-    }
-    assert_eq!(seen.last().map(|s| s.1), Some(100.0), "{seen:?}");
+    // Stage and percent as the job moves on, never going back, to the end; seen in each part
+    // of the one timeline: features, SfM, training, then the end.
+    let seen = follow_reconstruct(&browser, 600).await;
+    assert_seen_in(&seen, &[(0.0, 20.0), (20.0, 40.0), (40.0, 95.0)]);
     assert_eq!(
         browser.text_of("#reconstruct-progress", 5).await,
         "done · 100 %"
@@ -183,16 +156,7 @@ async fn the_project_page_reconstructs_and_shares_the_scene() {
         .click()
         .await
         .expect("click");
-    let token = {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(t) = attr(&browser, "#share-list .share-item", "data-token").await {
-                break t;
-            }
-            assert!(Instant::now() < deadline, "no share link shown");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    };
+    let token = listed_share_token(&browser).await;
     let (_, listed) = api.get(&format!("/api/projects/{project}/shares")).await;
     let share = typed::<api::ShareList>(&listed)
         .shares

@@ -11,6 +11,7 @@ pub mod fixtures;
 pub mod openapi;
 pub mod phone;
 pub mod posed_set;
+pub mod project_page;
 pub mod viewer;
 pub mod webhook;
 

@@ -438,6 +438,27 @@ mod tests {
     use super::*;
     use crate::db::{artifacts, new_id, projects};
 
+    /// A no-op job row for the queue tests.
+    fn sleep_job<'a>(
+        id: &'a str,
+        endpoint: &'a str,
+        project_id: Option<&'a str>,
+        max_attempts: i64,
+    ) -> NewJob<'a> {
+        NewJob {
+            id,
+            endpoint,
+            task: "sleep",
+            input: "{}",
+            webhook: None,
+            execution_timeout_ms: None,
+            ttl_ms: None,
+            project_id,
+            api_key_id: None,
+            max_attempts,
+        }
+    }
+
     /// A worker freezes past its lease, its job is requeued and claimed by a successor: every
     /// write the frozen worker makes afterwards (renewal, progress, artifact, end) is refused, the
     /// successor's stand, and the job ends exactly once.
@@ -445,19 +466,9 @@ mod tests {
         let ep = format!("e{}", &new_id()[..8]);
         let p = projects::create(db, "fence").await.expect("project");
         let id = new_id();
-        let job = NewJob {
-            id: &id,
-            endpoint: &ep,
-            task: "sleep",
-            input: "{}",
-            webhook: None,
-            execution_timeout_ms: None,
-            ttl_ms: None,
-            project_id: Some(&p.id),
-            api_key_id: None,
-            max_attempts: 3,
-        };
-        insert(db, &job).await.expect("insert");
+        insert(db, &sleep_job(&id, &ep, Some(&p.id), 3))
+            .await
+            .expect("insert");
         let first = claim(db, &ep, "w1", 60_000)
             .await
             .expect("claim")
@@ -533,16 +544,20 @@ mod tests {
         assert_eq!(stream, 1, "only the successor's progress chunk");
     }
 
+    /// A fresh SQLite database in `dir`, and PostgreSQL where the suite provides one
+    /// (./test.sh sources .ci/postgres.sh).
+    async fn test_databases(dir: &std::path::Path) -> Vec<Db> {
+        let mut dbs = vec![Db::open(None, dir).await.expect("sqlite")];
+        if let Ok(url) = std::env::var("SPLATPOD_TEST_DATABASE_URL") {
+            dbs.push(Db::open(Some(&url), dir).await.expect("postgres"));
+        }
+        dbs
+    }
+
     #[tokio::test]
     async fn fencing_on_sqlite_and_postgres() {
-        let dir = std::env::temp_dir().join(format!("splatpod-fence-{}", new_id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let db = Db::open(None, &dir).await.expect("sqlite");
-        stale_writes_are_refused(&db).await;
-        let _ = std::fs::remove_dir_all(&dir);
-        // PostgreSQL where the suite provides one (./test.sh sources .ci/postgres.sh).
-        if let Ok(url) = std::env::var("SPLATPOD_TEST_DATABASE_URL") {
-            let db = Db::open(Some(&url), &dir).await.expect("postgres");
+        let dir = tempfile::tempdir().expect("temp dir");
+        for db in test_databases(dir.path()).await {
             stale_writes_are_refused(&db).await;
         }
     }
@@ -552,19 +567,9 @@ mod tests {
     async fn stream_reads_beside_a_writer(db: &Db) {
         let ep = format!("e{}", &new_id()[..8]);
         let id = new_id();
-        let job = NewJob {
-            id: &id,
-            endpoint: &ep,
-            task: "sleep",
-            input: "{}",
-            webhook: None,
-            execution_timeout_ms: None,
-            ttl_ms: None,
-            project_id: None,
-            api_key_id: None,
-            max_attempts: 1,
-        };
-        insert(db, &job).await.expect("insert");
+        insert(db, &sleep_job(&id, &ep, None, 1))
+            .await
+            .expect("insert");
         let claimed = claim(db, &ep, "w", 60_000)
             .await
             .expect("claim")
@@ -610,13 +615,8 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn stream_reads_beside_a_writer_on_sqlite_and_postgres() {
-        let dir = std::env::temp_dir().join(format!("splatpod-stream-{}", new_id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let db = Db::open(None, &dir).await.expect("sqlite");
-        stream_reads_beside_a_writer(&db).await;
-        let _ = std::fs::remove_dir_all(&dir);
-        if let Ok(url) = std::env::var("SPLATPOD_TEST_DATABASE_URL") {
-            let db = Db::open(Some(&url), &dir).await.expect("postgres");
+        let dir = tempfile::tempdir().expect("temp dir");
+        for db in test_databases(dir.path()).await {
             stream_reads_beside_a_writer(&db).await;
         }
     }
