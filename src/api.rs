@@ -443,6 +443,14 @@ impl Task {
             Task::Sleep => "sleep",
         }
     }
+
+    /// Whether the task works on photos (so `image_urls` can bring them instead of a project).
+    pub fn takes_photos(self) -> bool {
+        matches!(
+            self,
+            Task::Features | Task::Sfm | Task::Train | Task::Reconstruct
+        )
+    }
 }
 
 /// How image pairs are chosen for matching.
@@ -483,7 +491,9 @@ pub struct JobInput {
     pub task: Task,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_id: Option<String>,
-    /// Photos to fetch into a new project instead of `project_id`.
+    /// Photos to fetch into a new project instead of `project_id` (the tasks that take photos:
+    /// features, sfm, train, reconstruct): `http(s)://` URLs, or `s3://bucket/key` read with the
+    /// worker's `AWS_*` settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_urls: Option<Vec<String>>,
     /// Longer image side for feature extraction (default 1600; `reconstruct`: by `quality`, 1000 /
@@ -751,6 +761,32 @@ pub const RECONSTRUCT_STAGES: [(&str, f64, f64); 4] = [
     ("train", 40.0, 95.0),
     ("export", 95.0, 100.0),
 ];
+
+/// The `output` a RunPod worker (`splatpod-server runpod-worker`) posts for a completed job:
+/// the task's own output and where the project's files are.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RunpodJobOutput {
+    /// The project the job worked on (created for `image_urls` inputs).
+    pub project_id: String,
+    /// The task's output, as `/status` reports it for the same task.
+    pub result: serde_json::Value,
+    /// Every artifact of the project after the job, with its location.
+    pub artifacts: Vec<StoredArtifact>,
+    /// Time the job ran on this worker's GPU, all attempts.
+    pub gpu_seconds: f64,
+}
+
+/// A stored file and where another tool can read it: a path on the worker's volume or an
+/// `s3://` URL.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StoredArtifact {
+    pub name: String,
+    pub content_type: String,
+    pub bytes: i64,
+    pub location: String,
+}
 
 /// The `output` of a completed `reconstruct` job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -142,13 +142,16 @@ async fn missing_things_answer_404(api: &Api, project: &str) {
     let (s, b) = api
         .post(
             "/v2/{ep}/run",
-            json!({"input": {"task": "reconstruct", "image_urls": ["http://127.0.0.1/a.jpg"]}}),
+            json!({"input": {"task": "render", "image_urls": ["http://127.0.0.1/a.jpg"]}}),
         )
         .await;
     assert_eq!(s, 400, "{b}");
     assert!(
-        b["error"].as_str().unwrap_or("").contains("features task"),
-        "reconstruct needs a project: {b}"
+        b["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("render task needs a project"),
+        "render needs a project: {b}"
     );
     let (s, _, _) = api
         .send(

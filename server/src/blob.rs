@@ -15,6 +15,37 @@ use crate::error::ServerError;
 pub struct BlobStore {
     store: Arc<dyn ObjectStore>,
     prefix: ObjPath,
+    /// Where keys live, for people and other tools: the local folder or the bucket URL.
+    base: String,
+}
+
+/// The `AWS_*` environment as `object_store` options (endpoint, region, credentials).
+fn aws_env() -> Vec<(String, String)> {
+    std::env::vars()
+        .filter(|(k, _)| k.starts_with("AWS_"))
+        .map(|(k, v)| (k.to_ascii_lowercase(), v))
+        .collect()
+}
+
+/// Reads the object at `url` (`s3://bucket/key`, with the `AWS_*` settings), refusing one over
+/// `limit` bytes before downloading it: photos a RunPod job names in its bucket.
+pub async fn read_object_url(url: &str, limit: usize) -> Result<Bytes, ServerError> {
+    let parsed = url::Url::parse(url)
+        .map_err(|e| ServerError::BadInput(format!("object URL `{url}`: {e}")))?;
+    let (store, path) = object_store::parse_url_opts(&parsed, aws_env())?;
+    let size = match store.head(&path).await {
+        Ok(meta) => meta.size,
+        Err(object_store::Error::NotFound { .. }) => {
+            return Err(ServerError::NotFound(format!("no object at {url}")))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if size as u64 > limit as u64 {
+        return Err(ServerError::TooLarge(format!(
+            "{url} is {size} bytes, over the limit of {limit}"
+        )));
+    }
+    Ok(store.get(&path).await?.bytes().await?)
 }
 
 impl BlobStore {
@@ -25,22 +56,21 @@ impl BlobStore {
                 let dir = data_dir.join("blobs");
                 std::fs::create_dir_all(&dir)?;
                 let store = LocalFileSystem::new_with_prefix(&dir)?;
+                let base = std::path::absolute(&dir).unwrap_or(dir);
                 Ok(Self {
                     store: Arc::new(store),
                     prefix: ObjPath::default(),
+                    base: base.display().to_string(),
                 })
             }
             Some(u) => {
                 let parsed = url::Url::parse(u)
                     .map_err(|e| ServerError::BadInput(format!("blob store URL `{u}`: {e}")))?;
-                let env: Vec<(String, String)> = std::env::vars()
-                    .filter(|(k, _)| k.starts_with("AWS_"))
-                    .map(|(k, v)| (k.to_ascii_lowercase(), v))
-                    .collect();
-                let (store, prefix) = object_store::parse_url_opts(&parsed, env)?;
+                let (store, prefix) = object_store::parse_url_opts(&parsed, aws_env())?;
                 Ok(Self {
                     store: Arc::from(store),
                     prefix,
+                    base: u.trim_end_matches('/').to_owned(),
                 })
             }
         }
@@ -52,6 +82,12 @@ impl BlobStore {
         } else {
             ObjPath::from(format!("{}/{key}", self.prefix))
         }
+    }
+
+    /// Where the blob `key` is, as a path or URL another tool can open (RunPod job outputs
+    /// name their files so).
+    pub fn locate(&self, key: &str) -> String {
+        format!("{}/{key}", self.base)
     }
 
     /// Stores `bytes` under `key` (atomically: readers never see a partial blob).

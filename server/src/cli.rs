@@ -1,7 +1,7 @@
 //! Command-line interface. Every option can also come from an environment variable.
 
 use clap::{Parser, Subcommand};
-use splatpod_server::{admin, render_cli, serve, sfm_cli, train_cli, worker};
+use splatpod_server::{admin, render_cli, runpod, serve, sfm_cli, train_cli, worker};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -25,6 +25,9 @@ pub enum Command {
     Serve(Box<serve::ServeArgs>),
     /// Run jobs from the shared queue (PostgreSQL + S3 for a fleet) without serving HTTP.
     Worker(Box<worker::WorkerArgs>),
+    /// A RunPod serverless worker: takes jobs from RunPod's control plane (`RUNPOD_*`
+    /// variables), stores on the network volume or PostgreSQL + S3.
+    RunpodWorker(Box<runpod::RunpodWorkerArgs>),
     /// Print the GPU adapter the server would use.
     GpuInfo,
     /// Structure-from-Motion on a folder of photos: COLMAP model, transforms.json, points.ply.

@@ -23,6 +23,7 @@ pub mod ratelimit;
 pub mod render_cli;
 pub mod resumable;
 pub mod routes;
+pub mod runpod;
 pub mod serve;
 pub mod sfm_cli;
 pub mod start_view;

@@ -5,7 +5,7 @@ mod cli;
 
 use clap::Parser;
 use splatpod_server::error::ServerError;
-use splatpod_server::{admin, render_cli, serve, sfm_cli, train_cli, worker};
+use splatpod_server::{admin, render_cli, runpod, serve, sfm_cli, train_cli, worker};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -14,6 +14,7 @@ async fn main() -> std::process::ExitCode {
     let result = match cli.command {
         cli::Command::Serve(args) => serve::serve(*args).await,
         cli::Command::Worker(args) => worker::run(*args).await,
+        cli::Command::RunpodWorker(args) => runpod::run(*args).await,
         cli::Command::GpuInfo => gpu_info().await,
         cli::Command::Render(args) => render_cli::run(args).await,
         cli::Command::Sfm(args) => sfm_cli::run(args).await,

@@ -68,6 +68,10 @@ pub struct JobArgs {
     /// or preset asks.
     #[arg(long, env = "SPLATPOD_MAX_JOB_IMAGE_SIDE")]
     pub max_job_image_side: Option<u32>,
+    /// Jobs may read `s3://` photo URLs with this node's `AWS_*` settings: set by
+    /// `runpod-worker` (its control plane is the operator's), never by a flag.
+    #[arg(skip)]
+    pub s3_inputs: bool,
 }
 
 /// The job service of a node: `worker_id` names it in the registry and in job records.
@@ -102,6 +106,7 @@ pub fn job_service(
                 iterations: args.max_job_iterations,
                 image_side: args.max_job_image_side,
             },
+            s3_inputs: args.s3_inputs,
         },
     ))
 }

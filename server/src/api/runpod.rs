@@ -72,7 +72,7 @@ async fn submit(
     let req: RunRequest = serde_json::from_slice(body)
         .map_err(|e| ServerError::BadInput(format!("invalid request body: {e}")))?;
     let input = &req.input;
-    validate(input, st.config.max_url_images)?;
+    validate(input, st.config.max_url_images, false)?;
     require_submit_scope(caller, &req)?;
     if let Some(p) = &input.project_id {
         if projects::get(&st.db, p).await?.is_none() {

@@ -112,6 +112,28 @@ pub async fn claim(
     worker: &str,
     lease_ms: i64,
 ) -> Result<Option<Job>, sqlx::Error> {
+    claim_where(db, "endpoint", endpoint, worker, lease_ms).await
+}
+
+/// Claims the job `id` if it is queued and runnable: a RunPod worker runs exactly the job its
+/// control plane handed it, never another one from a shared store.
+pub async fn claim_id(
+    db: &Db,
+    id: &str,
+    worker: &str,
+    lease_ms: i64,
+) -> Result<Option<Job>, sqlx::Error> {
+    claim_where(db, "id", id, worker, lease_ms).await
+}
+
+/// The claim of the oldest runnable job whose `column` (a fixed name) equals `value`.
+async fn claim_where(
+    db: &Db,
+    column: &str,
+    value: &str,
+    worker: &str,
+    lease_ms: i64,
+) -> Result<Option<Job>, sqlx::Error> {
     let now = now_ms();
     let lock = match db.backend {
         Backend::Postgres => "FOR UPDATE SKIP LOCKED",
@@ -121,16 +143,31 @@ pub async fn claim(
         "UPDATE jobs SET status = 'IN_PROGRESS', worker_id = $1, lease_expires_at = $2, \
          started_at = COALESCE(started_at, $3), attempts = attempts + 1, \
          stage = 'starting', message = 'claimed by a worker', lease_epoch = lease_epoch + 1 \
-         WHERE id = (SELECT id FROM jobs WHERE endpoint = $4 AND status = 'IN_QUEUE' \
+         WHERE id = (SELECT id FROM jobs WHERE {column} = $4 AND status = 'IN_QUEUE' \
          AND not_before <= $3 ORDER BY created_at, id LIMIT 1 {lock}) AND status = 'IN_QUEUE' \
          RETURNING {COLUMNS}"
     ))
     .bind(worker)
     .bind(now + lease_ms)
     .bind(now)
-    .bind(endpoint)
+    .bind(value)
     .fetch_optional(&db.pool)
     .await
+}
+
+/// Puts the running job `id` back in the queue whoever holds it: the RunPod control plane handed
+/// it to another worker (the first one was preempted or stopped pinging), and the control plane
+/// is the authority. The next claim bumps the epoch, which fences the old holder's writes.
+pub async fn take_over(db: &Db, id: &str) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query(
+        "UPDATE jobs SET status = 'IN_QUEUE', worker_id = NULL, lease_expires_at = NULL, \
+         not_before = 0, stage = 'queued', message = 'handed to another worker' \
+         WHERE id = $1 AND status = 'IN_PROGRESS'",
+    )
+    .bind(id)
+    .execute(&db.pool)
+    .await?;
+    Ok(r.rows_affected() > 0)
 }
 
 /// The claim a worker holds: a job id and the epoch its claim set.
@@ -618,6 +655,54 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         for db in test_databases(dir.path()).await {
             stream_reads_beside_a_writer(&db).await;
+        }
+    }
+    /// A RunPod worker claims the job it was handed, not the queue's oldest; a second worker
+    /// handed the same job takes it over, and the first one's writes are fenced off.
+    async fn claims_by_id_and_take_over(db: &Db) {
+        let ep = format!("e{}", &new_id()[..8]);
+        let (older, handed) = (new_id(), new_id());
+        for id in [&older, &handed] {
+            insert(db, &sleep_job(id, &ep, None, 3))
+                .await
+                .expect("insert");
+        }
+        let first = claim_id(db, &handed, "rp1", 60_000)
+            .await
+            .expect("claim")
+            .expect("the handed job");
+        assert_eq!(first.id, handed);
+        assert!(claim_id(db, &handed, "rp2", 60_000)
+            .await
+            .expect("claim")
+            .is_none());
+        let queued = get(db, &older).await.expect("get").expect("job");
+        assert_eq!(
+            queued.status,
+            JobStatus::InQueue,
+            "the older job stays queued"
+        );
+
+        assert!(take_over(db, &handed).await.expect("take over"));
+        assert!(
+            !take_over(db, &handed).await.expect("twice"),
+            "not running now"
+        );
+        let second = claim_id(db, &handed, "rp2", 60_000)
+            .await
+            .expect("claim")
+            .expect("taken over");
+        assert_eq!(second.lease_epoch, first.lease_epoch + 1);
+        assert_eq!(second.attempts, 2);
+        assert!(!heartbeat(db, first.lease(), 60_000).await.expect("renew"));
+        assert!(heartbeat(db, second.lease(), 60_000).await.expect("renew"));
+    }
+
+    #[tokio::test]
+    async fn claims_by_id_and_take_over_on_sqlite_and_postgres() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for db in test_databases(dir.path()).await {
+            claims_by_id_and_take_over(&db).await;
         }
     }
 }

@@ -29,8 +29,14 @@ impl JobCaps {
     }
 }
 
-/// Checks a parsed `input`; `max_url_images` bounds `image_urls`.
-pub fn validate(parsed: &JobInput, max_url_images: usize) -> Result<(), ServerError> {
+/// Checks a parsed `input`; `max_url_images` bounds `image_urls`, and `s3://` ones are accepted
+/// only where the worker reads them (`s3_inputs`: RunPod workers, whose control plane is the
+/// operator's; a shared server's users must not read its bucket through a job).
+pub fn validate(
+    parsed: &JobInput,
+    max_url_images: usize,
+    s3_inputs: bool,
+) -> Result<(), ServerError> {
     {
         match (&parsed.project_id, &parsed.image_urls) {
             (Some(_), Some(_)) => {
@@ -44,9 +50,17 @@ pub fn validate(parsed: &JobInput, max_url_images: usize) -> Result<(), ServerEr
                 ))
             }
             (None, Some(urls)) => {
-                if parsed.task != Task::Features {
+                if !parsed.task.takes_photos() {
+                    return Err(ServerError::BadInput(format!(
+                        "`image_urls` brings photos for features, sfm, train or reconstruct; \
+                         the {} task needs a project",
+                        parsed.task.name()
+                    )));
+                }
+                if !s3_inputs && urls.iter().any(|u| u.starts_with("s3://")) {
                     return Err(ServerError::BadInput(
-                        "`image_urls` works with the features task; render needs a project".into(),
+                        "`s3://` image URLs are read by RunPod workers only; give http(s) URLs"
+                            .into(),
                     ));
                 }
                 if urls.is_empty() {
@@ -80,14 +94,6 @@ pub fn validate(parsed: &JobInput, max_url_images: usize) -> Result<(), ServerEr
         {
             return Err(ServerError::BadInput(
                 "`max_features` must be in 1..=65536".into(),
-            ));
-        }
-        if parsed
-            .iterations
-            .is_some_and(|i| !(1..=1_000_000).contains(&i))
-        {
-            return Err(ServerError::BadInput(
-                "`iterations` must be in 1..=1000000".into(),
             ));
         }
         if parsed.task == Task::Sleep
@@ -131,7 +137,7 @@ mod tests {
     fn parse(input: &serde_json::Value, max: usize) -> Result<JobInput, ServerError> {
         let parsed: JobInput = serde_json::from_value(input.clone())
             .map_err(|e| ServerError::BadInput(format!("invalid job input: {e}")))?;
-        validate(&parsed, max).map(|()| parsed)
+        validate(&parsed, max, false).map(|()| parsed)
     }
 
     #[test]
@@ -146,8 +152,8 @@ mod tests {
                 "unknown variant",
             ),
             (
-                json!({"task": "reconstruct", "image_urls": ["http://x/"]}),
-                "features task",
+                json!({"task": "render", "image_urls": ["http://x/"]}),
+                "the render task needs a project",
             ),
             (
                 json!({"task": "train", "project_id": "p", "iterations": 0}),
@@ -159,6 +165,10 @@ mod tests {
                 "not both",
             ),
             (json!({"task": "features", "image_urls": []}), "empty"),
+            (
+                json!({"task": "features", "image_urls": ["s3://bucket/a.jpg"]}),
+                "RunPod workers only",
+            ),
             (
                 json!({"task": "features", "project_id": "p", "typo": 1}),
                 "unknown field",

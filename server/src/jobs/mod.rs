@@ -3,6 +3,7 @@
 //! requeued) and signed webhooks.
 
 mod fenced;
+mod handed;
 pub mod input;
 mod reconstruct_task;
 mod runner;
@@ -12,6 +13,7 @@ mod tasks;
 mod train_task;
 mod webhook;
 
+pub use handed::Adopted;
 pub use runner::hostname;
 pub use tasks::SCENE_NAMES;
 
@@ -44,6 +46,9 @@ pub struct JobSettings {
     pub max_image_bytes: usize,
     /// The operator's bounds on every job's work.
     pub caps: input::JobCaps,
+    /// `image_urls` may name `s3://` objects, read with this node's `AWS_*` settings (RunPod
+    /// workers only: see [`input::validate`]).
+    pub s3_inputs: bool,
 }
 
 #[derive(Clone)]

@@ -18,13 +18,7 @@ use crate::gpu::{read_gpu, GpuState};
 /// Waits for the GPU, then claims and starts jobs while slots are free.
 pub async fn dispatch(svc: JobService) {
     let inner = &svc.inner;
-    let ctx = loop {
-        match read_gpu(&inner.gpu) {
-            GpuState::Ready(ctx) => break Some(ctx),
-            GpuState::Failed(_) => break None,
-            GpuState::Starting => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    };
+    let ctx = wait_for_gpu(&inner.gpu).await;
     let software = ctx
         .as_ref()
         .is_some_and(|c| c.summary().device_type.to_lowercase().contains("cpu"));
@@ -76,6 +70,17 @@ pub async fn dispatch(svc: JobService) {
                 tracing::error!("claiming a job failed: {e}");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
+        }
+    }
+}
+
+/// The GPU once it has started (`None` when it failed to): jobs wait for it.
+pub(super) async fn wait_for_gpu(gpu: &crate::gpu::SharedGpu) -> Option<Box<GpuContext>> {
+    loop {
+        match read_gpu(gpu) {
+            GpuState::Ready(ctx) => return Some(ctx),
+            GpuState::Failed(_) => return None,
+            GpuState::Starting => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     }
 }
@@ -176,7 +181,7 @@ enum Outcome {
     Cancelled,
 }
 
-async fn run_job(svc: &JobService, ctx: Option<GpuContext>, job: Job) {
+pub(super) async fn run_job(svc: &JobService, ctx: Option<GpuContext>, job: Job) {
     let inner = &svc.inner;
     let token = CancellationToken::new();
     inner

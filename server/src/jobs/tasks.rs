@@ -174,9 +174,12 @@ pub async fn run(
         cancel,
         span: std::sync::Mutex::new((0.0, 100.0)),
     };
-    let project_id = match (&input.project_id, &job.project_id) {
-        (Some(p), _) | (None, Some(p)) => p.clone(),
-        (None, None) => fetch_into_new_project(&run, input).await?,
+    let project_id = match (&input.project_id, &input.image_urls) {
+        (Some(p), _) => p.clone(),
+        (None, Some(urls)) => fetch_photos(&run, urls).await?,
+        (None, None) => job.project_id.clone().ok_or_else(|| {
+            TaskError::Permanent("the job names no project and no image_urls".into())
+        })?,
     };
     if projects::get(&svc.inner.db, &project_id).await?.is_none() {
         return Err(TaskError::Permanent(format!(
@@ -210,43 +213,54 @@ fn to_value(output: impl serde::Serialize) -> Result<Value, TaskError> {
     serde_json::to_value(output).map_err(|e| TaskError::Permanent(format!("job output: {e}")))
 }
 
-/// Downloads `image_urls` (SSRF-guarded, size-capped) into a new project.
-async fn fetch_into_new_project(run: &Run<'_>, input: &JobInput) -> Result<String, TaskError> {
+/// Downloads `image_urls` into the job's project (created on the first attempt): `http(s)`
+/// URLs through the SSRF guard, `s3://` objects where this worker reads them (RunPod workers),
+/// each size-capped. A later attempt that finds them all fetched skips the downloads; one cut
+/// short fetches again (stored photos are recognised by their hash).
+async fn fetch_photos(run: &Run<'_>, urls: &[String]) -> Result<String, TaskError> {
     let inner = &run.svc.inner;
-    let urls = input.image_urls.as_deref().unwrap_or_default();
-    let project = projects::create(&inner.db, &format!("job {}", run.job.id)).await?;
-    sqlx::query("UPDATE jobs SET project_id = $1 WHERE id = $2")
-        .bind(&project.id)
-        .bind(&run.job.id)
-        .execute(&inner.db.pool)
-        .await?;
+    let project_id = match &run.job.project_id {
+        Some(p) => p.clone(),
+        None => {
+            let project = projects::create(&inner.db, &format!("job {}", run.job.id)).await?;
+            sqlx::query("UPDATE jobs SET project_id = $1 WHERE id = $2")
+                .bind(&project.id)
+                .bind(&run.job.id)
+                .execute(&inner.db.pool)
+                .await?;
+            project.id
+        }
+    };
+    if images::list(&inner.db, &project_id).await?.len() >= urls.len() {
+        return Ok(project_id);
+    }
     for (i, url) in urls.iter().enumerate() {
+        let name = url
+            .rsplit('/')
+            .next()
+            .filter(|n| !n.is_empty())
+            .unwrap_or("image");
         run.progress(
             "download",
             10.0 * i as f64 / urls.len() as f64,
             &format!("fetching image {} of {}", i + 1, urls.len()),
         )
         .await?;
-        let bytes = inner
-            .guard
-            .fetch(url, inner.settings.max_image_bytes)
-            .await
-            .map_err(|e| TaskError::Permanent(e.to_string()))?;
-        let name = url.rsplit('/').next().unwrap_or("image");
-        match ingest_image(
-            &inner.db,
-            &inner.blobs,
-            &project.id,
-            name,
-            bytes,
-            inner.settings.max_image_bytes,
-        )
-        .await?
-        {
+        let limit = inner.settings.max_image_bytes;
+        let bytes = if url.starts_with("s3://") && inner.settings.s3_inputs {
+            crate::blob::read_object_url(url, limit).await?
+        } else {
+            inner
+                .guard
+                .fetch(url, limit)
+                .await
+                .map_err(|e| TaskError::Permanent(e.to_string()))?
+        };
+        match ingest_image(&inner.db, &inner.blobs, &project_id, name, bytes, limit).await? {
             Ingested::Stored(_) | Ingested::Duplicate(_) => {}
         }
     }
-    Ok(project.id)
+    Ok(project_id)
 }
 
 pub(super) async fn features(
