@@ -473,3 +473,89 @@ async fn a_killed_runpod_worker_resumes_on_the_next_from_its_checkpoint() {
         .and_then(iteration_of);
     assert!(first_training > Some(40), "{after:?}");
 }
+
+/// On S3 (the fleet setup): photos come as `s3://` URLs from the bucket, the project's files go
+/// to it, and the output's locations are the `s3://` URLs they can be read from; a missing
+/// photo is an error, not a retry loop.
+#[tokio::test]
+async fn a_runpod_worker_reads_photos_from_s3_and_stores_its_files_there() {
+    let endpoint = std::env::var("SPLATPOD_TEST_S3_ENDPOINT").unwrap_or_else(|_| {
+        panic!("SPLATPOD_TEST_S3_ENDPOINT is not set: run the suite with ./test.sh (.ci/s3.sh)")
+    });
+    let bucket = format!("rp{}", std::process::id());
+    let http = reqwest::Client::new();
+    let put = |path: String, body: Vec<u8>| {
+        let req = http.put(format!("{endpoint}/{path}")).body(body);
+        async move {
+            let r = req.send().await.expect("S3 put");
+            assert!(r.status().is_success(), "put: {}", r.status());
+        }
+    };
+    put(bucket.clone(), Vec::new()).await;
+    for i in 3..5 {
+        put(format!("{bucket}/photos/{i}.jpg"), photo(i)).await;
+    }
+    let plane = ControlPlane::start(Vec::new()).await;
+    let volume = tempfile::tempdir().expect("local disk");
+    let blob_url = format!("s3://{bucket}/splatpod");
+    let env = [
+        ("SPLATPOD_BLOB_URL", blob_url.as_str()),
+        ("AWS_ENDPOINT", endpoint.as_str()),
+        ("AWS_ALLOW_HTTP", "true"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", "us-east-1"),
+    ];
+    let photos: Vec<String> = (3..5)
+        .map(|i| format!("s3://{bucket}/photos/{i}.jpg"))
+        .collect();
+    plane.queue(
+        "missing",
+        json!({"task": "features", "image_urls": [format!("s3://{bucket}/photos/nope.jpg")]}),
+    );
+    plane.queue(
+        "s3",
+        json!({"task": "features", "max_side": 320, "image_urls": photos}),
+    );
+    let _worker = plane.worker("ws3", volume.path(), &env);
+    plane
+        .wait_for(300, "two results", |p| p.results.len() >= 2)
+        .await;
+    let (_, b) = plane.result("missing").expect("result");
+    assert!(error_of(&b).contains("no object at"), "{b}");
+    let (_, b) = plane.result("s3").expect("result");
+    let out: RunpodJobOutput = serde_json::from_value(b["output"].clone()).expect("typed");
+    let features: FeaturesOutput = serde_json::from_value(out.result.clone()).expect("features");
+    assert_eq!(features.images, 2);
+    assert!(out.artifacts.len() >= 3, "{:?}", out.artifacts);
+    // The bucket's listing (objects written with credentials are not readable anonymously)
+    // has every location's key with its size.
+    let listing = http
+        .get(format!("{endpoint}/{bucket}?list-type=2"))
+        .send()
+        .await
+        .expect("S3 list")
+        .text()
+        .await
+        .expect("listing");
+    for a in &out.artifacts {
+        let key = a
+            .location
+            .strip_prefix(&format!("s3://{bucket}/"))
+            .unwrap_or_else(|| panic!("an s3:// location in the bucket: {a:?}"));
+        let entry = listing
+            .split(&format!("<Key>{key}</Key>"))
+            .nth(1)
+            .unwrap_or_else(|| panic!("{key} not in the bucket: {listing}"));
+        let size = entry
+            .split("<Size>")
+            .nth(1)
+            .and_then(|s| s.split('<').next())
+            .and_then(|s| s.parse::<i64>().ok());
+        assert_eq!(size, Some(a.bytes), "{a:?}");
+    }
+    assert!(
+        !volume.path().join("blobs").exists(),
+        "nothing stored on local disk"
+    );
+}
