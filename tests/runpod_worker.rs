@@ -100,36 +100,24 @@ fn posted(
     serde_json::from_slice(body).ok()
 }
 
-async fn done(
+/// `job-done` (a result) or `job-stream` (a chunk) for `job` from `worker`.
+async fn post_job(
     State(p): State<Shared>,
-    Path((worker, job)): Path<(String, String)>,
+    Path((kind, worker, job)): Path<(String, String, String)>,
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> StatusCode {
-    match posted(&p, &headers, &q, &body) {
-        Some(v) => {
-            lock(&p).results.push((worker, job, v));
-            StatusCode::OK
-        }
-        None => StatusCode::BAD_REQUEST,
+    let Some(v) = posted(&p, &headers, &q, &body) else {
+        return StatusCode::BAD_REQUEST;
+    };
+    let mut plane = lock(&p);
+    match kind.as_str() {
+        "job-done" => plane.results.push((worker, job, v)),
+        "job-stream" => plane.streams.push((worker, job, v["output"].clone())),
+        _ => return StatusCode::NOT_FOUND,
     }
-}
-
-async fn stream(
-    State(p): State<Shared>,
-    Path((worker, job)): Path<(String, String)>,
-    Query(q): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> StatusCode {
-    match posted(&p, &headers, &q, &body) {
-        Some(v) => {
-            lock(&p).streams.push((worker, job, v["output"].clone()));
-            StatusCode::OK
-        }
-        None => StatusCode::BAD_REQUEST,
-    }
+    StatusCode::OK
 }
 
 async fn ping(
@@ -165,8 +153,7 @@ impl ControlPlane {
         let app = Router::new()
             .route("/v2/ep/job-take/{worker}", get(take))
             .route("/v2/ep/job-stop/{worker}", get(stop))
-            .route("/v2/ep/job-done/{worker}/{job}", post(done))
-            .route("/v2/ep/job-stream/{worker}/{job}", post(stream))
+            .route("/v2/ep/{kind}/{worker}/{job}", post(post_job))
             .route("/v2/ep/ping/{worker}", get(ping))
             .route("/files/{name}", get(file))
             .with_state(state.clone());

@@ -98,23 +98,13 @@ impl ControlPlane {
             &self.take,
             &format!("job_in_progress={}", u8::from(in_progress)),
         );
-        let http = |source| ProtocolError::Http {
-            url: url.clone(),
-            source,
-        };
         // The job-take request may be held open (long poll) by the control plane.
-        let r = self
-            .get(&url, Duration::from_secs(90))
-            .send()
-            .await
-            .map_err(http)?;
-        match r.status().as_u16() {
-            204 | 400 => return Ok(None),
-            429 => return Err(ProtocolError::TooMany { url }),
-            s if !(200..300).contains(&s) => return Err(ProtocolError::Status { url, status: s }),
-            _ => {}
-        }
-        let body = r.text().await.map_err(http)?;
+        let r = match send(self.get(&url, Duration::from_secs(90)), &url).await {
+            Ok(Some(r)) => r,
+            Ok(None) | Err(ProtocolError::Status { status: 400, .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let body = text(r, &url).await?;
         if body.trim().is_empty() {
             return Ok(None);
         }
@@ -129,7 +119,7 @@ impl ControlPlane {
     /// Posts `body` for job `id` to `template` as the SDK does: JSON text, form content type.
     async fn post(&self, template: &str, id: &str, body: &Value) -> Result<(), ProtocolError> {
         let url = with_param(&template.replace("$ID", id), "isStream=false");
-        let r = self
+        let req = self
             .http
             .post(&url)
             .header(reqwest::header::AUTHORIZATION, &self.api_key)
@@ -140,18 +130,8 @@ impl ControlPlane {
             )
             .header("charset", "utf-8")
             .timeout(Duration::from_secs(60))
-            .body(body.to_string())
-            .send()
-            .await
-            .map_err(|source| ProtocolError::Http {
-                url: url.clone(),
-                source,
-            })?;
-        match r.status().as_u16() {
-            s if (200..300).contains(&s) => Ok(()),
-            429 => Err(ProtocolError::TooMany { url }),
-            s => Err(ProtocolError::Status { url, status: s }),
-        }
+            .body(body.to_string());
+        send(req, &url).await.map(drop)
     }
 
     /// Posts a job's result (`{"output": …}` or `{"error": …}`), retried on failure (the SDK
@@ -194,18 +174,8 @@ impl ControlPlane {
         if !jobs.is_empty() {
             url = with_param(&url, &format!("job_id={}", jobs.join(",")));
         }
-        let r = self
-            .get(&url, (interval * 2).max(Duration::from_secs(5)))
-            .send()
-            .await
-            .map_err(|source| ProtocolError::Http {
-                url: url.clone(),
-                source,
-            })?;
-        match r.status().as_u16() {
-            s if (200..300).contains(&s) => Ok(()),
-            s => Err(ProtocolError::Status { url, status: s }),
-        }
+        let timeout = (interval * 2).max(Duration::from_secs(5));
+        send(self.get(&url, timeout), &url).await.map(drop)
     }
 
     /// Job ids the control plane wants stopped (cancelled or timed out there); empty when
@@ -215,32 +185,15 @@ impl ControlPlane {
             std::future::pending::<()>().await;
             return Ok(Vec::new());
         };
-        let http = |source| ProtocolError::Http {
-            url: url.clone(),
-            source,
+        let Some(r) = send(self.get(url, Duration::from_secs(90)), url).await? else {
+            return Ok(Vec::new());
         };
-        let r = self
-            .get(url, Duration::from_secs(90))
-            .send()
-            .await
-            .map_err(http)?;
-        match r.status().as_u16() {
-            204 => return Ok(Vec::new()),
-            429 => return Err(ProtocolError::TooMany { url: url.clone() }),
-            s if !(200..300).contains(&s) => {
-                return Err(ProtocolError::Status {
-                    url: url.clone(),
-                    status: s,
-                })
-            }
-            _ => {}
-        }
         #[derive(Deserialize)]
         struct Stop {
             #[serde(default, rename = "jobsToStop")]
             jobs_to_stop: Vec<Value>,
         }
-        let body = r.text().await.map_err(http)?;
+        let body = text(r, url).await?;
         let stop: Stop = serde_json::from_str(&body).unwrap_or(Stop {
             jobs_to_stop: Vec::new(),
         });
@@ -250,6 +203,37 @@ impl ControlPlane {
             .filter_map(|v| v.as_str().map(str::to_owned))
             .collect())
     }
+}
+
+/// Sends `req` to `url`: the response of a 2xx, `None` for 204 (nothing for this worker);
+/// 429 and every other status as errors.
+async fn send(
+    req: reqwest::RequestBuilder,
+    url: &str,
+) -> Result<Option<reqwest::Response>, ProtocolError> {
+    let r = req.send().await.map_err(|source| ProtocolError::Http {
+        url: url.to_owned(),
+        source,
+    })?;
+    match r.status().as_u16() {
+        204 => Ok(None),
+        429 => Err(ProtocolError::TooMany {
+            url: url.to_owned(),
+        }),
+        s if (200..300).contains(&s) => Ok(Some(r)),
+        status => Err(ProtocolError::Status {
+            url: url.to_owned(),
+            status,
+        }),
+    }
+}
+
+/// A response's body as text.
+async fn text(r: reqwest::Response, url: &str) -> Result<String, ProtocolError> {
+    r.text().await.map_err(|source| ProtocolError::Http {
+        url: url.to_owned(),
+        source,
+    })
 }
 
 #[cfg(test)]
