@@ -304,29 +304,135 @@ pub struct SharedView {
     pub scene_url: Option<String>,
     pub thumbnail_url: Option<String>,
     pub expires_at: Option<i64>,
-    /// Where the viewer starts: a capture camera, when the project has camera poses.
+    /// Where the viewer starts: the view the owner saved, else a capture camera when the
+    /// project has camera poses; none: the viewer frames the splats about `up_axis`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_view: Option<StartView>,
+    /// World up for framing the splats when there is no start view (the owner's choice).
+    #[serde(default)]
+    pub up_axis: UpAxis,
 }
 
-/// `GET /api/projects/{id}/start-view`: where the project's viewer starts.
+/// `GET /api/projects/{id}/start-view`: where the project's viewer, share page and thumbnail
+/// start, as the server resolves it: the view the owner saved, else a capture camera, else the
+/// splats framed about `up_axis`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProjectStartView {
-    /// A capture camera's view, when the project has camera poses.
+    /// The first view (the owner's or a capture camera's); none: frame the splats.
     pub start_view: Option<StartView>,
+    /// Where `start_view` comes from.
+    pub source: StartViewSource,
+    /// World up for framing the splats without a start view: the owner's choice, else −y.
+    pub up_axis: UpAxis,
+    /// Whether the project has camera poses (its up then comes from them, not from `up_axis`).
+    pub has_cameras: bool,
 }
 
-/// A first view taken from the photos: the eye of a capture camera, a target on its optical
-/// axis at the scene's depth, and the world's up (the mean of the cameras' image-up axes), so
-/// a scene opens the way it was photographed whatever its axes.
+/// Where a project's first view comes from, in order of precedence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum StartViewSource {
+    /// The view the owner saved from the viewer.
+    Saved,
+    /// A capture camera of the project's camera poses.
+    Camera,
+    /// No view: the viewer frames the splats about the up axis.
+    Framing,
+}
+
+/// A first view: eye, target and world up, and optionally the vertical field of view. Either
+/// taken from the photos (the eye of a capture camera, a target on its optical axis at the
+/// scene's depth, the world's up as the mean of the cameras' image-up axes, so a scene opens
+/// the way it was photographed whatever its axes) or saved by the owner from the viewer.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StartView {
     pub eye: [f32; 3],
     pub target: [f32; 3],
-    /// Unit vector.
+    /// World up (unit vector); yaw turns around it.
     pub up: [f32; 3],
+    /// Vertical field of view in degrees, 1..=170; none: the viewer's (50°).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fov_y_deg: Option<f32>,
+}
+
+/// World up of a scene without camera poses: one of the axes, in either direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum UpAxis {
+    #[serde(rename = "+x")]
+    PosX,
+    #[serde(rename = "-x")]
+    NegX,
+    #[serde(rename = "+y")]
+    PosY,
+    /// The 3DGS/COLMAP convention, the default.
+    #[default]
+    #[serde(rename = "-y")]
+    NegY,
+    #[serde(rename = "+z")]
+    PosZ,
+    #[serde(rename = "-z")]
+    NegZ,
+}
+
+impl UpAxis {
+    pub const ALL: [UpAxis; 6] = [
+        UpAxis::PosX,
+        UpAxis::NegX,
+        UpAxis::PosY,
+        UpAxis::NegY,
+        UpAxis::PosZ,
+        UpAxis::NegZ,
+    ];
+
+    /// The wire name (also what the database stores): `+x`, `-y`, ….
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UpAxis::PosX => "+x",
+            UpAxis::NegX => "-x",
+            UpAxis::PosY => "+y",
+            UpAxis::NegY => "-y",
+            UpAxis::PosZ => "+z",
+            UpAxis::NegZ => "-z",
+        }
+    }
+
+    /// The axis of wire name `s`, if it is one.
+    pub fn parse(s: &str) -> Option<UpAxis> {
+        UpAxis::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+
+    /// The unit vector.
+    pub fn vector(self) -> [f32; 3] {
+        match self {
+            UpAxis::PosX => [1.0, 0.0, 0.0],
+            UpAxis::NegX => [-1.0, 0.0, 0.0],
+            UpAxis::PosY => [0.0, 1.0, 0.0],
+            UpAxis::NegY => [0.0, -1.0, 0.0],
+            UpAxis::PosZ => [0.0, 0.0, 1.0],
+            UpAxis::NegZ => [0.0, 0.0, -1.0],
+        }
+    }
+}
+
+/// `PUT /api/projects/{id}/up-axis`: world up for a scene without camera poses.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewUpAxis {
+    pub up_axis: UpAxis,
+}
+
+/// The answer to saving or clearing a start view or an up axis: the project's first view now,
+/// and the render job queued to redraw its thumbnail from it (none without a scene).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StartViewSaved {
+    pub view: ProjectStartView,
+    pub thumbnail_job: Option<String>,
 }
 
 // ---- phone pairings ----

@@ -15,55 +15,14 @@ use std::time::Duration;
 use common::api::{typed, Api, Backend};
 use common::phone::{desktop, pair_from_desktop, phone_photo, take, wait_cards};
 use common::project_page::{assert_seen_in, follow_reconstruct, listed_share_token};
-use common::viewer::{attr, canvas_image, wait_drawn};
+use common::viewer::{attr, canvas_image, common_view, mean_abs_diff, wait_drawn};
 use common::{Browser, BrowserOptions};
 use fantoccini::Locator;
-use image::{imageops, RgbImage};
+use image::imageops;
 use splatpod::api;
 
 /// Photos the phone takes.
 const PHOTOS: usize = 8;
-/// Side of the square both views are compared at.
-const COMPARE_SIDE: u32 = 64;
-
-/// The part of a `w × h` frame and of a square thumbnail that show the same rays, both cameras
-/// having the same vertical field of view and centred principal points: the centred square on
-/// the frame's shorter side, and the centred square of the thumbnail it covers; each resampled
-/// to [`COMPARE_SIDE`].
-fn common_view(frame: &RgbImage, thumb: &RgbImage) -> (RgbImage, RgbImage) {
-    let (w, h) = frame.dimensions();
-    let side = w.min(h);
-    let frame_part = imageops::crop_imm(frame, (w - side) / 2, (h - side) / 2, side, side);
-    // Pixels per unit of tan(angle) scale with the image height: the frame's square spans
-    // side / h of the thumbnail's height.
-    let t = thumb.height();
-    let thumb_side = ((f64::from(side) * f64::from(t) / f64::from(h)).round() as u32).min(t);
-    let off = (t - thumb_side) / 2;
-    let thumb_part = imageops::crop_imm(thumb, off, off, thumb_side, thumb_side);
-    let resize = |img: &RgbImage| {
-        imageops::resize(
-            img,
-            COMPARE_SIDE,
-            COMPARE_SIDE,
-            imageops::FilterType::Triangle,
-        )
-    };
-    (
-        resize(&frame_part.to_image()),
-        resize(&thumb_part.to_image()),
-    )
-}
-
-/// Mean absolute difference per channel, 0–255.
-fn mean_abs_diff(a: &RgbImage, b: &RgbImage) -> f64 {
-    let total: u64 = a
-        .as_raw()
-        .iter()
-        .zip(b.as_raw())
-        .map(|(x, y)| u64::from(x.abs_diff(*y)))
-        .sum();
-    total as f64 / a.as_raw().len() as f64
-}
 
 #[tokio::test]
 async fn capture_reconstruct_share_and_the_first_view_is_the_thumbnail() {

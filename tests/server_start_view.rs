@@ -1,17 +1,23 @@
-//! The first view of a shared scene is a capture camera: a z-up capture (a COLMAP model whose
+//! The first view of a shared scene. A capture camera: a z-up capture (a COLMAP model whose
 //! cameras ring the scene with their image up along +z, as a z-up world stores them) imported
 //! with its photos and a splat scene gives the share view a `start_view` at the first camera
 //! with +z up, and the render job's thumbnail is the scene seen from there (the CPU reference
-//! renderer's picture of that camera), not the old front framing with −y up.
+//! renderer's picture of that camera), not the old front framing with −y up; a view the owner
+//! saves comes before the camera until cleared. A scene without cameras: the owner's up-axis
+//! choice turns the framing (the z-up scene framed about +z is the upright scene's default
+//! picture), a saved view is what share links and the thumbnail show, and only the owner's key
+//! writes either (on SQLite and PostgreSQL).
 #![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 
-use common::api::{typed, Api, Backend};
+use common::api::{backends, on_both_backends, typed, Api, Backend};
 use common::posed_set::{colmap_image_lines, import_model_texts, truth};
 use glam::{Quat, Vec3};
-use serde_json::json;
-use splatpod::api::{SharedView, StartView};
+use serde_json::{json, Value};
+use splatpod::api::{
+    ProjectStartView, SharedView, StartView, StartViewSaved, StartViewSource, UpAxis,
+};
 use splatpod::formats::GaussianScene;
 use splatpod::render::{render_cpu, Camera, NEAR_PLANE, VIEWER_BACKGROUND};
 
@@ -133,7 +139,9 @@ async fn a_z_up_capture_is_shared_and_thumbnailed_from_a_capture_camera() {
     let (s, view) = api.get(&format!("/api/s/{token}")).await;
     assert_eq!(s, 200, "{view}");
     let view: SharedView = typed(&view);
-    let StartView { eye: e, target, up } = view.start_view.expect("a start view");
+    let StartView {
+        eye: e, target, up, ..
+    } = view.start_view.expect("a start view");
     let (e, target, up) = (Vec3::from(e), Vec3::from(target), Vec3::from(up));
     assert!((e - eye(0)).length() < 1e-3, "eye {e}");
     assert!((up - Vec3::Z).length() < 1e-3, "up {up}");
@@ -178,4 +186,328 @@ async fn a_z_up_capture_is_shared_and_thumbnailed_from_a_capture_camera() {
         far > 4.0 * near.max(1.0),
         "the old framing looks the same ({far})"
     );
+
+    // A view the owner saves comes before the capture camera, for the project page and the
+    // share link, until it is cleared.
+    let (_, page) = api
+        .get(&format!("/api/projects/{project}/start-view"))
+        .await;
+    let page: ProjectStartView = typed(&page);
+    assert_eq!(page.source, StartViewSource::Camera);
+    assert!(page.has_cameras);
+    let mine = StartView {
+        eye: [0.0, -2.5, 1.5],
+        target: [0.0, 0.0, 0.1],
+        up: [0.0, 0.0, 2.0],
+        fov_y_deg: Some(40.0),
+    };
+    let saved = save_view(&api, &project, &mine).await;
+    let want_saved = StartView {
+        up: [0.0, 0.0, 1.0],
+        ..mine
+    };
+    assert_eq!(saved.view.source, StartViewSource::Saved);
+    assert_eq!(saved.view.start_view, Some(want_saved));
+    assert!(saved.view.has_cameras);
+    assert_eq!(shared(&api, token).await.start_view, Some(want_saved));
+    let job = saved.thumbnail_job.expect("a thumbnail job");
+    assert_eq!(api.wait_final(&job, 120).await["status"], "COMPLETED");
+    let (s, cleared, _) = api
+        .send(
+            api.http
+                .delete(api.url(&format!("/api/projects/{project}/start-view")))
+                .bearer_auth(&api.key),
+        )
+        .await;
+    assert_eq!(s, 200, "{cleared}");
+    let cleared: StartViewSaved = typed(&cleared);
+    assert_eq!(cleared.view.source, StartViewSource::Camera);
+    assert_eq!(cleared.view.start_view, view.start_view);
+    assert_eq!(shared(&api, token).await.start_view, view.start_view);
+    let job = cleared.thumbnail_job.expect("a thumbnail job");
+    assert_eq!(api.wait_final(&job, 120).await["status"], "COMPLETED");
 }
+
+/// `PUT /api/projects/{project}/start-view` with the owner's key, which must succeed.
+async fn save_view(api: &Api, project: &str, v: &StartView) -> StartViewSaved {
+    let (s, b) = put(api, project, "start-view", Some(&api.key), json!(v)).await;
+    assert_eq!(s, 200, "{b}");
+    typed(&b)
+}
+
+/// `PUT /api/projects/{project}/{what}` with `body`, bearing `token` if given.
+async fn put(
+    api: &Api,
+    project: &str,
+    what: &str,
+    token: Option<&str>,
+    body: Value,
+) -> (u16, Value) {
+    let mut req = api
+        .http
+        .put(api.url(&format!("/api/projects/{project}/{what}")))
+        .json(&body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let (s, b, _) = api.send(req).await;
+    (s, b)
+}
+
+/// The share link's view (no key).
+async fn shared(api: &Api, token: &str) -> SharedView {
+    let (s, b, _) = api
+        .send(api.http.get(api.url(&format!("/api/s/{token}"))))
+        .await;
+    assert_eq!(s, 200, "{b}");
+    typed(&b)
+}
+
+/// The project's thumbnail re-rendered at the test's size (a render job).
+async fn thumbnail(api: &Api, project: &str) -> Vec<f32> {
+    let rid = api
+        .run(json!({"task": "render", "project_id": project, "width": SIZE, "height": SIZE}))
+        .await;
+    let r = api.wait_final(&rid, 120).await;
+    assert_eq!(r["status"], "COMPLETED", "{r}");
+    rgb(&api
+        .bytes(&format!("/api/projects/{project}/artifacts/thumbnail.png"))
+        .await)
+}
+
+async fn owner_view_of_a_scene_without_cameras(backend: Backend) {
+    let api = Api::start(&backend, &[]).await;
+    let scene = z_up_scene();
+    let project = api.project("no cameras").await;
+    let mut ply = Vec::new();
+    splatpod::formats::write_ply(&scene, &mut ply).expect("PLY");
+    let (s, b, _) = api
+        .send(
+            api.http
+                .put(api.url(&format!("/api/projects/{project}/artifacts/scene.ply")))
+                .bearer_auth(&api.key)
+                .body(ply),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let imported: splatpod::api::SceneImported = typed(&b);
+    assert_eq!(
+        api.wait_final(&imported.thumbnail_job, 120).await["status"],
+        "COMPLETED"
+    );
+    let (s, b) = api
+        .get(&format!("/api/projects/{project}/start-view"))
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let first: ProjectStartView = typed(&b);
+    assert_eq!(
+        first,
+        ProjectStartView {
+            start_view: None,
+            source: StartViewSource::Framing,
+            up_axis: UpAxis::NegY,
+            has_cameras: false,
+        }
+    );
+    let default_framing = thumbnail(&api, &project).await;
+
+    // Only the owner's key writes: none, a share token, a pairing token (its own project).
+    let (_, share) = api
+        .post(&format!("/api/projects/{project}/shares"), json!({}))
+        .await;
+    let token = share["token"].as_str().expect("token").to_owned();
+    let (s, pairing) = api
+        .post(&format!("/api/projects/{project}/pairings"), json!({}))
+        .await;
+    assert_eq!(s, 201, "{pairing}");
+    let phone = pairing["token"].as_str().expect("pairing token").to_owned();
+    let view = StartView {
+        eye: [0.3, -2.0, 1.2],
+        target: [0.0, 0.1, 0.0],
+        up: [0.0, 0.0, 1.0],
+        fov_y_deg: Some(45.0),
+    };
+    for (what, body) in [
+        ("start-view", json!(view)),
+        ("up-axis", json!({"up_axis": "+z"})),
+    ] {
+        for (token, status) in [
+            (None, 401),
+            (Some(token.as_str()), 401),
+            (Some(&*phone), 403),
+        ] {
+            let (s, b) = put(&api, &project, what, token, body.clone()).await;
+            assert_eq!(s, status, "{what} with {token:?}: {b}");
+        }
+    }
+    for token in [token.as_str(), ""] {
+        let (s, _, _) = api
+            .send(
+                api.http
+                    .delete(api.url(&format!("/api/projects/{project}/start-view")))
+                    .bearer_auth(token),
+            )
+            .await;
+        assert_eq!(s, 401);
+    }
+    assert_eq!(shared(&api, &token).await.start_view, None);
+
+    // Bad views and axes: a 400 that says what is wrong; an unknown project: 404.
+    let with = |patch: Value| {
+        let mut v = json!(view);
+        for (k, x) in patch.as_object().expect("object") {
+            v[k] = x.clone();
+        }
+        v
+    };
+    for (body, says) in [
+        // JSON has no NaN or infinity; beyond f32 is the nearest (the finite check is the
+        // server's unit test).
+        (with(json!({"eye": [1e39, 0.0, 0.0]})), "out of range"),
+        (with(json!({"up": [0.0, 0.0, 0.0]})), "zero"),
+        (with(json!({"eye": [0.0, 0.1, 0.0]})), "differ"),
+        (with(json!({"eye": [0.0, 0.1, 3.0]})), "along the view"),
+        (with(json!({"fov_y_deg": 0.2})), "fov_y_deg"),
+        (with(json!({"fov_y_deg": 175.0})), "fov_y_deg"),
+        (
+            json!({"eye": [0.0, 1.0, 2.0], "target": [0.0, 0.0, 0.0]}),
+            "up",
+        ),
+        (
+            json!({"eye": "here", "target": [0.0, 0.0, 0.0], "up": [0.0, 1.0, 0.0]}),
+            "eye",
+        ),
+    ] {
+        let (s, b) = put(&api, &project, "start-view", Some(&api.key), body.clone()).await;
+        assert_eq!(s, 400, "{body}: {b}");
+        let error = b["error"].as_str().unwrap_or_default();
+        assert!(error.contains(says), "{body}: {error}");
+    }
+    for body in [json!({"up_axis": "up"}), json!({"up_axis": "z"}), json!({})] {
+        let (s, b) = put(&api, &project, "up-axis", Some(&api.key), body.clone()).await;
+        assert_eq!(s, 400, "{body}: {b}");
+        assert!(b["error"].as_str().is_some_and(|e| !e.is_empty()), "{b}");
+    }
+    let nobody = common::api::uuid_like();
+    let (s, _) = put(&api, &nobody, "start-view", Some(&api.key), json!(view)).await;
+    assert_eq!(s, 404);
+    let (s, _) = put(
+        &api,
+        &nobody,
+        "up-axis",
+        Some(&api.key),
+        json!({"up_axis": "+z"}),
+    )
+    .await;
+    assert_eq!(s, 404);
+    assert_eq!(
+        api.delete(&format!("/api/projects/{nobody}/start-view"))
+            .await,
+        404
+    );
+    let (s, _) = api.get(&format!("/api/projects/{nobody}/start-view")).await;
+    assert_eq!(s, 404);
+
+    // Up +z: the scene is framed as the upright scene it was turned from (along +y with +z
+    // up, which is along +z with −y up before the turn): the same picture.
+    let (s, b) = put(
+        &api,
+        &project,
+        "up-axis",
+        Some(&api.key),
+        json!({"up_axis": "+z"}),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let turned: StartViewSaved = typed(&b);
+    assert_eq!(turned.view.up_axis, UpAxis::PosZ);
+    assert_eq!(turned.view.source, StartViewSource::Framing);
+    let job = turned.thumbnail_job.expect("a thumbnail job");
+    assert_eq!(api.wait_final(&job, 120).await["status"], "COMPLETED");
+    let z_framing = thumbnail(&api, &project).await;
+    let upright = truth();
+    let want = rgb(&png(
+        &upright,
+        &Camera::frame_points(&upright.positions, Vec3::Z, Vec3::NEG_Y, FOV, SIZE, SIZE),
+    ));
+    let (near, far) = (
+        mean_abs_diff(&z_framing, &want),
+        mean_abs_diff(&default_framing, &want),
+    );
+    eprintln!("+z framing vs the upright scene's {near:.3}; the −y framing's {far:.2}");
+    assert!(near < 2.0, "the +z framing differs by {near}");
+    assert!(
+        far > 4.0 * near.max(1.0),
+        "−y framing looks the same ({far})"
+    );
+    let share = shared(&api, &token).await;
+    assert_eq!((share.start_view, share.up_axis), (None, UpAxis::PosZ));
+
+    // A saved view: the share link and the thumbnail start there.
+    let saved = save_view(&api, &project, &view).await;
+    assert_eq!(saved.view.source, StartViewSource::Saved);
+    assert_eq!(saved.view.start_view, Some(view));
+    assert_eq!(shared(&api, &token).await.start_view, Some(view));
+    let job = saved.thumbnail_job.expect("a thumbnail job");
+    assert_eq!(api.wait_final(&job, 120).await["status"], "COMPLETED");
+    let queued = image::load_from_memory(
+        &api.bytes(&format!("/api/projects/{project}/artifacts/thumbnail.png"))
+            .await,
+    )
+    .expect("thumbnail PNG");
+    assert_eq!((queued.width(), queued.height()), (512, 512));
+    let fov = 45f32.to_radians();
+    let from_saved = |w, h| {
+        Camera::look_at(
+            Vec3::from(view.eye),
+            Vec3::from(view.target),
+            Vec3::Z,
+            fov,
+            w,
+            h,
+        )
+    };
+    let near = mean_abs_diff(
+        &thumbnail(&api, &project).await,
+        &rgb(&png(&scene, &from_saved(SIZE, SIZE))),
+    );
+    eprintln!("thumbnail vs the saved view {near:.3}");
+    assert!(
+        near < 2.0,
+        "thumbnail differs from the saved view by {near}"
+    );
+
+    // A new up axis drops the view saved about the old one.
+    let (s, b) = put(
+        &api,
+        &project,
+        "up-axis",
+        Some(&api.key),
+        json!({"up_axis": "-y"}),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let reset: StartViewSaved = typed(&b);
+    assert_eq!(reset.view, first);
+    assert_eq!(shared(&api, &token).await.start_view, None);
+    // Clearing with nothing saved is fine; a project without a scene gets no thumbnail job.
+    let bare = api.project("bare").await;
+    let saved = save_view(&api, &bare, &view).await;
+    assert_eq!(saved.thumbnail_job, None);
+    assert_eq!(saved.view.source, StartViewSource::Saved);
+    assert_eq!(
+        api.delete(&format!("/api/projects/{bare}/start-view"))
+            .await,
+        200
+    );
+    assert_eq!(
+        api.delete(&format!("/api/projects/{bare}/start-view"))
+            .await,
+        200
+    );
+}
+
+on_both_backends!(
+    the_owner_sets_the_first_view_of_a_scene_without_cameras,
+    owner_view_of_a_scene_without_cameras
+);

@@ -2,10 +2,10 @@
 //! the jobs' project thumbnails.
 
 use glam::Vec3;
-use splatpod::api::StartView;
+use splatpod::api::ProjectStartView;
 use splatpod::formats::GaussianScene;
 use splatpod::gpu::{GpuContext, GpuError};
-use splatpod::render::{Camera, GpuScene, RenderedImage, Renderer};
+use splatpod::render::{framing_forward, Camera, GpuScene, RenderedImage, Renderer};
 
 /// Why a scene could not be rendered to a PNG.
 #[derive(Debug, thiserror::Error)]
@@ -58,20 +58,28 @@ pub async fn render_png(
     })
 }
 
-/// The camera of a `w × h` project thumbnail: the project's start view (a capture camera, see
-/// [`crate::start_view`]) when it has camera poses, else the scene framed from the front (+z,
-/// y down as in 3DGS/COLMAP scenes).
+/// The camera of a `w × h` project thumbnail: the project's first view as
+/// [`crate::start_view::resolve`] decides it (the owner's saved view or a capture camera),
+/// else the scene framed from the front about the project's up axis (looking along +z with −y
+/// up by default, as 3DGS/COLMAP scenes are stored).
 pub fn thumbnail_camera(
-    start: Option<&StartView>,
+    start: &ProjectStartView,
     positions: &[[f32; 3]],
     w: u32,
     h: u32,
 ) -> Camera {
-    // The viewer's field of view, so a thumbnail shows what the viewer's first frame shows.
+    // The viewer's field of view unless the view has its own, so a thumbnail shows what the
+    // viewer's first frame shows.
     let fov = splatpod::render::VIEWER_FOV_Y;
-    match start {
-        Some(v) => Camera::look_at(v.eye.into(), v.target.into(), v.up.into(), fov, w, h),
-        None => Camera::frame_points(positions, Vec3::Z, Vec3::NEG_Y, fov, w, h),
+    match &start.start_view {
+        Some(v) => {
+            let fov = v.fov_y_deg.map_or(fov, f32::to_radians);
+            Camera::look_at(v.eye.into(), v.target.into(), v.up.into(), fov, w, h)
+        }
+        None => {
+            let up = Vec3::from(start.up_axis.vector());
+            Camera::frame_points(positions, framing_forward(up), up, fov, w, h)
+        }
     }
 }
 

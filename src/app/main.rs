@@ -17,6 +17,7 @@ mod sender;
 mod share_page;
 mod share_panel;
 mod sparse_panel;
+mod start_view_controls;
 mod status;
 mod train;
 mod tus;

@@ -1,7 +1,8 @@
 //! "Reconstruct" on the project page: starts the `reconstruct` job at the chosen quality,
 //! follows its stage and percent (polling the job's status) and shows the result in the viewer,
-//! seen first from a capture camera. The running job's id is remembered per project, so a
-//! reload keeps following it.
+//! seen first from the project's start view (the owner's saved view or a capture camera), with
+//! the owner's start-view controls under it. The running job's id is remembered per project, so
+//! a reload keeps following it.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -13,6 +14,7 @@ use splatpod::formats::{load_scene, GaussianScene};
 
 use super::client::{bearer, body_of, endpoint, get_json, net, sleep_ms, storage};
 use super::problem::{job_failed, problem_view, Problem};
+use super::start_view_controls::start_view_controls;
 use super::viewer::{viewer_view, SceneFeed, SceneSource};
 use super::widgets::{card_intro, quality_select};
 
@@ -92,6 +94,7 @@ async fn load_result(key: &str, project: &str) -> Result<Option<Result3d>, Strin
 /// The panel: quality choice, Reconstruct, progress, result; sets `has_scene` once it shows
 /// one (the page then drops the sparse cloud's viewer).
 pub fn reconstruct_panel(key: String, project: String, has_scene: RwSignal<bool>) -> impl IntoView {
+    let (owner_key, owner_project) = (key.clone(), project.clone());
     let quality = RwSignal::new(Quality::Medium);
     let status = RwSignal::new(None::<JobStatusBody>);
     let problem = RwSignal::new(None::<Problem>);
@@ -267,8 +270,14 @@ pub fn reconstruct_panel(key: String, project: String, has_scene: RwSignal<bool>
             {move || result.get().map(|r| {
                 let feed = SceneFeed::default();
                 let viewer = viewer_view(SceneSource::Feed(feed.clone()));
-                feed.show_from(r.scene, r.start.start_view);
-                viewer
+                feed.show_from(r.scene, r.start.start_view, r.start.up_axis);
+                let controls = start_view_controls(
+                    owner_key.clone(),
+                    owner_project.clone(),
+                    feed,
+                    r.start,
+                );
+                view! { {viewer} {controls} }
             })}
         </section>
     }

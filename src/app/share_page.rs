@@ -1,12 +1,13 @@
 //! Shared viewer (`/s/{token}`, and viewer-only at `/embed/{token}` for an `<iframe>`): what
 //! a share link opens. Asks the server which scene the token
-//! shares (`GET /api/s/{token}`) and shows it read-only, first from the capture camera the
-//! server names (`start_view`); no key, no other project data.
+//! shares (`GET /api/s/{token}`) and shows it read-only, first from the view the server names
+//! (`start_view`: the owner's saved view or a capture camera), else framed about the owner's
+//! `up_axis`; no key, no other project data, no controls that write.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_params_map;
-use splatpod::api::{SharedView, StartView};
+use splatpod::api::{SharedView, StartView, UpAxis};
 
 use super::viewer::{viewer_view, SceneSource};
 
@@ -19,6 +20,7 @@ enum Share {
         scene_url: Option<String>,
         thumbnail_url: Option<String>,
         start_view: Option<StartView>,
+        up_axis: UpAxis,
     },
 }
 
@@ -52,6 +54,7 @@ async fn fetch_share(token: &str) -> Share {
         scene_url: body.scene_url,
         thumbnail_url: body.thumbnail_url,
         start_view: body.start_view,
+        up_axis: body.up_axis,
     }
 }
 
@@ -72,9 +75,9 @@ pub fn SharedPage() -> impl IntoView {
             <div class="warn" id="share-error" role="alert">{message}</div>
         }
         .into_any(),
-        Share::Ready { name, scene_url: Some(url), start_view, .. } => view! {
+        Share::Ready { name, scene_url: Some(url), start_view, up_axis, .. } => view! {
             <h2 id="share-title">{name}</h2>
-            {viewer_view(SceneSource::Fixed(url, start_view))}
+            {viewer_view(SceneSource::Fixed(url, start_view, up_axis))}
         }
         .into_any(),
         Share::Ready { name, scene_url: None, thumbnail_url, .. } => view! {
@@ -111,11 +114,11 @@ pub fn EmbedPage() -> impl IntoView {
             <div class="warn" id="share-error" role="alert">{message}</div>
         }
         .into_any(),
-        Share::Ready { name, scene_url: Some(url), start_view, .. } => view! {
+        Share::Ready { name, scene_url: Some(url), start_view, up_axis, .. } => view! {
             <h1 class="embed-title" id="share-title">
                 <a href=format!("/s/{token}") target="_blank" rel="noopener">{name}</a>
             </h1>
-            {viewer_view(SceneSource::Fixed(url, start_view))}
+            {viewer_view(SceneSource::Fixed(url, start_view, up_axis))}
         }
         .into_any(),
         Share::Ready { name, scene_url: None, thumbnail_url, .. } => view! {

@@ -26,7 +26,7 @@ pub use cpu::{
     eval_sh, project_splat, render_cpu, render_cpu_f64, ProjectedCpu, RenderedImage,
     RenderedImage64,
 };
-pub use orbit::{OrbitCamera, VIEWER_BACKGROUND, VIEWER_FOV_Y};
+pub use orbit::{framing_forward, OrbitCamera, VIEWER_BACKGROUND, VIEWER_FOV_Y};
 pub use procedural::procedural_scene;
 pub use project::ProjectKernel;
 pub use rasterize::RasterizeKernel;

@@ -1,6 +1,6 @@
 //! The viewer's camera controller: orbit around a target, pan, zoom and fly, about an up axis
-//! that is the 3DGS/COLMAP convention's −y unless a start view from the capture cameras says
-//! otherwise (a z-up world, say).
+//! that is the 3DGS/COLMAP convention's −y unless a start view (the owner's, or one from the
+//! capture cameras) or the owner's up-axis choice says otherwise (a z-up world, say).
 //!
 //! Pure math, no GPU, so the page's controls are unit-tested natively; the PWA's viewer maps
 //! pointer, wheel and key events onto these methods.
@@ -8,6 +8,7 @@
 use glam::Vec3;
 
 use super::Camera;
+use crate::api::StartView;
 
 /// Vertical field of view of the viewer, radians (50°).
 pub const VIEWER_FOV_Y: f32 = 50.0 * std::f32::consts::PI / 180.0;
@@ -22,13 +23,24 @@ const PITCH_LIMIT: f32 = 89.0 * std::f32::consts::PI / 180.0;
 /// World-space "up" in the 3DGS/COLMAP convention.
 const WORLD_UP: Vec3 = Vec3::NEG_Y;
 
+/// Pitch a start view may exceed [`PITCH_LIMIT`] by (rounding of a view saved at the limit).
+const PITCH_SLACK: f32 = 1e-3;
+
 /// The horizontal directions of yaw 0 and yaw 90° for `up` (for −y: −z and −x, so the
-/// default view looks along +z).
+/// default view looks along +z; for ±z: −y and ∓x, so it looks along +y).
 fn horizon(up: Vec3) -> (Vec3, Vec3) {
     let a = (Vec3::NEG_Z - up * up.dot(Vec3::NEG_Z))
         .try_normalize()
+        .or_else(|| (Vec3::NEG_Y - up * up.dot(Vec3::NEG_Y)).try_normalize())
         .unwrap_or_else(|| up.any_orthonormal_vector());
     (a, a.cross(up))
+}
+
+/// The horizontal direction a framing about `up` looks along (yaw 0; +z for ±x and ±y up, +y
+/// for ±z up): the direction of the viewer's framing and of a thumbnail's.
+pub fn framing_forward(up: Vec3) -> Vec3 {
+    let up = up.try_normalize().unwrap_or(WORLD_UP);
+    -horizon(up).0
 }
 
 /// An orbit camera: the eye sits on a sphere of radius `distance` around `target`, at `yaw`
@@ -70,7 +82,16 @@ impl OrbitCamera {
     /// the box centre from the −z side, slightly above, far enough that the box's bounding sphere
     /// fits both the vertical and the horizontal field of view.
     pub fn framing(lo: Vec3, hi: Vec3, aspect: f32) -> Self {
-        let mut cam = Self::default();
+        Self::framing_about(lo, hi, aspect, WORLD_UP)
+    }
+
+    /// [`OrbitCamera::framing`] with `up` as the world's up (a unit axis; a zero vector keeps
+    /// −y): looking along [`framing_forward`], slightly above.
+    pub fn framing_about(lo: Vec3, hi: Vec3, aspect: f32, up: Vec3) -> Self {
+        let mut cam = Self {
+            up_axis: up.try_normalize().unwrap_or(WORLD_UP),
+            ..Self::default()
+        };
         cam.frame(lo, hi, aspect);
         cam
     }
@@ -108,9 +129,10 @@ impl OrbitCamera {
         let distance = offset.length();
         let dir = offset.try_normalize()?;
         let pitch = dir.dot(up).clamp(-1.0, 1.0).asin();
-        if pitch.abs() > PITCH_LIMIT || !distance.is_finite() {
+        if pitch.abs() > PITCH_LIMIT + PITCH_SLACK || !distance.is_finite() {
             return None;
         }
+        let pitch = pitch.clamp(-PITCH_LIMIT, PITCH_LIMIT);
         let (a, b) = horizon(up);
         Some(Self {
             target,
@@ -124,6 +146,31 @@ impl OrbitCamera {
             scene_radius: scene_radius.max(1e-3),
             up_axis: up,
         })
+    }
+
+    /// The camera of start view `v` ([`OrbitCamera::looking`] with its field of view, if it
+    /// has one) for a scene of radius `scene_radius`.
+    pub fn from_start(v: &StartView, scene_radius: f32) -> Option<Self> {
+        let mut cam = Self::looking(
+            Vec3::from(v.eye),
+            Vec3::from(v.target),
+            Vec3::from(v.up),
+            scene_radius,
+        )?;
+        if let Some(deg) = v.fov_y_deg.filter(|d| d.is_finite() && *d > 0.0) {
+            cam.fov_y = deg.to_radians();
+        }
+        Some(cam)
+    }
+
+    /// This camera as a start view (what the owner saves from the viewer).
+    pub fn start_view(&self) -> StartView {
+        StartView {
+            eye: self.eye().to_array(),
+            target: self.target.to_array(),
+            up: self.up_axis.to_array(),
+            fov_y_deg: Some(self.fov_y.to_degrees()),
+        }
     }
 
     /// Unit vector from the target to the eye.
@@ -305,6 +352,55 @@ mod tests {
         assert!((again.yaw - d.yaw).abs() < 1e-5 && (again.pitch - d.pitch).abs() < 1e-5);
         assert!(OrbitCamera::looking(eye, eye, Vec3::Z, 1.0).is_none());
         assert!(OrbitCamera::looking(Vec3::Z, Vec3::ZERO, Vec3::Z, 1.0).is_none());
+    }
+
+    #[test]
+    fn framing_about_an_axis_puts_that_axis_up_in_the_image() {
+        let (lo, hi) = (Vec3::splat(-1.0), Vec3::splat(1.0));
+        for axis in crate::api::UpAxis::ALL {
+            let up = Vec3::from(axis.vector());
+            let orbit = OrbitCamera::framing_about(lo, hi, 1.5, up);
+            let cam = orbit.camera(150, 100);
+            // The image's up is the axis (tilted by the 0.2 rad pitch only).
+            assert!(
+                orbit.up().dot(up) > 0.2f32.cos() - 1e-4,
+                "{axis:?}: {}",
+                orbit.up()
+            );
+            let (_, y_hi, _) = project(&cam, orbit.target + up * 0.5);
+            let (_, y_lo, _) = project(&cam, orbit.target - up * 0.5);
+            assert!(y_hi < y_lo, "{axis:?}");
+            // It looks along the framing direction, level with the horizon but for the pitch.
+            let flat = orbit.forward() - up * orbit.forward().dot(up);
+            assert!(
+                flat.normalize().dot(framing_forward(up)) > 1.0 - 1e-5,
+                "{axis:?}"
+            );
+        }
+        // −y up is the default framing; ±z up looks along +y.
+        let d = OrbitCamera::framing(lo, hi, 1.5);
+        assert_eq!(d, OrbitCamera::framing_about(lo, hi, 1.5, Vec3::NEG_Y));
+        assert!((framing_forward(Vec3::NEG_Y) - Vec3::Z).length() < 1e-6);
+        assert!((framing_forward(Vec3::Z) - Vec3::Y).length() < 1e-6);
+        assert!((framing_forward(Vec3::NEG_Z) - Vec3::Y).length() < 1e-6);
+    }
+
+    #[test]
+    fn a_saved_view_comes_back_as_the_same_camera() {
+        let mut orbit = OrbitCamera::framing_about(Vec3::ZERO, Vec3::ONE, 1.0, Vec3::Z);
+        orbit.orbit(37.0, 1e6, 300.0); // to the pitch limit
+        orbit.fov_y = 0.7;
+        let v = orbit.start_view();
+        let back = OrbitCamera::from_start(&v, orbit.scene_radius).expect("view");
+        assert!((back.eye() - orbit.eye()).length() < 1e-4);
+        assert!((back.target - orbit.target).length() < 1e-6);
+        assert!((back.fov_y - 0.7).abs() < 1e-6 && back.up_axis == Vec3::Z);
+        let none = StartView {
+            fov_y_deg: None,
+            ..v
+        };
+        let default_fov = OrbitCamera::from_start(&none, 1.0).expect("view");
+        assert_eq!(default_fov.fov_y, VIEWER_FOV_Y);
     }
 
     #[test]

@@ -61,6 +61,7 @@ pub fn start_view(rec: &Reconstruction) -> Option<StartView> {
         eye: eye.to_array(),
         target: (eye + forward * depth).to_array(),
         up: up.to_array(),
+        fov_y_deg: None,
     })
 }
 

@@ -16,7 +16,7 @@ mod videos;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method};
-use axum::routing::{delete, get, head, post};
+use axum::routing::{delete, get, head, post, put};
 use axum::Router;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -128,7 +128,13 @@ fn routes(max_image_bytes: usize, max_upload_bytes: usize) -> Router<AppState> {
                 .layer(tus_resumable()),
         )
         .route("/api/projects/{id}/artifacts", get(artifacts::list))
-        .route("/api/projects/{id}/start-view", get(projects::start_view))
+        .route(
+            "/api/projects/{id}/start-view",
+            get(projects::start_view)
+                .put(projects::save_start_view)
+                .delete(projects::clear_start_view),
+        )
+        .route("/api/projects/{id}/up-axis", put(projects::save_up_axis))
         .route(
             "/api/projects/{id}/artifacts/{*name}",
             get(artifacts::get)

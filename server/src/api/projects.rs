@@ -108,8 +108,8 @@ pub async fn get(
     Ok(Json(require(&st, &id).await?.into()))
 }
 
-/// Where the project's viewer starts (a capture camera), for the project page; a pairing token
-/// may read its own.
+/// Where the project's viewer starts (the owner's saved view, else a capture camera, else
+/// framing about the up axis), for the project page; a pairing token may read its own.
 #[utoipa::path(
     get,
     path = "/api/projects/{id}/start-view",
@@ -117,7 +117,7 @@ pub async fn get(
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Project id")),
     responses(
-        (status = 200, description = "A capture camera's view, or null without camera poses", body = api::ProjectStartView),
+        (status = 200, description = "The first view as the server resolves it", body = api::ProjectStartView),
         (status = 404, description = "No such project", body = ErrorBody)
     )
 )]
@@ -127,9 +127,120 @@ pub async fn start_view(
     Path(id): Path<String>,
 ) -> Result<Json<api::ProjectStartView>, ServerError> {
     caller.require_project(&id)?;
+    Ok(Json(
+        crate::start_view::resolve(&st.db, &st.blobs, &id).await?,
+    ))
+}
+
+/// The project's first view after a change, with a render job queued (for `key`) to redraw
+/// the thumbnail from it when the project has a scene.
+async fn view_changed(
+    st: &AppState,
+    key: &crate::db::keys::ApiKey,
+    id: &str,
+) -> Result<Json<api::StartViewSaved>, ServerError> {
+    let view = crate::start_view::resolve(&st.db, &st.blobs, id).await?;
+    let mut has_scene = false;
+    for name in crate::jobs::SCENE_NAMES {
+        has_scene |= crate::db::artifacts::get(&st.db, id, name).await?.is_some();
+    }
+    let thumbnail_job = if has_scene {
+        let input = api::JobInput {
+            project_id: Some(id.to_owned()),
+            ..api::JobInput::new(api::Task::Render)
+        };
+        let policy = api::JobPolicy::default();
+        let job = super::runpod::queue(st, &input, None, &policy, Some(&key.id)).await?;
+        Some(job.id)
+    } else {
+        None
+    };
+    Ok(Json(api::StartViewSaved {
+        view,
+        thumbnail_job,
+    }))
+}
+
+/// Saves the view the project's viewer, share links and thumbnail start from (before any
+/// capture camera); queues a new thumbnail.
+#[utoipa::path(
+    put,
+    path = "/api/projects/{id}/start-view",
+    operation_id = "save_start_view",
+    tag = "projects",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Project id")),
+    request_body = api::StartView,
+    responses(
+        (status = 200, description = "Saved: the first view now, and the thumbnail's render job", body = api::StartViewSaved),
+        (status = 400, description = "Not a start view: non-finite numbers, eye at the target, zero up or up along the view, field of view outside 1..=170°", body = ErrorBody),
+        (status = 404, description = "No such project", body = ErrorBody)
+    )
+)]
+pub async fn save_start_view(
+    State(st): State<AppState>,
+    Authed(key): Authed,
+    Path(id): Path<String>,
+    body: Result<Json<api::StartView>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<api::StartViewSaved>, ServerError> {
     require(&st, &id).await?;
-    let start_view = crate::start_view::for_project(&st.db, &st.blobs, &id).await?;
-    Ok(Json(api::ProjectStartView { start_view }))
+    let Json(body) = body.map_err(|e| ServerError::BadInput(e.body_text()))?;
+    let view = crate::start_view::validate(&body)?;
+    projects::set_start_view(&st.db, &id, Some(&serde_json::to_string(&view)?)).await?;
+    view_changed(&st, &key, &id).await
+}
+
+/// Forgets the saved start view (the capture camera or the framing applies again); queues a
+/// new thumbnail.
+#[utoipa::path(
+    delete,
+    path = "/api/projects/{id}/start-view",
+    operation_id = "clear_start_view",
+    tag = "projects",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Project id")),
+    responses(
+        (status = 200, description = "Cleared: the first view now, and the thumbnail's render job", body = api::StartViewSaved),
+        (status = 404, description = "No such project", body = ErrorBody)
+    )
+)]
+pub async fn clear_start_view(
+    State(st): State<AppState>,
+    Authed(key): Authed,
+    Path(id): Path<String>,
+) -> Result<Json<api::StartViewSaved>, ServerError> {
+    require(&st, &id).await?;
+    projects::set_start_view(&st.db, &id, None).await?;
+    view_changed(&st, &key, &id).await
+}
+
+/// Sets the world up the viewer frames a scene without camera poses about (a project with
+/// camera poses keeps their up); clears a saved start view, which was taken about the old up;
+/// queues a new thumbnail.
+#[utoipa::path(
+    put,
+    path = "/api/projects/{id}/up-axis",
+    operation_id = "save_up_axis",
+    tag = "projects",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Project id")),
+    request_body = api::NewUpAxis,
+    responses(
+        (status = 200, description = "Saved: the first view now, and the thumbnail's render job", body = api::StartViewSaved),
+        (status = 400, description = "Not one of +x, -x, +y, -y, +z, -z", body = ErrorBody),
+        (status = 404, description = "No such project", body = ErrorBody)
+    )
+)]
+pub async fn save_up_axis(
+    State(st): State<AppState>,
+    Authed(key): Authed,
+    Path(id): Path<String>,
+    body: Result<Json<api::NewUpAxis>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<api::StartViewSaved>, ServerError> {
+    require(&st, &id).await?;
+    let Json(body) = body.map_err(|e| ServerError::BadInput(e.body_text()))?;
+    projects::set_up_axis(&st.db, &id, body.up_axis.as_str()).await?;
+    view_changed(&st, &key, &id).await
 }
 
 /// Deletes a project, its photos, artifacts, shares and pairings.

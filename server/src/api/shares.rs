@@ -168,7 +168,7 @@ pub async fn view(
     let scene = ["scene.spz", "scene.ply", "scene.splat"]
         .into_iter()
         .find(|n| has(n));
-    let start_view = crate::start_view::for_project(&st.db, &st.blobs, &share.project_id).await?;
+    let start = crate::start_view::resolve(&st.db, &st.blobs, &share.project_id).await?;
     Ok(Json(SharedView {
         project: SharedProject {
             name: project.name,
@@ -178,7 +178,8 @@ pub async fn view(
         thumbnail_url: has("thumbnail.png").then(|| format!("/api/s/{token}/thumbnail.png")),
         artifacts: viewable,
         expires_at: share.expires_at,
-        start_view,
+        start_view: start.start_view,
+        up_axis: start.up_axis,
     }))
 }
 

@@ -81,6 +81,43 @@ pub async fn touch(db: &Db, id: &str) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
+/// The owner's view settings of a project: the saved start view (JSON) and the up axis (wire
+/// name), each if set; `None` without the project.
+pub async fn view_settings(
+    db: &Db,
+    id: &str,
+) -> Result<Option<(Option<String>, Option<String>)>, sqlx::Error> {
+    sqlx::query_as("SELECT start_view, up_axis FROM projects WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await
+}
+
+/// Sets (or with `None` clears) the project's saved start view (JSON).
+pub async fn set_start_view(db: &Db, id: &str, view: Option<&str>) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE projects SET start_view = $1, updated_at = $2 WHERE id = $3")
+        .bind(view)
+        .bind(now_ms())
+        .bind(id)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+/// Sets the project's up axis (wire name) and clears its saved start view, which was taken
+/// about the old one.
+pub async fn set_up_axis(db: &Db, id: &str, axis: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE projects SET up_axis = $1, start_view = NULL, updated_at = $2 WHERE id = $3",
+    )
+    .bind(axis)
+    .bind(now_ms())
+    .bind(id)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
 /// Deletes the project row (images, artifacts and shares cascade); returns whether it existed.
 pub async fn delete(db: &Db, id: &str) -> Result<bool, sqlx::Error> {
     let r = sqlx::query("DELETE FROM projects WHERE id = $1")

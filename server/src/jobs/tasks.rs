@@ -371,8 +371,8 @@ pub(super) async fn thumbnail_png(
     h: u32,
 ) -> Result<Vec<u8>, TaskError> {
     let inner = &run.svc.inner;
-    let start = crate::start_view::for_project(&inner.db, &inner.blobs, project_id).await?;
-    let cam = thumbnail::thumbnail_camera(start.as_ref(), &scene.positions, w, h);
+    let start = crate::start_view::resolve(&inner.db, &inner.blobs, project_id).await?;
+    let cam = thumbnail::thumbnail_camera(&start, &scene.positions, w, h);
     let frame = thumbnail::render_png(run.ctx, scene, &cam, VIEWER_BACKGROUND).await?;
     Ok(frame.png)
 }

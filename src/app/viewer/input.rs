@@ -1,7 +1,6 @@
 //! Camera input: orbit, pan and zoom with mouse, pen and touch pointers, the wheel, W/A/S/D/E/Q
 //! fly keys, and "Reset view" (the start view or the framed box).
 
-use glam::Vec3;
 use splatpod::render::OrbitCamera;
 
 use super::{ActivePointer, Bounds, Viewer};
@@ -21,17 +20,16 @@ impl Viewer {
         }
     }
 
-    /// The view of `home`: the start view from the capture cameras if there is one, else
-    /// framing the box.
+    /// The view of `home`: the start view (the owner's or a capture camera) if there is one,
+    /// else framing the box about the up axis.
     pub(super) fn home_orbit(&self, (lo, hi): Bounds) -> OrbitCamera {
         let radius = 0.5 * (hi - lo).length();
         self.start
             .get()
-            .and_then(|v| {
-                let (eye, target) = (Vec3::from(v.eye), Vec3::from(v.target));
-                OrbitCamera::looking(eye, target, Vec3::from(v.up), radius)
+            .and_then(|v| OrbitCamera::from_start(&v, radius))
+            .unwrap_or_else(|| {
+                OrbitCamera::framing_about(lo, hi, self.aspect(), self.frame_up.get())
             })
-            .unwrap_or_else(|| OrbitCamera::framing(lo, hi, self.aspect()))
     }
 
     pub(super) fn pointer_down(&self, ev: &web_sys::PointerEvent) {

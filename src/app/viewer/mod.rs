@@ -27,7 +27,7 @@ use std::rc::Rc;
 
 use glam::Vec3;
 use leptos::prelude::*;
-use splatpod::api::StartView;
+use splatpod::api::{StartView, UpAxis};
 use splatpod::formats::GaussianScene;
 use splatpod::gpu::{GpuContext, GpuError};
 use splatpod::render::{BlitKernel, OrbitCamera, Renderer};
@@ -151,8 +151,11 @@ pub struct Viewer {
     orbit: Cell<OrbitCamera>,
     /// The box that "Reset view" frames.
     home: Cell<Option<(Vec3, Vec3)>>,
-    /// Where the view starts (and "Reset view" returns): a capture camera, if known.
+    /// Where the view starts (and "Reset view" returns): the owner's saved view or a capture
+    /// camera, if known.
     start: Cell<Option<StartView>>,
+    /// World up the framing of a scene without a start view turns about.
+    frame_up: Cell<Vec3>,
     pointers: RefCell<Vec<ActivePointer>>,
     keys: RefCell<HashSet<String>>,
     dirty: Cell<bool>,
@@ -175,6 +178,7 @@ impl Viewer {
             orbit: Cell::new(OrbitCamera::default()),
             home: Cell::new(None),
             start: Cell::new(None),
+            frame_up: Cell::new(Vec3::from(UpAxis::default().vector())),
             pointers: RefCell::new(Vec::new()),
             keys: RefCell::new(HashSet::new()),
             dirty: Cell::new(false),

@@ -10,7 +10,7 @@ use glam::Vec3;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_query_map;
-use splatpod::api::StartView;
+use splatpod::api::{StartView, UpAxis};
 use splatpod::formats::GaussianScene;
 
 use super::frame_loop::run_loop;
@@ -38,8 +38,8 @@ pub enum SceneSource {
     /// Whatever the person opens (file picker, URL field or `?url=`).
     Picker,
     /// One scene at a fixed URL (a share link), read-only: no file or URL controls; seen first
-    /// from the start view, if given.
-    Fixed(String, Option<StartView>),
+    /// from the start view, if given, else framed about the up axis.
+    Fixed(String, Option<StartView>, UpAxis),
     /// Scenes pushed by the page through the [`SceneFeed`] (training in the browser), no file
     /// or URL controls.
     Feed(SceneFeed),
@@ -50,31 +50,60 @@ pub enum SceneSource {
 pub struct SceneFeed(Rc<RefCell<Option<Rc<Viewer>>>>);
 
 impl SceneFeed {
-    /// Shows `scene` seen first from `start` (a capture camera), else framed; false when the
-    /// viewer is gone.
-    pub fn show_from(&self, scene: GaussianScene, start: Option<StartView>) -> bool {
-        let Some(viewer) = self.0.borrow().clone() else {
+    /// The viewer, while it and its page are there.
+    fn viewer(&self) -> Option<Rc<Viewer>> {
+        let viewer = self.0.borrow().clone()?;
+        viewer
+            .ui
+            .gpu
+            .try_get_untracked()
+            .is_some()
+            .then_some(viewer)
+    }
+
+    /// Shows `scene` seen first from `start` (the owner's view or a capture camera), else
+    /// framed about `up`; false when the viewer is gone.
+    pub fn show_from(&self, scene: GaussianScene, start: Option<StartView>, up: UpAxis) -> bool {
+        let Some(viewer) = self.viewer() else {
             return false;
         };
-        if viewer.ui.gpu.try_get_untracked().is_none() {
-            return false;
-        }
         viewer.ui.error.set(None);
         viewer.start.set(start);
+        viewer.frame_up.set(Vec3::from(up.vector()));
         viewer.install(scene, true);
         true
+    }
+
+    /// The camera now, as a start view to save; none before a scene is shown.
+    pub fn current_view(&self) -> Option<StartView> {
+        let viewer = self.viewer()?;
+        viewer.home.get()?;
+        Some(viewer.orbit.get().start_view())
+    }
+
+    /// Makes `start` the view "Reset view" returns to, without moving the camera.
+    pub fn set_start(&self, start: Option<StartView>) {
+        if let Some(viewer) = self.viewer() {
+            viewer.start.set(start);
+        }
+    }
+
+    /// Forgets the start view and frames the scene about `up` at once.
+    pub fn reorient(&self, up: UpAxis) {
+        if let Some(viewer) = self.viewer() {
+            viewer.start.set(None);
+            viewer.frame_up.set(Vec3::from(up.vector()));
+            viewer.reset_view();
+        }
     }
 
     /// Shows `scene` (uploading it to the viewer's GPU; kept until the GPU is ready). With
     /// `frame`, the camera frames that box (`lo`, `hi`); without, the person's view is kept.
     /// False when the viewer is gone.
     pub fn show(&self, scene: GaussianScene, frame: Option<(Vec3, Vec3)>) -> bool {
-        let Some(viewer) = self.0.borrow().clone() else {
+        let Some(viewer) = self.viewer() else {
             return false;
         };
-        if viewer.ui.gpu.try_get_untracked().is_none() {
-            return false;
-        }
         viewer.ui.error.set(None);
         match frame {
             Some(b) => viewer.install_framed(scene, b, true),
@@ -120,8 +149,9 @@ pub fn viewer_view(source: SceneSource) -> impl IntoView {
     // one scene to another).
     let query = use_query_map();
     match source {
-        SceneSource::Fixed(url, start) => {
+        SceneSource::Fixed(url, start, up) => {
             viewer.start.set(start);
+            viewer.frame_up.set(Vec3::from(up.vector()));
             spawn_local(Rc::clone(&viewer).load_url(url));
         }
         // The feed lets go of the viewer when the page's signals are gone (see `show`).
