@@ -86,18 +86,7 @@ async fn the_owner_saves_a_view_and_a_share_link_starts_there() {
     let api = Api::start(&Backend::Sqlite, &[]).await;
     let project = api.project("Ball without cameras").await;
     let scene = truth();
-    let mut ply = Vec::new();
-    splatpod::formats::write_ply(&scene, &mut ply).expect("PLY");
-    let (s, b, _) = api
-        .send(
-            api.http
-                .put(api.url(&format!("/api/projects/{project}/artifacts/scene.ply")))
-                .bearer_auth(&api.key)
-                .body(ply),
-        )
-        .await;
-    assert_eq!(s, 201, "{b}");
-    let imported: api::SceneImported = typed(&b);
+    let imported = api.import_scene(&project, &scene).await;
     let t = api.wait_final(&imported.thumbnail_job, 120).await;
     assert_eq!(t["status"], "COMPLETED", "{t}");
     let thumbnail_path = format!("/api/projects/{project}/artifacts/thumbnail.png");

@@ -30,13 +30,8 @@ async fn server_errors_carry_a_request_id_and_no_internal_detail() {
     let blobs = api.server.data_dir.path().join("blobs");
     let _ = std::fs::remove_dir_all(&blobs);
     std::fs::write(&blobs, b"not a folder").expect("a file where the blob folder was");
-    let (s, b, _) = api
-        .send(
-            api.http
-                .put(api.url(&format!("/api/projects/{project}/artifacts/scene.ply")))
-                .bearer_auth(&api.key)
-                .body(make_scene_ply()),
-        )
+    let (s, b) = api
+        .put_artifact(&project, "scene.ply", make_scene_ply())
         .await;
     assert_eq!(s, 500, "{b}");
     let e = typed::<api::ErrorBody>(&b);

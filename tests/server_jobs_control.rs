@@ -120,13 +120,8 @@ async fn control(backend: Backend) {
         .post(&format!("/v2/{{ep}}/retry/{id}x"), Value::Null)
         .await;
     assert_eq!(s, 404);
-    let (s, b, _) = api
-        .send(
-            api.http
-                .put(api.url(&format!("/api/projects/{project}/artifacts/scene.ply")))
-                .bearer_auth(&api.key)
-                .body(make_scene_ply()),
-        )
+    let (s, b) = api
+        .put_artifact(&project, "scene.ply", make_scene_ply())
         .await;
     assert_eq!(s, 201, "{b}");
     let (s, r) = api

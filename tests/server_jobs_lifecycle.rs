@@ -277,14 +277,7 @@ async fn features_job_reports_progress_and_signs_its_webhook(
 async fn share_links_are_read_only_revocable_and_expiring(api: &Api, project: &str) {
     // Share links: read-only, one project's viewer data, revocable, expiring.
     let scene = make_scene_ply();
-    let (s, _, _) = api
-        .send(
-            api.http
-                .put(api.url(&format!("/api/projects/{project}/artifacts/scene.ply")))
-                .bearer_auth(&api.key)
-                .body(scene.clone()),
-        )
-        .await;
+    let (s, _) = api.put_artifact(project, "scene.ply", scene.clone()).await;
     assert_eq!(s, 201);
     let (s, share) = api
         .post(&format!("/api/projects/{project}/shares"), json!({}))

@@ -107,20 +107,9 @@ async fn a_z_up_capture_is_shared_and_thumbnailed_from_a_capture_camera() {
             .collect(),
     )
     .await;
-    let mut ply = Vec::new();
-    splatpod::formats::write_ply(&scene, &mut ply).expect("PLY");
-    let (s, b, _) = api
-        .send(
-            api.http
-                .put(api.url(&format!("/api/projects/{project}/artifacts/scene.ply")))
-                .bearer_auth(&api.key)
-                .body(ply),
-        )
-        .await;
-    assert_eq!(s, 201, "{b}");
     // The import queued its thumbnail at once: 512 × 512, from the start view (checked below
     // at the test's size).
-    let imported: splatpod::api::SceneImported = typed(&b);
+    let imported = api.import_scene(&project, &scene).await;
     let t = api.wait_final(&imported.thumbnail_job, 120).await;
     assert_eq!(t["status"], "COMPLETED", "{t}");
     assert_eq!(t["output"]["artifact"], "thumbnail.png", "{t}");
@@ -279,18 +268,7 @@ async fn owner_view_of_a_scene_without_cameras(backend: Backend) {
     let api = Api::start(&backend, &[]).await;
     let scene = z_up_scene();
     let project = api.project("no cameras").await;
-    let mut ply = Vec::new();
-    splatpod::formats::write_ply(&scene, &mut ply).expect("PLY");
-    let (s, b, _) = api
-        .send(
-            api.http
-                .put(api.url(&format!("/api/projects/{project}/artifacts/scene.ply")))
-                .bearer_auth(&api.key)
-                .body(ply),
-        )
-        .await;
-    assert_eq!(s, 201, "{b}");
-    let imported: splatpod::api::SceneImported = typed(&b);
+    let imported = api.import_scene(&project, &scene).await;
     assert_eq!(
         api.wait_final(&imported.thumbnail_job, 120).await["status"],
         "COMPLETED"

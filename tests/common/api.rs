@@ -221,6 +221,33 @@ impl Api {
         typed::<api::Project>(&p).id
     }
 
+    /// PUTs `bytes` as the project's artifact `name` (a scene import for `scene.*`).
+    pub async fn put_artifact(&self, project: &str, name: &str, bytes: Vec<u8>) -> (u16, Value) {
+        let (s, b, _) = self
+            .send(
+                self.http
+                    .put(self.url(&format!("/api/projects/{project}/artifacts/{name}")))
+                    .bearer_auth(&self.key)
+                    .body(bytes),
+            )
+            .await;
+        (s, b)
+    }
+
+    /// Imports `scene` as the project's `scene.ply`; the answer names the thumbnail job it
+    /// queued.
+    pub async fn import_scene(
+        &self,
+        project: &str,
+        scene: &splatpod::formats::GaussianScene,
+    ) -> api::SceneImported {
+        let mut ply = Vec::new();
+        splatpod::formats::write_ply(scene, &mut ply).expect("PLY");
+        let (s, b) = self.put_artifact(project, "scene.ply", ply).await;
+        assert_eq!(s, 201, "{b}");
+        typed(&b)
+    }
+
     pub async fn upload(&self, project: &str, files: Vec<(String, Vec<u8>)>) -> (u16, Value) {
         let mut form = reqwest::multipart::Form::new();
         for (name, bytes) in files {
