@@ -44,7 +44,7 @@ cargo build -p splatpod-server
 trunk build
 
 step "native tests (kernels on Vulkan, server API, PWA in headless Chromium)"
-cargo test --workspace
+cargo test --workspace --no-fail-fast
 
 step "kernel tests in headless Chromium (WebGPU)"
 cargo test --target wasm32-unknown-unknown --lib

@@ -166,7 +166,7 @@ async fn the_owner_saves_a_view_and_a_share_link_starts_there() {
         Some("saved")
     );
     assert!(desk
-        .text_of("#start-view-status", 10)
+        .text_of("#start-view-status", 30)
         .await
         .starts_with("View saved"));
     assert_eq!(api.wait_final(&job, 120).await["status"], "COMPLETED");

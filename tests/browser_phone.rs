@@ -177,7 +177,7 @@ async fn a_paired_phone_captures_offline_and_every_photo_arrives_once() {
         v.len() == PHOTOS && count(v, "sent") == PHOTOS
     })
     .await;
-    let summary = phone.text_of("#capture-summary", 5).await;
+    let summary = phone.text_of("#capture-summary", 20).await;
     assert!(summary.contains("8 photos · 8 sent"), "{summary}");
     let (s, list) = api.get(&format!("/api/projects/{project}/images")).await;
     assert_eq!(s, 200, "{list}");
@@ -306,7 +306,7 @@ async fn photos_taken_before_pairing_go_to_the_paired_project() {
         .click()
         .await
         .expect("click");
-    phone.text_of("#upload[data-mode=desktop]", 10).await;
+    phone.text_of("#upload[data-mode=desktop]", 30).await;
     c.find(Locator::Css("#upload-key"))
         .await
         .expect("the key field, once asked for");

@@ -72,7 +72,7 @@ async fn the_project_page_shows_the_sparse_cloud_and_the_cameras() {
     let want = format!("{} splats", grouped(POINTS + VIEWS * SPLATS_PER_CAMERA));
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let count = browser.text_of("#splat-count", 10).await;
+        let count = browser.text_of("#splat-count", 30).await;
         let frames: u64 = attr(&browser, "#frame-time", "data-frames")
             .await
             .and_then(|v| v.parse().ok())

@@ -79,7 +79,7 @@ async fn the_project_page_reconstructs_and_shares_the_scene() {
     let seen = follow_reconstruct(&browser, 600).await;
     assert_seen_in(&seen, &[(0.0, 20.0), (20.0, 40.0), (40.0, 95.0)]);
     assert_eq!(
-        browser.text_of("#reconstruct-progress", 5).await,
+        browser.text_of("#reconstruct-progress", 20).await,
         "done · 100 %"
     );
     let done = api.status(&job).await;

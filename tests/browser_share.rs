@@ -66,7 +66,7 @@ async fn a_share_link_opens_the_scene_read_only_until_revoked() {
     browser.text_of("#viewer[data-gpu=ready]", 60).await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     loop {
-        let count = browser.text_of("#splat-count", 10).await;
+        let count = browser.text_of("#splat-count", 30).await;
         if count == format!("{SPLATS} splats") {
             break;
         }

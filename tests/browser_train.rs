@@ -64,7 +64,7 @@ async fn pick(server: &Server, files: &[PathBuf], settings: &[(&str, &str)]) -> 
         .send_keys(&paths.join("\n"))
         .await
         .expect("pick the files");
-    let picked = browser.text_of("#train-picked", 10).await;
+    let picked = browser.text_of("#train-picked", 30).await;
     assert_eq!(picked, format!("{} files picked.", files.len()));
     browser
         .client
@@ -140,7 +140,7 @@ async fn a_picked_posed_set_trains_in_the_browser() {
         .await
         .expect("a download link");
     assert!(href.starts_with("blob:"), "{href}");
-    let splats = browser.text_of("#splat-count", 10).await;
+    let splats = browser.text_of("#splat-count", 30).await;
     assert!(splats.ends_with(" splats"), "{splats}");
     let deadline = Instant::now() + Duration::from_secs(60);
     while attr(&browser, "#frame-time", "data-frames")
@@ -167,12 +167,12 @@ async fn a_missing_photo_gets_a_plain_message() {
         .collect();
     let browser = pick(&server, &files, &[]).await;
     assert_eq!(wait_finished(&browser, 120).await, "failed");
-    let message = browser.text_of("#train-error p", 10).await;
+    let message = browser.text_of("#train-error p", 30).await;
     assert!(
         message.contains("003.png") && message.contains("Pick the whole folder"),
         "{message}"
     );
-    let details = browser.text_of("#train-error details summary", 10).await;
+    let details = browser.text_of("#train-error details summary", 30).await;
     assert_eq!(details, "Details");
     browser.close().await;
 }
@@ -225,7 +225,7 @@ async fn the_viewer_follows_a_server_training_job() {
         attr(&browser, "#job-watch", "data-state").await.as_deref(),
         Some("running")
     );
-    let line = browser.text_of("#job-line", 10).await;
+    let line = browser.text_of("#job-line", 30).await;
     assert!(line.starts_with("training: iteration "), "{line}");
     let splats = browser.text_of("#splat-count", 30).await;
     assert!(splats.ends_with(" splats"), "{splats}");
@@ -239,7 +239,7 @@ async fn the_viewer_follows_a_server_training_job() {
         assert!(Instant::now() < deadline, "the page did not see the cancel");
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    let message = browser.text_of("#job-error p", 10).await;
+    let message = browser.text_of("#job-error p", 30).await;
     assert_eq!(message, "The job was cancelled.");
     browser.close().await;
 }

@@ -163,7 +163,7 @@ async fn a_picked_video_yields_the_requested_frames_and_a_corrupt_one_a_plain_me
     let start = Instant::now();
     pick_video(&browser, &clip_path).await;
     let state = panel_state(&browser, &["done", "error"], 300).await;
-    let progress = browser.text_of("#capture-video-panel", 5).await;
+    let progress = browser.text_of("#capture-video-panel", 20).await;
     assert_eq!(state, "done", "{progress}");
     eprintln!(
         "{FRAMES} frames in {:.1} s: {progress}",
@@ -192,7 +192,7 @@ async fn a_picked_video_yields_the_requested_frames_and_a_corrupt_one_a_plain_me
     // A corrupt clip: the plain message, the browser's words folded away, nothing added.
     pick_video(&browser, &broken).await;
     panel_state(&browser, &["error"], 60).await;
-    let plain = browser.text_of("#video-problem .problem-plain", 5).await;
+    let plain = browser.text_of("#video-problem .problem-plain", 20).await;
     assert!(
         plain.starts_with("This video could not be read by this browser:")
             && plain.contains("Try recording again or use photos"),
@@ -212,7 +212,7 @@ async fn a_picked_video_yields_the_requested_frames_and_a_corrupt_one_a_plain_me
     assert_eq!(rows(&browser).await.len(), FRAMES);
 
     // The recording controls are there (a camera cannot be tested headless).
-    let record = browser.text_of("#video-record", 5).await;
+    let record = browser.text_of("#video-record", 20).await;
     assert_eq!(record, "Record video");
     browser.close().await;
 }

@@ -213,7 +213,7 @@ async fn load_scene_file(browser: &Browser, path: &Path) -> Shot {
         .expect("choose the file");
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let count = browser.text_of("#splat-count", 10).await;
+        let count = browser.text_of("#splat-count", 30).await;
         if count.contains(&SPLATS.to_string()) {
             assert_eq!(count, format!("{SPLATS} splats"));
             break;
@@ -226,7 +226,7 @@ async fn load_scene_file(browser: &Browser, path: &Path) -> Shot {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let shot = settled_shot(browser, 0).await;
-    let frame_time = browser.text_of("#frame-time", 10).await;
+    let frame_time = browser.text_of("#frame-time", 30).await;
     assert!(
         frame_time.ends_with(" ms") && frame_time[..frame_time.len() - 3].parse::<f64>().is_ok(),
         "frame time readout `{frame_time}`"
@@ -432,7 +432,7 @@ async fn a_corrupt_file_shows_the_parse_error() {
         "{message}"
     );
     assert!(message.contains("PLY"), "the parser's reason: {message}");
-    assert_eq!(browser.text_of("#splat-count", 10).await, "");
+    assert_eq!(browser.text_of("#splat-count", 30).await, "");
     browser.close().await;
 }
 
@@ -532,6 +532,6 @@ async fn without_webgpu_the_viewer_explains_why() {
             && message.contains("recent Chrome, Edge or Safari"),
         "{message}"
     );
-    browser.text_of("#viewer[data-gpu=unavailable]", 10).await;
+    browser.text_of("#viewer[data-gpu=unavailable]", 30).await;
     browser.close().await;
 }

@@ -153,7 +153,7 @@ pub async fn pair_from_desktop(api: &Api, project: &str, name: &str) -> String {
         .await
         .expect("QR code SVG");
     desk.shot("desktop-pair").await;
-    let expiry = desk.text_of("#pair-expiry", 5).await;
+    let expiry = desk.text_of("#pair-expiry", 20).await;
     assert!(expiry.contains("works until"), "{expiry}");
     desk.close().await;
     assert!(link.contains("/pair#pp_"), "pairing link {link}");
