@@ -702,6 +702,9 @@ pub struct JobStatusBody {
     pub retries: i64,
     pub gpu_seconds: f64,
     pub cost_usd: f64,
+    /// Where the job runs or ran: a worker's name, or `remote:NAME` for a remote backend.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<String>,
     /// The task's result (e.g. [`FeaturesOutput`]) once completed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<Value>,

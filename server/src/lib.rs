@@ -20,6 +20,7 @@ pub mod net;
 pub mod node;
 pub mod qr;
 pub mod ratelimit;
+pub mod remote;
 pub mod render_cli;
 pub mod resumable;
 pub mod routes;

@@ -68,6 +68,14 @@ pub struct JobArgs {
     /// or preset asks.
     #[arg(long, env = "SPLATPOD_MAX_JOB_IMAGE_SIDE")]
     pub max_job_image_side: Option<u32>,
+    /// JSON file listing remote backends (other Splatpod servers) that `reconstruct` jobs are
+    /// forwarded to when this node has no GPU or they wait past --remote-after-s: `[{"name",
+    /// "url", "endpoint", "api_key", "gpu_price_per_hour", "max_jobs"}]`.
+    #[arg(long, env = "SPLATPOD_REMOTE_BACKENDS")]
+    pub remote_backends: Option<std::path::PathBuf>,
+    /// Seconds a job waits for a local GPU slot before it may go to a remote backend.
+    #[arg(long, env = "SPLATPOD_REMOTE_AFTER_S", default_value_t = 30)]
+    pub remote_after_s: u64,
     /// Jobs may read `s3://` photo URLs with this node's `AWS_*` settings: set by
     /// `runpod-worker` (its control plane is the operator's), never by a flag.
     #[arg(skip)]
@@ -107,6 +115,11 @@ pub fn job_service(
                 image_side: args.max_job_image_side,
             },
             s3_inputs: args.s3_inputs,
+            remotes: match &args.remote_backends {
+                Some(path) => crate::remote::load(path)?,
+                None => Vec::new(),
+            },
+            remote_after_ms: (args.remote_after_s * 1000) as i64,
         },
     ))
 }

@@ -91,6 +91,24 @@ async fn load_result(key: &str, project: &str) -> Result<Option<Result3d>, Strin
     }))
 }
 
+/// Where the job runs or ran (this server's worker or a remote backend) and, once it has used
+/// GPU time, what that cost.
+fn where_and_cost(s: &JobStatusBody) -> Option<impl IntoView> {
+    let worker = s.worker.clone()?;
+    let place = match worker.strip_prefix("remote:") {
+        Some(name) => format!("on the remote backend {name}"),
+        None => format!("on {worker}"),
+    };
+    let cost = if s.gpu_seconds > 0.0 {
+        format!(" · {:.0} GPU-seconds, ${:.4}", s.gpu_seconds, s.cost_usd)
+    } else {
+        String::new()
+    };
+    Some(view! {
+        <p class="muted" id="reconstruct-worker" data-worker=worker>{format!("Runs {place}{cost}")}</p>
+    })
+}
+
 /// The panel: quality choice, Reconstruct, progress, result; sets `has_scene` once it shows
 /// one (the page then drops the sparse cloud's viewer).
 pub fn reconstruct_panel(key: String, project: String, has_scene: RwSignal<bool>) -> impl IntoView {
@@ -263,6 +281,7 @@ pub fn reconstruct_panel(key: String, project: String, has_scene: RwSignal<bool>
                     </p>
                     <progress max="100" value=s.progress.to_string()></progress>
                     <p class="muted" id="reconstruct-message">{message}</p>
+                    {where_and_cost(&s)}
                 }
             })}
             {move || problem.get().map(|p| problem_view("reconstruct-error", p))}

@@ -155,6 +155,21 @@ async fn claim_where(
     .await
 }
 
+/// Queued, runnable `reconstruct` jobs of a project (the ones a node may forward to a remote
+/// backend) created before `before`, oldest first.
+pub async fn forwardable(db: &Db, endpoint: &str, before: i64) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT id FROM jobs WHERE endpoint = $1 AND status = 'IN_QUEUE' AND task = 'reconstruct' \
+         AND project_id IS NOT NULL AND not_before <= $2 AND created_at <= $3 \
+         ORDER BY created_at, id LIMIT 8",
+    )
+    .bind(endpoint)
+    .bind(now_ms())
+    .bind(before)
+    .fetch_all(&db.pool)
+    .await
+}
+
 /// Puts the running job `id` back in the queue whoever holds it: the RunPod control plane handed
 /// it to another worker (the first one was preempted or stopped pinging), and the control plane
 /// is the authority. The next claim bumps the epoch, which fences the old holder's writes.

@@ -79,7 +79,7 @@ impl JobService {
             )
             .await?;
             if let Some(job) = claimed {
-                runner::run_job(self, ctx.as_deref().cloned(), job).await;
+                runner::run_job(self, ctx.as_deref().cloned(), job, None).await;
             }
             let job = q::get(&inner.db, id)
                 .await?

@@ -3,6 +3,7 @@
 //! requeued) and signed webhooks.
 
 mod fenced;
+mod forward;
 mod handed;
 pub mod input;
 mod reconstruct_task;
@@ -49,6 +50,10 @@ pub struct JobSettings {
     /// `image_urls` may name `s3://` objects, read with this node's `AWS_*` settings (RunPod
     /// workers only: see [`input::validate`]).
     pub s3_inputs: bool,
+    /// Backends heavy jobs may be forwarded to ([`crate::remote`]).
+    pub remotes: Vec<crate::remote::RemoteBackend>,
+    /// Milliseconds a job waits for a local slot before it may be forwarded.
+    pub remote_after_ms: i64,
 }
 
 #[derive(Clone)]
@@ -98,6 +103,9 @@ impl JobService {
                 tracing::warn!(jobs = ?requeued, "requeued jobs interrupted by a previous stop");
             }
             tokio::spawn(runner::dispatch(self.clone()));
+            if !self.inner.settings.remotes.is_empty() {
+                tokio::spawn(forward::forwarder(self.clone()));
+            }
         }
         tokio::spawn(runner::housekeeping(self.clone()));
         Ok(())
@@ -224,6 +232,7 @@ pub fn status_body(job: &Job) -> JobStatusBody {
         retries: job.retried,
         gpu_seconds: job.gpu_ms as f64 / 1000.0,
         cost_usd: job.cost_usd,
+        worker: job.worker_id.clone(),
         output: job.output.as_deref().map(output_value),
         error: job
             .error

@@ -14,6 +14,7 @@ use super::{sleep_task, JobService};
 use crate::db::jobs::{self as q, Finish, Job, JobStatus};
 use crate::db::{now_ms, workers};
 use crate::gpu::{read_gpu, GpuState};
+use crate::remote::RemoteClient;
 
 /// Waits for the GPU, then claims and starts jobs while slots are free.
 pub async fn dispatch(svc: JobService) {
@@ -54,7 +55,7 @@ pub async fn dispatch(svc: JobService) {
                 let svc = svc.clone();
                 let ctx = ctx.clone();
                 tokio::spawn(async move {
-                    run_job(&svc, ctx.map(|c| *c), job).await;
+                    run_job(&svc, ctx.map(|c| *c), job, None).await;
                     drop(permit);
                     svc.wake();
                 });
@@ -174,14 +175,28 @@ pub async fn housekeeping(svc: JobService) {
     }
 }
 
+/// What a job's run used where the runner cannot time it: a remote backend's GPU time and
+/// cost.
+pub(super) struct Usage {
+    pub gpu_ms: i64,
+    pub cost_usd: f64,
+}
+
 enum Outcome {
-    Done(serde_json::Value),
+    Done(serde_json::Value, Option<Usage>),
     Failed(TaskError),
     TimedOut(i64),
     Cancelled,
 }
 
-pub(super) async fn run_job(svc: &JobService, ctx: Option<GpuContext>, job: Job) {
+/// Runs a claimed job here, or on `remote` (a backend the forwarder chose), under its timeout
+/// and lease, and records how it ended.
+pub(super) async fn run_job(
+    svc: &JobService,
+    ctx: Option<GpuContext>,
+    job: Job,
+    remote: Option<RemoteClient>,
+) {
     let inner = &svc.inner;
     let token = CancellationToken::new();
     inner
@@ -204,20 +219,30 @@ pub(super) async fn run_job(svc: &JobService, ctx: Option<GpuContext>, job: Job)
     let run = async {
         match (parsed, ctx) {
             (Err(e), _) => Err(e),
+            (Ok(input), _) if remote.is_some() => {
+                let client = remote.as_ref().expect("checked");
+                super::forward::run_remote(svc, &job, &input, client, token.clone())
+                    .await
+                    .map(|(v, usage)| (v, Some(usage)))
+            }
             // No GPU work: runs on any worker.
             (Ok(input), _) if input.task == Task::Sleep => {
                 let out = sleep_task::run(svc, &job, &input, token.clone()).await?;
-                serde_json::to_value(out).map_err(|e| TaskError::Permanent(e.to_string()))
+                serde_json::to_value(out)
+                    .map(|v| (v, None))
+                    .map_err(|e| TaskError::Permanent(e.to_string()))
             }
             (Ok(_), None) => Err(TaskError::Transient(
                 "no GPU is available on this server".into(),
             )),
-            (Ok(input), Some(ctx)) => tasks::run(svc, &ctx, &job, &input, token.clone()).await,
+            (Ok(input), Some(ctx)) => tasks::run(svc, &ctx, &job, &input, token.clone())
+                .await
+                .map(|v| (v, None)),
         }
     };
     let outcome = tokio::select! {
         r = run => match r {
-            Ok(v) => Outcome::Done(v),
+            Ok((v, usage)) => Outcome::Done(v, usage),
             Err(TaskError::Cancelled) => Outcome::Cancelled,
             Err(e) => Outcome::Failed(e),
         },
@@ -234,8 +259,16 @@ pub(super) async fn run_job(svc: &JobService, ctx: Option<GpuContext>, job: Job)
         .unwrap_or_else(|p| p.into_inner())
         .remove(&job.id);
 
-    let gpu_ms = started.elapsed().as_millis() as i64;
-    let cost = gpu_ms as f64 / 3_600_000.0 * inner.settings.gpu_price_per_hour;
+    let (gpu_ms, cost) = match &outcome {
+        Outcome::Done(_, Some(u)) => (u.gpu_ms, u.cost_usd),
+        _ => {
+            let ms = started.elapsed().as_millis() as i64;
+            (
+                ms,
+                ms as f64 / 3_600_000.0 * inner.settings.gpu_price_per_hour,
+            )
+        }
+    };
     let db = &inner.db;
     let lease = job.lease();
     let finish = |st: JobStatus, output: Option<String>, error: Option<String>| async move {
@@ -249,7 +282,7 @@ pub(super) async fn run_job(svc: &JobService, ctx: Option<GpuContext>, job: Job)
         q::finish(db, lease, &f).await
     };
     let result = match outcome {
-        Outcome::Done(v) => finish(JobStatus::Completed, Some(v.to_string()), None).await,
+        Outcome::Done(v, _) => finish(JobStatus::Completed, Some(v.to_string()), None).await,
         Outcome::TimedOut(ms) => {
             let msg = format!("execution timeout of {ms} ms exceeded");
             finish(JobStatus::TimedOut, None, Some(msg)).await
