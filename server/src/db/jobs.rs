@@ -45,12 +45,14 @@ pub struct Job {
     pub finished_at: Option<i64>,
     pub gpu_ms: i64,
     pub cost_usd: f64,
+    /// The blob of the last training checkpoint a claim of this job recorded.
+    pub checkpoint_key: Option<String>,
 }
 
 const COLUMNS: &str = "id, endpoint, status, task, input, output, error, webhook, \
     execution_timeout_ms, ttl_ms, project_id, api_key_id, stage, progress, message, attempts, \
     max_attempts, retried, not_before, worker_id, lease_expires_at, lease_epoch, created_at, started_at, \
-    finished_at, gpu_ms, cost_usd";
+    finished_at, gpu_ms, cost_usd, checkpoint_key";
 
 /// What a new job needs.
 pub struct NewJob<'a> {
@@ -332,6 +334,21 @@ pub async fn stream_since_last(db: &Db, id: &str) -> Result<Vec<String>, sqlx::E
     Ok(rows.into_iter().map(|(_, o)| o).collect())
 }
 
+/// Points the job at the checkpoint blob `key` while `lease` holds; false when the claim was
+/// lost (the caller then deletes its blob).
+pub async fn set_checkpoint(db: &Db, lease: Lease<'_>, key: &str) -> Result<bool, sqlx::Error> {
+    update_held(
+        db,
+        sqlx::query(&format!(
+            "UPDATE jobs SET checkpoint_key = $1 WHERE {}",
+            held(2)
+        ))
+        .bind(key),
+        lease,
+    )
+    .await
+}
+
 /// How a run ended, as the worker saw it.
 pub struct Finish<'a> {
     pub status: JobStatus,
@@ -568,6 +585,14 @@ mod tests {
         assert!(!requeue_after_failure(db, first.lease(), "x", 0, 0, 0.0)
             .await
             .expect("requeue"));
+        assert!(set_checkpoint(db, second.lease(), "ckpt-2")
+            .await
+            .expect("checkpoint"));
+        assert!(!set_checkpoint(db, first.lease(), "ckpt-1")
+            .await
+            .expect("checkpoint"));
+        let job = get(db, &id).await.expect("get").expect("job");
+        assert_eq!(job.checkpoint_key.as_deref(), Some("ckpt-2"));
         let art = artifacts::get(db, &p.id, "out.json").await.expect("get");
         assert_eq!(art.map(|a| a.blob_key).as_deref(), Some("k2"));
 

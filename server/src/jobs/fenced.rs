@@ -81,3 +81,31 @@ pub(super) async fn put_artifact(
         }
     }
 }
+
+/// The blob key of the checkpoints the claim `job` holds writes (one per claim, so a fenced-off
+/// worker never overwrites its successor's).
+pub(super) fn checkpoint_key(job: &Job) -> String {
+    format!("jobs/{}/train-{}.ckpt", job.id, job.lease_epoch)
+}
+
+/// Stores a training checkpoint while the claim holds and points the job at it; the checkpoint
+/// an earlier claim left is deleted once this one is recorded. A refused one is deleted.
+pub(super) async fn put_checkpoint(
+    svc: &JobService,
+    job: &Job,
+    bytes: Vec<u8>,
+) -> Result<(), TaskError> {
+    let inner = &svc.inner;
+    let key = checkpoint_key(job);
+    inner.blobs.put(&key, Bytes::from(bytes)).await?;
+    if !q::set_checkpoint(&inner.db, job.lease(), &key).await? {
+        inner.blobs.delete(&key).await?;
+        return Err(refused(job, "checkpoint"));
+    }
+    if let Some(old) = job.checkpoint_key.as_deref().filter(|k| *k != key) {
+        if let Err(e) = inner.blobs.delete(old).await {
+            tracing::warn!(blob = %old, "deleting an earlier claim's checkpoint failed: {e}");
+        }
+    }
+    Ok(())
+}

@@ -45,10 +45,6 @@ fn max_side(quality: Quality) -> u32 {
     }
 }
 
-fn checkpoint_key(job_id: &str) -> String {
-    format!("jobs/{job_id}/train.ckpt")
-}
-
 fn permanent(what: &str) -> impl Fn(String) -> TaskError + '_ {
     move |e| TaskError::Permanent(format!("{what}: {e}"))
 }
@@ -137,15 +133,19 @@ pub(super) async fn train_scene(
         iterations,
         ..TrainConfig::default()
     };
-    let key = checkpoint_key(&run.job.id);
-    let mut trainer = match inner.blobs.get(&key).await {
-        Ok(bytes) => {
+    // The checkpoint the job's last claim recorded (fenced: see `fenced::put_checkpoint`).
+    let saved = match run.job.checkpoint_key.as_deref() {
+        Some(key) => inner.blobs.get(key).await.ok(),
+        None => None,
+    };
+    let mut trainer = match saved {
+        Some(bytes) => {
             let checkpoint = Checkpoint::from_bytes(&bytes)
                 .map_err(|e| permanent("checkpoint")(e.to_string()))?;
             Trainer::resume(run.ctx, &dataset, &checkpoint, config)
                 .map_err(|e| TaskError::Transient(e.to_string()))?
         }
-        Err(_) => {
+        None => {
             let init = init_splats(&dataset.points, &dataset.colors, 0);
             Trainer::new(run.ctx, &dataset, &init, config)
                 .map_err(|e| TaskError::Transient(e.to_string()))?
@@ -182,7 +182,7 @@ pub(super) async fn train_scene(
                 .await
                 .map_err(|e| TaskError::Transient(e.to_string()))?;
             let preview = checkpoint.params.to_scene();
-            inner.blobs.put(&key, checkpoint.to_bytes().into()).await?;
+            super::fenced::put_checkpoint(run.svc, run.job, checkpoint.to_bytes()).await?;
             put_scene_ply(run, project_id, &preview).await?;
         }
     }
@@ -263,7 +263,13 @@ pub(super) async fn export(
         serde_json::to_vec_pretty(&output).map_err(|e| permanent("train.json")(e.to_string()))?;
     run.put_artifact(project_id, "train.json", "application/json", summary)
         .await?;
-    inner.blobs.delete(&checkpoint_key(&run.job.id)).await?;
+    inner
+        .blobs
+        .delete(&super::fenced::checkpoint_key(run.job))
+        .await?;
+    if let Some(old) = run.job.checkpoint_key.as_deref() {
+        inner.blobs.delete(old).await?;
+    }
     projects::touch(&inner.db, project_id).await?;
     Ok(output)
 }
