@@ -129,21 +129,28 @@ pub fn describe_keypoints_cpu(
 ) -> Vec<[f32; DESCRIPTOR_BYTES]> {
     keypoints
         .iter()
-        .map(|kp| {
-            let oct = &space.octaves[kp.octave as usize];
-            let (x, y, sigma) = kp.in_octave(params);
-            describe_cpu(
-                &oct.gaussians[kp.scale as usize],
-                oct.width,
-                oct.height,
-                PatchFrame {
-                    x,
-                    y,
-                    sigma,
-                    angle: kp.orientation,
-                },
-                params.root_sift,
-            )
-        })
+        .map(|kp| describe_keypoint(space, kp, params))
         .collect()
+}
+
+/// The float descriptor of one keypoint (see [`describe_keypoints_cpu`]).
+pub(crate) fn describe_keypoint(
+    space: &ScaleSpace,
+    kp: &Keypoint,
+    params: &SiftParams,
+) -> [f32; DESCRIPTOR_BYTES] {
+    let oct = &space.octaves[kp.octave as usize];
+    let (x, y, sigma) = kp.in_octave(params);
+    describe_cpu(
+        &oct.gaussians[kp.scale as usize],
+        oct.width,
+        oct.height,
+        PatchFrame {
+            x,
+            y,
+            sigma,
+            angle: kp.orientation,
+        },
+        params.root_sift,
+    )
 }

@@ -4,5 +4,6 @@
 mod cpu;
 mod gpu;
 
+pub(crate) use cpu::{extrema_in_row, extremum_rows};
 pub use cpu::{find_extrema_cpu, Extremum, Keypoint, IMG_BORDER};
 pub use gpu::{ExtremaKernel, ExtremaParams};

@@ -116,21 +116,30 @@ pub fn assign_orientations_cpu(
 ) -> Vec<Keypoint> {
     let mut out = Vec::with_capacity(keypoints.len());
     for kp in keypoints {
-        let oct = &space.octaves[kp.octave as usize];
-        let (x, y, sigma) = kp.in_octave(params);
-        let hist = orientation_histogram_cpu(
-            &oct.gaussians[kp.scale as usize],
-            oct.width,
-            oct.height,
-            x,
-            y,
-            sigma,
-        );
-        out.extend(
-            dominant_orientations(&hist)
-                .into_iter()
-                .map(|orientation| Keypoint { orientation, ..*kp }),
-        );
+        out.extend(orient_keypoint(space, kp, params));
     }
     out
+}
+
+/// `kp` once per dominant orientation of its histogram, in bin order (see
+/// [`assign_orientations_cpu`]).
+pub(crate) fn orient_keypoint(
+    space: &ScaleSpace,
+    kp: &Keypoint,
+    params: &SiftParams,
+) -> impl Iterator<Item = Keypoint> {
+    let oct = &space.octaves[kp.octave as usize];
+    let (x, y, sigma) = kp.in_octave(params);
+    let hist = orientation_histogram_cpu(
+        &oct.gaussians[kp.scale as usize],
+        oct.width,
+        oct.height,
+        x,
+        y,
+        sigma,
+    );
+    let kp = *kp;
+    dominant_orientations(&hist)
+        .into_iter()
+        .map(move |orientation| Keypoint { orientation, ..kp })
 }
