@@ -1,15 +1,18 @@
 //! [`detect_and_describe_native`]: the whole SIFT pipeline natively on the CPU, for machines
 //! whose only adapter is a software one (lavapipe runs the WGSL kernels some ten times slower).
 //! The stage references' own per-row and per-keypoint functions, run over the cores with rayon,
-//! and the blur's row passes compiled for AVX2 where the CPU has it: the same keypoints and
-//! descriptors as [`detect_and_describe_float_cpu`](super::detect_and_describe_float_cpu), bit
-//! for bit (Rust never fuses multiply-adds, so the wider vectors sum in the same order).
+//! and compiled for AVX2 where the CPU has it: the scale space and the located keypoints of
+//! [`detect_and_describe_float_cpu`](super::detect_and_describe_float_cpu) bit for bit (Rust
+//! never fuses multiply-adds, so the wider vectors sum in the same order); the orientation and
+//! descriptor windows take `exp` and `atan2` from [`FastMath`] (within 1e-6 of the standard
+//! library's), so orientations and descriptors agree to about 1e-5.
 
 use rayon::prelude::*;
 
 use super::descriptor::describe_keypoint;
 use super::extrema::{extrema_in_row, extremum_rows};
-use super::orientation::orient_keypoint;
+use super::orientation::{orient_keypoint, WindowSamples};
+use super::patch_math::FastMath;
 use super::refine::{keep_first_per_sample, refine};
 use super::scale_space::{blur_row_h, blur_row_v, build_scale_space_with};
 use super::{gaussian_kernel, retain_strongest, Keypoint, ScaleSpace, SiftParams};
@@ -30,9 +33,9 @@ pub enum SiftInputError {
     NoScales,
 }
 
-/// Keypoints and float (unit-norm) descriptors of a `w × h` gray image (values in 0..1), equal
-/// to [`detect_and_describe_float_cpu`](super::detect_and_describe_float_cpu)'s, computed over
-/// every core.
+/// Keypoints and float (unit-norm) descriptors of a `w × h` gray image (values in 0..1), those
+/// of [`detect_and_describe_float_cpu`](super::detect_and_describe_float_cpu) (see the module
+/// docs for how closely), computed over every core.
 pub fn detect_and_describe_native(
     gray: &[f32],
     w: u32,
@@ -53,7 +56,9 @@ pub fn detect_and_describe_native(
     let mut keypoints = localize_keypoints_native(&space, params);
     keypoints = keypoints
         .par_iter()
-        .map(|kp| orient_keypoint(&space, kp, params).collect::<Vec<_>>())
+        .map_init(WindowSamples::default, |samples, kp| {
+            orient_fast(&space, kp, params, samples)
+        })
         .collect::<Vec<_>>()
         .concat();
     if let Some(max) = params.max_features {
@@ -61,7 +66,9 @@ pub fn detect_and_describe_native(
     }
     let descriptors = keypoints
         .par_iter()
-        .map(|kp| describe_keypoint(&space, kp, params))
+        .map_init(WindowSamples::default, |samples, kp| {
+            describe_fast(&space, kp, params, samples)
+        })
         .collect();
     Ok((keypoints, descriptors))
 }
@@ -157,6 +164,66 @@ unsafe fn rows_h_avx2(src: &[f32], out: &mut [f32], w: usize, k: &[f32]) {
 #[target_feature(enable = "avx2")]
 unsafe fn rows_v_avx2(tmp: &[f32], rows: &mut [f32], w: usize, h: usize, y0: usize, k: &[f32]) {
     rows_v_generic(tmp, rows, w, h, y0, k)
+}
+
+/// [`orient_keypoint`] with [`FastMath`], compiled for AVX2 where the CPU has it.
+fn orient_fast(
+    space: &ScaleSpace,
+    kp: &Keypoint,
+    params: &SiftParams,
+    samples: &mut WindowSamples,
+) -> Vec<Keypoint> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        return unsafe { orient_avx2(space, kp, params, samples) };
+    }
+    orient_keypoint(space, kp, params, samples, &FastMath).collect()
+}
+
+/// [`orient_keypoint`] with [`FastMath`] compiled for AVX2.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn orient_avx2(
+    space: &ScaleSpace,
+    kp: &Keypoint,
+    params: &SiftParams,
+    samples: &mut WindowSamples,
+) -> Vec<Keypoint> {
+    orient_keypoint(space, kp, params, samples, &FastMath).collect()
+}
+
+/// [`describe_keypoint`] with [`FastMath`], compiled for AVX2 where the CPU has it.
+fn describe_fast(
+    space: &ScaleSpace,
+    kp: &Keypoint,
+    params: &SiftParams,
+    samples: &mut WindowSamples,
+) -> [f32; DESCRIPTOR_BYTES] {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        return unsafe { describe_avx2(space, kp, params, samples) };
+    }
+    describe_keypoint(space, kp, params, samples, &FastMath)
+}
+
+/// [`describe_keypoint`] with [`FastMath`] compiled for AVX2.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn describe_avx2(
+    space: &ScaleSpace,
+    kp: &Keypoint,
+    params: &SiftParams,
+    samples: &mut WindowSamples,
+) -> [f32; DESCRIPTOR_BYTES] {
+    describe_keypoint(space, kp, params, samples, &FastMath)
 }
 
 /// [`localize_keypoints_cpu`](super::localize_keypoints_cpu) over the cores: extrema row by

@@ -21,6 +21,7 @@ mod gpu_frames;
 #[cfg(test)]
 mod gpu_tests;
 mod orientation;
+mod patch_math;
 mod pipeline;
 mod refine;
 pub mod scale_space;

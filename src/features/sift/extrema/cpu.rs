@@ -95,31 +95,24 @@ pub(crate) fn extrema_in_row(
         &oct.dogs[s as usize],
         &oct.dogs[s as usize + 1],
     );
-    let wu = w as usize;
+    let (wi, layers) = (w as isize, [prev, cur, next]);
+    // The 26 neighbours as (layer, offset): the same layer's row first, where most candidates
+    // fail, so the test usually ends after a comparison or two.
+    let mut neighbours = [(1usize, -1isize), (1, 1)].to_vec();
+    neighbours.extend([-wi - 1, -wi, -wi + 1, wi - 1, wi, wi + 1].map(|d| (1, d)));
+    for layer in [0, 2] {
+        neighbours
+            .extend([0, -1, 1, -wi - 1, -wi, -wi + 1, wi - 1, wi, wi + 1].map(|d| (layer, d)));
+    }
     for x in IMG_BORDER..w - IMG_BORDER {
         let i = (y * w + x) as usize;
         let v = cur[i];
         if v.abs() <= threshold {
             continue;
         }
-        let neighbours = [i - wu - 1, i - wu, i - wu + 1, i - 1, i, i + 1]
-            .into_iter()
-            .chain([i + wu - 1, i + wu, i + wu + 1]);
-        let mut is_max = v > 0.0;
-        let mut is_min = v < 0.0;
-        for j in neighbours {
-            for (layer, same) in [(prev, false), (cur, true), (next, false)] {
-                if same && j == i {
-                    continue;
-                }
-                let u = layer[j];
-                is_max &= v > u;
-                is_min &= v < u;
-            }
-            if !(is_max || is_min) {
-                break;
-            }
-        }
+        let at = |&(layer, d): &(usize, isize)| layers[layer][(i as isize + d) as usize];
+        let is_max = v > 0.0 && neighbours.iter().all(|n| v > at(n));
+        let is_min = v < 0.0 && neighbours.iter().all(|n| v < at(n));
         if is_max || is_min {
             out.push(Extremum {
                 octave: o,
