@@ -1,8 +1,9 @@
 //! The transcendental functions of the orientation histogram and the descriptor, applied to a
 //! keypoint's whole window at once: [`ExactMath`] (the standard library's, per sample: the CPU
-//! reference) and, natively, [`FastMath`] (cephes-style polynomials without branches, so they
+//! reference) and, natively, `FastMath` (cephes-style polynomials without branches, so they
 //! vectorise, compiled for AVX2 where the CPU has it; within 1e-6 of the exact values).
 
+#[cfg(not(target_arch = "wasm32"))]
 use std::f32::consts::{FRAC_PI_2, FRAC_PI_4, LOG2_E, PI, TAU};
 
 /// The per-sample functions a window needs.
@@ -32,8 +33,10 @@ impl PatchMath for ExactMath {
 }
 
 /// Polynomial `exp` and `atan2` that vectorise (the native pipeline's).
+#[cfg(not(target_arch = "wasm32"))]
 pub(crate) struct FastMath;
 
+#[cfg(not(target_arch = "wasm32"))]
 impl PatchMath for FastMath {
     fn exp_in_place(&self, values: &mut [f32]) {
         #[cfg(target_arch = "x86_64")]
@@ -54,6 +57,7 @@ impl PatchMath for FastMath {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 #[inline(always)]
 fn exp_slice(values: &mut [f32]) {
     for v in values {
@@ -61,6 +65,7 @@ fn exp_slice(values: &mut [f32]) {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 #[inline(always)]
 fn angles_slice(dy: &[f32], dx: &[f32], out: &mut [f32]) {
     for ((o, &y), &x) in out.iter_mut().zip(dy).zip(dx) {
@@ -90,6 +95,7 @@ unsafe fn angles_slice_avx2(dy: &[f32], dx: &[f32], out: &mut [f32]) {
 
 /// `exp(x)` for `x` in `-87..=88` within 2 ulp (cephes `expf`): `x = n ln 2 + r`, a degree-6
 /// polynomial in `r`, times `2^n` built in the exponent bits. Branch-free.
+#[cfg(not(target_arch = "wasm32"))]
 #[inline(always)]
 pub(crate) fn exp_approx(x: f32) -> f32 {
     let x = x.clamp(-87.0, 88.0);
@@ -107,6 +113,7 @@ pub(crate) fn exp_approx(x: f32) -> f32 {
 
 /// `atan2(dy, dx)` mapped to `[0, 2π)` within 1e-6 rad (cephes `atanf` on `min/max` of the
 /// magnitudes, folded by octant). Branch-free; `(0, 0)` gives 0 as `atan2` does.
+#[cfg(not(target_arch = "wasm32"))]
 #[inline(always)]
 pub(crate) fn angle_0_tau_approx(dy: f32, dx: f32) -> f32 {
     let (ax, ay) = (dx.abs(), dy.abs());
@@ -129,7 +136,7 @@ pub(crate) fn angle_0_tau_approx(dy: f32, dx: f32) -> f32 {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
 

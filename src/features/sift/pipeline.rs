@@ -12,8 +12,8 @@ use crate::features::{Descriptors, DESCRIPTOR_BYTES};
 use crate::gpu::{GpuContext, GpuError};
 
 /// Every SIFT kernel, compiled once; or, on a software adapter (lavapipe) natively, none: the
-/// pipeline then runs on the CPU ([`detect_and_describe_native`](super::detect_and_describe_native):
-/// the same keypoints and descriptors, many times sooner), as [`PairMatcher`] matches there.
+/// pipeline then runs on the CPU (`detect_and_describe_native`: the same keypoints, descriptors
+/// within about 1e-5, many times sooner), as [`PairMatcher`] matches there.
 ///
 /// [`PairMatcher`]: crate::features::PairMatcher
 pub struct SiftGpu {

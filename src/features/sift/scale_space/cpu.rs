@@ -230,6 +230,11 @@ pub fn build_scale_space_cpu(gray: &[f32], w: u32, h: u32, params: &SiftParams) 
     })
 }
 
+/// A blur as [`blur_cpu`]: `(image, w, h, sigma)` to the blurred image.
+pub(crate) type BlurFn = dyn Fn(&[f32], u32, u32, f32) -> Vec<f32>;
+/// A difference of Gaussians: `(a, b)` to `b - a` per pixel.
+pub(crate) type DogFn = dyn Fn(&[f32], &[f32]) -> Vec<f32>;
+
 /// [`build_scale_space_cpu`] with the blur and the difference (`dog(a, b) = b - a` per pixel)
 /// supplied, so a faster implementation of both builds the same pyramid.
 pub(crate) fn build_scale_space_with(
@@ -237,8 +242,8 @@ pub(crate) fn build_scale_space_with(
     w: u32,
     h: u32,
     params: &SiftParams,
-    blur: &dyn Fn(&[f32], u32, u32, f32) -> Vec<f32>,
-    dog: &dyn Fn(&[f32], &[f32]) -> Vec<f32>,
+    blur: &BlurFn,
+    dog: &DogFn,
 ) -> ScaleSpace {
     assert_eq!(gray.len(), (w * h) as usize, "image size");
     assert!(params.scales_per_octave >= 1, "scales_per_octave >= 1");
