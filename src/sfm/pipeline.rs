@@ -10,7 +10,8 @@ use crate::features::{
 use crate::gpu::{GpuContext, GpuError};
 use crate::images::DecodedImage;
 
-/// SIFT features of a decoded photo on the GPU.
+/// SIFT features of a decoded photo on the GPU (natively on a software adapter, the native CPU
+/// pipeline that [`SiftGpu`] picks there).
 pub async fn extract(
     ctx: &GpuContext,
     sift: &SiftGpu,

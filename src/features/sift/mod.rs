@@ -7,23 +7,31 @@
 //! [`refine_extremum_cpu`] (Newton refinement, contrast and edge tests; [`RefineKernel`]),
 //! [`assign_orientations_cpu`] (36-bin histogram, peaks ≥ 0.8 · max; [`OrientKernel`]),
 //! [`describe_keypoints_cpu`] (4×4×8 descriptor, optional RootSIFT; [`DescribeKernel`]), and the
-//! whole pipeline in [`detect_and_describe_cpu`] (GPU: [`SiftGpu`]).
+//! whole pipeline in [`detect_and_describe_cpu`] (GPU: [`SiftGpu`]; natively on all cores, the
+//! same result fast: `detect_and_describe_native`, which [`SiftGpu`] runs on software adapters).
 //!
 //! Coordinates: x right, y down, pixel centres at integers; octave `o` pixel `p` is input pixel
 //! `p · 2^o` (`· 2^(o-1)` with `upsample`).
 
+#[cfg(not(target_arch = "wasm32"))]
+mod cpu_pipeline;
 mod descriptor;
 mod extrema;
 mod gpu_frames;
 #[cfg(test)]
 mod gpu_tests;
 mod orientation;
+mod patch_math;
 mod pipeline;
 mod refine;
 pub mod scale_space;
 #[cfg(test)]
 mod tests;
 
+#[cfg(not(target_arch = "wasm32"))]
+pub use cpu_pipeline::{
+    build_scale_space_native, detect_and_describe_native, localize_keypoints_native, SiftInputError,
+};
 pub use descriptor::{
     describe_cpu, describe_keypoints_cpu, DescribeKernel, DescribeParams, PatchFrame,
     DESCR_HIST_BINS, DESCR_MAG_THR, DESCR_SCL_FCTR, DESCR_WIDTH,

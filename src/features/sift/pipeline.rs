@@ -1,6 +1,7 @@
 //! [`SiftGpu`]: the whole SIFT pipeline on the GPU (pyramid, extrema, refinement, orientation,
 //! the `max_features` cap on the host, descriptors), as
-//! [`detect_and_describe_cpu`](crate::features::sift::detect_and_describe_cpu).
+//! [`detect_and_describe_cpu`](crate::features::sift::detect_and_describe_cpu); natively on a
+//! software adapter, the native CPU pipeline instead.
 
 use crate::features::sift::{retain_strongest, Keypoint, SiftParams};
 use crate::features::sift::{
@@ -10,8 +11,18 @@ use crate::features::sift::{
 use crate::features::{Descriptors, DESCRIPTOR_BYTES};
 use crate::gpu::{GpuContext, GpuError};
 
-/// Every SIFT kernel, compiled once.
+/// Every SIFT kernel, compiled once; or, on a software adapter (lavapipe) natively, none: the
+/// pipeline then runs on the CPU (`detect_and_describe_native`: the same keypoints, descriptors
+/// within about 1e-5, many times sooner), as [`PairMatcher`] matches there.
+///
+/// [`PairMatcher`]: crate::features::PairMatcher
 pub struct SiftGpu {
+    /// `None`: the native CPU pipeline.
+    kernels: Option<Kernels>,
+}
+
+/// The five stage kernels.
+struct Kernels {
     pyramid: PyramidKernel,
     extrema: ExtremaKernel,
     refine: RefineKernel,
@@ -20,14 +31,30 @@ pub struct SiftGpu {
 }
 
 impl SiftGpu {
+    /// The kernels, or the native CPU pipeline where the adapter is a software one (natively).
     pub fn new(ctx: &GpuContext) -> Self {
-        Self {
-            pyramid: PyramidKernel::new(ctx),
-            extrema: ExtremaKernel::new(ctx),
-            refine: RefineKernel::new(ctx),
-            orient: OrientKernel::new(ctx),
-            describe: DescribeKernel::new(ctx),
+        if cfg!(not(target_arch = "wasm32")) && ctx.is_software() {
+            return Self { kernels: None };
         }
+        Self::on_gpu(ctx)
+    }
+
+    /// The kernels whatever the adapter (the kernel tests run them on lavapipe).
+    pub fn on_gpu(ctx: &GpuContext) -> Self {
+        Self {
+            kernels: Some(Kernels {
+                pyramid: PyramidKernel::new(ctx),
+                extrema: ExtremaKernel::new(ctx),
+                refine: RefineKernel::new(ctx),
+                orient: OrientKernel::new(ctx),
+                describe: DescribeKernel::new(ctx),
+            }),
+        }
+    }
+
+    /// Whether this runs the native CPU pipeline rather than the kernels.
+    pub fn is_native(&self) -> bool {
+        self.kernels.is_none()
     }
 
     /// Keypoints and quantised descriptors of a `w × h` gray image (values in 0..1); keypoint
@@ -68,20 +95,23 @@ impl SiftGpu {
         params: &SiftParams,
         with_floats: bool,
     ) -> Result<FeatureSet, GpuError> {
+        let Some(k) = &self.kernels else {
+            return run_native(gray, w, h, params, with_floats);
+        };
         check_images_fit(ctx, w, h, params)?;
         let mut clock = StageClock::start();
-        let space = self.pyramid.build(ctx, gray, w, h, params)?;
+        let space = k.pyramid.build(ctx, gray, w, h, params)?;
         clock.lap("pyramid");
-        let extrema = self.extrema.find(ctx, &space, params).await?;
+        let extrema = k.extrema.find(ctx, &space, params).await?;
         clock.lap("extrema");
-        let located = self.refine.localize(ctx, &space, &extrema, params).await?;
+        let located = k.refine.localize(ctx, &space, &extrema, params).await?;
         clock.lap("refine");
-        let mut keypoints = self.orient.assign(ctx, &space, &located, params).await?;
+        let mut keypoints = k.orient.assign(ctx, &space, &located, params).await?;
         clock.lap("orient");
         if let Some(max) = params.max_features {
             retain_strongest(&mut keypoints, max as usize);
         }
-        let (floats, descriptors) = self
+        let (floats, descriptors) = k
             .describe
             .describe(ctx, &space, &keypoints, params, with_floats)
             .await?;
@@ -94,6 +124,45 @@ impl SiftGpu {
         );
         Ok((keypoints, floats, descriptors))
     }
+}
+
+/// The native CPU pipeline with [`SiftGpu::run`]'s output.
+#[cfg(not(target_arch = "wasm32"))]
+fn run_native(
+    gray: &[f32],
+    w: u32,
+    h: u32,
+    params: &SiftParams,
+    with_floats: bool,
+) -> Result<FeatureSet, GpuError> {
+    use crate::features::sift::{detect_and_describe_native, SiftInputError};
+    let clock = std::time::Instant::now();
+    let (keypoints, floats) =
+        detect_and_describe_native(gray, w, h, params).map_err(|e| match e {
+            SiftInputError::Size { .. } => GpuError::TooLarge(e.to_string()),
+            SiftInputError::NoScales => GpuError::Unsupported(e.to_string()),
+        })?;
+    let descriptors = Descriptors::quantize(&floats);
+    tracing::debug!(
+        "native SIFT {w}x{h}: {} keypoints in {:.1} ms",
+        keypoints.len(),
+        clock.elapsed().as_secs_f64() * 1e3
+    );
+    Ok((keypoints, with_floats.then_some(floats), descriptors))
+}
+
+/// The browser always has the kernels ([`SiftGpu::new`] picks the native pipeline only natively).
+#[cfg(target_arch = "wasm32")]
+fn run_native(
+    _gray: &[f32],
+    _w: u32,
+    _h: u32,
+    _params: &SiftParams,
+    _with_floats: bool,
+) -> Result<FeatureSet, GpuError> {
+    Err(GpuError::Unsupported(
+        "no native SIFT in the browser".into(),
+    ))
 }
 
 /// Keypoints, float descriptors (if asked for) and quantised descriptors.

@@ -469,3 +469,110 @@ fn max_features_keeps_the_strongest() {
         assert_eq!(desc.bytes(i), all_desc.bytes(j));
     }
 }
+
+/// The native pipeline is the reference run over the cores: the same scale space and located
+/// keypoints bit for bit; with its polynomial `exp` / `atan2` (within 1e-6), the same oriented
+/// keypoints with orientations within 1e-4 rad and descriptors within 1e-4 (L2), on textured
+/// images of odd sizes with every preset-like setting.
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn native_pipeline_equals_the_cpu_reference_bit_for_bit() {
+    let (tex, tw, th) = textured(3);
+    // A wider, odd-sized image: the textured one tiled with an offset, plus a gradient.
+    let (w, h) = (301u32, 187u32);
+    let wide: Vec<f32> = (0..w * h)
+        .map(|i| {
+            let (x, y) = (i % w, i / w);
+            tex[(((y + 17) % th) * tw + (x * 7 / 5) % tw) as usize] * 0.8
+                + 0.1 * x as f32 / w as f32
+        })
+        .collect();
+    let settings = [
+        SiftParams::default(),
+        SiftParams {
+            upsample: true,
+            contrast_threshold: 0.02,
+            root_sift: true,
+            max_features: Some(120),
+            ..SiftParams::default()
+        },
+        SiftParams {
+            scales_per_octave: 4,
+            edge_threshold: 5.0,
+            ..SiftParams::default()
+        },
+    ];
+    for (img, w, h) in [(&tex, tw, th), (&wide, w, h)] {
+        for params in &settings {
+            let fast = build_scale_space_native(img, w, h, params);
+            let reference = build_scale_space_cpu(img, w, h, params);
+            assert_eq!(fast.octaves.len(), reference.octaves.len());
+            for (f, r) in fast.octaves.iter().zip(&reference.octaves) {
+                assert_eq!((f.width, f.height), (r.width, r.height));
+                assert!(
+                    f.gaussians == r.gaussians && f.dogs == r.dogs,
+                    "{w}x{h} {params:?}"
+                );
+            }
+            assert_eq!(
+                localize_keypoints_native(&fast, params),
+                localize_keypoints_cpu(&reference, params)
+            );
+            let (kps, desc) = detect_and_describe_native(img, w, h, params).expect("native");
+            let (ref_kps, ref_desc) = detect_and_describe_float_cpu(img, w, h, params);
+            assert!(ref_kps.len() >= 20, "{w}x{h}: {} keypoints", ref_kps.len());
+            assert_eq!(kps.len(), ref_kps.len(), "{w}x{h} {params:?}");
+            for ((k, r), (d, rd)) in kps.iter().zip(&ref_kps).zip(desc.iter().zip(&ref_desc)) {
+                let same_orientation = angle_diff(k.orientation, r.orientation) < 1e-4;
+                let k_at_r = Keypoint {
+                    orientation: r.orientation,
+                    ..*k
+                };
+                assert!(same_orientation && k_at_r == *r, "{k:?} vs {r:?}");
+                assert!(
+                    l2_dist(d, rd) < 1e-4,
+                    "{w}x{h} {params:?}: {}",
+                    l2_dist(d, rd)
+                );
+            }
+        }
+    }
+}
+
+/// Known answers on the native path: a blob at its position and closed-form scale; bad input
+/// is an error, not a panic.
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn native_pipeline_finds_a_blob_and_refuses_bad_input() {
+    let params = SiftParams::default();
+    let (w, h) = (128, 128);
+    let (bx, by, sigma_b) = (70.6, 50.2, 4.0);
+    let img = render(w, h, 0.3, &[round_blob(bx, by, sigma_b, 0.5)]);
+    let (kps, desc) = detect_and_describe_native(&img, w, h, &params).expect("native");
+    assert_eq!(kps.len(), desc.len());
+    let (kp, dist) = nearest(&kps, bx, by).expect("a keypoint");
+    assert!(dist < 0.5, "{kp:?} is {dist} px away");
+    let expected = expected_blob_sigma(sigma_b, &params);
+    assert!(
+        (kp.sigma / expected - 1.0).abs() < 0.1,
+        "{kp:?} vs σ {expected}"
+    );
+
+    assert_eq!(
+        detect_and_describe_native(&img, w, h + 1, &params).map(|r| r.0.len()),
+        Err(SiftInputError::Size {
+            pixels: img.len(),
+            width: w,
+            height: h + 1
+        })
+    );
+    assert!(detect_and_describe_native(&[], 0, 0, &params).is_err());
+    let none = SiftParams {
+        scales_per_octave: 0,
+        ..SiftParams::default()
+    };
+    assert_eq!(
+        detect_and_describe_native(&img, w, h, &none).map(|r| r.0.len()),
+        Err(SiftInputError::NoScales)
+    );
+}

@@ -2,7 +2,8 @@
 
 use std::f32::consts::TAU;
 
-use crate::features::sift::orientation::{angle_0_tau, gradient, interior_window};
+use crate::features::sift::orientation::{gradient, interior_window, WindowSamples};
+use crate::features::sift::patch_math::{ExactMath, PatchMath};
 use crate::features::sift::Keypoint;
 use crate::features::sift::{ScaleSpace, SiftParams};
 use crate::features::DESCRIPTOR_BYTES;
@@ -50,6 +51,30 @@ pub fn describe_cpu(
     f: PatchFrame,
     root_sift: bool,
 ) -> [f32; DESCRIPTOR_BYTES] {
+    describe_with(
+        img,
+        w,
+        h,
+        f,
+        root_sift,
+        &mut WindowSamples::default(),
+        &ExactMath,
+    )
+}
+
+/// [`describe_cpu`] with the window's `exp` and `atan2` from `math` (samples gathered into
+/// `samples`, then evaluated at once). Always inlined, so that a caller compiled for AVX2
+/// gets its `floor`s as instructions.
+#[inline(always)]
+pub(crate) fn describe_with(
+    img: &[f32],
+    w: u32,
+    h: u32,
+    f: PatchFrame,
+    root_sift: bool,
+    samples: &mut WindowSamples,
+    math: &impl PatchMath,
+) -> [f32; DESCRIPTOR_BYTES] {
     let PatchFrame { x, y, sigma, angle } = f;
     const D: usize = DESCR_WIDTH;
     const N: usize = DESCR_HIST_BINS;
@@ -60,8 +85,7 @@ pub fn describe_cpu(
     let exp_scale = -1.0 / (D as f32 * D as f32 * 0.5);
     let bins_per_rad = N as f32 / TAU;
     let (cx, cy) = (x.round() as i64, y.round() as i64);
-    // (D+2) × (D+2) × (N+2) with a guard ring, as OpenCV.
-    let mut hist = vec![0.0f32; (D + 2) * (D + 2) * (N + 2)];
+    samples.clear();
     for (px, py) in interior_window(cx, cy, radius, w, h) {
         let (ox, oy) = (px as f32 - x, py as f32 - y);
         let c_rot = ox * cos_t + oy * sin_t;
@@ -72,8 +96,21 @@ pub fn describe_cpu(
             continue;
         }
         let (dx, dy) = gradient(img, w as usize, px as usize, py as usize);
-        let mag = (dx * dx + dy * dy).sqrt() * ((c_rot * c_rot + r_rot * r_rot) * exp_scale).exp();
-        let rel = (angle - angle_0_tau(dy, dx)).rem_euclid(TAU);
+        samples.dx.push(dx);
+        samples.dy.push(dy);
+        samples
+            .weight
+            .push((c_rot * c_rot + r_rot * r_rot) * exp_scale);
+        samples.bins.push((rbin, cbin));
+    }
+    samples.evaluate(math);
+    // (D+2) × (D+2) × (N+2) with a guard ring, as OpenCV.
+    let mut hist = [0.0f32; (D + 2) * (D + 2) * (N + 2)];
+    for i in 0..samples.dx.len() {
+        let (dx, dy) = (samples.dx[i], samples.dy[i]);
+        let (rbin, cbin) = samples.bins[i];
+        let mag = (dx * dx + dy * dy).sqrt() * samples.weight[i];
+        let rel = wrap_tau(angle - samples.angle[i]);
         let obin = rel * bins_per_rad;
         let (r0, c0, o0) = (rbin.floor(), cbin.floor(), obin.floor());
         let (fr, fc, fo) = (rbin - r0, cbin - c0, obin - o0);
@@ -99,6 +136,21 @@ pub fn describe_cpu(
     }
     normalize(&mut desc, root_sift);
     desc
+}
+
+/// `x.rem_euclid(2π)`, bit for bit, without the library `fmod` call for `|x| < 2π` (the
+/// descriptor's angle differences).
+#[inline(always)]
+fn wrap_tau(x: f32) -> f32 {
+    if x.abs() < TAU {
+        if x < 0.0 {
+            x + TAU
+        } else {
+            x
+        }
+    } else {
+        x.rem_euclid(TAU)
+    }
 }
 
 /// L2-normalise, clamp at [`DESCR_MAG_THR`], L2-normalise; RootSIFT: L1-normalise and sqrt.
@@ -127,23 +179,37 @@ pub fn describe_keypoints_cpu(
     keypoints: &[Keypoint],
     params: &SiftParams,
 ) -> Vec<[f32; DESCRIPTOR_BYTES]> {
+    let mut samples = WindowSamples::default();
     keypoints
         .iter()
-        .map(|kp| {
-            let oct = &space.octaves[kp.octave as usize];
-            let (x, y, sigma) = kp.in_octave(params);
-            describe_cpu(
-                &oct.gaussians[kp.scale as usize],
-                oct.width,
-                oct.height,
-                PatchFrame {
-                    x,
-                    y,
-                    sigma,
-                    angle: kp.orientation,
-                },
-                params.root_sift,
-            )
-        })
+        .map(|kp| describe_keypoint(space, kp, params, &mut samples, &ExactMath))
         .collect()
+}
+
+/// The float descriptor of one keypoint (see [`describe_keypoints_cpu`]), its window
+/// evaluated by `math`.
+#[inline(always)]
+pub(crate) fn describe_keypoint(
+    space: &ScaleSpace,
+    kp: &Keypoint,
+    params: &SiftParams,
+    samples: &mut WindowSamples,
+    math: &impl PatchMath,
+) -> [f32; DESCRIPTOR_BYTES] {
+    let oct = &space.octaves[kp.octave as usize];
+    let (x, y, sigma) = kp.in_octave(params);
+    describe_with(
+        &oct.gaussians[kp.scale as usize],
+        oct.width,
+        oct.height,
+        PatchFrame {
+            x,
+            y,
+            sigma,
+            angle: kp.orientation,
+        },
+        params.root_sift,
+        samples,
+        math,
+    )
 }

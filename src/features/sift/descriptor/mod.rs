@@ -4,6 +4,8 @@
 mod cpu;
 mod gpu;
 
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) use cpu::describe_keypoint;
 pub use cpu::{
     describe_cpu, describe_keypoints_cpu, PatchFrame, DESCR_HIST_BINS, DESCR_MAG_THR,
     DESCR_SCL_FCTR, DESCR_WIDTH,

@@ -53,55 +53,74 @@ pub struct Extremum {
 /// `s = 1..=S`, `IMG_BORDER` px from every side, with `|D| > 0.5 · contrast_threshold / S`.
 /// Ordered by octave, scale, row, column.
 pub fn find_extrema_cpu(space: &ScaleSpace, params: &SiftParams) -> Vec<Extremum> {
-    let n = params.scales_per_octave;
-    let threshold = 0.5 * params.contrast_threshold / n as f32;
     let mut out = Vec::new();
-    for (o, oct) in space.octaves.iter().enumerate() {
-        let (w, h) = (oct.width, oct.height);
-        if w <= 2 * IMG_BORDER || h <= 2 * IMG_BORDER {
-            continue;
-        }
-        for s in 1..=n {
-            let (prev, cur, next) = (
-                &oct.dogs[s as usize - 1],
-                &oct.dogs[s as usize],
-                &oct.dogs[s as usize + 1],
-            );
-            for y in IMG_BORDER..h - IMG_BORDER {
-                for x in IMG_BORDER..w - IMG_BORDER {
-                    let i = (y * w + x) as usize;
-                    let v = cur[i];
-                    if v.abs() <= threshold {
-                        continue;
-                    }
-                    let wu = w as usize;
-                    let neighbours = [i - wu - 1, i - wu, i - wu + 1, i - 1, i, i + 1]
-                        .into_iter()
-                        .chain([i + wu - 1, i + wu, i + wu + 1]);
-                    let mut is_max = v > 0.0;
-                    let mut is_min = v < 0.0;
-                    for j in neighbours {
-                        for (layer, same) in [(prev, false), (cur, true), (next, false)] {
-                            if same && j == i {
-                                continue;
-                            }
-                            let u = layer[j];
-                            is_max &= v > u;
-                            is_min &= v < u;
-                        }
-                    }
-                    if is_max || is_min {
-                        out.push(Extremum {
-                            octave: o as u32,
-                            scale: s,
-                            x,
-                            y,
-                            value: v,
-                        });
-                    }
-                }
-            }
-        }
+    for (o, s, y) in extremum_rows(space, params) {
+        extrema_in_row(space, params, o, s, y, &mut out);
     }
     out
+}
+
+/// Every `(octave, scale, row)` that [`extrema_in_row`] searches, in output order.
+pub(crate) fn extremum_rows<'a>(
+    space: &'a ScaleSpace,
+    params: &SiftParams,
+) -> impl Iterator<Item = (u32, u32, u32)> + 'a {
+    let n = params.scales_per_octave;
+    space.octaves.iter().enumerate().flat_map(move |(o, oct)| {
+        let (w, h) = (oct.width, oct.height);
+        let rows = if w <= 2 * IMG_BORDER || h <= 2 * IMG_BORDER {
+            0..0
+        } else {
+            IMG_BORDER..h - IMG_BORDER
+        };
+        (1..=n).flat_map(move |s| rows.clone().map(move |y| (o as u32, s, y)))
+    })
+}
+
+/// Appends the extrema of DoG scale `s` of octave `o` on row `y` (see [`find_extrema_cpu`]),
+/// by column. The row must be one [`extremum_rows`] lists.
+pub(crate) fn extrema_in_row(
+    space: &ScaleSpace,
+    params: &SiftParams,
+    o: u32,
+    s: u32,
+    y: u32,
+    out: &mut Vec<Extremum>,
+) {
+    let threshold = 0.5 * params.contrast_threshold / params.scales_per_octave as f32;
+    let oct = &space.octaves[o as usize];
+    let w = oct.width;
+    let (prev, cur, next) = (
+        &oct.dogs[s as usize - 1],
+        &oct.dogs[s as usize],
+        &oct.dogs[s as usize + 1],
+    );
+    let (wi, layers) = (w as isize, [prev, cur, next]);
+    // The 26 neighbours as (layer, offset): the same layer's row first, where most candidates
+    // fail, so the test usually ends after a comparison or two.
+    let mut neighbours = [(1usize, -1isize), (1, 1)].to_vec();
+    neighbours.extend([-wi - 1, -wi, -wi + 1, wi - 1, wi, wi + 1].map(|d| (1, d)));
+    for layer in [0, 2] {
+        neighbours
+            .extend([0, -1, 1, -wi - 1, -wi, -wi + 1, wi - 1, wi, wi + 1].map(|d| (layer, d)));
+    }
+    for x in IMG_BORDER..w - IMG_BORDER {
+        let i = (y * w + x) as usize;
+        let v = cur[i];
+        if v.abs() <= threshold {
+            continue;
+        }
+        let at = |&(layer, d): &(usize, isize)| layers[layer][(i as isize + d) as usize];
+        let is_max = v > 0.0 && neighbours.iter().all(|n| v > at(n));
+        let is_min = v < 0.0 && neighbours.iter().all(|n| v < at(n));
+        if is_max || is_min {
+            out.push(Extremum {
+                octave: o,
+                scale: s,
+                x,
+                y,
+                value: v,
+            });
+        }
+    }
 }

@@ -3,6 +3,7 @@
 
 use std::f32::consts::TAU;
 
+use crate::features::sift::patch_math::{ExactMath, PatchMath};
 use crate::features::sift::Keypoint;
 use crate::features::sift::{ScaleSpace, SiftParams};
 
@@ -22,7 +23,6 @@ pub(crate) fn gradient(img: &[f32], w: usize, x: usize, y: usize) -> (f32, f32) 
     (img[i + 1] - img[i - 1], img[i + w] - img[i - w])
 }
 
-/// `atan2(dy, dx)` mapped to `[0, 2π)`.
 /// The pixels `(px, py)` of the square of radius `radius` around `(cx, cy)` that have all four
 /// neighbours inside a `w × h` image (the gradient's support), row by row.
 pub(crate) fn interior_window(
@@ -38,6 +38,7 @@ pub(crate) fn interior_window(
     })
 }
 
+/// `atan2(dy, dx)` mapped to `[0, 2π)`.
 pub(crate) fn angle_0_tau(dy: f32, dx: f32) -> f32 {
     let a = dy.atan2(dx);
     if a < 0.0 {
@@ -63,18 +64,80 @@ pub fn orientation_histogram_cpu(
     y: f32,
     sigma: f32,
 ) -> [f32; ORI_BINS] {
+    orientation_histogram_with(
+        img,
+        w,
+        h,
+        (x, y, sigma),
+        &mut WindowSamples::default(),
+        &ExactMath,
+    )
+}
+
+/// A window's gradient samples (structure of arrays), reused from keypoint to keypoint.
+#[derive(Debug, Default)]
+pub(crate) struct WindowSamples {
+    /// Gradient along x.
+    pub dx: Vec<f32>,
+    /// Gradient along y (down).
+    pub dy: Vec<f32>,
+    /// The Gaussian weight's exponent, then (after `exp_in_place`) the weight.
+    pub weight: Vec<f32>,
+    /// Gradient angles in `[0, 2π)`.
+    pub angle: Vec<f32>,
+    /// Stage-specific coordinates per sample (the descriptor's row and column bins).
+    pub bins: Vec<(f32, f32)>,
+}
+
+impl WindowSamples {
+    /// Empties the arrays, keeping their memory.
+    pub fn clear(&mut self) {
+        self.dx.clear();
+        self.dy.clear();
+        self.weight.clear();
+        self.angle.clear();
+        self.bins.clear();
+    }
+
+    /// Weights (`exp` of the stored exponents) and angles of every sample.
+    pub fn evaluate(&mut self, math: &impl PatchMath) {
+        math.exp_in_place(&mut self.weight);
+        self.angle.resize(self.dx.len(), 0.0);
+        math.angles(&self.dy, &self.dx, &mut self.angle);
+    }
+}
+
+/// [`orientation_histogram_cpu`] at `(x, y, sigma)` with the window's `exp` and `atan2` from
+/// `math` (samples gathered into `samples`, then evaluated at once). Always inlined, so that a
+/// caller compiled for AVX2 gets its `round`s as instructions.
+#[inline(always)]
+pub(crate) fn orientation_histogram_with(
+    img: &[f32],
+    w: u32,
+    h: u32,
+    (x, y, sigma): (f32, f32, f32),
+    samples: &mut WindowSamples,
+    math: &impl PatchMath,
+) -> [f32; ORI_BINS] {
     let (cx, cy) = (x.round() as i64, y.round() as i64);
     let radius = (ORI_RADIUS_FCTR * sigma).round() as i64;
     let ws = ORI_SIG_FCTR * sigma;
     let exp_scale = -1.0 / (2.0 * ws * ws);
-    let mut raw = [0.0f32; ORI_BINS];
+    samples.clear();
     for (px, py) in interior_window(cx, cy, radius, w, h) {
         let (dx, dy) = gradient(img, w as usize, px as usize, py as usize);
         let (ox, oy) = (px as f32 - x, py as f32 - y);
-        let weight = ((ox * ox + oy * oy) * exp_scale).exp();
+        samples.dx.push(dx);
+        samples.dy.push(dy);
+        samples.weight.push((ox * ox + oy * oy) * exp_scale);
+    }
+    samples.evaluate(math);
+    let mut raw = [0.0f32; ORI_BINS];
+    for i in 0..samples.dx.len() {
+        let (dx, dy) = (samples.dx[i], samples.dy[i]);
         let mag = (dx * dx + dy * dy).sqrt();
-        let bin = (angle_0_tau(dy, dx) * (ORI_BINS as f32 / TAU)).round() as usize % ORI_BINS;
-        raw[bin] += weight * mag;
+        let bin = (samples.angle[i] * (ORI_BINS as f32 / TAU)).round() as usize % ORI_BINS;
+        raw[bin] += samples.weight[i] * mag;
     }
     let n = ORI_BINS;
     std::array::from_fn(|i| {
@@ -115,22 +178,34 @@ pub fn assign_orientations_cpu(
     params: &SiftParams,
 ) -> Vec<Keypoint> {
     let mut out = Vec::with_capacity(keypoints.len());
+    let mut samples = WindowSamples::default();
     for kp in keypoints {
-        let oct = &space.octaves[kp.octave as usize];
-        let (x, y, sigma) = kp.in_octave(params);
-        let hist = orientation_histogram_cpu(
-            &oct.gaussians[kp.scale as usize],
-            oct.width,
-            oct.height,
-            x,
-            y,
-            sigma,
-        );
-        out.extend(
-            dominant_orientations(&hist)
-                .into_iter()
-                .map(|orientation| Keypoint { orientation, ..*kp }),
-        );
+        out.extend(orient_keypoint(space, kp, params, &mut samples, &ExactMath));
     }
     out
+}
+
+/// `kp` once per dominant orientation of its histogram, in bin order (see
+/// [`assign_orientations_cpu`]), its window evaluated by `math`.
+#[inline(always)]
+pub(crate) fn orient_keypoint(
+    space: &ScaleSpace,
+    kp: &Keypoint,
+    params: &SiftParams,
+    samples: &mut WindowSamples,
+    math: &impl PatchMath,
+) -> impl Iterator<Item = Keypoint> {
+    let oct = &space.octaves[kp.octave as usize];
+    let hist = orientation_histogram_with(
+        &oct.gaussians[kp.scale as usize],
+        oct.width,
+        oct.height,
+        kp.in_octave(params),
+        samples,
+        math,
+    );
+    let kp = *kp;
+    dominant_orientations(&hist)
+        .into_iter()
+        .map(move |orientation| Keypoint { orientation, ..kp })
 }

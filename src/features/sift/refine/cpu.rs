@@ -66,12 +66,11 @@ pub fn refine_extremum_cpu(
     refine(space, e, params).map(|(k, _)| k)
 }
 
+/// A refined extremum: the keypoint and the final integer sample `(x, y, s)` of its octave.
+pub(crate) type Refined = (Keypoint, (i64, i64, i64));
+
 /// [`refine_extremum_cpu`], also returning the final integer sample `(x, y, s)`.
-fn refine(
-    space: &ScaleSpace,
-    e: &Extremum,
-    params: &SiftParams,
-) -> Option<(Keypoint, (i64, i64, i64))> {
+pub(crate) fn refine(space: &ScaleSpace, e: &Extremum, params: &SiftParams) -> Option<Refined> {
     let oct = &space.octaves[e.octave as usize];
     let n = params.scales_per_octave as i64;
     let (w, h) = (oct.width as i64, oct.height as i64);
@@ -128,11 +127,20 @@ fn refine(
 /// Detection and refinement of every extremum; keypoints that converge to the same sample
 /// (octave, scale, row, column) are kept once. Orientation is 0.
 pub fn localize_keypoints_cpu(space: &ScaleSpace, params: &SiftParams) -> Vec<Keypoint> {
+    let extrema = find_extrema_cpu(space, params);
+    keep_first_per_sample(extrema.iter().map(|e| refine(space, e, params)))
+}
+
+/// The refined keypoints in order, each sample (octave, scale, row, column) kept the first time
+/// it appears (several extrema may converge to one).
+pub(crate) fn keep_first_per_sample(
+    refined: impl IntoIterator<Item = Option<Refined>>,
+) -> Vec<Keypoint> {
     let mut seen = std::collections::HashSet::new();
-    find_extrema_cpu(space, params)
-        .iter()
-        .filter_map(|e| refine(space, e, params).map(|r| (e.octave, r)))
-        .filter(|&(o, (_, sample))| seen.insert((o, sample)))
-        .map(|(_, (k, _))| k)
+    refined
+        .into_iter()
+        .flatten()
+        .filter(|&(k, sample)| seen.insert((k.octave, sample)))
+        .map(|(k, _)| k)
         .collect()
 }

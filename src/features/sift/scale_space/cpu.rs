@@ -104,30 +104,50 @@ pub fn blur_cpu(img: &[f32], w: u32, h: u32, sigma: f32) -> Vec<f32> {
     let (w, h) = (w as usize, h as usize);
     assert_eq!(img.len(), w * h, "image size");
     let k = gaussian_kernel(sigma);
-    let r = (k.len() / 2) as isize;
-    let clamp = |v: isize, n: usize| v.clamp(0, n as isize - 1) as usize;
     let mut tmp = vec![0.0f32; w * h];
-    for y in 0..h {
-        let row = &img[y * w..(y + 1) * w];
-        for x in 0..w {
-            let mut acc = 0.0f32;
-            for (i, &kw) in k.iter().enumerate() {
-                acc += kw * row[clamp(x as isize + i as isize - r, w)];
-            }
-            tmp[y * w + x] = acc;
-        }
+    let mut pad = Vec::new();
+    for (row, out) in img.chunks_exact(w).zip(tmp.chunks_exact_mut(w)) {
+        blur_row_h(row, &k, &mut pad, out);
     }
     let mut out = vec![0.0f32; w * h];
-    for y in 0..h {
-        for x in 0..w {
-            let mut acc = 0.0f32;
-            for (i, &kw) in k.iter().enumerate() {
-                acc += kw * tmp[clamp(y as isize + i as isize - r, h) * w + x];
-            }
-            out[y * w + x] = acc;
-        }
+    for (y, row) in out.chunks_exact_mut(w).enumerate() {
+        blur_row_v(&tmp, w, h, y, &k, row);
     }
     out
+}
+
+/// One row of [`blur_cpu`]'s horizontal pass: `out[x] = Σ_i k[i] · row[clamp(x + i - r)]`,
+/// summed from `i = 0` up (tap by tap over the whole row, so it vectorises); `pad` is scratch.
+#[inline(always)]
+pub(crate) fn blur_row_h(row: &[f32], k: &[f32], pad: &mut Vec<f32>, out: &mut [f32]) {
+    let (w, r) = (row.len(), k.len() / 2);
+    let (Some(&first), Some(&last)) = (row.first(), row.last()) else {
+        return;
+    };
+    pad.clear();
+    pad.extend(std::iter::repeat_n(first, r));
+    pad.extend_from_slice(row);
+    pad.extend(std::iter::repeat_n(last, r));
+    out.fill(0.0);
+    for (i, &kw) in k.iter().enumerate() {
+        for (o, &p) in out.iter_mut().zip(&pad[i..i + w]) {
+            *o += kw * p;
+        }
+    }
+}
+
+/// Row `y` of [`blur_cpu`]'s vertical pass over the `w × h` image `tmp`:
+/// `out[x] = Σ_i k[i] · tmp[clamp(y + i - r)][x]`, summed from `i = 0` up, row by row.
+#[inline(always)]
+pub(crate) fn blur_row_v(tmp: &[f32], w: usize, h: usize, y: usize, k: &[f32], out: &mut [f32]) {
+    let r = (k.len() / 2) as isize;
+    out.fill(0.0);
+    for (i, &kw) in k.iter().enumerate() {
+        let sy = (y as isize + i as isize - r).clamp(0, h as isize - 1) as usize;
+        for (o, &p) in out.iter_mut().zip(&tmp[sy * w..(sy + 1) * w]) {
+            *o += kw * p;
+        }
+    }
 }
 
 /// Keeps every second pixel (`x = 2i`, `y = 2j`): the result is `(w+1)/2 × (h+1)/2`, so output
@@ -205,6 +225,26 @@ pub fn octave_count(w: u32, h: u32, params: &SiftParams) -> u32 {
 /// Builds the Gaussian and DoG pyramids of a `w × h` gray image (values in 0..1) with the
 /// conventions in the module docs.
 pub fn build_scale_space_cpu(gray: &[f32], w: u32, h: u32, params: &SiftParams) -> ScaleSpace {
+    build_scale_space_with(gray, w, h, params, &blur_cpu, &|a, b| {
+        b.iter().zip(a).map(|(b, a)| b - a).collect()
+    })
+}
+
+/// A blur as [`blur_cpu`]: `(image, w, h, sigma)` to the blurred image.
+pub(crate) type BlurFn = dyn Fn(&[f32], u32, u32, f32) -> Vec<f32>;
+/// A difference of Gaussians: `(a, b)` to `b - a` per pixel.
+pub(crate) type DogFn = dyn Fn(&[f32], &[f32]) -> Vec<f32>;
+
+/// [`build_scale_space_cpu`] with the blur and the difference (`dog(a, b) = b - a` per pixel)
+/// supplied, so a faster implementation of both builds the same pyramid.
+pub(crate) fn build_scale_space_with(
+    gray: &[f32],
+    w: u32,
+    h: u32,
+    params: &SiftParams,
+    blur: &BlurFn,
+    dog: &DogFn,
+) -> ScaleSpace {
     assert_eq!(gray.len(), (w * h) as usize, "image size");
     assert!(params.scales_per_octave >= 1, "scales_per_octave >= 1");
     let (base, mut w, mut h) = if params.upsample {
@@ -218,7 +258,7 @@ pub fn build_scale_space_cpu(gray: &[f32], w: u32, h: u32, params: &SiftParams) 
     let mut octaves: Vec<Octave> = Vec::with_capacity(n_oct as usize);
     for o in 0..n_oct {
         let first = match octaves.last() {
-            None => blur_cpu(&base, w, h, initial_blur_sigma(params)),
+            None => blur(&base, w, h, initial_blur_sigma(params)),
             Some(prev) => {
                 let (d, w2, h2) = downsample_cpu(
                     &prev.gaussians[params.scales_per_octave as usize],
@@ -232,13 +272,10 @@ pub fn build_scale_space_cpu(gray: &[f32], w: u32, h: u32, params: &SiftParams) 
         debug_assert!(o == 0 || first.len() == (w * h) as usize);
         let mut gaussians = vec![first];
         for &sigma in &incs {
-            let next = blur_cpu(gaussians.last().expect("one level"), w, h, sigma);
+            let next = blur(gaussians.last().expect("one level"), w, h, sigma);
             gaussians.push(next);
         }
-        let dogs = gaussians
-            .windows(2)
-            .map(|p| p[1].iter().zip(&p[0]).map(|(b, a)| b - a).collect())
-            .collect();
+        let dogs = gaussians.windows(2).map(|p| dog(&p[0], &p[1])).collect();
         octaves.push(Octave {
             width: w,
             height: h,

@@ -19,4 +19,6 @@ pub use cpu::{
     blur_cpu, build_scale_space_cpu, downsample_cpu, gaussian_kernel, incremental_sigma,
     initial_blur_sigma, octave_count, upsample_cpu, Octave, ScaleSpace, SiftParams,
 };
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) use cpu::{blur_row_h, blur_row_v, build_scale_space_with};
 pub use gpu::{GpuOctave, GpuScaleSpace, PyramidKernel, PyramidParams};
