@@ -179,8 +179,9 @@ impl ControlPlane {
         format!("{}/files/{name}", self.base)
     }
 
-    /// Starts `runpod-worker` with the RunPod environment pointing here.
-    fn worker(&self, pod: &str, data_dir: &std::path::Path, env: &[(&str, &str)]) -> Worker {
+    /// Starts `runpod-worker` with the RunPod environment pointing here and `volume` as its
+    /// network volume (its store goes there, not to `SPLATPOD_DATA_DIR`).
+    fn worker(&self, pod: &str, volume: &std::path::Path, env: &[(&str, &str)]) -> Worker {
         let b = &self.base;
         let child = Command::new(common::server_bin())
             .arg("runpod-worker")
@@ -204,7 +205,8 @@ impl ControlPlane {
             .env("RUNPOD_POD_ID", pod)
             .env("RUNPOD_AI_API_KEY", KEY)
             .env("SPLATPOD_RUNPOD_IDLE_MS", "100")
-            .env("SPLATPOD_DATA_DIR", data_dir)
+            .env("SPLATPOD_RUNPOD_VOLUME", volume)
+            .env("SPLATPOD_DATA_DIR", volume.join("not-used"))
             .env("SPLATPOD_ALLOW_HOSTS", "127.0.0.1")
             .env(
                 "RUST_LOG",
@@ -307,13 +309,15 @@ async fn runpod_worker_follows_the_sdk_protocol_through_real_tasks() {
         "{features:?}"
     );
     assert_eq!(features.project_id, out.project_id);
-    // Every artifact's location is the file on the volume, with its size.
+    // The store is on the volume; every artifact's location is the file there, with its size.
+    assert!(volume.path().join("splatpod").is_dir());
+    assert!(!volume.path().join("not-used").exists());
     let names: Vec<&str> = out.artifacts.iter().map(|a| a.name.as_str()).collect();
     assert!(names.contains(&"matches.json"), "{names:?}");
     assert_eq!(names.iter().filter(|n| n.ends_with(".spf")).count(), 2);
     for a in &out.artifacts {
         let path = std::path::Path::new(&a.location);
-        assert!(path.starts_with(volume.path()), "{a:?}");
+        assert!(path.starts_with(volume.path().join("splatpod")), "{a:?}");
         let len = std::fs::metadata(path).expect("artifact file").len();
         assert_eq!(len as i64, a.bytes, "{a:?}");
     }
@@ -542,7 +546,7 @@ async fn a_runpod_worker_reads_photos_from_s3_and_stores_its_files_there() {
         assert_eq!(size, Some(a.bytes), "{a:?}");
     }
     assert!(
-        !volume.path().join("blobs").exists(),
+        !volume.path().join("splatpod/blobs").exists(),
         "nothing stored on local disk"
     );
 }

@@ -9,7 +9,7 @@ use super::Browser;
 
 /// Follows the page's reconstruct job until it completes (within `secs`); returns every
 /// (stage, percent) shown, in order. Fails when the job fails, when the percent goes back, or
-/// when it does not end at 100 %.
+/// when it does not end at 100 % or does not say where it ran.
 pub async fn follow_reconstruct(browser: &Browser, secs: u64) -> Vec<(String, f64)> {
     let mut seen: Vec<(String, f64)> = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(secs);
@@ -35,6 +35,12 @@ pub async fn follow_reconstruct(browser: &Browser, secs: u64) -> Vec<(String, f6
         assert!(w[1].1 >= w[0].1, "progress went back: {seen:?}");
     }
     assert_eq!(seen.last().map(|s| s.1), Some(100.0), "{seen:?}");
+    // Where it ran: this server's own worker (its node id), not a remote backend.
+    let worker = attr(browser, "#reconstruct-worker", "data-worker").await;
+    assert!(
+        worker.as_deref().is_some_and(|w| w.starts_with("node-")),
+        "the page names the worker: {worker:?}"
+    );
     seen
 }
 

@@ -27,9 +27,6 @@ use crate::node::{shutdown_signal, StoreArgs};
 use crate::worker::{job_service, JobArgs};
 use protocol::{ControlPlane, ProtocolError, TakenJob, Urls};
 
-/// Where RunPod mounts an endpoint's network volume.
-const RUNPOD_VOLUME: &str = "/runpod-volume";
-
 /// `runpod-worker`: the RunPod serverless worker. RunPod sets the `RUNPOD_*` variables.
 #[derive(Debug, Args)]
 pub struct RunpodWorkerArgs {
@@ -69,15 +66,20 @@ pub struct RunpodWorkerArgs {
     /// Retries of a job whose attempt failed transiently, on this worker.
     #[arg(long, env = "SPLATPOD_JOB_RETRIES", default_value_t = 2)]
     pub job_retries: i64,
+    /// Where RunPod mounts the endpoint's network volume: when it is there, the worker's store
+    /// (SQLite, photos, artifacts, checkpoints) is its `splatpod` folder, whatever --data-dir
+    /// says (the image's default is /data, which a new worker would not find again).
+    #[arg(long, env = "SPLATPOD_RUNPOD_VOLUME", default_value = "/runpod-volume")]
+    pub volume: PathBuf,
     /// Milliseconds to wait after the control plane had no job for this worker.
     #[arg(long, env = "SPLATPOD_RUNPOD_IDLE_MS", default_value_t = 1000)]
     pub idle_ms: u64,
 }
 
-/// The data folder: `--data-dir` when given, else the network volume when RunPod mounted one.
+/// The data folder: the network volume's `splatpod` folder when RunPod mounted one, else
+/// `--data-dir`.
 fn data_dir(store: &StoreArgs, volume: &Path) -> PathBuf {
-    let default = store.data_dir == Path::new("splatpod-data");
-    if default && volume.is_dir() {
+    if volume.is_dir() {
         volume.join("splatpod")
     } else {
         store.data_dir.clone()
@@ -96,7 +98,7 @@ struct Worker {
 
 /// Takes and runs jobs until SIGTERM or Ctrl-C.
 pub async fn run(mut args: RunpodWorkerArgs) -> Result<(), ServerError> {
-    args.store.data_dir = data_dir(&args.store, Path::new(RUNPOD_VOLUME));
+    args.store.data_dir = data_dir(&args.store, &args.volume);
     args.jobs.s3_inputs = true;
     let (db, blobs) = args.store.open().await?;
     let guard = HostGuard::new(&args.jobs.allow_hosts).map_err(ServerError::BadInput)?;
@@ -321,17 +323,10 @@ mod tests {
             blob_url: None,
         };
         assert_eq!(
-            data_dir(&store("splatpod-data"), dir.path()),
+            data_dir(&store("/data"), dir.path()),
             dir.path().join("splatpod")
         );
-        assert_eq!(
-            data_dir(&store("/srv/own"), dir.path()),
-            PathBuf::from("/srv/own")
-        );
         let missing = dir.path().join("absent");
-        assert_eq!(
-            data_dir(&store("splatpod-data"), &missing),
-            PathBuf::from("splatpod-data")
-        );
+        assert_eq!(data_dir(&store("/data"), &missing), PathBuf::from("/data"));
     }
 }
