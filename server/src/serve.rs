@@ -62,9 +62,6 @@ pub struct ServeArgs {
     /// How long an unfinished resumable upload is kept after its last request, in seconds.
     #[arg(long, env = "SPLATPOD_UPLOAD_EXPIRY_S", default_value_t = 86_400)]
     pub upload_expiry_s: u64,
-    /// Most images a job may fetch from `image_urls`.
-    #[arg(long, env = "SPLATPOD_MAX_URL_IMAGES", default_value_t = 200)]
-    pub max_url_images: usize,
     /// Origins allowed to call the API from a browser (comma-separated); none by default,
     /// i.e. same-origin only.
     #[arg(long, env = "SPLATPOD_CORS_ORIGINS", value_delimiter = ',')]
@@ -101,7 +98,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServerError> {
         endpoint: args.jobs.endpoint.clone(),
         max_image_bytes: args.jobs.max_image_bytes,
         max_files_per_upload: args.max_files_per_upload,
-        max_url_images: args.max_url_images,
+        max_url_images: args.jobs.max_url_images,
         runsync_wait_s: args.runsync_wait_s,
         public_url: args.public_url.clone(),
         job_timeout_ms: (args.job_timeout_s.max(1) * 1000) as i64,

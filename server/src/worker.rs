@@ -45,6 +45,10 @@ pub struct JobArgs {
     /// GPU price used to estimate each job's cost (USD per GPU-hour).
     #[arg(long, env = "SPLATPOD_GPU_PRICE_PER_HOUR", default_value_t = 0.0)]
     pub gpu_price_per_hour: f64,
+    /// Most images a job may fetch from `image_urls` (checked when it is submitted, or handed
+    /// over by RunPod).
+    #[arg(long, env = "SPLATPOD_MAX_URL_IMAGES", default_value_t = 200)]
+    pub max_url_images: usize,
     /// Largest accepted image file in bytes.
     #[arg(long, env = "SPLATPOD_MAX_IMAGE_BYTES", default_value_t = 64 << 20)]
     pub max_image_bytes: usize,

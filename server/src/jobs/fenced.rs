@@ -34,6 +34,20 @@ pub(super) async fn progress(
     }
 }
 
+/// Records stage + percent + message with the stream chunk tasks report them in
+/// (`{"stage", "progress", "message"}`), while the claim holds.
+pub(super) async fn report(
+    svc: &JobService,
+    job: &Job,
+    stage: &str,
+    percent: f64,
+    message: &str,
+) -> Result<(), TaskError> {
+    let chunk =
+        serde_json::json!({"stage": stage, "progress": percent, "message": message}).to_string();
+    progress(svc, job, stage, percent, message, &chunk).await
+}
+
 /// Stores an artifact of `project_id` while the claim holds. The bytes go to a key of their own
 /// (job id and claim epoch), so a fenced-off worker never overwrites the blob its successor's
 /// record points to; a refused blob is deleted, a replaced one too.

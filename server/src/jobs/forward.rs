@@ -10,13 +10,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use splatpod::api::{JobInput, JobStatus};
 use tokio_util::sync::CancellationToken;
 
+use super::fenced::{self, report};
 use super::runner::{run_job, Usage};
 use super::tasks::TaskError;
-use super::{fenced, JobService};
+use super::JobService;
 use crate::db::jobs::{self as q, Job};
 use crate::db::{images, now_ms, projects};
 use crate::gpu::{read_gpu, GpuState};
@@ -33,19 +34,69 @@ impl From<RemoteError> for TaskError {
     }
 }
 
+/// The configured backends with what the forwarder knows of them: jobs sent and not yet back,
+/// and the last health answer.
+struct Backends {
+    clients: Vec<RemoteClient>,
+    in_flight: Arc<Mutex<HashMap<String, usize>>>,
+    health: HashMap<String, (Instant, bool)>,
+}
+
+impl Backends {
+    fn busy(&self, name: &str) -> usize {
+        let map = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(name).copied().unwrap_or(0)
+    }
+
+    /// Changes the count of jobs in flight to `name` by one.
+    fn count(in_flight: &Mutex<HashMap<String, usize>>, name: &str, up: bool) {
+        let mut map = in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        let n = map.entry(name.to_owned()).or_default();
+        *n = if up { *n + 1 } else { n.saturating_sub(1) };
+    }
+
+    /// Whether the backend answered its health check (asked at most every [`HEALTH_TTL`]).
+    async fn healthy(&mut self, c: &RemoteClient) -> bool {
+        let name = &c.backend.name;
+        if let Some((at, ok)) = self.health.get(name) {
+            if at.elapsed() < HEALTH_TTL {
+                return *ok;
+            }
+        }
+        let ok = c.healthy().await;
+        if !ok {
+            tracing::warn!(backend = %name, "remote backend unhealthy");
+        }
+        self.health.insert(name.clone(), (Instant::now(), ok));
+        ok
+    }
+
+    /// The first backend, in the configured order, with a free slot and a good health answer.
+    async fn pick(&mut self) -> Option<RemoteClient> {
+        for c in self.clients.clone() {
+            if self.busy(&c.backend.name) < c.backend.max_jobs.max(1) && self.healthy(&c).await {
+                return Some(c);
+            }
+        }
+        None
+    }
+}
+
 /// Forwards waiting jobs until the process ends (started with the local dispatcher when
 /// backends are configured).
 pub(super) async fn forwarder(svc: JobService) {
     let inner = &svc.inner;
-    let clients: Vec<RemoteClient> = inner
-        .settings
-        .remotes
-        .iter()
-        .cloned()
-        .map(RemoteClient::new)
-        .collect();
-    let in_flight: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
-    let mut health: HashMap<String, (Instant, bool)> = HashMap::new();
+    let mut backends = Backends {
+        clients: inner
+            .settings
+            .remotes
+            .iter()
+            .cloned()
+            .map(RemoteClient::new)
+            .collect(),
+        in_flight: Arc::default(),
+        health: HashMap::new(),
+    };
     loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let local_gpu = !matches!(read_gpu(&inner.gpu), GpuState::Failed(_));
@@ -62,43 +113,11 @@ pub(super) async fn forwarder(svc: JobService) {
             }
         };
         for id in ids {
-            let mut chosen = None;
-            for c in &clients {
-                let busy = in_flight
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .get(&c.backend.name)
-                    .copied()
-                    .unwrap_or(0);
-                if busy >= c.backend.max_jobs.max(1) {
-                    continue;
-                }
-                let fresh = health
-                    .get(&c.backend.name)
-                    .filter(|(at, _)| at.elapsed() < HEALTH_TTL)
-                    .map(|(_, ok)| *ok);
-                let ok = match fresh {
-                    Some(ok) => ok,
-                    None => {
-                        let ok = c.healthy().await;
-                        if !ok {
-                            tracing::warn!(backend = %c.backend.name, "remote backend unhealthy");
-                        }
-                        health.insert(c.backend.name.clone(), (Instant::now(), ok));
-                        ok
-                    }
-                };
-                if ok {
-                    chosen = Some(c.clone());
-                    break;
-                }
-            }
-            let Some(client) = chosen else {
+            let Some(client) = backends.pick().await else {
                 break;
             };
             let worker = format!("remote:{}", client.backend.name);
-            let claimed = q::claim_id(&inner.db, &id, &worker, inner.settings.lease_ms).await;
-            let job = match claimed {
+            let job = match q::claim_id(&inner.db, &id, &worker, inner.settings.lease_ms).await {
                 Ok(Some(job)) => job,
                 Ok(None) => continue,
                 Err(e) => {
@@ -107,38 +126,16 @@ pub(super) async fn forwarder(svc: JobService) {
                 }
             };
             let name = client.backend.name.clone();
-            *in_flight
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .entry(name.clone())
-                .or_default() += 1;
+            Backends::count(&backends.in_flight, &name, true);
             tracing::info!(job = %job.id, backend = %name, "forwarding the job");
-            let (svc, in_flight) = (svc.clone(), in_flight.clone());
+            let (svc, in_flight) = (svc.clone(), backends.in_flight.clone());
             tokio::spawn(async move {
                 run_job(&svc, None, job, Some(client)).await;
-                if let Some(n) = in_flight
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .get_mut(&name)
-                {
-                    *n = n.saturating_sub(1);
-                }
+                Backends::count(&in_flight, &name, false);
                 svc.wake();
             });
         }
     }
-}
-
-/// Records stage + percent (mirrored from the backend) while the claim holds.
-async fn report(
-    svc: &JobService,
-    job: &Job,
-    stage: &str,
-    percent: f64,
-    message: &str,
-) -> Result<(), TaskError> {
-    let chunk = json!({"stage": stage, "progress": percent, "message": message}).to_string();
-    fenced::progress(svc, job, stage, percent, message, &chunk).await
 }
 
 /// Runs the job on `client`'s backend: photos there, the job there, its files back here.

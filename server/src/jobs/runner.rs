@@ -217,25 +217,24 @@ pub(super) async fn run_job(
     let parsed: Result<JobInput, _> = serde_json::from_str(&job.input)
         .map_err(|e| TaskError::Permanent(format!("stored input is unreadable: {e}")));
     let run = async {
-        match (parsed, ctx) {
-            (Err(e), _) => Err(e),
-            (Ok(input), _) if remote.is_some() => {
-                let client = remote.as_ref().expect("checked");
+        match (parsed, ctx, remote.as_ref()) {
+            (Err(e), _, _) => Err(e),
+            (Ok(input), _, Some(client)) => {
                 super::forward::run_remote(svc, &job, &input, client, token.clone())
                     .await
                     .map(|(v, usage)| (v, Some(usage)))
             }
             // No GPU work: runs on any worker.
-            (Ok(input), _) if input.task == Task::Sleep => {
+            (Ok(input), _, None) if input.task == Task::Sleep => {
                 let out = sleep_task::run(svc, &job, &input, token.clone()).await?;
                 serde_json::to_value(out)
                     .map(|v| (v, None))
                     .map_err(|e| TaskError::Permanent(e.to_string()))
             }
-            (Ok(_), None) => Err(TaskError::Transient(
+            (Ok(_), None, None) => Err(TaskError::Transient(
                 "no GPU is available on this server".into(),
             )),
-            (Ok(input), Some(ctx)) => tasks::run(svc, &ctx, &job, &input, token.clone())
+            (Ok(input), Some(ctx), None) => tasks::run(svc, &ctx, &job, &input, token.clone())
                 .await
                 .map(|v| (v, None)),
         }

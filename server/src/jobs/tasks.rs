@@ -1,6 +1,6 @@
 //! The engine tasks jobs run: all real GPU work through the `splatpod` engine.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use splatpod::features::{
     select_pairs, write_features, MatchOptions, PairMatcher, PairMode, SiftGpu, PAIRS_PER_BATCH,
 };
@@ -98,8 +98,7 @@ impl Run<'_> {
         }
         let (lo, hi) = self.span();
         let percent = lo + (hi - lo) * percent.clamp(0.0, 100.0) / 100.0;
-        let chunk = json!({"stage": stage, "progress": percent, "message": message}).to_string();
-        super::fenced::progress(self.svc, self.job, stage, percent, message, &chunk).await
+        super::fenced::report(self.svc, self.job, stage, percent, message).await
     }
 
     /// The job's percent range this step's 0–100 maps to.

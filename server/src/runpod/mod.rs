@@ -130,7 +130,7 @@ pub async fn run(mut args: RunpodWorkerArgs) -> Result<(), ServerError> {
         plane: Arc::new(plane),
         jobs,
         running: Arc::default(),
-        max_url_images: 500,
+        max_url_images: args.jobs.max_url_images,
         max_attempts: 1 + args.job_retries.clamp(0, 20),
     };
     tracing::info!(worker = %worker_id, data = %args.store.data_dir.display(), "RunPod worker started");
