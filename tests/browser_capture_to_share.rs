@@ -15,7 +15,7 @@ use std::time::Duration;
 use common::api::{typed, Api, Backend};
 use common::phone::{desktop, pair_from_desktop, phone_photo, take, wait_cards};
 use common::project_page::{assert_seen_in, follow_reconstruct, listed_share_token};
-use common::viewer::{attr, canvas_image, common_view, mean_abs_diff, wait_drawn};
+use common::viewer::{attr, canvas_image, common_view, mean_abs_diff, open_on_phone};
 use common::{Browser, BrowserOptions};
 use fantoccini::Locator;
 use image::imageops;
@@ -116,13 +116,7 @@ async fn capture_reconstruct_share_and_the_first_view_is_the_thumbnail() {
     desk.close().await;
 
     // Opened on a phone that never saw the project: the first frame is the thumbnail's view.
-    let viewer = Browser::start_with(BrowserOptions {
-        webgpu: true,
-        phone: true,
-    })
-    .await;
-    viewer.client.goto(&url).await.expect("share link");
-    wait_drawn(&viewer, "", train.splats).await;
+    let viewer = open_on_phone(&url, train.splats).await;
     let frame = canvas_image(&viewer, "").await;
     viewer.close().await;
     let thumb = image::load_from_memory(&artifact("thumbnail.png").await)

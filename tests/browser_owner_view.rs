@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use common::api::{typed, Api, Backend};
 use common::posed_set::truth;
-use common::viewer::{attr, canvas_image, common_view, mean_abs_diff, wait_drawn};
-use common::{Browser, BrowserOptions};
+use common::viewer::{attr, canvas_image, common_view, mean_abs_diff, open_on_phone, wait_drawn};
+use common::Browser;
 use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
 use fantoccini::Locator;
 use image::imageops;
@@ -185,13 +185,7 @@ async fn the_owner_saves_a_view_and_a_share_link_starts_there() {
 
     // A fresh browser (a phone, whose viewport holds the whole canvas): the share page starts
     // from the saved view, read-only.
-    let viewer = Browser::start_with(BrowserOptions {
-        webgpu: true,
-        phone: true,
-    })
-    .await;
-    viewer.client.goto(&url).await.expect("share link");
-    wait_drawn(&viewer, "", scene.len() as u64).await;
+    let viewer = open_on_phone(&url, scene.len() as u64).await;
     still(&viewer, "").await;
     let frame = canvas_image(&viewer, "").await;
     for css in ["#start-view-save", "#up-axis", "#start-view-clear"] {

@@ -17,6 +17,19 @@ pub async fn attr(browser: &Browser, css: &str, name: &str) -> Option<String> {
     }
 }
 
+/// A share link opened in a fresh phone-sized browser with WebGPU, once its viewer has drawn
+/// all `splats` splats: the first view a visitor gets.
+pub async fn open_on_phone(url: &str, splats: u64) -> Browser {
+    let viewer = Browser::start_with(super::BrowserOptions {
+        webgpu: true,
+        phone: true,
+    })
+    .await;
+    viewer.client.goto(url).await.expect("share link");
+    wait_drawn(&viewer, "", splats).await;
+    viewer
+}
+
 /// Waits until the viewer under `scope` (a CSS selector, or "" for the page) has drawn a frame
 /// of all `splats` splats; fails on a viewer error.
 pub async fn wait_drawn(browser: &Browser, scope: &str, splats: u64) {
