@@ -53,24 +53,62 @@ pub fn detect_and_describe_native(
         return Err(SiftInputError::NoScales);
     }
     let space = build_scale_space_native(gray, w, h, params);
-    let mut keypoints = localize_keypoints_native(&space, params);
-    keypoints = keypoints
+    let located = localize_keypoints_native(&space, params);
+    let orient = |located: &[Keypoint]| {
+        located
+            .par_iter()
+            .map_init(WindowSamples::default, |samples, kp| {
+                orient_fast(&space, kp, params, samples)
+            })
+            .collect::<Vec<_>>()
+            .concat()
+    };
+    let keypoints = match params.max_features {
+        Some(max) => strongest_oriented(located, max as usize, orient),
+        None => orient(&located),
+    };
+    // Described in raster order of their Gaussian image, so that neighbouring windows share
+    // rows in the cache (the strongest-first order jumps across a 25 MB octave every time).
+    let mut order: Vec<usize> = (0..keypoints.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (ka, kb) = (&keypoints[a], &keypoints[b]);
+        (ka.octave, ka.scale, ka.y.floor() as i64)
+            .cmp(&(kb.octave, kb.scale, kb.y.floor() as i64))
+            .then(ka.x.total_cmp(&kb.x))
+    });
+    let in_raster_order: Vec<[f32; DESCRIPTOR_BYTES]> = order
         .par_iter()
-        .map_init(WindowSamples::default, |samples, kp| {
-            orient_fast(&space, kp, params, samples)
-        })
-        .collect::<Vec<_>>()
-        .concat();
-    if let Some(max) = params.max_features {
-        retain_strongest(&mut keypoints, max as usize);
-    }
-    let descriptors = keypoints
-        .par_iter()
-        .map_init(WindowSamples::default, |samples, kp| {
-            describe_fast(&space, kp, params, samples)
+        .map_init(WindowSamples::default, |samples, &i| {
+            describe_fast(&space, &keypoints[i], params, samples)
         })
         .collect();
+    let mut descriptors = vec![[0.0; DESCRIPTOR_BYTES]; keypoints.len()];
+    for (&i, d) in order.iter().zip(in_raster_order) {
+        descriptors[i] = d;
+    }
     Ok((keypoints, descriptors))
+}
+
+/// What [`retain_strongest`] keeps of all of `located`'s orientations (`orient` of them in
+/// order), orienting only as many as it needs: the strongest first, a batch at a time, until
+/// `max` oriented keypoints are in. Stable sorting makes that the same cut: the strongest
+/// oriented keypoints are, in order, the orientations of the located ones taken strongest
+/// first (ties in their located order).
+fn strongest_oriented(
+    mut located: Vec<Keypoint>,
+    max: usize,
+    orient: impl Fn(&[Keypoint]) -> Vec<Keypoint>,
+) -> Vec<Keypoint> {
+    located.sort_by(|a, b| b.response.total_cmp(&a.response));
+    let mut out = Vec::with_capacity(max);
+    let mut rest = located.as_slice();
+    while out.len() < max && !rest.is_empty() {
+        let (batch, after) = rest.split_at((max - out.len()).min(rest.len()));
+        out.extend(orient(batch));
+        rest = after;
+    }
+    retain_strongest(&mut out, max);
+    out
 }
 
 /// [`build_scale_space_cpu`](super::build_scale_space_cpu)'s pyramid, its blurs and
@@ -226,6 +264,40 @@ unsafe fn describe_avx2(
     describe_keypoint(space, kp, params, samples, &FastMath)
 }
 
+/// [`extrema_in_row`] for each of `rows`, compiled for AVX2 where the CPU has it.
+fn extrema_in_rows(
+    space: &ScaleSpace,
+    params: &SiftParams,
+    rows: &[(u32, u32, u32)],
+    out: &mut Vec<super::extrema::Extremum>,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        return unsafe { extrema_in_rows_avx2(space, params, rows, out) };
+    }
+    for &(o, s, y) in rows {
+        extrema_in_row(space, params, o, s, y, out);
+    }
+}
+
+/// [`extrema_in_rows`] compiled for AVX2.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn extrema_in_rows_avx2(
+    space: &ScaleSpace,
+    params: &SiftParams,
+    rows: &[(u32, u32, u32)],
+    out: &mut Vec<super::extrema::Extremum>,
+) {
+    for &(o, s, y) in rows {
+        extrema_in_row(space, params, o, s, y, out);
+    }
+}
+
 /// [`localize_keypoints_cpu`](super::localize_keypoints_cpu) over the cores: extrema row by
 /// row, then each refined, in the reference's order (so its duplicates drop the same way).
 pub fn localize_keypoints_native(space: &ScaleSpace, params: &SiftParams) -> Vec<Keypoint> {
@@ -234,9 +306,7 @@ pub fn localize_keypoints_native(space: &ScaleSpace, params: &SiftParams) -> Vec
         .par_chunks(ROWS_PER_TASK)
         .map(|band| {
             let mut out = Vec::new();
-            for &(o, s, y) in band {
-                extrema_in_row(space, params, o, s, y, &mut out);
-            }
+            extrema_in_rows(space, params, band, &mut out);
             out
         })
         .collect::<Vec<_>>()

@@ -154,6 +154,38 @@ fn blur_keeps_constants_and_spreads_an_impulse_as_the_kernel_outer_product() {
     }
 }
 
+/// The blur sums each pixel's taps in kernel order from 0.0, clamping at the edges: the same
+/// bits as that sum written out, on a width with whole register chunks and a remainder.
+#[test]
+fn blur_sums_taps_in_kernel_order() {
+    let (w, h, sigma) = (75usize, 11usize, 1.9f32);
+    let img: Vec<f32> = (0..w * h).map(|i| ((i * 7919) % 251) as f32 / 250.0).collect();
+    let k = gaussian_kernel(sigma);
+    let r = (k.len() / 2) as isize;
+    let clamp = |v: isize, n: usize| v.clamp(0, n as isize - 1) as usize;
+    let mut tmp = vec![0.0f32; w * h];
+    for y in 0..h {
+        for x in 0..w {
+            let mut sum = 0.0f32;
+            for (i, &kw) in k.iter().enumerate() {
+                sum += kw * img[y * w + clamp(x as isize + i as isize - r, w)];
+            }
+            tmp[y * w + x] = sum;
+        }
+    }
+    let mut expected = vec![0.0f32; w * h];
+    for y in 0..h {
+        for x in 0..w {
+            let mut sum = 0.0f32;
+            for (i, &kw) in k.iter().enumerate() {
+                sum += kw * tmp[clamp(y as isize + i as isize - r, h) * w + x];
+            }
+            expected[y * w + x] = sum;
+        }
+    }
+    assert!(blur_cpu(&img, w as u32, h as u32, sigma) == expected);
+}
+
 #[test]
 fn downsample_keeps_even_pixels_and_upsample_aligns_even_pixels() {
     let (w, h) = (5u32, 3u32);

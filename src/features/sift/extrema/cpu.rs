@@ -78,9 +78,11 @@ pub(crate) fn extremum_rows<'a>(
 }
 
 /// Appends the extrema of DoG scale `s` of octave `o` on row `y` (see [`find_extrema_cpu`]),
-/// by column. The row must be one [`extremum_rows`] lists.
-pub(crate) fn extrema_in_row(
-    space: &ScaleSpace,
+/// by column. The row must be one [`extremum_rows`] lists. Always inlined, so that a caller
+/// compiled for AVX2 gets the row's first pass in its vectors.
+#[inline(always)]
+pub(crate) fn extrema_in_row<'a>(
+    space: &'a ScaleSpace,
     params: &SiftParams,
     o: u32,
     s: u32,
@@ -95,32 +97,79 @@ pub(crate) fn extrema_in_row(
         &oct.dogs[s as usize],
         &oct.dogs[s as usize + 1],
     );
-    let (wi, layers) = (w as isize, [prev, cur, next]);
-    // The 26 neighbours as (layer, offset): the same layer's row first, where most candidates
-    // fail, so the test usually ends after a comparison or two.
-    let mut neighbours = [(1usize, -1isize), (1, 1)].to_vec();
-    neighbours.extend([-wi - 1, -wi, -wi + 1, wi - 1, wi, wi + 1].map(|d| (1, d)));
-    for layer in [0, 2] {
-        neighbours
-            .extend([0, -1, 1, -wi - 1, -wi, -wi + 1, wi - 1, wi, wi + 1].map(|d| (layer, d)));
-    }
-    for x in IMG_BORDER..w - IMG_BORDER {
-        let i = (y * w + x) as usize;
-        let v = cur[i];
-        if v.abs() <= threshold {
-            continue;
+    let (x0, x1) = (IMG_BORDER as usize, (w - IMG_BORDER) as usize);
+    let (w, row) = (w as usize, (y * w) as usize);
+    // First, for the whole row at once (branch-free, so it vectorises): above the threshold and
+    // a strict extremum of its own layer's eight neighbours, where most pixels fail.
+    let n = x1 - x0;
+    let band = |layer: &'a [f32], r: usize| &layer[r + x0 - 1..r + x1 + 1];
+    let (up, mid, down) = (band(cur, row - w), band(cur, row), band(cur, row + w));
+    let mut in_layer = vec![false; n];
+    for k in 0..n {
+        let v = mid[k + 1];
+        let mut hi = larger(mid[k], mid[k + 2]);
+        let mut lo = smaller(mid[k], mid[k + 2]);
+        for a in [
+            up[k],
+            up[k + 1],
+            up[k + 2],
+            down[k],
+            down[k + 1],
+            down[k + 2],
+        ] {
+            hi = larger(hi, a);
+            lo = smaller(lo, a);
         }
-        let at = |&(layer, d): &(usize, isize)| layers[layer][(i as isize + d) as usize];
-        let is_max = v > 0.0 && neighbours.iter().all(|n| v > at(n));
-        let is_min = v < 0.0 && neighbours.iter().all(|n| v < at(n));
-        if is_max || is_min {
+        in_layer[k] = (v.abs() > threshold) & (((v > 0.0) & (v > hi)) | ((v < 0.0) & (v < lo)));
+    }
+    // Then the 18 neighbours in the scales below and above, for those left.
+    for k in (0..n).filter(|&k| in_layer[k]) {
+        let (x, v) = (x0 + k, mid[k + 1]);
+        let (below, above) = (around(prev, row + x, w), around(next, row + x, w));
+        let extremum = if v > 0.0 {
+            v > below.0 && v > above.0
+        } else {
+            v < below.1 && v < above.1
+        };
+        if extremum {
             out.push(Extremum {
                 octave: o,
                 scale: s,
-                x,
+                x: x as u32,
                 y,
                 value: v,
             });
         }
     }
+}
+
+#[inline(always)]
+fn larger(a: f32, b: f32) -> f32 {
+    if a > b {
+        a
+    } else {
+        b
+    }
+}
+
+#[inline(always)]
+fn smaller(a: f32, b: f32) -> f32 {
+    if a < b {
+        a
+    } else {
+        b
+    }
+}
+
+/// The largest and smallest of the 3×3 pixels of `layer` centred at index `i` (row width `w`).
+#[inline(always)]
+fn around(layer: &[f32], i: usize, w: usize) -> (f32, f32) {
+    let (mut hi, mut lo) = (layer[i], layer[i]);
+    for r in [i - w, i, i + w] {
+        for &a in &layer[r - 1..r + 2] {
+            hi = larger(hi, a);
+            lo = smaller(lo, a);
+        }
+    }
+    (hi, lo)
 }

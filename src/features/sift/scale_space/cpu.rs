@@ -117,7 +117,7 @@ pub fn blur_cpu(img: &[f32], w: u32, h: u32, sigma: f32) -> Vec<f32> {
 }
 
 /// One row of [`blur_cpu`]'s horizontal pass: `out[x] = Σ_i k[i] · row[clamp(x + i - r)]`,
-/// summed from `i = 0` up (tap by tap over the whole row, so it vectorises); `pad` is scratch.
+/// summed from `i = 0` up; `pad` is scratch.
 #[inline(always)]
 pub(crate) fn blur_row_h(row: &[f32], k: &[f32], pad: &mut Vec<f32>, out: &mut [f32]) {
     let (w, r) = (row.len(), k.len() / 2);
@@ -128,16 +128,12 @@ pub(crate) fn blur_row_h(row: &[f32], k: &[f32], pad: &mut Vec<f32>, out: &mut [
     pad.extend(std::iter::repeat_n(first, r));
     pad.extend_from_slice(row);
     pad.extend(std::iter::repeat_n(last, r));
-    out.fill(0.0);
-    for (i, &kw) in k.iter().enumerate() {
-        for (o, &p) in out.iter_mut().zip(&pad[i..i + w]) {
-            *o += kw * p;
-        }
-    }
+    taps_in_registers(out, k, |i, x| &pad[x + i..x + i + w - x]);
 }
 
 /// Row `y` of [`blur_cpu`]'s vertical pass over the `w × h` image `tmp`:
-/// `out[x] = Σ_i k[i] · tmp[clamp(y + i - r)][x]`, summed from `i = 0` up, row by row.
+/// `out[x] = Σ_i k[i] · tmp[clamp(y + i - r)][x]`, summed from `i = 0` up, row by row (each
+/// tap streams a whole input row, which the cache prefetches better than a chunk's 15 rows).
 #[inline(always)]
 pub(crate) fn blur_row_v(tmp: &[f32], w: usize, h: usize, y: usize, k: &[f32], out: &mut [f32]) {
     let r = (k.len() / 2) as isize;
@@ -145,6 +141,40 @@ pub(crate) fn blur_row_v(tmp: &[f32], w: usize, h: usize, y: usize, k: &[f32], o
     for (i, &kw) in k.iter().enumerate() {
         let sy = (y as isize + i as isize - r).clamp(0, h as isize - 1) as usize;
         for (o, &p) in out.iter_mut().zip(&tmp[sy * w..(sy + 1) * w]) {
+            *o += kw * p;
+        }
+    }
+}
+
+/// Output pixels a blur keeps in registers while it sums their taps.
+const BLUR_CHUNK: usize = 32;
+
+/// `out[x] = Σ_i k[i] · source(i, x0)[x - x0]` for each chunk of [`BLUR_CHUNK`] pixels starting
+/// at `x0`, summed from `0.0` and `i = 0` up (the order a tap-by-tap pass over the row takes,
+/// so the same bits), with the chunk's sums in registers rather than stored once per tap.
+/// `source(i, x0)` is tap `i`'s input from pixel `x0` to the end of the row.
+#[inline(always)]
+fn taps_in_registers<'a>(out: &mut [f32], k: &[f32], source: impl Fn(usize, usize) -> &'a [f32]) {
+    let full = out.len() / BLUR_CHUNK * BLUR_CHUNK;
+    let mut chunks = out.chunks_exact_mut(BLUR_CHUNK);
+    for (c, o) in chunks.by_ref().enumerate() {
+        let x0 = c * BLUR_CHUNK;
+        let mut acc = [0.0f32; BLUR_CHUNK];
+        for (i, &kw) in k.iter().enumerate() {
+            let src = &source(i, x0)[..BLUR_CHUNK];
+            for (a, &p) in acc.iter_mut().zip(src) {
+                *a += kw * p;
+            }
+        }
+        o.copy_from_slice(&acc);
+    }
+    let rest = chunks.into_remainder();
+    if rest.is_empty() {
+        return;
+    }
+    rest.fill(0.0);
+    for (i, &kw) in k.iter().enumerate() {
+        for (o, &p) in rest.iter_mut().zip(source(i, full)) {
             *o += kw * p;
         }
     }

@@ -2,17 +2,20 @@
 //! (lavapipe runs `match.wgsl` some ten times slower than this): the same exact integer
 //! nearest-two as the kernel and [`nearest_two_cpu`](super::nearest_two_cpu) — ties to the lower
 //! index — so its matches are identical, but both directions come from one pass over the
-//! distance matrix, `‖q‖² + ‖t‖² − 2 q·t` with the dot products in 16-bit lanes (SIMD
-//! multiply-adds: AVX2, or where the CPU has AVX-512 VNNI, 16 train descriptors a register with
-//! `vpdpwssd`), blocked for the cache and split over the cores.
+//! distance matrix, `‖q‖² + ‖t‖² − 2 q·t`, blocked for the cache and split over the cores. Where
+//! the CPU has AVX-512 VNNI, [`vnni`] takes 8-bit products and keeps the nearest two in vector
+//! registers; elsewhere the dot products are in 16-bit lanes (AVX2 where the CPU has it).
 
 use super::{filter_matches, Descriptors, Match, MatchOptions, Nearest, DESCRIPTOR_BYTES};
+
+#[cfg(target_arch = "x86_64")]
+mod vnni;
 
 const NONE: u32 = u32::MAX;
 /// Train descriptors per cache block (64 × 256 B = 16 KiB of widened descriptors).
 const TRAIN_BLOCK: usize = 64;
 /// Queries per task: enough to amortise a task, few enough to spread 1,000 over the cores.
-const QUERIES_PER_TASK: usize = 128;
+const QUERIES_PER_TASK: usize = 256;
 
 /// Descriptors widened to i16 (so products of two fit the SIMD multiply-add) with their squared
 /// norms.
@@ -84,129 +87,19 @@ unsafe fn block_avx2(
     block(query, train, queries)
 }
 
-/// Train descriptors 16 to a block, laid out for [`block_vnni`]: `blocks[b][k][l]` holds
-/// dimensions `2k` and `2k+1` of train descriptor `16b + l` as two i16 in one i32 (zero past
-/// the end), so one 512-bit multiply-add takes a dimension pair of 16 descriptors at once.
-#[cfg(target_arch = "x86_64")]
-struct TrainLanes {
-    blocks: Vec<[[i32; LANES]; DESCRIPTOR_BYTES / 2]>,
-}
-
-/// Train descriptors per [`TrainLanes`] block (i32 lanes of a 512-bit register).
-#[cfg(target_arch = "x86_64")]
-const LANES: usize = 16;
-/// Queries [`block_vnni`] takes together (each train load serves all of them).
-#[cfg(target_arch = "x86_64")]
-const QUERY_GROUP: usize = 4;
-
-/// Two i16 in one i32 (`lo` in the low half), as `vpdpwssd` reads them.
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-fn pack_pair(lo: i16, hi: i16) -> i32 {
-    (lo as u16 as u32 | (hi as u16 as u32) << 16) as i32
-}
-
-#[cfg(target_arch = "x86_64")]
-impl TrainLanes {
-    fn new(train: &Widened) -> Self {
-        let blocks = train
-            .values
-            .chunks(LANES)
-            .map(|chunk| {
-                let mut block = [[0i32; LANES]; DESCRIPTOR_BYTES / 2];
-                for (k, pairs) in block.iter_mut().enumerate() {
-                    for (lane, t) in pairs.iter_mut().zip(chunk) {
-                        *lane = pack_pair(t[2 * k], t[2 * k + 1]);
-                    }
-                }
-                block
-            })
-            .collect();
-        Self { blocks }
-    }
-}
-
-/// What [`block`] gives, with AVX-512 VNNI: for each train block and group of
-/// [`QUERY_GROUP`] queries, the 16 × 4 dot products accumulate in eight registers (two chains
-/// per query, `vpdpwssd` on a broadcast dimension pair), then the distances are offered in the
-/// same order as [`block`] offers them (trains ascending per query, queries ascending per
-/// train), so ties resolve the same way.
-///
-/// # Safety
-/// The CPU must support AVX-512 F, BW and VNNI.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-unsafe fn block_vnni(
-    query: &Widened,
-    train: &Widened,
-    lanes: &TrainLanes,
-    queries: std::ops::Range<usize>,
-) -> (Vec<Nearest>, Vec<Nearest>) {
-    use std::arch::x86_64::*;
-    let n_train = train.values.len();
-    let mut rows = vec![empty(); queries.len()];
-    let mut cols = vec![empty(); n_train];
-    let first = queries.start;
-    for (b, block) in lanes.blocks.iter().enumerate() {
-        let start = b * LANES;
-        let end = (start + LANES).min(n_train);
-        for group in queries.clone().step_by(QUERY_GROUP) {
-            let members = (queries.end - group).min(QUERY_GROUP);
-            // Missing members of the last group repeat its first query; they offer nothing.
-            let qs: [&[i16; DESCRIPTOR_BYTES]; QUERY_GROUP] =
-                std::array::from_fn(|m| &query.values[group + m.min(members - 1)]);
-            let zero = _mm512_setzero_si512();
-            let (mut even, mut odd) = ([zero; QUERY_GROUP], [zero; QUERY_GROUP]);
-            for k in (0..DESCRIPTOR_BYTES / 2).step_by(2) {
-                // SAFETY: each row of the block is 16 i32 = 64 bytes (unaligned loads).
-                let t0 = _mm512_loadu_si512(block[k].as_ptr().cast());
-                let t1 = _mm512_loadu_si512(block[k + 1].as_ptr().cast());
-                for m in 0..QUERY_GROUP {
-                    let q = qs[m];
-                    let p0 = _mm512_set1_epi32(pack_pair(q[2 * k], q[2 * k + 1]));
-                    let p1 = _mm512_set1_epi32(pack_pair(q[2 * k + 2], q[2 * k + 3]));
-                    even[m] = _mm512_dpwssd_epi32(even[m], p0, t0);
-                    odd[m] = _mm512_dpwssd_epi32(odd[m], p1, t1);
-                }
-            }
-            for m in 0..members {
-                let qi = group + m;
-                let mut dots = [0i32; LANES];
-                // SAFETY: `dots` is 16 i32 = 64 bytes.
-                _mm512_storeu_si512(dots.as_mut_ptr().cast(), _mm512_add_epi32(even[m], odd[m]));
-                let qn = query.norms[qi];
-                let row = &mut rows[qi - first];
-                for (tj, &dot) in (start..end).zip(&dots) {
-                    let d = qn + train.norms[tj] - 2 * dot as u32;
-                    offer(row, d, tj as u32);
-                    offer(&mut cols[tj], d, qi as u32);
-                }
-            }
-        }
-    }
-    (rows, cols)
-}
-
-/// Whether this CPU runs [`block_vnni`].
+/// Whether this CPU runs [`vnni::nearest_two_vnni`].
 #[cfg(target_arch = "x86_64")]
 fn has_vnni() -> bool {
     std::arch::is_x86_feature_detected!("avx512bw")
         && std::arch::is_x86_feature_detected!("avx512vnni")
 }
 
-/// [`block`] with the widest SIMD this CPU has (`lanes`: the train set for [`block_vnni`],
-/// made where the CPU has it).
+/// [`block`] with AVX2 where this CPU has it (those without AVX-512 VNNI).
 fn block_dispatch(
     query: &Widened,
     train: &Widened,
-    #[cfg(target_arch = "x86_64")] lanes: Option<&TrainLanes>,
     queries: std::ops::Range<usize>,
 ) -> (Vec<Nearest>, Vec<Nearest>) {
-    #[cfg(target_arch = "x86_64")]
-    if let Some(lanes) = lanes.filter(|_| has_vnni()) {
-        // SAFETY: AVX-512 F (implied by BW), BW and VNNI were detected on this CPU just above.
-        return unsafe { block_vnni(query, train, lanes, queries) };
-    }
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: AVX2 was detected on this CPU just above.
@@ -251,29 +144,40 @@ pub fn nearest_two_both_ways(
     query: &Descriptors,
     train: &Descriptors,
 ) -> (Vec<Nearest>, Vec<Nearest>) {
-    let (q, t) = (Widened::new(query), Widened::new(train));
-    #[cfg(target_arch = "x86_64")]
-    let lanes = has_vnni().then(|| TrainLanes::new(&t));
-    let dispatch = |r| {
-        #[cfg(target_arch = "x86_64")]
-        return block_dispatch(&q, &t, lanes.as_ref(), r);
-        #[cfg(not(target_arch = "x86_64"))]
-        block_dispatch(&q, &t, r)
-    };
-    let n = q.values.len();
+    let n = query.len();
     let tasks: Vec<std::ops::Range<usize>> = (0..n)
         .step_by(QUERIES_PER_TASK)
         .map(|s| s..(s + QUERIES_PER_TASK).min(n))
         .collect();
+    #[cfg(target_arch = "x86_64")]
+    if has_vnni() {
+        let (lanes, constants) = (vnni::TrainLanes::new(train), vnni::query_constants(query));
+        return gather(train.len(), tasks, |r| {
+            // SAFETY: AVX-512 F (implied by BW), BW and VNNI were detected on this CPU; the
+            // constants are the query set's and the ranges lie within it.
+            unsafe { vnni::nearest_two_vnni(query, &constants, &lanes, r) }
+        });
+    }
+    let (q, t) = (Widened::new(query), Widened::new(train));
+    gather(train.len(), tasks, |r| block_dispatch(&q, &t, r))
+}
+
+/// Runs `task` on each query range over the cores and joins the parts: rows in order, each
+/// train descriptor's nearest two merged across them.
+fn gather(
+    n_train: usize,
+    tasks: Vec<std::ops::Range<usize>>,
+    task: impl Fn(std::ops::Range<usize>) -> (Vec<Nearest>, Vec<Nearest>) + Sync + Send,
+) -> (Vec<Nearest>, Vec<Nearest>) {
     #[cfg(not(target_arch = "wasm32"))]
     let parts: Vec<(Vec<Nearest>, Vec<Nearest>)> = {
         use rayon::prelude::*;
-        tasks.into_par_iter().map(dispatch).collect()
+        tasks.into_par_iter().map(task).collect()
     };
     #[cfg(target_arch = "wasm32")]
-    let parts: Vec<(Vec<Nearest>, Vec<Nearest>)> = tasks.into_iter().map(dispatch).collect();
-    let mut rows = Vec::with_capacity(n);
-    let mut cols = vec![empty(); t.values.len()];
+    let parts: Vec<(Vec<Nearest>, Vec<Nearest>)> = tasks.into_iter().map(task).collect();
+    let mut rows = Vec::with_capacity(parts.iter().map(|p| p.0.len()).sum());
+    let mut cols = vec![empty(); n_train];
     // Tasks are in ascending query order, so merging in order keeps ties on the lower index.
     for (r, c) in parts {
         rows.extend(r);
@@ -344,15 +248,20 @@ mod tests {
                 assert_eq!(unsafe { block_avx2(&q, &t, 0..150) }, expected, "AVX2");
             }
             if has_vnni() {
-                let lanes = TrainLanes::new(&t);
-                for range in [0..150, 0..1, 3..10, 1..149] {
+                let constants = vnni::query_constants(&a);
+                let lanes = vnni::TrainLanes::new(&b);
+                for range in [0..150, 0..1, 3..10, 1..149, 31..97] {
                     // SAFETY: AVX-512 BW (so F) and VNNI were detected just above.
-                    let (rows, cols) = unsafe { block_vnni(&q, &t, &lanes, range.clone()) };
-                    let (r, c) = block(&q, &t, range.clone());
-                    assert_eq!((rows, cols), (r, c), "AVX-512 VNNI, queries {range:?}");
+                    let both =
+                        unsafe { vnni::nearest_two_vnni(&a, &constants, &lanes, range.clone()) };
+                    assert_eq!(
+                        both,
+                        block(&q, &t, range.clone()),
+                        "AVX-512 VNNI, queries {range:?}"
+                    );
                 }
                 // SAFETY: as above.
-                let both = unsafe { block_vnni(&q, &t, &lanes, 0..150) };
+                let both = unsafe { vnni::nearest_two_vnni(&a, &constants, &lanes, 0..150) };
                 assert_eq!(both, expected, "AVX-512 VNNI");
             }
         }
