@@ -4,9 +4,9 @@
 
 use nalgebra::{Isometry3, Matrix3, Vector2, Vector3};
 
-use super::essential::{essential_from_pose, relative_pose_from_essential, EssentialEstimator};
+use super::epipolar::{EpipolarEstimator, EpipolarMatrix};
+use super::essential::{essential_from_pose, relative_pose_from_essential};
 use super::essential_refine::refine_relative_pose;
-use super::fundamental::FundamentalEstimator;
 use super::homography::HomographyEstimator;
 use super::ransac::{ransac, required_iterations, RansacOptions};
 use super::triangulation::triangulation_angle;
@@ -125,7 +125,8 @@ pub fn estimate_two_view(
     let keep = |r: Option<(Matrix3<f64>, Vec<bool>, usize)>| r.filter(|r| r.2 >= min);
     let e = keep(
         ransac(
-            &EssentialEstimator {
+            &EpipolarEstimator {
+                matrix: EpipolarMatrix::Essential,
                 x1: norm1,
                 x2: norm2,
             },
@@ -135,7 +136,11 @@ pub fn estimate_two_view(
     );
     let f = keep(
         ransac(
-            &FundamentalEstimator { x1: px1, x2: px2 },
+            &EpipolarEstimator {
+                matrix: EpipolarMatrix::Fundamental,
+                x1: px1,
+                x2: px2,
+            },
             &ransac_options(options.max_error_px, 2),
         )
         .map(|r| (r.model, r.inlier_mask, r.num_inliers)),
