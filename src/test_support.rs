@@ -63,3 +63,27 @@ pub fn random_pose(rng: &mut SmallRng, max_translation: f64) -> nalgebra::Isomet
         nalgebra::UnitQuaternion::from_quaternion(q),
     )
 }
+
+/// The instant-ngp fox scene's `transforms.json` (50 frames, COLMAP poses as colmap2nerf wrote
+/// them), read by the tests that check real camera layouts.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn fox_transforms_json() -> Vec<u8> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/datasets/ngp-fox/transforms.json"
+    );
+    std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The fox scene's OpenCV intrinsics as its `transforms.json` gives them: fx, fy, cx, cy, k1,
+/// k2, p1, p2 (pixels of its 1080×1920 photos).
+pub const FOX_OPENCV_PARAMS: [f64; 8] = [
+    1375.52,
+    1374.49,
+    554.558,
+    965.268,
+    0.0578421,
+    -0.0805099,
+    -0.000980296,
+    0.00015575,
+];
