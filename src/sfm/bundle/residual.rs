@@ -161,21 +161,8 @@ mod tests {
         let params = [500.0, 320.0, 240.0];
         let behind = Vector3::new(0.0, 0.0, -1.0);
         let observed = Vector2::new(1.0, 1.0);
-        assert!(residual(
-            &pose,
-            CameraModel::SimplePinhole,
-            &params,
-            &behind,
-            &observed
-        )
-        .is_none());
-        assert!(residual_jacobian(
-            &pose,
-            CameraModel::SimplePinhole,
-            &params,
-            &behind,
-            &observed
-        )
-        .is_none());
+        let model = CameraModel::SimplePinhole;
+        assert!(residual(&pose, model, &params, &behind, &observed).is_none());
+        assert!(residual_jacobian(&pose, model, &params, &behind, &observed).is_none());
     }
 }
