@@ -39,16 +39,8 @@ struct Result3d {
 
 async fn start_job(key: &str, project: &str, quality: Quality) -> Result<String, String> {
     let ep = endpoint().await?;
-    let body = RunRequest {
-        input: JobInput {
-            project_id: Some(project.to_owned()),
-            quality: Some(quality),
-            ..JobInput::new(Task::Reconstruct)
-        },
-        webhook: None,
-        policy: None,
-        s3_config: None,
-    };
+    let input = JobInput::for_project(Task::Reconstruct, project.to_owned(), quality);
+    let body = RunRequest::new(input);
     let accepted: JobAccepted = body_of(
         gloo_net::http::Request::post(&format!("/v2/{ep}/run"))
             .header("Authorization", &bearer(key))
