@@ -98,10 +98,9 @@ pub(crate) fn group_by_image(keypoints: &[Keypoint], params: &SiftParams) -> Gro
     }
 }
 
-/// Runs `kernel` once per image group of `grouped`, one workgroup per keypoint,
-/// and submits the work. Each dispatch binds the group's uniform (`params` of the group's octave
-/// and group), the frames, the group's Gaussian image, then `outputs`, in that order.
-#[allow(clippy::too_many_arguments)]
+/// Runs `kernel` once per image group of `grouped`, one workgroup per keypoint, and submits the
+/// work. Each dispatch binds the group's uniform (`params` of the group's octave and group), the
+/// frames, the group's Gaussian image, then `outputs`, in that order.
 pub(crate) fn dispatch_per_image<P: bytemuck::Pod>(
     ctx: &GpuContext,
     kernel: &SingleEntryKernel,
@@ -122,6 +121,5 @@ pub(crate) fn dispatch_per_image<P: bytemuck::Pod>(
             kernel.dispatch(pass, &bind_group, g.count);
         }
         Ok(())
-    })?;
-    Ok(())
+    })
 }
