@@ -74,10 +74,11 @@ async fn the_project_page_reconstructs_and_shares_the_scene() {
         .await
         .expect("project page");
 
-    // Stage and percent as the job moves on, never going back, to the end; seen in each part
-    // of the one timeline: features, SfM, training, then the end.
+    // Stage and percent as the job moves on, never going back, to the end; seen in the SfM and
+    // training parts of the one timeline. (Features and matching of eight small photos on the
+    // native CPU path end within one of the page's 1 s status polls, so that part may not show.)
     let seen = follow_reconstruct(&browser, 600).await;
-    assert_seen_in(&seen, &[(0.0, 20.0), (20.0, 40.0), (40.0, 95.0)]);
+    assert_seen_in(&seen, &[(20.0, 40.0), (40.0, 95.0)]);
     assert_eq!(
         browser.text_of("#reconstruct-progress", 20).await,
         "done · 100 %"
