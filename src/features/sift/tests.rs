@@ -159,7 +159,9 @@ fn blur_keeps_constants_and_spreads_an_impulse_as_the_kernel_outer_product() {
 #[test]
 fn blur_sums_taps_in_kernel_order() {
     let (w, h, sigma) = (75usize, 11usize, 1.9f32);
-    let img: Vec<f32> = (0..w * h).map(|i| ((i * 7919) % 251) as f32 / 250.0).collect();
+    let img: Vec<f32> = (0..w * h)
+        .map(|i| ((i * 7919) % 251) as f32 / 250.0)
+        .collect();
     let k = gaussian_kernel(sigma);
     let r = (k.len() / 2) as isize;
     let clamp = |v: isize, n: usize| v.clamp(0, n as isize - 1) as usize;
