@@ -16,7 +16,7 @@ use splatpod::sfm::mapper::MapperOptions;
 use splatpod::sfm::pipeline::PipelineProgress;
 use splatpod::sfm::reference::read_strecha_scene;
 use splatpod::train::dataset::LoadOptions;
-use splatpod::train::from_photos::{photos_to_dataset, PhotosToDataset};
+use splatpod::train::from_photos::{photos_to_dataset, Pause, PhotosToDataset};
 
 /// The decoded photos' longer side: small, as a phone's capture trained on the device.
 const PHOTO_SIDE: u32 = 640;
@@ -51,16 +51,23 @@ async fn strecha_photos_become_a_dataset_posed_like_the_ground_truth() {
         },
     };
     let mut stages = Vec::new();
-    let posed = photos_to_dataset(&ctx, photos, &settings, &mut |p| {
-        let stage = match p {
-            PipelineProgress::Features { .. } => "features",
-            PipelineProgress::Matching { .. } => "matching",
-            PipelineProgress::Mapping(_) => "mapping",
-        };
-        if stages.last() != Some(&stage) {
-            stages.push(stage);
-        }
-    })
+    let pause: Pause<'_> = &|| Box::pin(async {});
+    let posed = photos_to_dataset(
+        &ctx,
+        photos,
+        &settings,
+        &mut |p| {
+            let stage = match p {
+                PipelineProgress::Features { .. } => "features",
+                PipelineProgress::Matching { .. } => "matching",
+                PipelineProgress::Mapping(_) => "mapping",
+            };
+            if stages.last() != Some(&stage) {
+                stages.push(stage);
+            }
+        },
+        pause,
+    )
     .await
     .expect("a posed dataset");
     assert_eq!(stages, ["features", "matching", "mapping"]);

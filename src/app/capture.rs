@@ -24,6 +24,7 @@ use splatpod::images::{decode_image, DecodeOptions};
 use super::browser_helpers::{next_frame, now_ms, webgpu_exposed};
 use super::capture_list::{photo_list, LOW_OVERLAP_MATCHES};
 use super::client::sleep_ms;
+use super::device_train::DeviceTrainPanel;
 use super::pairing::saved_pairing;
 use super::photo::{Analysis, Photo, PhotoState, Upload};
 use super::problem::{problem_view, Problem};
@@ -88,7 +89,7 @@ fn revoke_all(urls: &Mutex<Vec<String>>) {
 }
 
 /// The bytes of `blob`.
-async fn read_bytes(blob: &web_sys::Blob) -> Result<Vec<u8>, String> {
+pub(super) async fn read_bytes(blob: &web_sys::Blob) -> Result<Vec<u8>, String> {
     wasm_bindgen_futures::JsFuture::from(blob.array_buffer())
         .await
         .map(|buffer| js_sys::Uint8Array::new(&buffer).to_vec())
@@ -493,7 +494,11 @@ impl Capture {
         if let Some(store) = self.sender.store() {
             let problem = self.store_problem;
             spawn_local(async move {
-                if let Err(e) = store.clear().await {
+                let cleared = match store.clear().await {
+                    Ok(()) => store.clear_scene().await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = cleared {
                     problem.try_set(Some(Problem::new(
                         "The photos kept on this device could not be deleted.",
                         e,
@@ -683,6 +688,7 @@ pub fn CapturePage() -> impl IntoView {
                 "1600 px on the longer side before the check."
             </p>
         </section>
+        <DeviceTrainPanel sender=Rc::clone(&sender) />
         <UploadPanel sender=sender />
     }
 }

@@ -11,8 +11,8 @@ use crate::features::sift::SiftParams;
 use crate::features::PairMode;
 use crate::gpu::GpuContext;
 use crate::images::DecodedImage;
-use crate::sfm::mapper::{MapperOptions, UnregisteredImage};
-use crate::sfm::pipeline::{reconstruct_photos, PipelineError, PipelineProgress};
+use crate::sfm::mapper::{MapperOptions, SfmProgress, UnregisteredImage};
+use crate::sfm::pipeline::{features_and_matches, map_photos, PipelineError, PipelineProgress};
 use crate::sfm::Reconstruction;
 use crate::train::dataset::{DatasetError, LoadOptions, TrainDataset};
 
@@ -51,28 +51,40 @@ pub enum PhotosToDatasetError {
     Dataset(#[from] DatasetError),
 }
 
+/// Awaited between the stages: a caller on one thread (the browser) paints the stage it was
+/// just told of before the next one, which may block (the mapper), starts.
+pub type Pause<'a> = &'a dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
+
 /// Photos (`(name, decoded photo)`, names unique) → features → matches → [`Reconstruction`] →
-/// [`TrainDataset`]; `progress` reports the pipeline's stages (features, matching, mapping).
+/// [`TrainDataset`], the stages of [`crate::sfm::pipeline::reconstruct_photos`]; `progress`
+/// reports them (features, matching, mapping) and `pause` is awaited before the mapper and
+/// before the views are made.
 pub async fn photos_to_dataset(
     ctx: &GpuContext,
     mut photos: Vec<(String, DecodedImage)>,
     options: &PhotosToDataset,
     progress: &mut dyn FnMut(PipelineProgress),
+    pause: Pause<'_>,
 ) -> Result<PosedCapture, PhotosToDatasetError> {
     // The decoded photos are the model's images: cameras and keypoints in their pixels.
     for (_, photo) in &mut photos {
         photo.original_width = photo.width;
         photo.original_height = photo.height;
     }
-    let result = reconstruct_photos(
-        ctx,
-        &photos,
-        &options.sift,
-        options.pairs,
-        &options.mapper,
-        progress,
-    )
-    .await?;
+    let (features, pairs) =
+        features_and_matches(ctx, &photos, &options.sift, options.pairs, progress)
+            .await
+            .map_err(PipelineError::from)?;
+    progress(PipelineProgress::Mapping(SfmProgress {
+        stage: "verification",
+        fraction: 0.0,
+        message: "verifying the matched pairs".into(),
+    }));
+    pause().await;
+    let result = map_photos(&photos, &features, pairs, &options.mapper, progress)
+        .map_err(PipelineError::from)?;
+    drop(features);
+    pause().await;
     let dataset =
         TrainDataset::from_reconstruction(&result.reconstruction, &photos, &options.load)?;
     Ok(PosedCapture {
