@@ -85,6 +85,26 @@ async fn a_capture_trained_on_the_device_offline_is_uploaded_and_shared_later() 
     // The server drops out of reach; the photos are kept and checked on the device.
     desk.set_offline(true).await;
     wait_server(&desk, "unreachable").await;
+    // Too few photos yet: refused with the reason, the button off.
+    let refused = desk.text_of("#device-train-refused", 10).await;
+    assert!(refused.contains("at least 3 photos"), "{refused}");
+    let start = desk.wait_for("#device-train-start", 5).await;
+    assert!(
+        !start.is_enabled().await.expect("enabled"),
+        "Train is offered"
+    );
+    // Every field and button of the panel is named (labels, text).
+    let unnamed = desk
+        .client
+        .execute(
+            "return [...document.querySelectorAll('#device-train input, #device-train button')] \
+             .filter(el => !(el.labels && el.labels.length) && !el.textContent.trim() \
+             && !el.getAttribute('aria-label')).map(el => el.id);",
+            vec![],
+        )
+        .await
+        .expect("names");
+    assert_eq!(unnamed, serde_json::json!([]), "unnamed controls");
     take(&desk, &photos).await;
     wait_cards(&desk, "data-state", 300, "every photo checked", |v| {
         v.len() == PHOTOS && v.iter().all(|s| s == "done")

@@ -488,6 +488,7 @@ impl Capture {
         self.queue.borrow_mut().clear();
         *self.previous.borrow_mut() = None;
         self.sender.reset_target();
+        self.sender.scene.set(None);
         // A photo being analysed finishes into nothing.
         self.photos().update(Vec::clear);
         revoke_all(&self.urls);

@@ -128,7 +128,7 @@ struct Ui {
     percent: RwSignal<f64>,
     problem: RwSignal<Option<Problem>>,
     readout: Readout,
-    /// The scene kept on this device, if any.
+    /// The scene kept on this device, if any (the capture's: "Start over" clears it).
     saved: RwSignal<Option<SavedScene>, LocalStorage>,
     /// The viewer is on the page (a run started or a scene is kept).
     viewer_on: RwSignal<bool>,
@@ -495,7 +495,7 @@ pub fn DeviceTrainPanel(sender: Rc<Sender>) -> impl IntoView {
         percent: RwSignal::new(0.0),
         problem: RwSignal::new(None),
         readout: Readout::new(),
-        saved: RwSignal::new_local(None),
+        saved: sender.scene,
         viewer_on: RwSignal::new(false),
         uploading: RwSignal::new(false),
         upload_problem: RwSignal::new(None),
@@ -513,6 +513,16 @@ pub fn DeviceTrainPanel(sender: Rc<Sender>) -> impl IntoView {
         let stop = Arc::clone(&stop);
         on_cleanup(move || stop.store(true, Ordering::Relaxed));
     }
+    // "Start over" forgets the kept scene: the panel starts over too.
+    Effect::new(move |_| {
+        if ui.saved.with(Option::is_none) && ui.stage.get_untracked() == Stage::Done {
+            ui.stage.set(Stage::Idle);
+            ui.trail.set(Vec::new());
+            ui.viewer_on.set(false);
+            ui.readout.reset();
+            ui.readout.status.set(String::new());
+        }
+    });
     spawn_local(watch_server(ui));
     spawn_local(restore(ui, Rc::clone(&sender), feed.clone()));
 
