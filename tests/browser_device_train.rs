@@ -154,6 +154,7 @@ async fn a_capture_trained_on_the_device_offline_is_uploaded_and_shared_later() 
         .expect("splat count");
     assert!(splats > 100, "{splats} splats");
     wait_drawn(&desk, "#device-train", splats).await;
+    desk.shot("device-train-done").await;
     let kept = desk.text_of("#device-scene", 5).await;
     assert!(kept.contains("kept here"), "{kept}");
     // No upload while the server is out of reach.
@@ -169,6 +170,11 @@ async fn a_capture_trained_on_the_device_offline_is_uploaded_and_shared_later() 
     desk.text_of("#device-train[data-scene=kept]", 60).await;
     wait_drawn(&desk, "#device-train", splats).await;
     wait_server(&desk, "reachable").await;
+    desk.wait_for("#device-upload", 30).await;
+    // With the server back, training here is no longer offered.
+    let controls = desk.wait_for("#device-train-controls", 5).await;
+    assert!(!controls.is_displayed().await.expect("displayed"));
+    desk.shot("device-train-upload").await;
     click(&desk, "#device-upload", 30).await;
     let href = desk
         .wait_for("#device-project", 60)

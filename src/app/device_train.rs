@@ -608,10 +608,13 @@ pub fn DeviceTrainPanel(sender: Rc<Sender>) -> impl IntoView {
                 </p>
             })}
             {move || (offline() && !running()).then(|| refused.get().map(|p| problem_view("device-train-refused", p)))}
-            {settings_fields("device", settings)}
-            <div class="train-actions">
-                {start_stop("device-train", "Train on this device", start, on_stop,
-                    move || running() || refused.with(Option::is_some), running)}
+            // Offered while the server is out of reach (and kept while a run goes on).
+            <div id="device-train-controls" hidden=move || !(offline() || running())>
+                {settings_fields("device", settings)}
+                <div class="train-actions">
+                    {start_stop("device-train", "Train on this device", start, on_stop,
+                        move || running() || refused.with(Option::is_some), running)}
+                </div>
             </div>
             <p
                 id="device-train-stage"
