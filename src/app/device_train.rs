@@ -32,6 +32,7 @@ use splatpod::train::from_photos::{
 use super::browser_helpers::{next_frame, now_ms};
 use super::capture::read_bytes;
 use super::client::{bearer, body_of, net, saved_key, sleep_ms};
+use super::pairing::saved_pairing;
 use super::photo::Upload;
 use super::problem::{problem_view, Problem};
 use super::queue::{Queue, SavedScene};
@@ -433,13 +434,21 @@ async fn upload_scene(ui: Ui, sender: Rc<Sender>) -> Result<String, Problem> {
         return Err(Problem::new("No scene is kept on this device.", "no scene"));
     };
     let Some(key) = saved_key() else {
+        if saved_pairing().is_some_and(|p| !p.expired()) {
+            return Err(Problem::new(
+                "A paired phone sends photos only, not scenes. Its photos go to the paired \
+                 project as usual, where Reconstruct on the desktop makes the scene; or unpair \
+                 and use the server's API key on this phone to upload this one.",
+                "a pairing token may not import scenes",
+            ));
+        }
         return Err(Problem::new(
             "Uploading a scene needs the server's API key on this device. Enter it under \
              \"Send to the server\" below, then press \"Upload scene\" again.",
             "no API key saved in this browser",
         ));
     };
-    let project = match saved.project.clone().or_else(|| sender.desktop_project()) {
+    let project = match saved.project.clone().or_else(|| sender.target()) {
         Some(id) => id,
         None => {
             create_project(&key, "Capture (trained on a device)".into())
