@@ -57,21 +57,21 @@ fn dataset_problem(e: &DatasetError) -> Problem {
     let plain = match e {
         DatasetError::NoDataset { .. } | DatasetError::NoImageFolder { .. } => {
             "No posed photo set was found in what you picked. Pick a folder holding a \
-                 transforms.json and its photos, or a COLMAP model (cameras, images, points3D) \
-                 and its images folder."
+             transforms.json and its photos, or a COLMAP model (cameras, images, points3D) \
+             and its images folder."
                 .to_string()
         }
         DatasetError::MissingImage { name, .. } => format!(
             "The poses name a photo that is not among the picked files ({name}). Pick the \
-                 whole folder, photos included."
+             whole folder, photos included."
         ),
         DatasetError::Image { name, .. } => format!(
             "The photo {name} could not be read: it may be damaged or in a format this \
-                 browser cannot decode. Remove it or replace it with a JPEG or PNG."
+             browser cannot decode. Remove it or replace it with a JPEG or PNG."
         ),
         DatasetError::ImageSize { name, .. } => format!(
             "The photo {name} does not have the size its camera says. The photos may have \
-                 been resized or rotated after the poses were computed."
+             been resized or rotated after the poses were computed."
         ),
         DatasetError::NoViews => "The posed set has no photos.".to_string(),
         _ => "The picked files could not be read as a posed photo set.".to_string(),
