@@ -36,12 +36,8 @@ struct AdamParams {
 @group(0) @binding(4) var<storage, read_write> moment2: array<vec4<f32>>;
 
 @compute @workgroup_size(256)
-fn adam(
-    @builtin(local_invocation_index) lid: u32,
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-) {
-    let i = linear_workgroup(wid, nwg) * 256u + lid;
+fn adam(@builtin(local_invocation_index) lid: u32, grid: FoldedGrid) {
+    let i = folded_workgroup(grid) * 256u + lid;
     if i >= params.count / 4u {
         return;
     }

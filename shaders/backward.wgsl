@@ -18,6 +18,7 @@
 // gradient to x, y). They overwrite the gradient buffers for every splat, zero for splats the
 // frame culled. Limits: one camera per pass; f32 throughout.
 
+#import grid
 #import splat_types
 
 @group(0) @binding(0) var<uniform> params: RenderParams;
@@ -134,10 +135,6 @@ fn rasterize_backward(
     }
 }
 
-fn splat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-    return gid.x + gid.y * nwg.x * 256u;
-}
-
 fn load3(slot: u32) -> vec3<f32> {
     return vec3<f32>(grad_load(slot), grad_load(slot + 1u), grad_load(slot + 2u));
 }
@@ -184,7 +181,7 @@ fn sh_basis(d: vec3<f32>) -> ShBasis {
 
 @compute @workgroup_size(256)
 fn sh_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = splat_index(gid, nwg);
+    let i = folded_invocation(gid, nwg);
     if i >= params.num_splats {
         return;
     }
@@ -223,7 +220,7 @@ fn sh_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
 
 @compute @workgroup_size(256)
 fn project_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = splat_index(gid, nwg);
+    let i = folded_invocation(gid, nwg);
     if i >= params.num_splats {
         return;
     }

@@ -73,17 +73,13 @@ const MODE_MOMENT: u32 = 2u;
 
 var<workgroup> grown: array<atomic<u32>, 2>;
 
-fn thread_index(lid: u32, wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-    return linear_workgroup(wid, nwg) * 256u + lid;
+fn thread_index(lid: u32, grid: FoldedGrid) -> u32 {
+    return folded_workgroup(grid) * 256u + lid;
 }
 
 @compute @workgroup_size(256)
-fn accumulate(
-    @builtin(local_invocation_index) lid: u32,
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-) {
-    let i = thread_index(lid, wid, nwg);
+fn accumulate(@builtin(local_invocation_index) lid: u32, grid: FoldedGrid) {
+    let i = thread_index(lid, grid);
     if i >= params.n || visible[i * params.visible_stride + params.visible_offset] == 0u {
         return;
     }
@@ -93,12 +89,8 @@ fn accumulate(
 }
 
 @compute @workgroup_size(256)
-fn classify(
-    @builtin(local_invocation_index) lid: u32,
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-) {
-    let i = thread_index(lid, wid, nwg);
+fn classify(@builtin(local_invocation_index) lid: u32, grid: FoldedGrid) {
+    let i = thread_index(lid, grid);
     if i < params.n {
         let s = log_scales[i].xyz;
         var scale = max(s.x, max(s.y, s.z));
@@ -182,12 +174,8 @@ fn rotate(q: vec4<f32>, v: vec3<f32>) -> vec3<f32> {
 }
 
 @compute @workgroup_size(256)
-fn scatter_means(
-    @builtin(local_invocation_index) lid: u32,
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-) {
-    let i = thread_index(lid, wid, nwg);
+fn scatter_means(@builtin(local_invocation_index) lid: u32, grid: FoldedGrid) {
+    let i = thread_index(lid, grid);
     if i >= params.n {
         return;
     }
@@ -215,12 +203,8 @@ fn scatter_means(
 }
 
 @compute @workgroup_size(256)
-fn scatter_records(
-    @builtin(local_invocation_index) lid: u32,
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-) {
-    let idx = thread_index(lid, wid, nwg);
+fn scatter_records(@builtin(local_invocation_index) lid: u32, grid: FoldedGrid) {
+    let idx = thread_index(lid, grid);
     if idx >= params.n * params.stride {
         return;
     }
@@ -246,12 +230,8 @@ fn scatter_records(
 }
 
 @compute @workgroup_size(256)
-fn reset_opacity(
-    @builtin(local_invocation_index) lid: u32,
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-) {
-    let i = thread_index(lid, wid, nwg);
+fn reset_opacity(@builtin(local_invocation_index) lid: u32, grid: FoldedGrid) {
+    let i = thread_index(lid, grid);
     if i >= params.n {
         return;
     }

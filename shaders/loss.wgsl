@@ -81,8 +81,8 @@ struct Tile {
     inside: bool,
 }
 
-fn tile_of(lid: u32, wid: vec3<u32>, nwg: vec3<u32>) -> Tile {
-    let t = linear_workgroup(wid, nwg);
+fn tile_of(lid: u32, grid: FoldedGrid) -> Tile {
+    let t = folded_workgroup(grid);
     let origin = vec2<u32>(t % params.tiles_x, t / params.tiles_x) * TILE;
     let pixel = origin + vec2<u32>(lid % TILE, lid / TILE);
     let inside = pixel.x < params.width && pixel.y < params.height;
@@ -121,12 +121,12 @@ fn adjoint_tap(q: i32, p: i32, n: i32) -> f32 {
     return w;
 }
 
-fn forward_tile(lid: u32, wid: vec3<u32>, nwg: vec3<u32>, clamp_x: bool) {
+fn forward_tile(lid: u32, grid: FoldedGrid, clamp_x: bool) {
     // Workgroups past the last tile leave; tested apart from `tile` so Tint sees it uniform.
-    if linear_workgroup(wid, nwg) >= params.num_tiles {
+    if folded_workgroup(grid) >= params.num_tiles {
         return;
     }
-    let tile = tile_of(lid, wid, nwg);
+    let tile = tile_of(lid, grid);
     // This thread's halo entries, all channels, read once.
     var hx: array<vec3<f32>, LOADS>;
     var hy: array<vec3<f32>, LOADS>;
@@ -234,38 +234,26 @@ fn forward_tile(lid: u32, wid: vec3<u32>, nwg: vec3<u32>, clamp_x: bool) {
         }
     }
     if lid == 0u {
-        sums[2u + linear_workgroup(wid, nwg)] = vec4<f32>(frows[0], frows[256], frows[512], 0.0);
+        sums[2u + folded_workgroup(grid)] = vec4<f32>(frows[0], frows[256], frows[512], 0.0);
     }
 }
 
 @compute @workgroup_size(256)
-fn forward(
-    @builtin(local_invocation_index) lid: u32,
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-) {
-    forward_tile(lid, wid, nwg, false);
+fn forward(@builtin(local_invocation_index) lid: u32, grid: FoldedGrid) {
+    forward_tile(lid, grid, false);
 }
 
 @compute @workgroup_size(256)
-fn evaluate(
-    @builtin(local_invocation_index) lid: u32,
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-) {
-    forward_tile(lid, wid, nwg, true);
+fn evaluate(@builtin(local_invocation_index) lid: u32, grid: FoldedGrid) {
+    forward_tile(lid, grid, true);
 }
 
 @compute @workgroup_size(256)
-fn backward(
-    @builtin(local_invocation_index) lid: u32,
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-) {
-    if linear_workgroup(wid, nwg) >= params.num_tiles {
+fn backward(@builtin(local_invocation_index) lid: u32, grid: FoldedGrid) {
+    if folded_workgroup(grid) >= params.num_tiles {
         return;
     }
-    let tile = tile_of(lid, wid, nwg);
+    let tile = tile_of(lid, grid);
     var ha: array<vec3<f32>, LOADS>;
     var hb: array<vec3<f32>, LOADS>;
     var hc: array<vec3<f32>, LOADS>;

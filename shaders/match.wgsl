@@ -45,12 +45,8 @@ fn load4(i: u32) -> vec4<u32> {
 }
 
 @compute @workgroup_size(256)
-fn nearest_two(
-    @builtin(local_invocation_index) lid: u32,
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-) {
-    let q = linear_workgroup(wid, nwg) * 256u + lid;
+fn nearest_two(@builtin(local_invocation_index) lid: u32, grid: FoldedGrid) {
+    let q = folded_workgroup(grid) * 256u + lid;
     let in_range = q < params.num_query;
     // The query stays in eight named registers: no dynamically indexed private array (Mesa 22.3's lavapipe
     // returned wrong neighbours with one in this loop nest) and nothing for a driver to spill.

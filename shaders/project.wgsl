@@ -101,7 +101,7 @@ fn project(
     @builtin(global_invocation_id) gid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
-    let i = gid.x + gid.y * nwg.x * 256u;
+    let i = folded_invocation(gid, nwg);
     if i >= params.num_splats {
         return;
     }
@@ -184,7 +184,7 @@ fn gather_counts(
     @builtin(global_invocation_id) gid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
-    let j = gid.x + gid.y * nwg.x * 256u;
+    let j = folded_invocation(gid, nwg);
     if j >= params.num_splats {
         return;
     }
@@ -206,7 +206,7 @@ fn emit(
     @builtin(global_invocation_id) gid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
-    let j = gid.x + gid.y * nwg.x * 256u;
+    let j = folded_invocation(gid, nwg);
     if j >= params.num_splats {
         return;
     }

@@ -10,6 +10,7 @@
 // (sum of depth * weight / alpha, 0 where alpha is 0), and for the backward pass the end of the
 // pixel's run: one past the index (into the tile's intersection list) of its last blended splat.
 
+#import grid
 #import splat_types
 
 @group(0) @binding(0) var<uniform> params: RenderParams;
@@ -29,7 +30,7 @@ fn tile_ranges(
     @builtin(global_invocation_id) gid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
-    let k = gid.x + gid.y * nwg.x * 256u;
+    let k = folded_invocation(gid, nwg);
     let n = min(params.num_intersections, isect_total[0]);
     if k >= n {
         return;

@@ -27,12 +27,8 @@ var<workgroup> tile: array<u32, BLOCK>;
 var<workgroup> sums: array<u32, WG>;
 
 @compute @workgroup_size(256)
-fn scan_blocks(
-    @builtin(local_invocation_index) lid: u32,
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-) {
-    let block = linear_workgroup(wid, nwg);
+fn scan_blocks(@builtin(local_invocation_index) lid: u32, grid: FoldedGrid) {
+    let block = folded_workgroup(grid);
     if block >= params.num_blocks {
         return;
     }
@@ -85,12 +81,8 @@ fn scan_blocks(
 }
 
 @compute @workgroup_size(256)
-fn add_offsets(
-    @builtin(local_invocation_index) lid: u32,
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-) {
-    let block = linear_workgroup(wid, nwg);
+fn add_offsets(@builtin(local_invocation_index) lid: u32, grid: FoldedGrid) {
+    let block = folded_workgroup(grid);
     if block >= params.num_blocks {
         return;
     }

@@ -22,12 +22,8 @@ struct SharpnessParams {
 var<workgroup> sums: array<vec2<f32>, 256>;
 
 @compute @workgroup_size(256)
-fn laplacian_moments(
-    @builtin(local_invocation_index) lid: u32,
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-) {
-    let group = linear_workgroup(wid, nwg);
+fn laplacian_moments(@builtin(local_invocation_index) lid: u32, grid: FoldedGrid) {
+    let group = folded_workgroup(grid);
     let iw = params.width - 2u;
     let ih = params.height - 2u;
     let i = group * 256u + lid;

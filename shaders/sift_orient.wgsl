@@ -44,12 +44,8 @@ var<workgroup> smoothed: array<f32, BINS>;
 var<workgroup> window_side: u32;
 
 @compute @workgroup_size(256)
-fn orient(
-    @builtin(local_invocation_index) lid: u32,
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-) {
-    let k = linear_workgroup(wid, nwg);
+fn orient(@builtin(local_invocation_index) lid: u32, grid: FoldedGrid) {
+    let k = folded_workgroup(grid);
     if k >= params.count {
         return; // uniform: the whole workgroup leaves
     }

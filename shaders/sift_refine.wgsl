@@ -73,12 +73,8 @@ fn det3(a: vec3<f32>, b: vec3<f32>, c: vec3<f32>) -> f32 {
 }
 
 @compute @workgroup_size(64)
-fn refine(
-    @builtin(local_invocation_index) lid: u32,
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-) {
-    let i = linear_workgroup(wid, nwg) * 64u + lid;
+fn refine(@builtin(local_invocation_index) lid: u32, grid: FoldedGrid) {
+    let i = folded_workgroup(grid) * 64u + lid;
     if i >= params.count {
         return;
     }

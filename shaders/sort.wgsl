@@ -48,12 +48,8 @@ const COPIES: u32 = 8u;
 var<workgroup> histogram: array<atomic<u32>, 128>;
 
 @compute @workgroup_size(256)
-fn count(
-    @builtin(local_invocation_index) lid: u32,
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-) {
-    let block = linear_workgroup(wid, nwg);
+fn count(@builtin(local_invocation_index) lid: u32, grid: FoldedGrid) {
+    let block = folded_workgroup(grid);
     if block >= params.num_blocks {
         return;
     }
@@ -101,12 +97,8 @@ fn packed_field(lo: vec4<u32>, hi: vec4<u32>, digit: u32) -> u32 {
 }
 
 @compute @workgroup_size(256)
-fn scatter(
-    @builtin(local_invocation_index) lid: u32,
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-) {
-    let block = linear_workgroup(wid, nwg);
+fn scatter(@builtin(local_invocation_index) lid: u32, grid: FoldedGrid) {
+    let block = folded_workgroup(grid);
     if block >= params.num_blocks {
         return;
     }

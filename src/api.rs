@@ -627,7 +627,29 @@ pub struct JobInput {
     pub height: Option<u32>,
 }
 
+impl RunRequest {
+    /// A request to run `input`, with no webhook, policy or S3 settings.
+    pub fn new(input: JobInput) -> Self {
+        RunRequest {
+            input,
+            webhook: None,
+            policy: None,
+            s3_config: None,
+        }
+    }
+}
+
 impl JobInput {
+    /// An input for `task` on project `project_id` at `quality`, every other option at its
+    /// default.
+    pub fn for_project(task: Task, project_id: String, quality: Quality) -> Self {
+        JobInput {
+            project_id: Some(project_id),
+            quality: Some(quality),
+            ..JobInput::new(task)
+        }
+    }
+
     /// An input for `task` with every option at its default.
     pub fn new(task: Task) -> Self {
         JobInput {

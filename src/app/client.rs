@@ -57,14 +57,31 @@ pub fn bearer(token: &str) -> String {
     format!("Bearer {token}")
 }
 
-/// `GET path` with `token` (a full key or a pairing token) as a bearer: the typed answer, or
-/// what went wrong in words.
-pub async fn get_json<T: DeserializeOwned>(path: &str, token: &str) -> Result<T, String> {
-    let response = gloo_net::http::Request::get(path)
+/// `GET path` with `token` (a full key or a pairing token) as a bearer: the answer, whatever its
+/// status.
+pub async fn get_authorized(
+    path: &str,
+    token: &str,
+) -> Result<gloo_net::http::Response, gloo_net::Error> {
+    gloo_net::http::Request::get(path)
         .header("Authorization", &bearer(token))
         .send()
         .await
-        .map_err(net)?;
+}
+
+/// `GET` of artifact `name` of `project` with `key` as a bearer: the answer, whatever its status.
+pub async fn get_artifact(
+    key: &str,
+    project: &str,
+    name: &str,
+) -> Result<gloo_net::http::Response, gloo_net::Error> {
+    get_authorized(&format!("/api/projects/{project}/artifacts/{name}"), key).await
+}
+
+/// `GET path` with `token` (a full key or a pairing token) as a bearer: the typed answer, or
+/// what went wrong in words.
+pub async fn get_json<T: DeserializeOwned>(path: &str, token: &str) -> Result<T, String> {
+    let response = get_authorized(path, token).await.map_err(net)?;
     body_of(response).await
 }
 

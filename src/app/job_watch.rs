@@ -9,7 +9,7 @@ use leptos::task::spawn_local;
 use splatpod::api::{ArtifactList, JobStatus, JobStatusBody};
 use splatpod::formats::load_scene;
 
-use super::client::{bearer, endpoint, get_json, net, saved_key, sleep_ms};
+use super::client::{endpoint, get_artifact, get_json, net, saved_key, sleep_ms};
 use super::viewer::SceneFeed;
 
 /// Seconds between status polls.
@@ -45,12 +45,7 @@ fn state_of(s: JobStatus) -> &'static str {
 
 /// Downloads the project's preview scene and shows it; the error is for the detail line.
 async fn show_preview(key: &str, project: &str, feed: &SceneFeed) -> Result<(), String> {
-    let response =
-        gloo_net::http::Request::get(&format!("/api/projects/{project}/artifacts/{PREVIEW}"))
-            .header("Authorization", &bearer(key))
-            .send()
-            .await
-            .map_err(net)?;
+    let response = get_artifact(key, project, PREVIEW).await.map_err(net)?;
     if !response.ok() {
         return Err(format!("HTTP {}", response.status()));
     }

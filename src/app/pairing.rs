@@ -8,7 +8,7 @@ use leptos_router::components::A;
 use serde::{Deserialize, Serialize};
 use splatpod::api::PairedSession;
 
-use super::client::{bearer, body_of, is_past, local_hh_mm, net, storage};
+use super::client::{body_of, get_authorized, is_past, local_hh_mm, net, storage};
 use super::problem::{problem_view, Problem};
 
 /// Local-storage key of the pairing (never the same as the full key's).
@@ -68,16 +68,12 @@ fn plausible_token(t: &str) -> bool {
 
 /// Asks the server which project `token` is paired with.
 async fn check(token: &str) -> Result<Pairing, Problem> {
-    let res = gloo_net::http::Request::get("/api/pairing")
-        .header("Authorization", &bearer(token))
-        .send()
-        .await
-        .map_err(|e| {
-            Problem::new(
-                "The server cannot be reached. Connect to the network and open the link again.",
-                net(e),
-            )
-        })?;
+    let res = get_authorized("/api/pairing", token).await.map_err(|e| {
+        Problem::new(
+            "The server cannot be reached. Connect to the network and open the link again.",
+            net(e),
+        )
+    })?;
     let status = res.status();
     let session: PairedSession = body_of(res).await.map_err(|e| {
         if status == 401 || status == 403 {

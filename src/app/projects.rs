@@ -6,17 +6,12 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use splatpod::api::{Project, ProjectList};
 
-use super::client::{bearer, get_json, saved_key};
+use super::client::{get_artifact, get_json, saved_key};
 use super::problem::{problem_view, Problem};
 
 /// A `blob:` URL of the project's `thumbnail.png`, if it has one.
 async fn thumbnail_url(key: &str, project: &str) -> Option<String> {
-    let res =
-        gloo_net::http::Request::get(&format!("/api/projects/{project}/artifacts/thumbnail.png"))
-            .header("Authorization", &bearer(key))
-            .send()
-            .await
-            .ok()?;
+    let res = get_artifact(key, project, "thumbnail.png").await.ok()?;
     if !res.ok() {
         return None;
     }

@@ -12,7 +12,7 @@ use splatpod::api::{
 };
 use splatpod::formats::{load_scene, GaussianScene};
 
-use super::client::{bearer, body_of, endpoint, get_json, net, sleep_ms, storage};
+use super::client::{bearer, body_of, endpoint, get_artifact, get_json, net, sleep_ms, storage};
 use super::problem::{job_failed, problem_view, Problem};
 use super::start_view_controls::start_view_controls;
 use super::viewer::{viewer_view, SceneFeed, SceneSource};
@@ -39,16 +39,8 @@ struct Result3d {
 
 async fn start_job(key: &str, project: &str, quality: Quality) -> Result<String, String> {
     let ep = endpoint().await?;
-    let body = RunRequest {
-        input: JobInput {
-            project_id: Some(project.to_owned()),
-            quality: Some(quality),
-            ..JobInput::new(Task::Reconstruct)
-        },
-        webhook: None,
-        policy: None,
-        s3_config: None,
-    };
+    let input = JobInput::for_project(Task::Reconstruct, project.to_owned(), quality);
+    let body = RunRequest::new(input);
     let accepted: JobAccepted = body_of(
         gloo_net::http::Request::post(&format!("/v2/{ep}/run"))
             .header("Authorization", &bearer(key))
@@ -71,12 +63,7 @@ async fn load_result(key: &str, project: &str) -> Result<Option<Result3d>, Strin
     else {
         return Ok(None);
     };
-    let res =
-        gloo_net::http::Request::get(&format!("/api/projects/{project}/artifacts/{}", art.name))
-            .header("Authorization", &bearer(key))
-            .send()
-            .await
-            .map_err(net)?;
+    let res = get_artifact(key, project, &art.name).await.map_err(net)?;
     if !res.ok() {
         return Err(format!("{}: HTTP {}", art.name, res.status()));
     }

@@ -9,7 +9,7 @@ use splatpod::api::{ArtifactList, SfmOutput};
 use splatpod::render::{sparse_scene, CameraMarker, PointCloud};
 use splatpod::sfm::colmap::read_binary;
 
-use super::client::{bearer, get_json, net, sleep_ms};
+use super::client::{get_artifact, get_json, net, sleep_ms};
 use super::problem::{problem_view, Problem};
 use super::viewer::{viewer_view, SceneFeed, SceneSource};
 
@@ -36,11 +36,7 @@ struct Model {
 
 /// An artifact's bytes.
 async fn artifact(key: &str, id: &str, name: &str) -> Result<Vec<u8>, String> {
-    let res = gloo_net::http::Request::get(&format!("/api/projects/{id}/artifacts/{name}"))
-        .header("Authorization", &bearer(key))
-        .send()
-        .await
-        .map_err(net)?;
+    let res = get_artifact(key, id, name).await.map_err(net)?;
     if !res.ok() {
         return Err(format!("{name}: HTTP {}", res.status()));
     }

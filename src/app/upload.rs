@@ -145,16 +145,7 @@ async fn run_features(
     }
     let auth = bearer(token);
     let endpoint = endpoint().await.map_err(unreachable)?;
-    let request = RunRequest {
-        input: JobInput {
-            project_id: Some(project),
-            quality: Some(quality),
-            ..JobInput::new(Task::Features)
-        },
-        webhook: None,
-        policy: None,
-        s3_config: None,
-    };
+    let request = RunRequest::new(JobInput::for_project(Task::Features, project, quality));
     let job: JobAccepted = body_of(
         gloo_net::http::Request::post(&format!("/v2/{endpoint}/run"))
             .header("Authorization", &auth)
@@ -244,12 +235,34 @@ fn status_view(stage: RwSignal<Stage>, progress: RwSignal<Option<f64>>) -> impl 
     }
 }
 
+/// The quality choice and the button (`label`) that starts matching, disabled while a run is
+/// working: the same controls on a paired phone and on a desktop.
+fn start_controls(
+    quality: RwSignal<Quality>,
+    stage: RwSignal<Stage>,
+    label: &'static str,
+    on_start: impl FnMut(web_sys::MouseEvent) + 'static,
+) -> impl IntoView {
+    let busy = move || matches!(stage.get(), Stage::Working(_));
+    view! {
+        {quality_select("upload-quality", quality)}
+        <button
+            type="button"
+            class="button-like primary"
+            id="upload-start"
+            disabled=busy
+            on:click=on_start
+        >
+            {label}
+        </button>
+    }
+}
+
 /// A paired phone: photos go to the paired project as they are taken; no key anywhere.
 fn paired_panel(sender: Rc<Sender>, pairing: Pairing) -> impl IntoView {
     let quality = RwSignal::new(Quality::Medium);
     let stage = RwSignal::new(Stage::Idle);
     let progress = RwSignal::new(None::<f64>);
-    let busy = move || matches!(stage.get(), Stage::Working(_));
     let project = pairing.project_id.clone();
     let on_start = move |_| {
         let (sender, project, token) = (Rc::clone(&sender), project.clone(), pairing.token.clone());
@@ -287,16 +300,7 @@ fn paired_panel(sender: Rc<Sender>, pairing: Pairing) -> impl IntoView {
                 ),
             )}
             <div class="form-row">
-                {quality_select("upload-quality", quality)}
-                <button
-                    type="button"
-                    class="button-like primary"
-                    id="upload-start"
-                    disabled=busy
-                    on:click=on_start
-                >
-                    "Start matching"
-                </button>
+                {start_controls(quality, stage, "Start matching", on_start)}
             </div>
             {status_view(stage, progress)}
             <button type="button" class="button-like quiet" id="unpair" on:click=on_unpair>
@@ -318,7 +322,6 @@ fn desktop_panel(sender: Rc<Sender>) -> impl IntoView {
     let stage = RwSignal::new(Stage::Idle);
     let progress = RwSignal::new(None::<f64>);
     let project_id = RwSignal::new(None::<String>);
-    let busy = move || matches!(stage.get(), Stage::Working(_));
 
     let on_start = move |_| {
         let k = key.get_untracked().trim().to_owned();
@@ -412,16 +415,7 @@ fn desktop_panel(sender: Rc<Sender>) -> impl IntoView {
                         on:input=move |ev| name.set(event_target_value(&ev))
                     />
                 </label>
-                {quality_select("upload-quality", quality)}
-                <button
-                    type="button"
-                    class="button-like primary"
-                    id="upload-start"
-                    disabled=busy
-                    on:click=on_start
-                >
-                    "Upload and match"
-                </button>
+                {start_controls(quality, stage, "Upload and match", on_start)}
             </div>
             {status_view(stage, progress)}
             {move || project_id.get().map(|id| view! {

@@ -1,12 +1,10 @@
 //! Host of `shaders/match.wgsl`: nearest two neighbours on the GPU, then the ratio and mutual
 //! checks.
 
-use std::sync::Arc;
-
 use super::descriptors::{Descriptors, DESCRIPTOR_WORDS};
 use crate::gpu::{
-    read_buffer, storage_buffer, storage_buffer_init, uniform_buffer, GpuContext, GpuError, Kernel,
-    READ, READ_WRITE, UNIFORM,
+    read_buffer, storage_buffer, storage_buffer_init, uniform_buffer, GpuContext, GpuError,
+    SingleEntryKernel, READ, READ_WRITE, UNIFORM,
 };
 
 const SOURCE: &str = include_str!("../../shaders/match.wgsl");
@@ -61,20 +59,14 @@ impl Default for MatchOptions {
 
 /// Owns the matching pipeline and its bind-group layout.
 pub struct Matcher {
-    kernel: Kernel,
-    pipeline: Arc<wgpu::ComputePipeline>,
+    kernel: SingleEntryKernel,
 }
 
 impl Matcher {
     pub fn new(ctx: &GpuContext) -> Self {
-        let (kernel, [pipeline]) = Kernel::new(
-            ctx,
-            "match",
-            SOURCE,
-            &[UNIFORM, READ, READ, READ_WRITE],
-            ["nearest_two"],
-        );
-        Self { kernel, pipeline }
+        let bindings = &[UNIFORM, READ, READ, READ_WRITE];
+        let kernel = SingleEntryKernel::new(ctx, "match", SOURCE, bindings, "nearest_two");
+        Self { kernel }
     }
 
     /// For every descriptor of `query`, its two nearest in `train`.
@@ -103,13 +95,9 @@ impl Matcher {
         let t = storage_buffer_init(ctx, "train descriptors", train.words());
         let out = storage_buffer(ctx, "nearest two", nq as u64 * 16);
         let bind_group = self.kernel.bind(ctx, &[&params, &q, &t, &out]);
-        let mut enc = ctx.device.create_command_encoder(&Default::default());
-        {
-            let mut pass = enc.begin_compute_pass(&Default::default());
-            self.kernel
-                .dispatch(&mut pass, &self.pipeline, &bind_group, nq.div_ceil(256));
-        }
-        ctx.queue.submit([enc.finish()]);
+        ctx.submit_pass("match", |pass| {
+            self.kernel.dispatch(pass, &bind_group, nq.div_ceil(256));
+        });
         let raw: Vec<[u32; 4]> = read_buffer(ctx, &out, nq as usize).await?;
         Ok(raw
             .into_iter()
@@ -230,19 +218,11 @@ impl PairMatcher {
             groups.push((self.matcher.kernel.bind(ctx, &[&params, qb, tb, &out]), *nq));
             uniforms.push(params);
         }
-        let mut enc = ctx.device.create_command_encoder(&Default::default());
-        {
-            let mut pass = enc.begin_compute_pass(&Default::default());
+        ctx.submit_pass("match", |pass| {
             for (group, nq) in &groups {
-                self.matcher.kernel.dispatch(
-                    &mut pass,
-                    &self.matcher.pipeline,
-                    group,
-                    nq.div_ceil(256),
-                );
+                self.matcher.kernel.dispatch(pass, group, nq.div_ceil(256));
             }
-        }
-        ctx.queue.submit([enc.finish()]);
+        });
         let raw: Vec<[u32; 4]> = read_buffer(ctx, &out, total).await?;
         let nearest = |q: u32, offset: usize| -> Vec<Nearest> {
             let n = self.images[q as usize].1 as usize;

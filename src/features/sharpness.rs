@@ -1,10 +1,8 @@
 //! Host of `shaders/sharpness.wgsl`: variance of the Laplacian, the capture screen's blur check.
 
-use std::sync::Arc;
-
 use crate::gpu::{
-    read_buffer, storage_buffer, storage_buffer_init, uniform_buffer, GpuContext, GpuError, Kernel,
-    READ, READ_WRITE, UNIFORM,
+    read_buffer, storage_buffer, storage_buffer_init, uniform_buffer, GpuContext, GpuError,
+    SingleEntryKernel, READ, READ_WRITE, UNIFORM,
 };
 
 const SOURCE: &str = include_str!("../../shaders/sharpness.wgsl");
@@ -21,20 +19,15 @@ pub struct SharpnessParams {
 
 /// Owns the sharpness pipeline and its bind-group layout.
 pub struct SharpnessKernel {
-    kernel: Kernel,
-    pipeline: Arc<wgpu::ComputePipeline>,
+    kernel: SingleEntryKernel,
 }
 
 impl SharpnessKernel {
     pub fn new(ctx: &GpuContext) -> Self {
-        let (kernel, [pipeline]) = Kernel::new(
-            ctx,
-            "sharpness",
-            SOURCE,
-            &[UNIFORM, READ, READ_WRITE],
-            ["laplacian_moments"],
-        );
-        Self { kernel, pipeline }
+        let bindings = &[UNIFORM, READ, READ_WRITE];
+        let kernel =
+            SingleEntryKernel::new(ctx, "sharpness", SOURCE, bindings, "laplacian_moments");
+        Self { kernel }
     }
 
     /// Variance of the Laplacian of a `width × height` grayscale image (values in 0..1);
@@ -70,13 +63,9 @@ impl SharpnessKernel {
         let input = storage_buffer_init(ctx, "gray", gray);
         let partials = storage_buffer(ctx, "laplacian partials", groups as u64 * 8);
         let bind_group = self.kernel.bind(ctx, &[&params, &input, &partials]);
-        let mut enc = ctx.device.create_command_encoder(&Default::default());
-        {
-            let mut pass = enc.begin_compute_pass(&Default::default());
-            self.kernel
-                .dispatch(&mut pass, &self.pipeline, &bind_group, groups);
-        }
-        ctx.queue.submit([enc.finish()]);
+        ctx.submit_pass("sharpness", |pass| {
+            self.kernel.dispatch(pass, &bind_group, groups);
+        });
         let sums: Vec<[f32; 2]> = read_buffer(ctx, &partials, groups as usize).await?;
         let (s, s2) = sums
             .iter()

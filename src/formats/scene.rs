@@ -62,6 +62,24 @@ impl GaussianScene {
         3 * sh_coeffs_per_channel(self.sh_degree)
     }
 
+    /// Each centre with its opacity logit as the fourth value: the `vec4` layout the kernels
+    /// read.
+    pub fn means_vec4(&self) -> Vec<[f32; 4]> {
+        self.positions
+            .iter()
+            .zip(&self.opacity_logits)
+            .map(|(p, &o)| [p[0], p[1], p[2], o])
+            .collect()
+    }
+
+    /// Each log scale padded to the kernels' `vec4` (fourth value 0).
+    pub fn log_scales_vec4(&self) -> Vec<[f32; 4]> {
+        self.log_scales
+            .iter()
+            .map(|s| [s[0], s[1], s[2], 0.0])
+            .collect()
+    }
+
     /// The SH coefficients of splat `i`.
     pub fn sh_of(&self, i: usize) -> &[f32] {
         let k = self.sh_floats_per_splat();

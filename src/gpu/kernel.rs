@@ -72,6 +72,53 @@ impl Kernel {
     }
 }
 
+/// A [`Kernel`] of one entry point with its pipeline: what a host of a single-kernel WGSL file
+/// owns.
+pub struct SingleEntryKernel {
+    kernel: Kernel,
+    pipeline: Arc<wgpu::ComputePipeline>,
+}
+
+impl SingleEntryKernel {
+    /// [`Kernel::new`] with the one entry point `entry`.
+    pub fn new(
+        ctx: &GpuContext,
+        label: &'static str,
+        source: &'static str,
+        bindings: &[wgpu::BufferBindingType],
+        entry: &'static str,
+    ) -> Self {
+        let (kernel, [pipeline]) = Kernel::new(ctx, label, source, bindings, [entry]);
+        Self { kernel, pipeline }
+    }
+
+    /// [`Kernel::bind`].
+    pub fn bind(&self, ctx: &GpuContext, buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
+        self.kernel.bind(ctx, buffers)
+    }
+
+    /// [`Kernel::dispatch`] of the entry point.
+    pub fn dispatch(
+        &self,
+        pass: &mut wgpu::ComputePass<'_>,
+        bind_group: &wgpu::BindGroup,
+        workgroups: u32,
+    ) {
+        self.kernel
+            .dispatch(pass, &self.pipeline, bind_group, workgroups);
+    }
+
+    /// [`record`] of the entry point over a 2-D `grid`.
+    pub fn record(
+        &self,
+        pass: &mut wgpu::ComputePass<'_>,
+        bind_group: &wgpu::BindGroup,
+        grid: WorkgroupGrid,
+    ) {
+        record(pass, &self.pipeline, bind_group, grid);
+    }
+}
+
 /// Records `pipeline` over `grid` with `bind_group` as group 0: image kernels' 2-D grids, and
 /// plans that computed their grid when their length was set.
 pub fn record(

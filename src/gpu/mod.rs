@@ -10,6 +10,7 @@ mod dispatch;
 mod kernel;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod mirrors;
+mod pass;
 mod pipeline;
 mod shader;
 mod watch;
@@ -19,7 +20,7 @@ pub use context::{
     AdapterSummary, GpuContext, GpuError, LimitsSummary, PipelineKey, SubmissionFence,
 };
 pub use dispatch::{dispatch_size, WorkgroupGrid};
-pub use kernel::{derived_pipelines, record, Kernel, READ, READ_WRITE, UNIFORM};
+pub use kernel::{derived_pipelines, record, Kernel, SingleEntryKernel, READ, READ_WRITE, UNIFORM};
 pub use pipeline::{bind_buffers, bind_derived, buffer_bind_group_layout, buffer_layout_entry};
 pub use shader::compose_wgsl;
 pub use watch::CounterWatch;

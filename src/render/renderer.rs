@@ -47,17 +47,8 @@ impl GpuScene {
                 limit >> 20
             )));
         }
-        let means: Vec<[f32; 4]> = scene
-            .positions
-            .iter()
-            .zip(&scene.opacity_logits)
-            .map(|(p, o)| [p[0], p[1], p[2], *o])
-            .collect();
-        let scales: Vec<[f32; 4]> = scene
-            .log_scales
-            .iter()
-            .map(|s| [s[0], s[1], s[2], 0.0])
-            .collect();
+        let means = scene.means_vec4();
+        let scales = scene.log_scales_vec4();
         Ok(Self {
             len,
             sh_degree: scene.sh_degree,

@@ -6,42 +6,22 @@
 //! 1e-4, can flip. We require max |Δ| ≤ 2e-3 on 99.9 % of channel values and ≤ 0.05 on all.
 
 use glam::Vec3;
-use rand::{rngs::SmallRng, Rng, SeedableRng};
 use wasm_bindgen_test::wasm_bindgen_test;
 
 use super::{render_cpu, Camera, GpuScene, RenderedImage, Renderer, NEAR_PLANE};
-use crate::formats::{sh_coeffs_per_channel, GaussianScene};
-use crate::test_support::gpu;
+use crate::formats::GaussianScene;
+use crate::test_support::{self, gpu, RandomSplats};
 
 /// `n` random splats in a box around the origin, some tiny, some huge.
 fn random_scene(n: usize, degree: u32, seed: u64) -> GaussianScene {
-    let mut rng = SmallRng::seed_from_u64(seed);
-    let mut s = GaussianScene::empty(degree);
-    for _ in 0..n {
-        s.positions.push([
-            rng.random_range(-1.5..1.5),
-            rng.random_range(-1.0..1.0),
-            rng.random_range(-1.5..1.5),
-        ]);
-        let base: f32 = rng.random_range(-5.0..-1.5);
-        s.log_scales.push([
-            base + rng.random_range(-0.7..0.7),
-            base + rng.random_range(-0.7..0.7),
-            base + rng.random_range(-0.7..0.7),
-        ]);
-        s.rotations.push([
-            rng.random_range(-1.0..1.0),
-            rng.random_range(-1.0..1.0),
-            rng.random_range(-1.0..1.0),
-            rng.random_range(-1.0..1.0),
-        ]);
-        s.opacity_logits.push(rng.random_range(-3.0..4.0));
-        for k in 0..3 * sh_coeffs_per_channel(degree) {
-            let scale = if k < 3 { 1.5 } else { 0.3 };
-            s.sh.push(rng.random_range(-scale..scale));
-        }
-    }
-    s
+    let ranges = RandomSplats {
+        extent: [1.5, 1.0, 1.5],
+        log_scale: (-5.0..-1.5, 0.7),
+        rotation_w: -1.0..1.0,
+        opacity_logit: -3.0..4.0,
+        sh: (1.5, 0.3),
+    };
+    test_support::random_scene(n, degree, seed, &ranges)
 }
 
 fn camera(w: u32, h: u32) -> Camera {

@@ -163,18 +163,8 @@ pub async fn exclusive_scan(ctx: &GpuContext, values: &[u32]) -> Result<Vec<u32>
     let kernel = ScanKernel::new(ctx);
     let buffer = storage_buffer_init(ctx, "scan data", values);
     let plan = kernel.plan(ctx, &buffer, n);
-    let mut encoder = ctx
-        .device
-        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-            label: Some("scan"),
-        });
-    {
-        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-            label: Some("scan"),
-            timestamp_writes: None,
-        });
-        plan.record(&mut pass);
-    }
-    ctx.queue.submit([encoder.finish()]);
+    ctx.submit_pass("scan", |pass| {
+        plan.record(pass);
+    });
     read_buffer(ctx, &buffer, values.len()).await
 }

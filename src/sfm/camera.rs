@@ -168,15 +168,27 @@ impl Camera {
         height: u64,
         params: Vec<f64>,
     ) -> Result<Camera, CameraError> {
-        let camera = Camera {
+        let camera = Camera::unchecked(id, model, width, height, params);
+        camera.validate()?;
+        Ok(camera)
+    }
+
+    /// Intrinsics as given, for readers and builders that check the whole model afterwards
+    /// ([`Camera::validate`] is what [`Camera::new`] adds).
+    pub fn unchecked(
+        id: u32,
+        model: CameraModel,
+        width: u64,
+        height: u64,
+        params: Vec<f64>,
+    ) -> Camera {
+        Camera {
             id,
             model,
             width,
             height,
             params,
-        };
-        camera.validate()?;
-        Ok(camera)
+        }
     }
 
     /// A prior for a camera of focal length `focal` (pixels): principal point at the image

@@ -154,13 +154,7 @@ impl Transforms {
                 Some(camera) => camera.id,
                 None => {
                     let id = rec.cameras.len() as u32 + 1;
-                    let camera = Camera {
-                        id,
-                        model,
-                        width,
-                        height,
-                        params,
-                    };
+                    let camera = Camera::unchecked(id, model, width, height, params);
                     rec.cameras.insert(id, camera);
                     id
                 }

@@ -12,44 +12,25 @@ use rand::{rngs::SmallRng, Rng, SeedableRng};
 use wasm_bindgen_test::wasm_bindgen_test;
 
 use super::{Accumulation, BackwardKernel, BackwardPass};
-use crate::formats::{sh_coeffs_per_channel, GaussianScene};
+use crate::formats::GaussianScene;
 use crate::gpu::{read_buffer, storage_buffer_init, GpuContext};
 use crate::render::{render_cpu_f64, Camera, GpuScene, Renderer, NEAR_PLANE};
-use crate::test_support::gpu;
-use crate::train::adam::SplatBuffers;
+use crate::test_support::{self, gpu, RandomSplats};
+use crate::train::adam::{SplatBuffers, SplatData};
 use crate::train::SH_FLOATS;
 
 const BACKGROUND: Vec3 = Vec3::new(0.2, 0.1, 0.3);
 
 /// A few large, half-transparent splats in front of the camera, overlapping each other.
 fn scene(n: usize, degree: u32, seed: u64) -> GaussianScene {
-    let mut rng = SmallRng::seed_from_u64(seed);
-    let mut s = GaussianScene::empty(degree);
-    for _ in 0..n {
-        s.positions.push([
-            rng.random_range(-0.8..0.8),
-            rng.random_range(-0.6..0.6),
-            rng.random_range(-0.8..0.8),
-        ]);
-        let base: f32 = rng.random_range(-2.2..-1.6);
-        s.log_scales.push([
-            base + rng.random_range(-0.4..0.4),
-            base + rng.random_range(-0.4..0.4),
-            base + rng.random_range(-0.4..0.4),
-        ]);
-        s.rotations.push([
-            rng.random_range(0.3..1.0),
-            rng.random_range(-1.0..1.0),
-            rng.random_range(-1.0..1.0),
-            rng.random_range(-1.0..1.0),
-        ]);
-        s.opacity_logits.push(rng.random_range(-1.0..1.5));
-        for k in 0..3 * sh_coeffs_per_channel(degree) {
-            let scale = if k < 3 { 1.0 } else { 0.25 };
-            s.sh.push(rng.random_range(-scale..scale));
-        }
-    }
-    s
+    let ranges = RandomSplats {
+        extent: [0.8, 0.6, 0.8],
+        log_scale: (-2.2..-1.6, 0.4),
+        rotation_w: 0.3..1.0,
+        opacity_logit: -1.0..1.5,
+        sh: (1.0, 0.25),
+    };
+    test_support::random_scene(n, degree, seed, &ranges)
 }
 
 fn camera() -> Camera {
@@ -65,29 +46,8 @@ fn camera() -> Camera {
 
 /// `scene` in the training layout (SH padded to 48 floats per splat).
 fn upload(ctx: &GpuContext, scene: &GaussianScene) -> SplatBuffers {
-    let means: Vec<[f32; 4]> = (0..scene.len())
-        .map(|i| {
-            let p = scene.positions[i];
-            [p[0], p[1], p[2], scene.opacity_logits[i]]
-        })
-        .collect();
-    let scales: Vec<[f32; 4]> = scene
-        .log_scales
-        .iter()
-        .map(|s| [s[0], s[1], s[2], 0.0])
-        .collect();
-    let mut sh = vec![0.0f32; scene.len() * SH_FLOATS];
-    for i in 0..scene.len() {
-        let src = scene.sh_of(i);
-        sh[i * SH_FLOATS..i * SH_FLOATS + src.len()].copy_from_slice(src);
-    }
-    SplatBuffers {
-        means: storage_buffer_init(ctx, "means", &means),
-        log_scales: storage_buffer_init(ctx, "log scales", &scales),
-        rotations: storage_buffer_init(ctx, "rotations", &scene.rotations),
-        sh: storage_buffer_init(ctx, "sh", &sh),
-        count: scene.len() as u32,
-    }
+    let data = SplatData::from_scene(scene).expect("valid scene");
+    SplatBuffers::upload(ctx, "splats", &data).expect("upload")
 }
 
 /// Gradients in the CPU scene's parameter order: per splat position 3, log scale 3, rotation 4,

@@ -92,11 +92,11 @@ pub async fn upsert_fenced(
 }
 
 pub async fn list(db: &Db, project_id: &str) -> Result<Vec<Artifact>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM artifacts WHERE project_id = $1 ORDER BY name"
-    ))
-    .bind(project_id)
-    .fetch_all(&db.pool)
+    super::fetch_all_keyed(
+        db,
+        &format!("SELECT {COLUMNS} FROM artifacts WHERE project_id = $1 ORDER BY name"),
+        project_id,
+    )
     .await
 }
 

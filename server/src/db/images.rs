@@ -76,19 +76,16 @@ pub async fn find_by_hash(
 
 /// The project's images in upload order.
 pub async fn list(db: &Db, project_id: &str) -> Result<Vec<Image>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM images WHERE project_id = $1 ORDER BY created_at, id"
-    ))
-    .bind(project_id)
-    .fetch_all(&db.pool)
+    super::fetch_all_keyed(
+        db,
+        &format!("SELECT {COLUMNS} FROM images WHERE project_id = $1 ORDER BY created_at, id"),
+        project_id,
+    )
     .await
 }
 
 /// Removes one image row (used to undo a partly failed upload request).
 pub async fn delete(db: &Db, id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM images WHERE id = $1")
-        .bind(id)
-        .execute(&db.pool)
-        .await?;
+    super::execute_keyed(db, "DELETE FROM images WHERE id = $1", id).await?;
     Ok(())
 }

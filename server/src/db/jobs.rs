@@ -92,10 +92,7 @@ pub async fn insert(db: &Db, j: &NewJob<'_>) -> Result<Job, sqlx::Error> {
 }
 
 pub async fn get(db: &Db, id: &str) -> Result<Option<Job>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM jobs WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&db.pool)
-        .await
+    super::fetch_keyed(db, &format!("SELECT {COLUMNS} FROM jobs WHERE id = $1"), id).await
 }
 
 pub async fn list(db: &Db, limit: i64) -> Result<Vec<Job>, sqlx::Error> {
@@ -176,15 +173,15 @@ pub async fn forwardable(db: &Db, endpoint: &str, before: i64) -> Result<Vec<Str
 /// it to another worker (the first one was preempted or stopped pinging), and the control plane
 /// is the authority. The next claim bumps the epoch, which fences the old holder's writes.
 pub async fn take_over(db: &Db, id: &str) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(
+    let r = super::execute_keyed(
+        db,
         "UPDATE jobs SET status = 'IN_QUEUE', worker_id = NULL, lease_expires_at = NULL, \
          not_before = 0, stage = 'queued', message = 'handed to another worker' \
          WHERE id = $1 AND status = 'IN_PROGRESS'",
+        id,
     )
-    .bind(id)
-    .execute(&db.pool)
     .await?;
-    Ok(r.rows_affected() > 0)
+    Ok(r > 0)
 }
 
 /// The claim a worker holds: a job id and the epoch its claim set.
@@ -413,30 +410,28 @@ pub async fn requeue_after_failure(
 
 /// Cancels a queued or running job; returns the job afterwards (`None` if unknown).
 pub async fn cancel(db: &Db, id: &str) -> Result<Option<Job>, sqlx::Error> {
-    sqlx::query(
+    super::stamp(
+        db,
         "UPDATE jobs SET status = 'CANCELLED', finished_at = $1, message = 'cancelled', \
          lease_expires_at = NULL WHERE id = $2 AND status IN ('IN_QUEUE', 'IN_PROGRESS')",
+        id,
     )
-    .bind(now_ms())
-    .bind(id)
-    .execute(&db.pool)
     .await?;
     get(db, id).await
 }
 
 /// Puts a failed, timed-out or cancelled job back in the queue from scratch.
 pub async fn retry(db: &Db, id: &str) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(
+    let r = super::stamp(
+        db,
         "UPDATE jobs SET status = 'IN_QUEUE', attempts = 0, retried = retried + 1, output = NULL, \
          error = NULL, progress = 0, stage = 'queued', message = 'waiting for a worker', \
          not_before = $1, worker_id = NULL, started_at = NULL, finished_at = NULL, \
          created_at = $1 WHERE id = $2 AND status IN ('FAILED', 'TIMED_OUT', 'CANCELLED')",
+        id,
     )
-    .bind(now_ms())
-    .bind(id)
-    .execute(&db.pool)
     .await?;
-    Ok(r.rows_affected() > 0)
+    Ok(r > 0)
 }
 
 /// Cancels every queued job of `endpoint`; returns their ids.
@@ -480,11 +475,12 @@ pub async fn requeue_orphans(db: &Db, worker: Option<&str>) -> Result<Vec<String
 
 /// Job counts by status for `health`.
 pub async fn counts(db: &Db, endpoint: &str) -> Result<Vec<(JobStatus, i64)>, sqlx::Error> {
-    let rows: Vec<(String, i64)> =
-        sqlx::query_as("SELECT status, COUNT(*) FROM jobs WHERE endpoint = $1 GROUP BY status")
-            .bind(endpoint)
-            .fetch_all(&db.pool)
-            .await?;
+    let rows: Vec<(String, i64)> = super::fetch_all_keyed(
+        db,
+        "SELECT status, COUNT(*) FROM jobs WHERE endpoint = $1 GROUP BY status",
+        endpoint,
+    )
+    .await?;
     rows.into_iter()
         .map(|(s, n)| {
             JobStatus::parse(&s)
@@ -545,11 +541,13 @@ mod tests {
         assert!(heartbeat(db, first.lease(), 60_000).await.expect("renew"));
         assert!(claim(db, &ep, "w2", 60_000).await.expect("claim").is_none());
         // w1 stops renewing; its lease runs out and housekeeping requeues the job.
-        sqlx::query("UPDATE jobs SET lease_expires_at = 1 WHERE id = $1")
-            .bind(&id)
-            .execute(&db.pool)
-            .await
-            .expect("expire");
+        crate::db::execute_keyed(
+            db,
+            "UPDATE jobs SET lease_expires_at = 1 WHERE id = $1",
+            &id,
+        )
+        .await
+        .expect("expire");
         assert!(requeue_orphans(db, None)
             .await
             .expect("requeue")

@@ -52,12 +52,12 @@ pub async fn create(db: &Db, name: &str) -> Result<(ApiKey, String), sqlx::Error
 
 /// The active (not revoked) key with this hash.
 pub async fn find_active(db: &Db, key_hash: &str) -> Result<Option<ApiKey>, sqlx::Error> {
-    sqlx::query_as(
+    super::fetch_keyed(
+        db,
         "SELECT id, name, prefix, created_at, revoked_at FROM api_keys \
          WHERE key_hash = $1 AND revoked_at IS NULL",
+        key_hash,
     )
-    .bind(key_hash)
-    .fetch_optional(&db.pool)
     .await
 }
 
@@ -71,12 +71,10 @@ pub async fn list(db: &Db) -> Result<Vec<ApiKey>, sqlx::Error> {
 
 /// Revokes the key with this id or name; returns how many keys were revoked.
 pub async fn revoke(db: &Db, id_or_name: &str) -> Result<u64, sqlx::Error> {
-    let r = sqlx::query(
+    super::stamp(
+        db,
         "UPDATE api_keys SET revoked_at = $1 WHERE (id = $2 OR name = $2) AND revoked_at IS NULL",
+        id_or_name,
     )
-    .bind(now_ms())
-    .bind(id_or_name)
-    .execute(&db.pool)
-    .await?;
-    Ok(r.rows_affected())
+    .await
 }

@@ -15,8 +15,8 @@ pub mod workers;
 use std::path::Path;
 use std::time::Duration;
 
-use sqlx::any::AnyPoolOptions;
-use sqlx::{AnyPool, Executor};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Executor, FromRow};
 
 /// Which server the pool talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +45,41 @@ pub fn now_ms() -> i64 {
 /// A fresh random id (UUID v4, hyphenated).
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
+}
+
+/// Runs `sql`, whose one placeholder `$1` is `key` (a row's id); returns how many rows it
+/// changed.
+async fn execute_keyed(db: &Db, sql: &str, key: &str) -> Result<u64, sqlx::Error> {
+    let r = sqlx::query(sql).bind(key).execute(&db.pool).await?;
+    Ok(r.rows_affected())
+}
+
+/// Runs `sql` with `$1` the time now ([`now_ms`]) and `$2` `key`: a statement that stamps a
+/// time column of the row `key` names (revoked, completed, touched); returns how many rows it
+/// changed.
+async fn stamp(db: &Db, sql: &str, key: &str) -> Result<u64, sqlx::Error> {
+    let r = sqlx::query(sql)
+        .bind(now_ms())
+        .bind(key)
+        .execute(&db.pool)
+        .await?;
+    Ok(r.rows_affected())
+}
+
+/// The row `sql` selects with `$1` = `key`, if any.
+async fn fetch_keyed<T>(db: &Db, sql: &str, key: &str) -> Result<Option<T>, sqlx::Error>
+where
+    T: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
+{
+    sqlx::query_as(sql).bind(key).fetch_optional(&db.pool).await
+}
+
+/// Every row `sql` selects with `$1` = `key` (e.g. a project's rows of a table).
+async fn fetch_all_keyed<T>(db: &Db, sql: &str, key: &str) -> Result<Vec<T>, sqlx::Error>
+where
+    T: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
+{
+    sqlx::query_as(sql).bind(key).fetch_all(&db.pool).await
 }
 
 impl Db {

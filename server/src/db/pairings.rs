@@ -79,11 +79,13 @@ pub async fn find_active(db: &Db, token_hash: &str) -> Result<Option<Pairing>, s
 
 /// Every pairing of a project, newest first (expired and revoked ones included).
 pub async fn list(db: &Db, project_id: &str) -> Result<Vec<Pairing>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    super::fetch_all_keyed(
+        db,
+        &format!(
         "SELECT {COLUMNS} FROM pairings p WHERE p.project_id = $1 ORDER BY p.created_at DESC, p.id"
-    ))
-    .bind(project_id)
-    .fetch_all(&db.pool)
+    ),
+        project_id,
+    )
     .await
 }
 

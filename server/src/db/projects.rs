@@ -55,10 +55,7 @@ pub async fn create(db: &Db, name: &str) -> Result<Project, sqlx::Error> {
 }
 
 pub async fn get(db: &Db, id: &str) -> Result<Option<Project>, sqlx::Error> {
-    sqlx::query_as(&format!("{SELECT} WHERE p.id = $1"))
-        .bind(id)
-        .fetch_optional(&db.pool)
-        .await
+    super::fetch_keyed(db, &format!("{SELECT} WHERE p.id = $1"), id).await
 }
 
 pub async fn list(db: &Db, limit: i64, offset: i64) -> Result<Vec<Project>, sqlx::Error> {
@@ -73,11 +70,7 @@ pub async fn list(db: &Db, limit: i64, offset: i64) -> Result<Vec<Project>, sqlx
 
 /// Marks the project as changed now.
 pub async fn touch(db: &Db, id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE projects SET updated_at = $1 WHERE id = $2")
-        .bind(now_ms())
-        .bind(id)
-        .execute(&db.pool)
-        .await?;
+    super::stamp(db, "UPDATE projects SET updated_at = $1 WHERE id = $2", id).await?;
     Ok(())
 }
 
@@ -87,16 +80,37 @@ pub async fn view_settings(
     db: &Db,
     id: &str,
 ) -> Result<Option<(Option<String>, Option<String>)>, sqlx::Error> {
-    sqlx::query_as("SELECT start_view, up_axis FROM projects WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&db.pool)
-        .await
+    super::fetch_keyed(
+        db,
+        "SELECT start_view, up_axis FROM projects WHERE id = $1",
+        id,
+    )
+    .await
 }
 
 /// Sets (or with `None` clears) the project's saved start view (JSON).
 pub async fn set_start_view(db: &Db, id: &str, view: Option<&str>) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE projects SET start_view = $1, updated_at = $2 WHERE id = $3")
-        .bind(view)
+    let sql = "UPDATE projects SET start_view = $1, updated_at = $2 WHERE id = $3";
+    set_view_setting(db, sql, view, id).await
+}
+
+/// Sets the project's up axis (wire name) and clears its saved start view, which was taken
+/// about the old one.
+pub async fn set_up_axis(db: &Db, id: &str, axis: &str) -> Result<(), sqlx::Error> {
+    let sql = "UPDATE projects SET up_axis = $1, start_view = NULL, updated_at = $2 WHERE id = $3";
+    set_view_setting(db, sql, Some(axis), id).await
+}
+
+/// Runs an update of a view setting of project `id`: `$1` the new value, `$2` the time now
+/// (`updated_at`), `$3` the project.
+async fn set_view_setting(
+    db: &Db,
+    sql: &str,
+    value: Option<&str>,
+    id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(sql)
+        .bind(value)
         .bind(now_ms())
         .bind(id)
         .execute(&db.pool)
@@ -104,25 +118,8 @@ pub async fn set_start_view(db: &Db, id: &str, view: Option<&str>) -> Result<(),
     Ok(())
 }
 
-/// Sets the project's up axis (wire name) and clears its saved start view, which was taken
-/// about the old one.
-pub async fn set_up_axis(db: &Db, id: &str, axis: &str) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE projects SET up_axis = $1, start_view = NULL, updated_at = $2 WHERE id = $3",
-    )
-    .bind(axis)
-    .bind(now_ms())
-    .bind(id)
-    .execute(&db.pool)
-    .await?;
-    Ok(())
-}
-
 /// Deletes the project row (images, artifacts and shares cascade); returns whether it existed.
 pub async fn delete(db: &Db, id: &str) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query("DELETE FROM projects WHERE id = $1")
-        .bind(id)
-        .execute(&db.pool)
-        .await?;
-    Ok(r.rows_affected() > 0)
+    let r = super::execute_keyed(db, "DELETE FROM projects WHERE id = $1", id).await?;
+    Ok(r > 0)
 }

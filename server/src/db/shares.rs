@@ -46,11 +46,11 @@ pub async fn create(
 }
 
 pub async fn list(db: &Db, project_id: &str) -> Result<Vec<Share>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM shares WHERE project_id = $1 ORDER BY created_at"
-    ))
-    .bind(project_id)
-    .fetch_all(&db.pool)
+    super::fetch_all_keyed(
+        db,
+        &format!("SELECT {COLUMNS} FROM shares WHERE project_id = $1 ORDER BY created_at"),
+        project_id,
+    )
     .await
 }
 
@@ -68,11 +68,11 @@ pub async fn find_valid(db: &Db, token: &str) -> Result<Option<Share>, sqlx::Err
 
 /// Revokes the share; returns whether an active share was revoked.
 pub async fn revoke(db: &Db, token: &str) -> Result<bool, sqlx::Error> {
-    let r =
-        sqlx::query("UPDATE shares SET revoked_at = $1 WHERE token = $2 AND revoked_at IS NULL")
-            .bind(now_ms())
-            .bind(token)
-            .execute(&db.pool)
-            .await?;
-    Ok(r.rows_affected() > 0)
+    let r = super::stamp(
+        db,
+        "UPDATE shares SET revoked_at = $1 WHERE token = $2 AND revoked_at IS NULL",
+        token,
+    )
+    .await?;
+    Ok(r > 0)
 }

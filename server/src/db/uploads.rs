@@ -89,19 +89,12 @@ pub async fn extend(db: &Db, id: &str, expires_at: i64) -> Result<(), sqlx::Erro
 
 /// Marks an upload taken in.
 pub async fn complete(db: &Db, id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE uploads SET completed_at = $1 WHERE id = $2")
-        .bind(now_ms())
-        .bind(id)
-        .execute(&db.pool)
-        .await?;
+    super::stamp(db, "UPDATE uploads SET completed_at = $1 WHERE id = $2", id).await?;
     Ok(())
 }
 
 pub async fn delete(db: &Db, id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM uploads WHERE id = $1")
-        .bind(id)
-        .execute(&db.pool)
-        .await?;
+    super::execute_keyed(db, "DELETE FROM uploads WHERE id = $1", id).await?;
     Ok(())
 }
 

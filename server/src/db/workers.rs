@@ -59,10 +59,7 @@ pub async fn beat(db: &Db, b: &Beat<'_>) -> Result<(), sqlx::Error> {
 
 /// Removes a worker that stops cleanly.
 pub async fn remove(db: &Db, id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM workers WHERE id = $1")
-        .bind(id)
-        .execute(&db.pool)
-        .await?;
+    super::execute_keyed(db, "DELETE FROM workers WHERE id = $1", id).await?;
     Ok(())
 }
 

@@ -96,8 +96,7 @@ impl Viewer {
             }
             // The previous scene, if any, stays on screen.
             Err(e) => {
-                self.ui.status.set(String::new());
-                self.set_error(ViewerError::from_gpu(&e));
+                self.fail_load(ViewerError::from_gpu(&e));
             }
         }
     }
@@ -117,11 +116,7 @@ impl Viewer {
         let scene = match parsed {
             Ok(scene) => scene,
             Err(e) => {
-                self.ui.status.set(String::new());
-                self.set_error(ViewerError::new(
-                    "format",
-                    format!("{name} could not be read as a splat scene: {e}"),
-                ));
+                self.fail_load(unreadable_scene(&name, &e));
                 return;
             }
         };
@@ -158,6 +153,12 @@ impl Viewer {
         }
     }
 
+    /// Clears the loading status and shows `error`; the previous scene, if any, stays on screen.
+    fn fail_load(&self, error: ViewerError) {
+        self.ui.status.set(String::new());
+        self.set_error(error);
+    }
+
     /// Starts a new load: clears the error and bumps the sequence number; returns it.
     pub(super) fn begin_load(&self) -> u64 {
         let seq = self.load_seq.get() + 1;
@@ -173,8 +174,7 @@ impl Viewer {
         let bytes = match wasm_bindgen_futures::JsFuture::from(file.array_buffer()).await {
             Ok(buffer) => js_sys::Uint8Array::new(&buffer).to_vec(),
             Err(e) => {
-                self.ui.status.set(String::new());
-                self.set_error(ViewerError::new(
+                self.fail_load(ViewerError::new(
                     "format",
                     format!("{name} could not be read: {e:?}"),
                 ));
@@ -193,8 +193,7 @@ impl Viewer {
         let shown = short_url(&url);
         self.ui.status.set(format!("Downloading {shown}…"));
         let fail = |msg: String| {
-            self.ui.status.set(String::new());
-            self.set_error(ViewerError::new(
+            self.fail_load(ViewerError::new(
                 "network",
                 format!("The scene could not be downloaded from {shown}: {msg}"),
             ));
@@ -246,11 +245,7 @@ impl Viewer {
             };
             let bytes = js_sys::Uint8Array::new(&value).to_vec();
             if let Err(e) = loader.push(&bytes) {
-                self.ui.status.set(String::new());
-                return self.set_error(ViewerError::new(
-                    "format",
-                    format!("{name} could not be read as a splat scene: {e}"),
-                ));
+                return self.fail_load(unreadable_scene(&name, &e));
             }
             let have = loader.scene().len();
             let total = loader
@@ -276,12 +271,16 @@ impl Viewer {
             }
             Ok(scene) => self.show_parsed(seq, scene, name).await,
             Err(e) => {
-                self.ui.status.set(String::new());
-                self.set_error(ViewerError::new(
-                    "format",
-                    format!("{name} could not be read as a splat scene: {e}"),
-                ));
+                self.fail_load(unreadable_scene(&name, &e));
             }
         }
     }
+}
+
+/// The error of a file `name` that is not a readable splat scene (`e`: the parser's reason).
+fn unreadable_scene(name: &str, e: &impl std::fmt::Display) -> ViewerError {
+    ViewerError::new(
+        "format",
+        format!("{name} could not be read as a splat scene: {e}"),
+    )
 }

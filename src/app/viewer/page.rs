@@ -183,26 +183,18 @@ pub fn viewer_view(source: SceneSource) -> impl IntoView {
             spawn_local(Rc::clone(&viewer).load_url(ui.url.get_untracked()));
         }
     };
-    let v = Rc::clone(&viewer);
-    let on_reset = move |_| v.reset_view();
-    let v = Rc::clone(&viewer);
-    let on_down = move |ev: web_sys::PointerEvent| v.pointer_down(&ev);
-    let v = Rc::clone(&viewer);
-    let on_move = move |ev: web_sys::PointerEvent| v.pointer_move(&ev);
-    let v = Rc::clone(&viewer);
-    let on_up = move |ev: web_sys::PointerEvent| v.pointer_up(&ev);
-    let v = Rc::clone(&viewer);
-    let on_cancel = move |ev: web_sys::PointerEvent| v.pointer_up(&ev);
-    let v = Rc::clone(&viewer);
-    let on_lost = move |ev: web_sys::PointerEvent| v.pointer_up(&ev);
-    let v = Rc::clone(&viewer);
-    let on_wheel = move |ev: web_sys::WheelEvent| v.wheel(&ev);
-    let v = Rc::clone(&viewer);
-    let on_key_down = move |ev: web_sys::KeyboardEvent| v.key(&ev, true);
-    let v = Rc::clone(&viewer);
-    let on_key_up = move |ev: web_sys::KeyboardEvent| v.key(&ev, false);
-    let v = Rc::clone(&viewer);
-    let on_blur = move |_| v.keys.borrow_mut().clear();
+    let on_reset = on_event(&viewer, |v, _: &web_sys::MouseEvent| v.reset_view());
+    let on_down = on_event(&viewer, Viewer::pointer_down);
+    let on_move = on_event(&viewer, Viewer::pointer_move);
+    let on_up = on_event(&viewer, Viewer::pointer_up);
+    let on_cancel = on_event(&viewer, Viewer::pointer_up);
+    let on_lost = on_event(&viewer, Viewer::pointer_up);
+    let on_wheel = on_event(&viewer, Viewer::wheel);
+    let on_key_down = on_event(&viewer, |v, ev: &web_sys::KeyboardEvent| v.key(ev, true));
+    let on_key_up = on_event(&viewer, |v, ev: &web_sys::KeyboardEvent| v.key(ev, false));
+    let on_blur = on_event(&viewer, |v, _: &web_sys::FocusEvent| {
+        v.keys.borrow_mut().clear()
+    });
 
     view! {
         <section class="viewer" id="viewer" data-gpu=move || ui.gpu.get().as_str()>
@@ -265,4 +257,13 @@ pub fn viewer_view(source: SceneSource) -> impl IntoView {
             </p>
         </section>
     }
+}
+
+/// An event handler that passes each event to `handle` with the viewer.
+fn on_event<E>(
+    viewer: &Rc<Viewer>,
+    handle: impl Fn(&Viewer, &E) + 'static,
+) -> impl Fn(E) + 'static {
+    let viewer = Rc::clone(viewer);
+    move |ev| handle(&viewer, &ev)
 }

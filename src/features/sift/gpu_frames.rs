@@ -2,7 +2,7 @@
 //! `dispatch_per_image`: how the orientation and descriptor kernels bind one image per dispatch.
 
 use crate::features::sift::{GpuOctave, GpuScaleSpace, Keypoint, SiftParams};
-use crate::gpu::{storage_buffer_init, uniform_buffer, GpuContext, GpuError, Kernel};
+use crate::gpu::{storage_buffer_init, uniform_buffer, GpuContext, GpuError, SingleEntryKernel};
 
 /// Where a kernel samples a keypoint, as `Frame` in `sift_orient.wgsl` / `sift_describe.wgsl`:
 /// position and sigma in octave pixels, orientation, and the Gaussian image index.
@@ -98,14 +98,12 @@ pub(crate) fn group_by_image(keypoints: &[Keypoint], params: &SiftParams) -> Gro
     }
 }
 
-/// Runs `pipeline` of `kernel` once per image group of `grouped`, one workgroup per keypoint,
-/// and submits the work. Each dispatch binds the group's uniform (`params` of the group's octave
-/// and group), the frames, the group's Gaussian image, then `outputs`, in that order.
-#[allow(clippy::too_many_arguments)]
+/// Runs `kernel` once per image group of `grouped`, one workgroup per keypoint, and submits the
+/// work. Each dispatch binds the group's uniform (`params` of the group's octave and group), the
+/// frames, the group's Gaussian image, then `outputs`, in that order.
 pub(crate) fn dispatch_per_image<P: bytemuck::Pod>(
     ctx: &GpuContext,
-    kernel: &Kernel,
-    pipeline: &wgpu::ComputePipeline,
+    kernel: &SingleEntryKernel,
     label: &str,
     space: &GpuScaleSpace,
     grouped: &Grouped,
@@ -113,18 +111,15 @@ pub(crate) fn dispatch_per_image<P: bytemuck::Pod>(
     params: impl Fn(&GpuOctave, &ImageGroup) -> P,
 ) -> Result<(), GpuError> {
     let frames = storage_buffer_init(ctx, &format!("{label} frames"), &grouped.frames);
-    let mut enc = ctx.device.create_command_encoder(&Default::default());
-    {
-        let mut pass = enc.begin_compute_pass(&Default::default());
+    ctx.try_submit_pass(label, |pass| {
         for g in &grouped.groups {
             let (oct, image) = g.image(space)?;
             let uniform = uniform_buffer(ctx, &format!("{label} params"), &params(oct, g));
             let mut buffers = vec![&uniform, &frames, image];
             buffers.extend_from_slice(outputs);
             let bind_group = kernel.bind(ctx, &buffers);
-            kernel.dispatch(&mut pass, pipeline, &bind_group, g.count);
+            kernel.dispatch(pass, &bind_group, g.count);
         }
-    }
-    ctx.queue.submit([enc.finish()]);
-    Ok(())
+        Ok(())
+    })
 }

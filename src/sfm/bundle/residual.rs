@@ -97,6 +97,11 @@ fn skew(a: &Vector3<f64>) -> Matrix3<f64> {
 mod tests {
     use super::*;
 
+    /// `(f(h) - f(-h)) / 2h`: the central difference of `f` at 0.
+    fn central_difference(h: f64, f: impl Fn(f64) -> Vector2<f64>) -> Vector2<f64> {
+        (f(h) - f(-h)) / (2.0 * h)
+    }
+
     #[test]
     fn jacobians_match_central_differences() {
         let pose = Isometry3::from_parts(
@@ -119,41 +124,33 @@ mod tests {
         };
         let h = 1e-6;
         for k in 0..6 {
-            let mut inc = SMatrix::<f64, 6, 1>::zeros();
-            inc[k] = h;
-            let at = |s: f64| {
-                let p = retract_pose(
-                    &pose,
-                    &(inc.fixed_rows::<3>(0) * s),
-                    &(inc.fixed_rows::<3>(3) * s),
+            let num = central_difference(h, |d| {
+                let mut inc = SMatrix::<f64, 6, 1>::zeros();
+                inc[k] = d;
+                let (omega, delta_t) = (
+                    inc.fixed_rows::<3>(0).into_owned(),
+                    inc.fixed_rows::<3>(3).into(),
                 );
+                let p = retract_pose(&pose, &omega, &delta_t);
                 residual(&p, model, &params, &point, &observed).expect("in front")
-            };
-            check(
-                jac.d_pose.column(k).into(),
-                (at(1.0) - at(-1.0)) / (2.0 * h),
-                "pose",
-            );
+            });
+            check(jac.d_pose.column(k).into(), num, "pose");
         }
         for k in 0..3 {
-            let mut plus = point;
-            let mut minus = point;
-            plus[k] += h;
-            minus[k] -= h;
-            let num = (residual(&pose, model, &params, &plus, &observed).expect("front")
-                - residual(&pose, model, &params, &minus, &observed).expect("front"))
-                / (2.0 * h);
+            let num = central_difference(h, |d| {
+                let mut moved = point;
+                moved[k] += d;
+                residual(&pose, model, &params, &moved, &observed).expect("front")
+            });
             check(jac.d_point.column(k).into(), num, "point");
         }
         for k in 0..params.len() {
             let step = 1e-6 * f64::abs(params[k]).max(1e-2);
-            let mut plus = params;
-            let mut minus = params;
-            plus[k] += step;
-            minus[k] -= step;
-            let num = (residual(&pose, model, &plus, &point, &observed).expect("front")
-                - residual(&pose, model, &minus, &point, &observed).expect("front"))
-                / (2.0 * step);
+            let num = central_difference(step, |d| {
+                let mut moved = params;
+                moved[k] += d;
+                residual(&pose, model, &moved, &point, &observed).expect("front")
+            });
             check(jac.d_params.column(k).into(), num, "params");
         }
     }
@@ -164,21 +161,8 @@ mod tests {
         let params = [500.0, 320.0, 240.0];
         let behind = Vector3::new(0.0, 0.0, -1.0);
         let observed = Vector2::new(1.0, 1.0);
-        assert!(residual(
-            &pose,
-            CameraModel::SimplePinhole,
-            &params,
-            &behind,
-            &observed
-        )
-        .is_none());
-        assert!(residual_jacobian(
-            &pose,
-            CameraModel::SimplePinhole,
-            &params,
-            &behind,
-            &observed
-        )
-        .is_none());
+        let model = CameraModel::SimplePinhole;
+        assert!(residual(&pose, model, &params, &behind, &observed).is_none());
+        assert!(residual_jacobian(&pose, model, &params, &behind, &observed).is_none());
     }
 }

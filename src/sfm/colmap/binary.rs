@@ -6,7 +6,7 @@
 use nalgebra::{Isometry3, Translation3, Vector2, Vector3};
 
 use super::check::check;
-use super::{rotation_from_wxyz, ColmapError, ModelFiles, ModelFormat, Record};
+use super::{insert_new, rotation_from_wxyz, ColmapError, ModelFiles, ModelFormat, Record};
 use crate::sfm::{Camera, CameraModel, Image, Point2D, Point3D, Reconstruction, TrackElement};
 
 /// Smallest encoded sizes, to reject counts that cannot fit before allocating for them.
@@ -141,14 +141,6 @@ impl<'a> Cursor<'a> {
             }),
         }
     }
-
-    fn duplicate(&self, what: &'static str, id: u64) -> ColmapError {
-        ColmapError::DuplicateId {
-            file: self.file,
-            what,
-            id,
-        }
-    }
 }
 
 /// Parses a binary model from the contents of `cameras.bin`, `images.bin` and `points3D.bin`.
@@ -180,16 +172,8 @@ pub fn read_binary(
         let params = (0..model.param_count())
             .map(|_| c.f64("params"))
             .collect::<Result<Vec<_>, _>>()?;
-        let camera = Camera {
-            id,
-            model,
-            width,
-            height,
-            params,
-        };
-        if rec.cameras.insert(id, camera).is_some() {
-            return Err(c.duplicate("camera", id.into()));
-        }
+        let camera = Camera::unchecked(id, model, width, height, params);
+        insert_new(&mut rec.cameras, id, camera, names.cameras, "camera")?;
     }
     c.finish()?;
 
@@ -230,9 +214,7 @@ pub fn read_binary(
             cam_from_world: Isometry3::from_parts(Translation3::from(t), rotation),
             points2d,
         };
-        if rec.images.insert(id, image).is_some() {
-            return Err(c.duplicate("image", id.into()));
-        }
+        insert_new(&mut rec.images, id, image, names.images, "image")?;
     }
     c.finish()?;
 
@@ -262,9 +244,7 @@ pub fn read_binary(
             error,
             track,
         };
-        if rec.points3d.insert(id, point).is_some() {
-            return Err(c.duplicate("point3D", id));
-        }
+        insert_new(&mut rec.points3d, id, point, names.points3d, "point3D")?;
     }
     c.finish()?;
 

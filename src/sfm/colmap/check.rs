@@ -9,13 +9,7 @@ use crate::sfm::Reconstruction;
 /// Checks `rec`; errors name the file (in `names`) where the faulty record lives.
 pub(super) fn check(rec: &Reconstruction, names: FileNames) -> Result<(), ColmapError> {
     for (&key, camera) in &rec.cameras {
-        if key != camera.id {
-            return Err(ColmapError::InvalidRecord {
-                file: names.cameras,
-                record: format!("camera {}", camera.id),
-                reason: format!("stored under id {key}"),
-            });
-        }
+        stored_under_own_id(names.cameras, "camera", key, camera.id)?;
         let expected = camera.model.param_count();
         if camera.params.len() != expected {
             return Err(ColmapError::ParamCount {
@@ -29,13 +23,7 @@ pub(super) fn check(rec: &Reconstruction, names: FileNames) -> Result<(), Colmap
     }
 
     for (&key, image) in &rec.images {
-        if key != image.id {
-            return Err(ColmapError::InvalidRecord {
-                file: names.images,
-                record: format!("image {}", image.id),
-                reason: format!("stored under id {key}"),
-            });
-        }
+        stored_under_own_id(names.images, "image", key, image.id)?;
         if !rec.cameras.contains_key(&image.camera_id) {
             return Err(ColmapError::MissingCamera {
                 file: names.images,
@@ -130,6 +118,23 @@ pub(super) fn check(rec: &Reconstruction, names: FileNames) -> Result<(), Colmap
                 }
             }
         }
+    }
+    Ok(())
+}
+
+/// A `what` record with id `id` must be stored under that id (the map key `key`).
+fn stored_under_own_id(
+    file: &'static str,
+    what: &str,
+    key: u32,
+    id: u32,
+) -> Result<(), ColmapError> {
+    if key != id {
+        return Err(ColmapError::InvalidRecord {
+            file,
+            record: format!("{what} {id}"),
+            reason: format!("stored under id {key}"),
+        });
     }
     Ok(())
 }

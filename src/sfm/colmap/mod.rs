@@ -23,6 +23,8 @@ pub use binary::{read_binary, write_binary};
 pub use error::{ColmapError, Record};
 pub use text::{read_text, write_text};
 
+use std::collections::BTreeMap;
+
 use nalgebra::{Quaternion, UnitQuaternion};
 
 use super::Reconstruction;
@@ -81,6 +83,25 @@ impl ModelFormat {
             ModelFormat::Binary => write_binary(rec),
             ModelFormat::Text => write_text(rec),
         }
+    }
+}
+
+/// Adds record `id` of a model being read; a second record with the same id in `file` is
+/// [`ColmapError::DuplicateId`] (`what` names the kind of record).
+fn insert_new<K: Ord + Copy + Into<u64>, V>(
+    map: &mut BTreeMap<K, V>,
+    id: K,
+    value: V,
+    file: &'static str,
+    what: &'static str,
+) -> Result<(), ColmapError> {
+    match map.insert(id, value) {
+        None => Ok(()),
+        Some(_) => Err(ColmapError::DuplicateId {
+            file,
+            what,
+            id: id.into(),
+        }),
     }
 }
 

@@ -10,7 +10,7 @@ use std::str::FromStr;
 use nalgebra::{Isometry3, Translation3, Vector2, Vector3};
 
 use super::check::check;
-use super::{rotation_from_wxyz, ColmapError, ModelFiles, ModelFormat};
+use super::{insert_new, rotation_from_wxyz, ColmapError, ModelFiles, ModelFormat};
 use crate::sfm::{Camera, CameraModel, Image, Point2D, Point3D, Reconstruction, TrackElement};
 
 /// The whitespace-separated values of one line, parsed in order.
@@ -141,16 +141,8 @@ pub fn read_text(
                 found: params.len(),
             });
         }
-        let camera = Camera {
-            id,
-            model,
-            width,
-            height,
-            params,
-        };
-        if rec.cameras.insert(id, camera).is_some() {
-            return Err(duplicate(names.cameras, "camera", id.into()));
-        }
+        let camera = Camera::unchecked(id, model, width, height, params);
+        insert_new(&mut rec.cameras, id, camera, names.cameras, "camera")?;
     }
 
     // Two lines per image; as in COLMAP, the line after an image line is always its points2D
@@ -212,9 +204,7 @@ pub fn read_text(
             cam_from_world: Isometry3::from_parts(Translation3::from(t), rotation),
             points2d,
         };
-        if rec.images.insert(id, image).is_some() {
-            return Err(duplicate(names.images, "image", id.into()));
-        }
+        insert_new(&mut rec.images, id, image, names.images, "image")?;
     }
 
     for (line, text) in numbered_lines(as_text(names.points3d, points3d)?) {
@@ -247,17 +237,11 @@ pub fn read_text(
             error,
             track,
         };
-        if rec.points3d.insert(id, point).is_some() {
-            return Err(duplicate(names.points3d, "point3D", id));
-        }
+        insert_new(&mut rec.points3d, id, point, names.points3d, "point3D")?;
     }
 
     check(&rec, names)?;
     Ok(rec)
-}
-
-fn duplicate(file: &'static str, what: &'static str, id: u64) -> ColmapError {
-    ColmapError::DuplicateId { file, what, id }
 }
 
 /// Appends `x` in the shortest form that parses back to the same bits (C++ streams read it).

@@ -364,11 +364,7 @@ fn reprojection_error_is_zero_for_exact_points_and_the_offset_otherwise() {
 #[cfg(not(target_arch = "wasm32"))]
 #[test]
 fn the_fox_poses_align_onto_themselves() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/datasets/ngp-fox/transforms.json"
-    );
-    let json = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let json = crate::test_support::fox_transforms_json();
     let fox = crate::sfm::transforms::read_transforms(&json).expect("fox");
     let reference = reconstruction_poses(&fox);
     assert_eq!(reference.len(), 50);

@@ -7,9 +7,8 @@ use nalgebra::{
 };
 
 use super::linalg::{
-    gather, matrix3_from_row_major, normalize_points, null_space, null_vector, unit_frobenius,
+    matrix3_from_row_major, normalize_points, null_space, null_vector, unit_frobenius,
 };
-use super::ransac::Estimator;
 
 /// Monomials in (x, y, z) of degree ≤ 3 as exponent triples: the ten cubics first (graded
 /// lexicographic), then the quotient-ring basis x², xy, xz, y², yz, z², x, y, z, 1.
@@ -363,38 +362,4 @@ fn midpoint(
     let p2_in_1 = cam2_from_cam1.inverse_transform_point(&nalgebra::Point3::from(f2 * d2));
     let p = (f1 * d1 + p2_in_1.coords) * 0.5;
     p.iter().all(|v| v.is_finite()).then_some(p)
-}
-
-/// RANSAC estimator of E from normalized correspondences (residual: Sampson error).
-pub struct EssentialEstimator<'a> {
-    pub x1: &'a [Vector2<f64>],
-    pub x2: &'a [Vector2<f64>],
-}
-
-impl Estimator for EssentialEstimator<'_> {
-    type Model = Matrix3<f64>;
-
-    fn min_sample_size(&self) -> usize {
-        5
-    }
-
-    fn num_data(&self) -> usize {
-        self.x1.len().min(self.x2.len())
-    }
-
-    fn estimate(&self, sample: &[usize]) -> Vec<Matrix3<f64>> {
-        let (a, b) = gather(self.x1, self.x2, sample);
-        essential_five_point(&a, &b)
-    }
-
-    fn estimate_nonminimal(&self, inliers: &[usize], _current: &Matrix3<f64>) -> Vec<Matrix3<f64>> {
-        let (a, b) = gather(self.x1, self.x2, inliers);
-        let mut out = essential_five_point(&a, &b);
-        out.extend(essential_eight_point(&a, &b));
-        out
-    }
-
-    fn residual(&self, model: &Matrix3<f64>, i: usize) -> f64 {
-        sampson_error(model, &self.x1[i], &self.x2[i])
-    }
 }

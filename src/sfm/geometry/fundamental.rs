@@ -3,11 +3,10 @@
 
 use nalgebra::{DMatrix, Matrix3, Vector2, Vector3, SVD};
 
-use super::essential::{linear_eight_point, sampson_error};
+use super::essential::linear_eight_point;
 use super::linalg::{
-    gather, matrix3_from_row_major, normalize_points, null_space, real_roots, unit_frobenius,
+    matrix3_from_row_major, normalize_points, null_space, real_roots, unit_frobenius,
 };
-use super::ransac::Estimator;
 
 /// Fundamental matrices (1 or 3, unit Frobenius norm, x2ᵀ F x1 = 0) from exactly seven
 /// correspondences.
@@ -54,36 +53,4 @@ pub fn fundamental_eight_point(x1: &[Vector2<f64>], x2: &[Vector2<f64>]) -> Opti
     let s = svd.singular_values;
     let f = u * Matrix3::from_diagonal(&Vector3::new(s[0], s[1], 0.0)) * v_t;
     unit_frobenius(t2.transpose() * f * t1)
-}
-
-/// RANSAC estimator of F (residual: Sampson error in the input units, e.g. pixels²).
-pub struct FundamentalEstimator<'a> {
-    pub x1: &'a [Vector2<f64>],
-    pub x2: &'a [Vector2<f64>],
-}
-
-impl Estimator for FundamentalEstimator<'_> {
-    type Model = Matrix3<f64>;
-
-    fn min_sample_size(&self) -> usize {
-        7
-    }
-
-    fn num_data(&self) -> usize {
-        self.x1.len().min(self.x2.len())
-    }
-
-    fn estimate(&self, sample: &[usize]) -> Vec<Matrix3<f64>> {
-        let (a, b) = gather(self.x1, self.x2, sample);
-        fundamental_seven_point(&a, &b)
-    }
-
-    fn estimate_nonminimal(&self, inliers: &[usize], _current: &Matrix3<f64>) -> Vec<Matrix3<f64>> {
-        let (a, b) = gather(self.x1, self.x2, inliers);
-        fundamental_eight_point(&a, &b).into_iter().collect()
-    }
-
-    fn residual(&self, model: &Matrix3<f64>, i: usize) -> f64 {
-        sampson_error(model, &self.x1[i], &self.x2[i])
-    }
 }

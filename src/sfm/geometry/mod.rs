@@ -8,6 +8,7 @@
 //! x2ᵀ E x1 = 0; absolute poses are `cam_from_world` as in [`super::model`].
 
 pub mod absolute_pose;
+pub mod epipolar;
 pub mod essential;
 pub mod essential_refine;
 pub mod fundamental;
@@ -24,12 +25,13 @@ pub use absolute_pose::{
     estimate_absolute_pose, p3p, refine_absolute_pose, AbsolutePose, AbsolutePoseEstimator,
     AbsolutePoseOptions,
 };
+pub use epipolar::{EpipolarEstimator, EpipolarMatrix};
 pub use essential::{
     decompose_essential, essential_eight_point, essential_five_point, essential_from_pose,
-    relative_pose_from_essential, sampson_error, EssentialEstimator, RelativePose,
+    relative_pose_from_essential, sampson_error, RelativePose,
 };
 pub use essential_refine::refine_relative_pose;
-pub use fundamental::{fundamental_eight_point, fundamental_seven_point, FundamentalEstimator};
+pub use fundamental::{fundamental_eight_point, fundamental_seven_point};
 pub use homography::{homography_dlt, symmetric_transfer_error, HomographyEstimator};
 pub use ransac::{ransac, Estimator, RansacOptions, RansacResult};
 pub use triangulation::{

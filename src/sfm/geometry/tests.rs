@@ -215,7 +215,8 @@ fn essential_ransac_with_noise_and_outliers() {
             ..Default::default()
         };
         let r = ransac(
-            &EssentialEstimator {
+            &EpipolarEstimator {
+                matrix: EpipolarMatrix::Essential,
                 x1: &s.x1,
                 x2: &s.x2,
             },
@@ -290,7 +291,15 @@ fn fundamental_ransac_finds_inliers() {
         max_error: 2.0,
         ..Default::default()
     };
-    let r = ransac(&FundamentalEstimator { x1: &p1, x2: &p2 }, &options).expect("F");
+    let r = ransac(
+        &EpipolarEstimator {
+            matrix: EpipolarMatrix::Fundamental,
+            x1: &p1,
+            x2: &p2,
+        },
+        &options,
+    )
+    .expect("F");
     let found = (0..300)
         .filter(|&i| !outlier[i] && r.inlier_mask[i])
         .count();

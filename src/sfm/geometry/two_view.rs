@@ -4,9 +4,9 @@
 
 use nalgebra::{Isometry3, Matrix3, Vector2, Vector3};
 
-use super::essential::{essential_from_pose, relative_pose_from_essential, EssentialEstimator};
+use super::epipolar::{EpipolarEstimator, EpipolarMatrix};
+use super::essential::{essential_from_pose, relative_pose_from_essential};
 use super::essential_refine::refine_relative_pose;
-use super::fundamental::FundamentalEstimator;
 use super::homography::HomographyEstimator;
 use super::ransac::{ransac, required_iterations, RansacOptions};
 use super::triangulation::triangulation_angle;
@@ -123,22 +123,27 @@ pub fn estimate_two_view(
     };
     let min = options.min_num_inliers.max(1);
     let keep = |r: Option<(Matrix3<f64>, Vec<bool>, usize)>| r.filter(|r| r.2 >= min);
-    let e = keep(
-        ransac(
-            &EssentialEstimator {
-                x1: norm1,
-                x2: norm2,
-            },
-            &ransac_options(options.max_error_normalized, 1),
+    // E on the normalized points, F on the pixels, each RANSAC with its own seed salt.
+    let epipolar = |matrix, x1, x2, max_error, salt| {
+        let estimator = EpipolarEstimator { matrix, x1, x2 };
+        keep(
+            ransac(&estimator, &ransac_options(max_error, salt))
+                .map(|r| (r.model, r.inlier_mask, r.num_inliers)),
         )
-        .map(|r| (r.model, r.inlier_mask, r.num_inliers)),
+    };
+    let e = epipolar(
+        EpipolarMatrix::Essential,
+        norm1,
+        norm2,
+        options.max_error_normalized,
+        1,
     );
-    let f = keep(
-        ransac(
-            &FundamentalEstimator { x1: px1, x2: px2 },
-            &ransac_options(options.max_error_px, 2),
-        )
-        .map(|r| (r.model, r.inlier_mask, r.num_inliers)),
+    let f = epipolar(
+        EpipolarMatrix::Fundamental,
+        px1,
+        px2,
+        options.max_error_px,
+        2,
     );
     // H only changes the decision when it explains more than `max_h_inlier_ratio` of E's or
     // F's inliers. If it did, an all-inlier sample would turn up within the iterations that

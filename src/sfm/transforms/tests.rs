@@ -270,11 +270,7 @@ fn malformed_files_give_errors() {
 #[cfg(not(target_arch = "wasm32"))]
 #[test]
 fn reads_the_instant_ngp_fox_scene() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/datasets/ngp-fox/transforms.json"
-    );
-    let json = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let json = crate::test_support::fox_transforms_json();
     let rec = read_transforms(&json).expect("fox transforms.json");
 
     assert_eq!(rec.images.len(), 50);
@@ -282,19 +278,7 @@ fn reads_the_instant_ngp_fox_scene() {
     let camera = &rec.cameras[&1];
     assert_eq!(camera.model, CameraModel::OpenCv);
     assert_eq!((camera.width, camera.height), (1080, 1920));
-    assert_eq!(
-        camera.params,
-        vec![
-            1375.52,
-            1374.49,
-            554.558,
-            965.268,
-            0.0578421,
-            -0.0805099,
-            -0.000980296,
-            0.00015575
-        ]
-    );
+    assert_eq!(camera.params, crate::test_support::FOX_OPENCV_PARAMS);
     assert_eq!(rec.images[&1].name, "images/0001.jpg");
 
     // The optical axes meet near one point (the figurine): least-squares point p of the lines

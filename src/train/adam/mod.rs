@@ -382,18 +382,8 @@ impl Adam {
 
     /// Runs Adam step `t` on all four buffers in a submission of its own.
     pub fn step(&self, ctx: &GpuContext, bindings: &AdamBindings, lrs: &LearningRates, t: u32) {
-        let mut encoder = ctx
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("adam"),
-            });
-        {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("adam"),
-                timestamp_writes: None,
-            });
-            self.record(&ctx.queue, &mut pass, bindings, lrs, t);
-        }
-        ctx.queue.submit([encoder.finish()]);
+        ctx.submit_pass("adam", |pass| {
+            self.record(&ctx.queue, pass, bindings, lrs, t);
+        });
     }
 }

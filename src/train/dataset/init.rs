@@ -40,17 +40,8 @@ impl SplatData {
             dst[..k].copy_from_slice(scene.sh_of(i));
         }
         Ok(SplatData {
-            means: scene
-                .positions
-                .iter()
-                .zip(&scene.opacity_logits)
-                .map(|(p, &o)| [p[0], p[1], p[2], o])
-                .collect(),
-            log_scales: scene
-                .log_scales
-                .iter()
-                .map(|s| [s[0], s[1], s[2], 0.0])
-                .collect(),
+            means: scene.means_vec4(),
+            log_scales: scene.log_scales_vec4(),
             rotations: scene.rotations.clone(),
             sh,
         })

@@ -705,16 +705,7 @@ mod native {
             max_pixels: crate::images::DEFAULT_MAX_PIXELS,
         };
         let photo = crate::images::decode_image(&bytes, None, &decode).expect("decodes");
-        let k = [
-            1375.52,
-            1374.49,
-            554.558,
-            965.268,
-            0.0578421,
-            -0.0805099,
-            -0.000980296,
-            0.00015575,
-        ];
+        let k = crate::test_support::FOX_OPENCV_PARAMS;
         let (w, h) = (1080, 1920);
         let exact = reference_undistort(&photo.rgba8, w, h, &k, true);
         let exact: Vec<u8> = exact.iter().map(|&v| v as u8).collect();

@@ -421,7 +421,7 @@ impl Densifier {
         width: u32,
         height: u32,
     ) -> Result<(), GpuError> {
-        submit(ctx, "densify accumulate", |pass| {
+        ctx.try_submit_pass("densify accumulate", |pass| {
             self.record_accumulate(ctx, pass, grad_xy, grad_stride, visible, width, height)
         })
     }
@@ -466,7 +466,7 @@ impl Densifier {
         params: &SplatBuffers,
         moments: &AdamMoments,
     ) -> Result<(), GpuError> {
-        submit(ctx, "densify reset", |pass| {
+        ctx.try_submit_pass("densify reset", |pass| {
             self.record_reset_opacity(ctx, pass, params, moments)
         })
     }
@@ -564,19 +564,10 @@ impl Densifier {
             ],
         );
         let plan = self.scan.plan(ctx, &offsets, n + 1);
-        let mut encoder = ctx
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("densify classify"),
-            });
-        {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("densify classify"),
-                timestamp_writes: None,
-            });
-            self.dispatch(&mut pass, &self.classify, &classify, n);
-            plan.record(&mut pass);
-        }
+        let mut encoder = ctx.encode_pass("densify classify", |pass| {
+            self.dispatch(pass, &self.classify, &classify, n);
+            plan.record(pass);
+        });
         encoder.copy_buffer_to_buffer(&offsets, n as u64 * 4, &counters, 8, 4);
         ctx.queue.submit([encoder.finish()]);
         let counts: Vec<u32> = read_buffer(ctx, &counters, 3).await?;
@@ -647,22 +638,12 @@ impl Densifier {
             );
             bind_groups.push((bind_group, n * stride));
         }
-        let mut encoder = ctx
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("densify scatter"),
-            });
-        {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("densify scatter"),
-                timestamp_writes: None,
-            });
-            self.dispatch(&mut pass, &self.scatter_means, &means_group, n);
+        ctx.submit_pass("densify scatter", |pass| {
+            self.dispatch(pass, &self.scatter_means, &means_group, n);
             for (bind_group, threads) in &bind_groups {
-                self.dispatch(&mut pass, &self.scatter_records, bind_group, *threads);
+                self.dispatch(pass, &self.scatter_records, bind_group, *threads);
             }
-        }
-        ctx.queue.submit([encoder.finish()]);
+        });
 
         *params = new_params;
         *moments = new_moments;
@@ -685,25 +666,5 @@ fn check_counts(params: &SplatBuffers, moments: &AdamMoments) -> Result<(), GpuE
             params.count, moments.m.count, moments.v.count
         )));
     }
-    Ok(())
-}
-
-/// Records `body` into one compute pass and submits it.
-fn submit(
-    ctx: &GpuContext,
-    label: &str,
-    body: impl FnOnce(&mut wgpu::ComputePass<'_>) -> Result<(), GpuError>,
-) -> Result<(), GpuError> {
-    let mut encoder = ctx
-        .device
-        .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
-    {
-        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-            label: Some(label),
-            timestamp_writes: None,
-        });
-        body(&mut pass)?;
-    }
-    ctx.queue.submit([encoder.finish()]);
     Ok(())
 }

@@ -71,10 +71,7 @@ pub fn ssim_cpu(
 /// PSNR in dB of `rendered` clamped to [0, 1] against `target`: `−10·log10(MSE)` over all
 /// values (infinite for identical images).
 pub fn psnr_cpu(rendered: &[[f32; 3]], target: &[[f32; 3]]) -> f64 {
-    let x: Vec<[f64; 3]> = widen(rendered)
-        .iter()
-        .map(|p| p.map(|v| v.clamp(0.0, 1.0)))
-        .collect();
+    let x = widen_clamped(rendered);
     -10.0 * mean_squared_error(&x, &widen(target)).log10()
 }
 
@@ -88,10 +85,7 @@ pub fn image_quality_cpu(
     border: SsimBorder,
 ) -> Result<ImageQuality, GpuError> {
     check_sizes(rendered.len(), target.len(), width, height)?;
-    let x: Vec<[f64; 3]> = widen(rendered)
-        .iter()
-        .map(|p| p.map(|v| v.clamp(0.0, 1.0)))
-        .collect();
+    let x = widen_clamped(rendered);
     let y = widen(target);
     let mse = mean_squared_error(&x, &y);
     let (ssim, _) = ssim_f64(&x, &y, (width, height), border, false);
@@ -114,6 +108,14 @@ fn check_sizes(a: usize, b: usize, width: u32, height: u32) -> Result<(), GpuErr
 
 fn widen(img: &[[f32; 3]]) -> Vec<[f64; 3]> {
     img.iter().map(|p| p.map(f64::from)).collect()
+}
+
+/// A rendered image in f64, clamped to [0, 1] as evaluation sees it.
+fn widen_clamped(rendered: &[[f32; 3]]) -> Vec<[f64; 3]> {
+    rendered
+        .iter()
+        .map(|p| p.map(|v| f64::from(v).clamp(0.0, 1.0)))
+        .collect()
 }
 
 fn mean_squared_error(x: &[[f64; 3]], y: &[[f64; 3]]) -> f64 {

@@ -384,19 +384,9 @@ impl LossPlan {
         target: &wgpu::Buffer,
     ) -> Result<ImageQuality, GpuError> {
         let bindings = self.bind_eval(ctx, rendered, target)?;
-        let mut encoder = ctx
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("loss eval"),
-            });
-        {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("loss eval"),
-                timestamp_writes: None,
-            });
-            self.record_eval(&mut pass, &bindings);
-        }
-        ctx.queue.submit([encoder.finish()]);
+        ctx.submit_pass("loss eval", |pass| {
+            self.record_eval(pass, &bindings);
+        });
         self.read_eval(ctx).await
     }
 

@@ -2,7 +2,7 @@
 
 use std::f32::consts::TAU;
 
-use crate::features::sift::orientation::{gradient, interior_window, WindowSamples};
+use crate::features::sift::orientation::{gradient, WindowSamples};
 use crate::features::sift::patch_math::{ExactMath, PatchMath};
 use crate::features::sift::Keypoint;
 use crate::features::sift::{ScaleSpace, SiftParams};
@@ -86,22 +86,36 @@ pub(crate) fn describe_with(
     let bins_per_rad = N as f32 / TAU;
     let (cx, cy) = (x.round() as i64, y.round() as i64);
     samples.clear();
-    for (px, py) in interior_window(cx, cy, radius, w, h) {
-        let (ox, oy) = (px as f32 - x, py as f32 - y);
-        let c_rot = ox * cos_t + oy * sin_t;
-        let r_rot = -ox * sin_t + oy * cos_t;
-        let rbin = r_rot + D as f32 / 2.0 - 0.5;
-        let cbin = c_rot + D as f32 / 2.0 - 0.5;
-        if !(rbin > -1.0 && rbin < D as f32 && cbin > -1.0 && cbin < D as f32) {
+    let half = D as f32 / 2.0 + 0.5;
+    // The window row by row, each only over the span that can lie in the rotated square of
+    // bins (the window's corners never do), a pixel wider on each side; the exact test below
+    // still decides each pixel, so the samples are those of the whole window, in its order.
+    let (left, right) = ((cx - radius).max(1), (cx + radius).min(w as i64 - 2));
+    let rows = (cy - radius).max(1)..=(cy + radius).min(h as i64 - 2);
+    for py in rows {
+        let (lo, hi) = row_span(py as f32 - y, cos_t, sin_t, half);
+        if lo > hi {
             continue;
         }
-        let (dx, dy) = gradient(img, w as usize, px as usize, py as usize);
-        samples.dx.push(dx);
-        samples.dy.push(dy);
-        samples
-            .weight
-            .push((c_rot * c_rot + r_rot * r_rot) * exp_scale);
-        samples.bins.push((rbin, cbin));
+        let first = ((x + lo).floor() as i64).saturating_sub(1).max(left);
+        let last = ((x + hi).ceil() as i64).saturating_add(1).min(right);
+        for px in first..=last {
+            let (ox, oy) = (px as f32 - x, py as f32 - y);
+            let c_rot = ox * cos_t + oy * sin_t;
+            let r_rot = -ox * sin_t + oy * cos_t;
+            let rbin = r_rot + D as f32 / 2.0 - 0.5;
+            let cbin = c_rot + D as f32 / 2.0 - 0.5;
+            if !(rbin > -1.0 && rbin < D as f32 && cbin > -1.0 && cbin < D as f32) {
+                continue;
+            }
+            let (dx, dy) = gradient(img, w as usize, px as usize, py as usize);
+            samples.dx.push(dx);
+            samples.dy.push(dy);
+            samples
+                .weight
+                .push((c_rot * c_rot + r_rot * r_rot) * exp_scale);
+            samples.bins.push((rbin, cbin));
+        }
     }
     samples.evaluate(math);
     // (D+2) × (D+2) × (N+2) with a guard ring, as OpenCV.
@@ -136,6 +150,21 @@ pub(crate) fn describe_with(
     }
     normalize(&mut desc, root_sift);
     desc
+}
+
+/// The offsets `ox` along a row at offset `oy` whose rotated coordinates
+/// `ox·cos + oy·sin` and `−ox·sin + oy·cos` both lie in `(−half, half)`: an interval (empty when
+/// `lo > hi`); a coordinate that barely depends on `ox` leaves it unbounded.
+#[inline(always)]
+fn row_span(oy: f32, cos: f32, sin: f32, half: f32) -> (f32, f32) {
+    let mut span = (f32::NEG_INFINITY, f32::INFINITY);
+    for (slope, offset) in [(cos, oy * sin), (-sin, oy * cos)] {
+        if slope.abs() > 1e-6 {
+            let (a, b) = ((-half - offset) / slope, (half - offset) / slope);
+            span = (span.0.max(a.min(b)), span.1.min(a.max(b)));
+        }
+    }
+    span
 }
 
 /// `x.rem_euclid(2π)`, bit for bit, without the library `fmod` call for `|x| < 2π` (the

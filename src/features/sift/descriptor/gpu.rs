@@ -3,14 +3,13 @@
 //! [`Descriptors::quantize`].
 
 use std::f32::consts::TAU;
-use std::sync::Arc;
 
 use crate::features::sift::gpu_frames::{dispatch_per_image, group_by_image};
 use crate::features::sift::{Keypoint, SiftParams, DESCR_HIST_BINS, DESCR_MAG_THR};
 use crate::features::GpuScaleSpace;
 use crate::features::{Descriptors, DESCRIPTOR_BYTES, DESCRIPTOR_WORDS};
 use crate::gpu::{
-    read_buffer, storage_buffer, GpuContext, GpuError, Kernel, READ, READ_WRITE, UNIFORM,
+    read_buffer, storage_buffer, GpuContext, GpuError, SingleEntryKernel, READ, READ_WRITE, UNIFORM,
 };
 
 const SOURCE: &str = include_str!("../../../../shaders/sift_describe.wgsl");
@@ -35,20 +34,14 @@ pub struct DescribeParams {
 
 /// Owns the descriptor pipeline and its bind-group layout.
 pub struct DescribeKernel {
-    kernel: Kernel,
-    pipeline: Arc<wgpu::ComputePipeline>,
+    kernel: SingleEntryKernel,
 }
 
 impl DescribeKernel {
     pub fn new(ctx: &GpuContext) -> Self {
-        let (kernel, [pipeline]) = Kernel::new(
-            ctx,
-            "sift_describe",
-            SOURCE,
-            &[UNIFORM, READ, READ, READ_WRITE, READ_WRITE],
-            ["describe"],
-        );
-        Self { kernel, pipeline }
+        let bindings = &[UNIFORM, READ, READ, READ_WRITE, READ_WRITE];
+        let kernel = SingleEntryKernel::new(ctx, "sift_describe", SOURCE, bindings, "describe");
+        Self { kernel }
     }
 
     /// Descriptor `i` of keypoint `i` (with orientation): the unit-norm floats (read back only
@@ -79,7 +72,6 @@ impl DescribeKernel {
         dispatch_per_image(
             ctx,
             &self.kernel,
-            &self.pipeline,
             "sift_describe",
             space,
             &grouped,

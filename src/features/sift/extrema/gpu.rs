@@ -1,12 +1,10 @@
 //! Host of `shaders/extrema.wgsl`: DoG extrema on the GPU, equal to
 //! [`find_extrema_cpu`](super::find_extrema_cpu) on the same scale space.
 
-use std::sync::Arc;
-
 use crate::features::sift::GpuScaleSpace;
 use crate::features::sift::{Extremum, SiftParams, IMG_BORDER};
 use crate::gpu::{
-    read_buffers, record, storage_buffer, uniform_buffer, GpuContext, GpuError, Kernel,
+    read_buffers, storage_buffer, uniform_buffer, GpuContext, GpuError, SingleEntryKernel,
     WorkgroupGrid, READ, READ_WRITE, UNIFORM,
 };
 
@@ -28,20 +26,14 @@ pub struct ExtremaParams {
 
 /// Owns the extrema pipeline and its bind-group layout.
 pub struct ExtremaKernel {
-    kernel: Kernel,
-    pipeline: Arc<wgpu::ComputePipeline>,
+    kernel: SingleEntryKernel,
 }
 
 impl ExtremaKernel {
     pub fn new(ctx: &GpuContext) -> Self {
-        let (kernel, [pipeline]) = Kernel::new(
-            ctx,
-            "extrema",
-            SOURCE,
-            &[UNIFORM, READ, READ, READ, READ_WRITE, READ_WRITE],
-            ["find_extrema"],
-        );
-        Self { kernel, pipeline }
+        let bindings = &[UNIFORM, READ, READ, READ, READ_WRITE, READ_WRITE];
+        let kernel = SingleEntryKernel::new(ctx, "extrema", SOURCE, bindings, "find_extrema");
+        Self { kernel }
     }
 
     /// All DoG extrema of `space`, ordered by octave, scale, row, column (as the CPU reference).
@@ -119,14 +111,11 @@ impl ExtremaKernel {
                 steps.push((bind_group, grid));
             }
         }
-        let mut enc = ctx.device.create_command_encoder(&Default::default());
-        {
-            let mut pass = enc.begin_compute_pass(&Default::default());
+        ctx.submit_pass("sift extrema", |pass| {
             for (bind_group, grid) in &steps {
-                record(&mut pass, &self.pipeline, bind_group, *grid);
+                self.kernel.record(pass, bind_group, *grid);
             }
-        }
-        ctx.queue.submit([enc.finish()]);
+        });
         // The count and the whole capacity in one round trip (1 MiB at the first capacity),
         // rather than the count first and then exactly the hits.
         let parts = read_buffers(ctx, &[(&count, 4), (&hits, capacity as u64 * 16)]).await?;

@@ -90,12 +90,12 @@ pub(crate) struct WindowSamples {
 }
 
 impl WindowSamples {
-    /// Empties the arrays, keeping their memory.
+    /// Empties the arrays, keeping their memory (`angle` keeps its stale values too:
+    /// [`evaluate`](Self::evaluate) sizes and overwrites it, so it is never zeroed per window).
     pub fn clear(&mut self) {
         self.dx.clear();
         self.dy.clear();
         self.weight.clear();
-        self.angle.clear();
         self.bins.clear();
     }
 

@@ -2,13 +2,12 @@
 //! [`assign_orientations_cpu`](crate::features::sift::assign_orientations_cpu).
 
 use std::f32::consts::TAU;
-use std::sync::Arc;
 
 use crate::features::sift::gpu_frames::{dispatch_per_image, group_by_image};
 use crate::features::sift::{Keypoint, SiftParams, ORI_BINS};
 use crate::features::GpuScaleSpace;
 use crate::gpu::{
-    read_buffer, storage_buffer, GpuContext, GpuError, Kernel, READ, READ_WRITE, UNIFORM,
+    read_buffer, storage_buffer, GpuContext, GpuError, SingleEntryKernel, READ, READ_WRITE, UNIFORM,
 };
 
 const SOURCE: &str = include_str!("../../../../shaders/sift_orient.wgsl");
@@ -32,20 +31,14 @@ pub struct OrientParams {
 
 /// Owns the orientation pipeline and its bind-group layout.
 pub struct OrientKernel {
-    kernel: Kernel,
-    pipeline: Arc<wgpu::ComputePipeline>,
+    kernel: SingleEntryKernel,
 }
 
 impl OrientKernel {
     pub fn new(ctx: &GpuContext) -> Self {
-        let (kernel, [pipeline]) = Kernel::new(
-            ctx,
-            "sift_orient",
-            SOURCE,
-            &[UNIFORM, READ, READ, READ_WRITE],
-            ["orient"],
-        );
-        Self { kernel, pipeline }
+        let bindings = &[UNIFORM, READ, READ, READ_WRITE];
+        let kernel = SingleEntryKernel::new(ctx, "sift_orient", SOURCE, bindings, "orient");
+        Self { kernel }
     }
 
     /// The dominant orientations of each keypoint, in radians `[0, 2π)`, in bin order.
@@ -69,7 +62,6 @@ impl OrientKernel {
         dispatch_per_image(
             ctx,
             &self.kernel,
-            &self.pipeline,
             "sift_orient",
             space,
             &grouped,

@@ -2,13 +2,11 @@
 //! on the GPU, equal to [`refine_extremum_cpu`](crate::features::sift::refine_extremum_cpu) and
 //! [`localize_keypoints_cpu`](crate::features::sift::localize_keypoints_cpu).
 
-use std::sync::Arc;
-
 use crate::features::sift::{Extremum, Keypoint, SiftParams, IMG_BORDER, MAX_INTERP_STEPS};
 use crate::features::GpuScaleSpace;
 use crate::gpu::{
-    read_buffer, storage_buffer, storage_buffer_init, uniform_buffer, GpuContext, GpuError, Kernel,
-    READ, READ_WRITE, UNIFORM,
+    read_buffer, storage_buffer, storage_buffer_init, uniform_buffer, GpuContext, GpuError,
+    SingleEntryKernel, READ, READ_WRITE, UNIFORM,
 };
 
 const SOURCE: &str = include_str!("../../../../shaders/sift_refine.wgsl");
@@ -40,20 +38,14 @@ pub struct RefineParams {
 
 /// Owns the refinement pipeline and its bind-group layout.
 pub struct RefineKernel {
-    kernel: Kernel,
-    pipeline: Arc<wgpu::ComputePipeline>,
+    kernel: SingleEntryKernel,
 }
 
 impl RefineKernel {
     pub fn new(ctx: &GpuContext) -> Self {
-        let (kernel, [pipeline]) = Kernel::new(
-            ctx,
-            "sift_refine",
-            SOURCE,
-            &[UNIFORM, READ, READ, READ, READ, READ, READ, READ_WRITE],
-            ["refine"],
-        );
-        Self { kernel, pipeline }
+        let bindings = &[UNIFORM, READ, READ, READ, READ, READ, READ, READ_WRITE];
+        let kernel = SingleEntryKernel::new(ctx, "sift_refine", SOURCE, bindings, "refine");
+        Self { kernel }
     }
 
     /// Refines every extremum (e.g. from [`crate::features::ExtremaKernel::find`]), result `i`
@@ -83,9 +75,7 @@ impl RefineKernel {
         let raw: Vec<[u32; 4]> = extrema.iter().map(|e| [e.x, e.y, e.scale, 0]).collect();
         let input = storage_buffer_init(ctx, "sift_refine extrema", &raw);
         let output = storage_buffer(ctx, "sift_refine out", extrema.len() as u64 * 32);
-        let mut enc = ctx.device.create_command_encoder(&Default::default());
-        {
-            let mut pass = enc.begin_compute_pass(&Default::default());
+        ctx.try_submit_pass("sift_refine", |pass| {
             let mut first = 0usize;
             while first < extrema.len() {
                 let o = extrema[first].octave;
@@ -126,12 +116,11 @@ impl RefineKernel {
                     ],
                 );
                 let groups = (count as u32).div_ceil(64);
-                self.kernel
-                    .dispatch(&mut pass, &self.pipeline, &bind_group, groups);
+                self.kernel.dispatch(pass, &bind_group, groups);
                 first += count;
             }
-        }
-        ctx.queue.submit([enc.finish()]);
+            Ok(())
+        })?;
         let out: Vec<[u32; 8]> = read_buffer(ctx, &output, extrema.len()).await?;
         let mut result = vec![None; extrema.len()];
         for ((r, e), &i) in out.iter().zip(extrema).zip(&order) {

@@ -137,11 +137,14 @@ pub(crate) fn blur_row_h(row: &[f32], k: &[f32], pad: &mut Vec<f32>, out: &mut [
 #[inline(always)]
 pub(crate) fn blur_row_v(tmp: &[f32], w: usize, h: usize, y: usize, k: &[f32], out: &mut [f32]) {
     let r = (k.len() / 2) as isize;
-    out.fill(0.0);
     for (i, &kw) in k.iter().enumerate() {
         let sy = (y as isize + i as isize - r).clamp(0, h as isize - 1) as usize;
-        for (o, &p) in out.iter_mut().zip(&tmp[sy * w..(sy + 1) * w]) {
-            *o += kw * p;
+        let taps = out.iter_mut().zip(&tmp[sy * w..(sy + 1) * w]);
+        if i == 0 {
+            // The sum starts from 0.0 (written out: `0.0 + x` is not `x` for `x = -0.0`).
+            taps.for_each(|(o, &p)| *o = 0.0 + kw * p);
+        } else {
+            taps.for_each(|(o, &p)| *o += kw * p);
         }
     }
 }

@@ -260,14 +260,11 @@ impl PyramidKernel {
             });
         }
 
-        let mut enc = ctx.device.create_command_encoder(&Default::default());
-        {
-            let mut pass = enc.begin_compute_pass(&Default::default());
+        ctx.submit_pass("scale space", |pass| {
             for s in &steps {
-                record(&mut pass, &s.pipeline, &s.bind_group, s.grid);
+                record(pass, &s.pipeline, &s.bind_group, s.grid);
             }
-        }
-        ctx.queue.submit([enc.finish()]);
+        });
         Ok(GpuScaleSpace { octaves })
     }
 }
