@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use common::api::{typed, Api, Backend};
 use common::phone::{desktop, pair_from_desktop, phone_photo, take, wait_cards};
-use common::project_page::{assert_seen_in, follow_reconstruct, listed_share_token};
-use common::viewer::{attr, canvas_image, common_view, mean_abs_diff, open_on_phone};
+use common::project_page::{assert_seen_in, follow_reconstruct, share};
+use common::viewer::{canvas_image, common_view, mean_abs_diff, open_on_phone};
 use common::{Browser, BrowserOptions};
 use fantoccini::Locator;
 use image::imageops;
@@ -103,18 +103,7 @@ async fn capture_reconstruct_share_and_the_first_view_is_the_thumbnail() {
     assert!(sfm.registered >= PHOTOS as u64 - 2, "{sfm:?}");
 
     // Share it.
-    desk.client
-        .find(Locator::Css("#share-create"))
-        .await
-        .expect("Share")
-        .click()
-        .await
-        .expect("click");
-    let token = listed_share_token(&desk).await;
-    let url = attr(&desk, ".share-item .share-link", "href")
-        .await
-        .expect("the link");
-    assert!(url.ends_with(&format!("/s/{token}")), "{url}");
+    let url = share(&desk).await;
     desk.close().await;
 
     // Opened on a phone that never saw the project: the first frame is the thumbnail's view.

@@ -42,15 +42,7 @@ async fn pick(server: &Server, files: &[PathBuf], settings: &[(&str, &str)]) -> 
     browser.client.goto(&server.url("/train")).await.unwrap();
     browser.text_of("#train-panel[data-state=idle]", 60).await;
     for (id, value) in settings {
-        browser
-            .client
-            .execute(
-                "const el = document.getElementById(arguments[0]); el.value = arguments[1]; \
-                 el.dispatchEvent(new Event('change'));",
-                vec![serde_json::json!(id), serde_json::json!(value)],
-            )
-            .await
-            .expect("set a field");
+        browser.set_field(id, value).await;
     }
     let paths: Vec<&str> = files
         .iter()

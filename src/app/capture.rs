@@ -24,6 +24,7 @@ use splatpod::images::{decode_image, DecodeOptions};
 use super::browser_helpers::{next_frame, now_ms, webgpu_exposed};
 use super::capture_list::{photo_list, LOW_OVERLAP_MATCHES};
 use super::client::sleep_ms;
+use super::device_train::DeviceTrainPanel;
 use super::pairing::saved_pairing;
 use super::photo::{Analysis, Photo, PhotoState, Upload};
 use super::problem::{problem_view, Problem};
@@ -88,7 +89,7 @@ fn revoke_all(urls: &Mutex<Vec<String>>) {
 }
 
 /// The bytes of `blob`.
-async fn read_bytes(blob: &web_sys::Blob) -> Result<Vec<u8>, String> {
+pub(super) async fn read_bytes(blob: &web_sys::Blob) -> Result<Vec<u8>, String> {
     wasm_bindgen_futures::JsFuture::from(blob.array_buffer())
         .await
         .map(|buffer| js_sys::Uint8Array::new(&buffer).to_vec())
@@ -487,13 +488,18 @@ impl Capture {
         self.queue.borrow_mut().clear();
         *self.previous.borrow_mut() = None;
         self.sender.reset_target();
+        self.sender.scene.set(None);
         // A photo being analysed finishes into nothing.
         self.photos().update(Vec::clear);
         revoke_all(&self.urls);
         if let Some(store) = self.sender.store() {
             let problem = self.store_problem;
             spawn_local(async move {
-                if let Err(e) = store.clear().await {
+                let cleared = match store.clear().await {
+                    Ok(()) => store.clear_scene().await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = cleared {
                     problem.try_set(Some(Problem::new(
                         "The photos kept on this device could not be deleted.",
                         e,
@@ -683,6 +689,7 @@ pub fn CapturePage() -> impl IntoView {
                 "1600 px on the longer side before the check."
             </p>
         </section>
+        <DeviceTrainPanel sender=Rc::clone(&sender) />
         <UploadPanel sender=sender />
     }
 }

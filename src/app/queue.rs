@@ -15,8 +15,12 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{IdbDatabase, IdbObjectStoreParameters, IdbRequest, IdbTransaction};
 
 const DB_NAME: &str = "splatpod-capture";
-const DB_VERSION: u32 = 1;
+/// 2 added the scenes store (a capture trained on this device).
+const DB_VERSION: u32 = 2;
 const STORE: &str = "photos";
+/// Scenes trained on this device, next to the photos they came from: one record, [`SCENE_KEY`].
+const SCENES: &str = "scenes";
+const SCENE_KEY: &str = "capture";
 
 /// One photo of the capture as kept in IndexedDB.
 #[derive(Clone, Debug, PartialEq)]
@@ -34,6 +38,42 @@ pub struct Record {
     pub analysis: Option<String>,
     /// The photo itself, until the server has it.
     pub blob: Option<web_sys::Blob>,
+}
+
+/// A scene trained on this device from the capture, kept until it has reached the server.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SavedScene {
+    /// The scene as a 3DGS PLY (`splatpod::formats::save_ply`), what the server imports.
+    pub ply: web_sys::Blob,
+    /// How many photos it was trained from, and how many iterations.
+    pub photos: u32,
+    pub iterations: u32,
+    /// Milliseconds since the epoch when it was trained.
+    pub trained: f64,
+    /// The project it was imported into, once "Upload scene" succeeded.
+    pub project: Option<String>,
+}
+
+impl SavedScene {
+    fn to_js(&self) -> Result<JsValue, String> {
+        let obj = js_sys::Object::new();
+        set(&obj, "ply", self.ply.as_ref())?;
+        set(&obj, "photos", &self.photos.into())?;
+        set(&obj, "iterations", &self.iterations.into())?;
+        set(&obj, "trained", &self.trained.into())?;
+        set_opt(&obj, "project", self.project.as_deref())?;
+        Ok(obj.into())
+    }
+
+    fn from_js(v: &JsValue) -> Option<SavedScene> {
+        Some(SavedScene {
+            ply: get(v, "ply").dyn_into::<web_sys::Blob>().ok()?,
+            photos: get(v, "photos").as_f64().unwrap_or(0.0) as u32,
+            iterations: get(v, "iterations").as_f64().unwrap_or(0.0) as u32,
+            trained: get(v, "trained").as_f64().unwrap_or(0.0),
+            project: get(v, "project").as_string(),
+        })
+    }
 }
 
 /// Lower-case hex SHA-256 of `bytes`.
@@ -57,6 +97,11 @@ fn set(obj: &js_sys::Object, key: &str, value: &JsValue) -> Result<(), String> {
         .map_err(js_err)
 }
 
+/// Sets `key` to the string, or to `null` when there is none.
+fn set_opt(obj: &js_sys::Object, key: &str, value: Option<&str>) -> Result<(), String> {
+    set(obj, key, &value.map_or(JsValue::NULL, JsValue::from_str))
+}
+
 fn get(obj: &JsValue, key: &str) -> JsValue {
     js_sys::Reflect::get(obj, &key.into()).unwrap_or(JsValue::UNDEFINED)
 }
@@ -67,23 +112,9 @@ impl Record {
         set(&obj, "sha", &self.sha.as_str().into())?;
         set(&obj, "name", &self.name.as_str().into())?;
         set(&obj, "added", &self.added.into())?;
-        set(
-            &obj,
-            "project",
-            &self
-                .project
-                .as_deref()
-                .map_or(JsValue::NULL, JsValue::from_str),
-        )?;
+        set_opt(&obj, "project", self.project.as_deref())?;
         set(&obj, "sent", &self.sent.into())?;
-        set(
-            &obj,
-            "analysis",
-            &self
-                .analysis
-                .as_deref()
-                .map_or(JsValue::NULL, JsValue::from_str),
-        )?;
+        set_opt(&obj, "analysis", self.analysis.as_deref())?;
         set(
             &obj,
             "blob",
@@ -210,6 +241,9 @@ impl Queue {
                     params.set_key_path(&"sha".into());
                     let _ = db.create_object_store_with_optional_parameters(STORE, &params);
                 }
+                if !db.object_store_names().contains(SCENES) {
+                    let _ = db.create_object_store(SCENES);
+                }
             })
         };
         req.set_onupgradeneeded(Some(on_upgrade.as_ref().unchecked_ref()));
@@ -224,12 +258,54 @@ impl Queue {
         &self,
         mode: web_sys::IdbTransactionMode,
     ) -> Result<(IdbTransaction, web_sys::IdbObjectStore), String> {
+        self.store_named(STORE, mode)
+    }
+
+    fn store_named(
+        &self,
+        name: &str,
+        mode: web_sys::IdbTransactionMode,
+    ) -> Result<(IdbTransaction, web_sys::IdbObjectStore), String> {
         let tx = self
             .db
-            .transaction_with_str_and_mode(STORE, mode)
+            .transaction_with_str_and_mode(name, mode)
             .map_err(js_err)?;
-        let store = tx.object_store(STORE).map_err(js_err)?;
+        let store = tx.object_store(name).map_err(js_err)?;
         Ok((tx, store))
+    }
+
+    /// Keeps the scene trained on this device (replacing an earlier one); resolves once
+    /// committed.
+    pub async fn put_scene(&self, scene: &SavedScene) -> Result<(), String> {
+        let (tx, store) = self.store_named(SCENES, web_sys::IdbTransactionMode::Readwrite)?;
+        store
+            .put_with_key(&scene.to_js()?, &SCENE_KEY.into())
+            .map_err(js_err)?;
+        transaction_done(&tx).await
+    }
+
+    /// The scene trained on this device, if one is kept.
+    pub async fn scene(&self) -> Result<Option<SavedScene>, String> {
+        let (_tx, store) = self.store_named(SCENES, web_sys::IdbTransactionMode::Readonly)?;
+        let req = store.get(&SCENE_KEY.into()).map_err(js_err)?;
+        let value = request_done(&req).await?;
+        Ok(SavedScene::from_js(&value))
+    }
+
+    /// Marks the kept scene as imported into `project`.
+    pub async fn scene_uploaded(&self, project: &str) -> Result<(), String> {
+        if let Some(mut scene) = self.scene().await? {
+            scene.project = Some(project.to_owned());
+            self.put_scene(&scene).await?;
+        }
+        Ok(())
+    }
+
+    /// Forgets the scene trained on this device ("Start over").
+    pub async fn clear_scene(&self) -> Result<(), String> {
+        let (tx, store) = self.store_named(SCENES, web_sys::IdbTransactionMode::Readwrite)?;
+        store.delete(&SCENE_KEY.into()).map_err(js_err)?;
+        transaction_done(&tx).await
     }
 
     /// Every record, oldest first.

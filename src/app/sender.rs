@@ -17,7 +17,7 @@ use super::client::{bearer, body_of, net, saved_key, sleep_ms};
 use super::pairing::saved_pairing;
 use super::photo::{Photo, Upload};
 use super::problem::Problem;
-use super::queue::Queue;
+use super::queue::{Queue, SavedScene};
 use super::tus::{self, Resumes, RESUMABLE_FROM_BYTES};
 
 /// First wait after a failed attempt; doubled up to [`MAX_BACKOFF_MS`].
@@ -52,6 +52,9 @@ pub struct Sender {
     pub photos: RwSignal<Vec<Photo>>,
     /// Why photos are waiting, when they are (no connection, key refused …).
     pub problem: RwSignal<Option<Problem>>,
+    /// The scene trained on this device from the capture, once kept (or restored) there;
+    /// "Start over" forgets it with the photos.
+    pub scene: RwSignal<Option<SavedScene>, LocalStorage>,
     store: RefCell<Option<Rc<Queue>>>,
     /// The project new photos go to on a desktop, once "Send to the server" made one.
     desktop_target: RefCell<Option<String>>,
@@ -69,6 +72,7 @@ impl Sender {
         Rc::new(Self {
             photos,
             problem: RwSignal::new(None),
+            scene: RwSignal::new_local(None),
             store: RefCell::new(None),
             desktop_target: RefCell::new(None),
             running: Cell::new(false),

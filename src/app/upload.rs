@@ -66,7 +66,7 @@ fn unreachable(detail: String) -> Problem {
 }
 
 /// Creates a project with the full key.
-async fn create_project(key: &str, name: String) -> Result<Project, Problem> {
+pub async fn create_project(key: &str, name: String) -> Result<Project, Problem> {
     let response = gloo_net::http::Request::post("/api/projects")
         .header("Authorization", &bearer(key))
         .json(&NewProject { name })

@@ -196,6 +196,19 @@ pub async fn reconstruct_photos(
     options: &super::mapper::MapperOptions,
     progress: &mut dyn FnMut(PipelineProgress),
 ) -> Result<super::mapper::SfmResult, PipelineError> {
+    let (features, pairs) = features_and_matches(ctx, photos, params, mode, progress).await?;
+    Ok(map_photos(photos, &features, pairs, options, progress)?)
+}
+
+/// The GPU half of [`reconstruct_photos`]: SIFT features of every photo and the matches of the
+/// pairs `mode` selects.
+pub async fn features_and_matches(
+    ctx: &GpuContext,
+    photos: &[(String, DecodedImage)],
+    params: &SiftParams,
+    mode: PairMode,
+    progress: &mut dyn FnMut(PipelineProgress),
+) -> Result<FeaturesAndMatches, GpuError> {
     let sift = SiftGpu::new(ctx);
     progress(PipelineProgress::Features {
         done: 0,
@@ -210,9 +223,25 @@ pub async fn reconstruct_photos(
         progress(PipelineProgress::Matching { done, total })
     })
     .await?;
+    Ok((features, pairs))
+}
+
+/// Every photo's features and the matches of each matched pair (`a`, `b`, keypoint index
+/// pairs).
+pub type FeaturesAndMatches = (Vec<ImageFeatures>, Vec<(usize, usize, Vec<[u32; 2]>)>);
+
+/// The CPU half of [`reconstruct_photos`]: shared cameras with EXIF focal priors, the
+/// incremental mapper and point colours, from [`features_and_matches`]' output.
+pub fn map_photos(
+    photos: &[(String, DecodedImage)],
+    features: &[ImageFeatures],
+    pairs: Vec<(usize, usize, Vec<[u32; 2]>)>,
+    options: &super::mapper::MapperOptions,
+    progress: &mut dyn FnMut(PipelineProgress),
+) -> Result<super::mapper::SfmResult, super::mapper::SfmError> {
     let featured: Vec<super::prepare::FeaturedImage<'_>> = photos
         .iter()
-        .zip(&features)
+        .zip(features)
         .map(|((name, photo), f)| super::prepare::FeaturedImage {
             name: name.clone(),
             features: f,
@@ -224,6 +253,7 @@ pub async fn reconstruct_photos(
     let mut result = super::mapper::reconstruct(&input, options, &mut |p| {
         progress(PipelineProgress::Mapping(p))
     })?;
+    let decoded: Vec<&DecodedImage> = photos.iter().map(|(_, d)| d).collect();
     color_points(&mut result.reconstruction, &decoded);
     Ok(result)
 }

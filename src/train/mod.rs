@@ -16,6 +16,7 @@ pub mod backward;
 pub mod checkpoint;
 pub mod dataset;
 pub mod densify;
+pub mod from_photos;
 pub mod loss;
 pub mod trainer;
 

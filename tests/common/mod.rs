@@ -282,15 +282,31 @@ impl Browser {
             .expect("open the page");
     }
 
-    /// Text of the first element matching `css`, waiting up to `secs` for it to appear.
-    pub async fn text_of(&self, css: &str, secs: u64) -> String {
-        let el = self
-            .client
+    /// Sets the input `id` to `value` as a person typing it would (a `change` event).
+    pub async fn set_field(&self, id: &str, value: &str) {
+        self.client
+            .execute(
+                "const el = document.getElementById(arguments[0]); el.value = arguments[1]; \
+                 el.dispatchEvent(new Event('change'));",
+                vec![serde_json::json!(id), serde_json::json!(value)],
+            )
+            .await
+            .expect("set a field");
+    }
+
+    /// The first element matching `css`, waiting up to `secs` for it to appear.
+    pub async fn wait_for(&self, css: &str, secs: u64) -> fantoccini::elements::Element {
+        self.client
             .wait()
             .at_most(Duration::from_secs(secs))
             .for_element(fantoccini::Locator::Css(css))
             .await
-            .unwrap_or_else(|e| panic!("no `{css}` within {secs} s: {e}"));
+            .unwrap_or_else(|e| panic!("no `{css}` within {secs} s: {e}"))
+    }
+
+    /// Text of the first element matching `css`, waiting up to `secs` for it to appear.
+    pub async fn text_of(&self, css: &str, secs: u64) -> String {
+        let el = self.wait_for(css, secs).await;
         el.text().await.expect("element text")
     }
 

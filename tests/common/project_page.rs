@@ -65,3 +65,20 @@ pub async fn listed_share_token(browser: &Browser) -> String {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Presses the project page's Share (waiting up to a minute for it) and returns the link it lists (checked to end in its
+/// token).
+pub async fn share(browser: &Browser) -> String {
+    browser
+        .wait_for("#share-create", 60)
+        .await
+        .click()
+        .await
+        .expect("click");
+    let token = listed_share_token(browser).await;
+    let url = attr(browser, ".share-item .share-link", "href")
+        .await
+        .expect("the link");
+    assert!(url.ends_with(&format!("/s/{token}")), "{url}");
+    url
+}
