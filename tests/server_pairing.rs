@@ -236,6 +236,22 @@ async fn scope(backend: Backend) {
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(typed::<api::JobStatusBody>(&a.body).id, job);
     follow_events(&api, &token, &job).await;
+    // And import a scene it trained on the device into its own project (not another).
+    let mut scene = splatpod::formats::GaussianScene::empty(0);
+    scene.positions.push([0.1, 0.2, 0.3]);
+    scene.log_scales.push([-3.0; 3]);
+    scene.rotations.push([1.0, 0.0, 0.0, 0.0]);
+    scene.opacity_logits.push(2.0);
+    scene.sh.extend([0.5, -0.5, 0.25]);
+    let mut ply = Vec::new();
+    splatpod::formats::write_ply(&scene, &mut ply).expect("PLY");
+    let (status, body) = api
+        .put_artifact_as(&token, &other, "scene.ply", ply.clone())
+        .await;
+    assert_eq!(status, 403, "import into another project: {body}");
+    let (status, body) = api.put_artifact_as(&token, &mine, "scene.ply", ply).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(typed::<api::SceneImported>(&body).splats, 1);
 
     // Refused with 403: everything else, on its own project or another.
     let b = api.upload_as(&api.key, &other, "b.png", small_png(2)).await;

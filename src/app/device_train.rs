@@ -428,32 +428,35 @@ async fn train_here(
 }
 
 /// Imports the kept scene into the capture's project (made now with the saved key when the
-/// capture has none), then sends the capture's photos there too.
+/// capture has none; a paired phone's paired project), then sends the capture's photos there
+/// too.
 async fn upload_scene(ui: Ui, sender: Rc<Sender>) -> Result<String, Problem> {
     let Some(saved) = ui.saved.get_untracked() else {
         return Err(Problem::new("No scene is kept on this device.", "no scene"));
     };
-    let Some(key) = saved_key() else {
-        if saved_pairing().is_some_and(|p| !p.expired()) {
-            return Err(Problem::new(
-                "A paired phone sends photos only, not scenes. Its photos go to the paired \
-                 project as usual, where Reconstruct on the desktop makes the scene; or unpair \
-                 and use the server's API key on this phone to upload this one.",
-                "a pairing token may not import scenes",
-            ));
+    // A paired phone imports into its paired project with its pairing token (its photos go
+    // there already); otherwise the saved key, into the capture's project.
+    let pairing = saved_pairing().filter(|p| !p.expired());
+    let (token, project) = match (&pairing, saved_key()) {
+        (Some(p), _) => (p.token.clone(), p.project_id.clone()),
+        (None, Some(key)) => {
+            let project = match saved.project.clone().or_else(|| sender.target()) {
+                Some(id) => id,
+                None => {
+                    create_project(&key, "Capture (trained on a device)".into())
+                        .await?
+                        .id
+                }
+            };
+            (key, project)
         }
-        return Err(Problem::new(
-            "Uploading a scene needs the server's API key on this device. Enter it under \
-             \"Send to the server\" below, then press \"Upload scene\" again.",
-            "no API key saved in this browser",
-        ));
-    };
-    let project = match saved.project.clone().or_else(|| sender.target()) {
-        Some(id) => id,
-        None => {
-            create_project(&key, "Capture (trained on a device)".into())
-                .await?
-                .id
+        (None, None) => {
+            return Err(Problem::new(
+                "Uploading a scene needs the server's API key on this device, or a pairing \
+                 with a project. Enter the key under \"Send to the server\" below, then press \
+                 \"Upload scene\" again.",
+                "no API key or pairing saved in this browser",
+            ))
         }
     };
     let bytes = read_bytes(&saved.ply)
@@ -461,7 +464,7 @@ async fn upload_scene(ui: Ui, sender: Rc<Sender>) -> Result<String, Problem> {
         .map_err(|e| Problem::new("The kept scene could not be read.", e))?;
     let response =
         gloo_net::http::Request::put(&format!("/api/projects/{project}/artifacts/scene.ply"))
-            .header("Authorization", &bearer(&key))
+            .header("Authorization", &bearer(&token))
             .body(js_sys::Uint8Array::from(bytes.as_slice()))
             .map_err(|e| Problem::new("The scene could not be sent.", e.to_string()))?
             .send()
@@ -489,8 +492,10 @@ async fn upload_scene(ui: Ui, sender: Rc<Sender>) -> Result<String, Problem> {
             s.project = Some(project.clone());
         }
     });
-    // The photos follow to the same project.
-    sender.send_all_to(&project).await;
+    // The photos follow to the same project (a paired phone's go there already).
+    if pairing.is_none() {
+        sender.send_all_to(&project).await;
+    }
     Ok(project)
 }
 

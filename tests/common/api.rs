@@ -223,11 +223,22 @@ impl Api {
 
     /// PUTs `bytes` as the project's artifact `name` (a scene import for `scene.*`).
     pub async fn put_artifact(&self, project: &str, name: &str, bytes: Vec<u8>) -> (u16, Value) {
+        self.put_artifact_as(&self.key, project, name, bytes).await
+    }
+
+    /// [`put_artifact`](Self::put_artifact) with `token` (a key or a pairing token).
+    pub async fn put_artifact_as(
+        &self,
+        token: &str,
+        project: &str,
+        name: &str,
+        bytes: Vec<u8>,
+    ) -> (u16, Value) {
         let (s, b, _) = self
             .send(
                 self.http
                     .put(self.url(&format!("/api/projects/{project}/artifacts/{name}")))
-                    .bearer_auth(&self.key)
+                    .bearer_auth(token)
                     .body(bytes),
             )
             .await;

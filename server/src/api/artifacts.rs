@@ -10,7 +10,7 @@ use splatpod::api::ErrorBody;
 use splatpod::api::{ArtifactList, JobInput, JobPolicy, SceneImported, Task};
 
 use super::projects::require;
-use crate::auth::Authed;
+use crate::auth::{Authed, Caller};
 use crate::compress::AlreadyCompressed;
 use crate::db::artifacts::{self, Artifact};
 use crate::error::ServerError;
@@ -99,7 +99,8 @@ pub async fn get(
 
 /// `PUT /api/projects/{id}/artifacts/scene.ply|scene.spz|scene.splat`: imports a splat scene
 /// (checked by the engine's parser) so it can be viewed, shared and rendered; a PLY or
-/// `.splat` import also gets a `scene.spz` copy (about a tenth of the size) for viewers.
+/// `.splat` import also gets a `scene.spz` copy (about a tenth of the size) for viewers. A key,
+/// or a phone pairing token on its own project (a scene the phone trained on the device).
 #[utoipa::path(
     put,
     path = "/api/projects/{id}/artifacts/{name}",
@@ -120,10 +121,12 @@ pub async fn get(
 )]
 pub async fn put_scene(
     State(st): State<AppState>,
-    Authed(key): Authed,
+    Caller(caller): Caller,
     Path((id, name)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<SceneImported>), ServerError> {
+    // A phone paired with this project may import a scene it trained on the device.
+    caller.require_project(&id)?;
     require(&st, &id).await?;
     if !SCENE_NAMES.contains(&name.as_str()) {
         return Err(ServerError::BadInput(format!(
@@ -186,8 +189,14 @@ pub async fn put_scene(
         project_id: Some(id.clone()),
         ..JobInput::new(Task::Render)
     };
-    let job =
-        super::runpod::queue(&st, &thumbnail, None, &JobPolicy::default(), Some(&key.id)).await?;
+    let job = super::runpod::queue(
+        &st,
+        &thumbnail,
+        None,
+        &JobPolicy::default(),
+        Some(caller.key_id()),
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(SceneImported {
