@@ -28,7 +28,8 @@ const CACHE_MAX: usize = 10_000;
 pub enum Principal {
     /// A full API key: everything.
     Key(ApiKey),
-    /// A phone pairing: uploads, image listing and jobs on its one project only.
+    /// A phone pairing: uploads (photos, and a scene trained on the phone), image listing and
+    /// jobs on its one project only.
     Pairing(Pairing),
 }
 
@@ -173,8 +174,8 @@ where
         match Caller::from_request_parts(parts, state).await?.0 {
             Principal::Key(key) => Ok(Authed(key)),
             Principal::Pairing(_) => Err(ServerError::Forbidden(
-                "a pairing token only uploads photos to, lists and starts jobs on its project; \
-                 this needs a full API key"
+                "a pairing token only uploads photos and scenes to, lists and starts jobs on its \
+                 project; this needs a full API key"
                     .into(),
             )),
         }
