@@ -112,3 +112,69 @@ pub fn is_past(rfc3339: &str) -> bool {
     let ms = js_sys::Date::parse(rfc3339);
     !ms.is_nan() && ms <= js_sys::Date::now()
 }
+
+/// Follows a job's live progress, `GET /api/jobs/{job}/events` (Server-Sent Events, read
+/// through `fetch` so that the bearer header goes along, which `EventSource` cannot send):
+/// `on_status` gets each status body as the server sees it change, to the final one, and
+/// answers whether to go on (false: the page is gone). Err when the stream cannot be opened or
+/// ends before a final status; the caller then reads the status itself.
+pub async fn follow_job_events(
+    job: &str,
+    token: &str,
+    mut on_status: impl FnMut(splatpod::api::JobStatusBody) -> bool,
+) -> Result<(), String> {
+    let response = get_authorized(&format!("/api/jobs/{job}/events"), token)
+        .await
+        .map_err(net)?;
+    if !response.ok() {
+        return Err(format!("HTTP {}", response.status()));
+    }
+    let body = response.body().ok_or("no response body")?;
+    let reader: web_sys::ReadableStreamDefaultReader =
+        body.get_reader().dyn_into().map_err(|e| format!("{e:?}"))?;
+    let mut pending: Vec<u8> = Vec::new();
+    loop {
+        let chunk = wasm_bindgen_futures::JsFuture::from(reader.read())
+            .await
+            .map_err(|e| format!("{e:?}"))?;
+        let done = js_sys::Reflect::get(&chunk, &"done".into())
+            .ok()
+            .and_then(|d| d.as_bool())
+            .unwrap_or(true);
+        if done {
+            return Err("the event stream ended before the job did".into());
+        }
+        if let Ok(value) = js_sys::Reflect::get(&chunk, &"value".into()) {
+            pending.extend(js_sys::Uint8Array::new(&value).to_vec());
+        }
+        while let Some(end) = pending.windows(2).position(|w| w == b"\n\n") {
+            let event: Vec<u8> = pending.drain(..end + 2).collect();
+            let (name, data) = parse_event(&String::from_utf8_lossy(&event));
+            match name.as_str() {
+                "progress" | "done" => {
+                    let status: splatpod::api::JobStatusBody =
+                        serde_json::from_str(&data).map_err(|e| e.to_string())?;
+                    if !on_status(status) || name == "done" {
+                        let _ = reader.cancel();
+                        return Ok(());
+                    }
+                }
+                "error" => return Err(data),
+                _ => {} // keep-alive comments
+            }
+        }
+    }
+}
+
+/// An SSE event's name (`message` when unnamed) and its `data` lines joined.
+fn parse_event(text: &str) -> (String, String) {
+    let (mut name, mut data) = ("message".to_owned(), Vec::new());
+    for line in text.lines() {
+        if let Some(v) = line.strip_prefix("event:") {
+            name = v.trim().to_owned();
+        } else if let Some(v) = line.strip_prefix("data:") {
+            data.push(v.strip_prefix(' ').unwrap_or(v));
+        }
+    }
+    (name, data.join("\n"))
+}

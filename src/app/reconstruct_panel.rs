@@ -12,7 +12,9 @@ use splatpod::api::{
 };
 use splatpod::formats::{load_scene, GaussianScene};
 
-use super::client::{bearer, body_of, endpoint, get_artifact, get_json, net, sleep_ms, storage};
+use super::client::{
+    bearer, body_of, endpoint, follow_job_events, get_artifact, get_json, net, sleep_ms, storage,
+};
 use super::problem::{job_failed, problem_view, Problem};
 use super::start_view_controls::start_view_controls;
 use super::viewer::{viewer_view, SceneFeed, SceneSource};
@@ -120,6 +122,12 @@ pub fn reconstruct_panel(key: String, project: String, has_scene: RwSignal<bool>
                     )));
                     return;
                 };
+                // Live: each change as the server sees it; the loop below then reads the final
+                // status once (or polls, where the stream could not be followed).
+                let live = |body| status.try_set(Some(body)).is_none();
+                if let Err(e) = follow_job_events(&job, &key, live).await {
+                    leptos::logging::log!("job {job}: following by polling ({e})");
+                }
                 loop {
                     let body =
                         get_json::<JobStatusBody>(&format!("/v2/{ep}/status/{job}"), &key).await;
