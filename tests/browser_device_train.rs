@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use common::api::{Api, Backend};
 use common::phone::{phone_photo, take, wait_cards};
-use common::project_page::share;
+use common::project_page::{note_progress, share};
 use common::viewer::{attr, open_on_phone, wait_drawn};
 use common::Browser;
 use fantoccini::Locator;
@@ -47,15 +47,7 @@ async fn follow_run(browser: &Browser, secs: u64) -> Vec<(String, f64)> {
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
         let state = attr(browser, "#device-train", "data-state").await;
-        if let (Some(stage), Some(pct)) = (
-            attr(browser, "#device-train-stage", "data-stage").await,
-            attr(browser, "#device-train-stage", "data-percent").await,
-        ) {
-            let pct: f64 = pct.parse().expect("percent");
-            if seen.last() != Some(&(stage.clone(), pct)) {
-                seen.push((stage, pct));
-            }
-        }
+        note_progress(browser, "#device-train-stage", &mut seen).await;
         match state.as_deref() {
             Some("done") => return seen,
             Some("failed") => panic!(

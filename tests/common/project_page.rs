@@ -15,15 +15,7 @@ pub async fn follow_reconstruct(browser: &Browser, secs: u64) -> Vec<(String, f6
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
         let state = attr(browser, "#reconstruct", "data-state").await;
-        if let (Some(stage), Some(pct)) = (
-            attr(browser, "#reconstruct-progress", "data-stage").await,
-            attr(browser, "#reconstruct-progress", "data-percent").await,
-        ) {
-            let pct: f64 = pct.parse().expect("percent");
-            if seen.last() != Some(&(stage.clone(), pct)) {
-                seen.push((stage, pct));
-            }
-        }
+        note_progress(browser, "#reconstruct-progress", &mut seen).await;
         if state.as_deref() == Some("completed") {
             break;
         }
@@ -42,6 +34,20 @@ pub async fn follow_reconstruct(browser: &Browser, secs: u64) -> Vec<(String, f6
         "the page names the worker: {worker:?}"
     );
     seen
+}
+
+/// Appends the (stage, percent) that `selector`'s `data-stage` and `data-percent` show, when it
+/// differs from the last one in `seen`.
+pub async fn note_progress(browser: &Browser, selector: &str, seen: &mut Vec<(String, f64)>) {
+    if let (Some(stage), Some(pct)) = (
+        attr(browser, selector, "data-stage").await,
+        attr(browser, selector, "data-percent").await,
+    ) {
+        let pct: f64 = pct.parse().expect("percent");
+        if seen.last() != Some(&(stage.clone(), pct)) {
+            seen.push((stage, pct));
+        }
+    }
 }
 
 /// Fails unless `seen` has a percent in each of `ranges` (the parts of the one timeline).
